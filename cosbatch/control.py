@@ -1,0 +1,72 @@
+"""JobControl: the one channel between a running pipeline and the controller.
+
+Workers ask "should I stop, and why?" (cheap: cached for `poll_s`) and write each
+segment's absolute progress. It sits on the Store, so it works from any process
+that can open the store (threads, multiprocessing workers, Dask workers on the host).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from enum import StrEnum
+
+from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.store import SegmentState, open_store
+from cosbatch.store.base import JobStore
+
+
+class StopSignal(StrEnum):
+    PAUSE = "pause"  # abandon the segment in hand; it runs again on resume
+    CANCEL = "cancel"  # keep what ran; run nothing more
+    FAIL = "fail"  # as cancel, because the job is failing
+
+
+_SIGNALS = {
+    JobStatus.PAUSING: StopSignal.PAUSE,
+    JobStatus.PAUSED: StopSignal.PAUSE,
+    JobStatus.CANCELLING: StopSignal.CANCEL,
+    JobStatus.FAILING: StopSignal.FAIL,
+}
+
+
+def signal_for(status: JobStatus) -> StopSignal | None:
+    if status in TERMINAL:
+        return StopSignal.CANCEL
+    return _SIGNALS.get(status)
+
+
+class JobControl:
+    def __init__(self, store: JobStore, job_id: str, poll_s: float = 0.5) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.poll_s = poll_s
+        self._lock = threading.Lock()
+        self._checked_at = 0.0
+        self._signal: StopSignal | None = None
+
+    @classmethod
+    def open(cls, store_url: str, job_id: str, poll_s: float = 0.5) -> JobControl:
+        return cls(open_store(store_url), job_id, poll_s)
+
+    def stop_signal(self) -> StopSignal | None:
+        """Why to stop, or None to go on. Reads the store at most once per poll_s."""
+        now = time.monotonic()
+        if now - self._checked_at < self.poll_s:
+            return self._signal
+        with self._lock:
+            if now - self._checked_at >= self.poll_s:
+                # A store that is briefly unavailable keeps the last answer.
+                with contextlib.suppress(Exception):
+                    self._signal = signal_for(self.store.get_status(self.job_id))
+                self._checked_at = now
+        return self._signal
+
+    def segment_progress(
+        self, seg_no: int, state: SegmentState, succeeded: int, failed: int, result_files: list[dict] | None = None
+    ) -> None:
+        self.store.update_segment(self.job_id, seg_no, state, succeeded, failed, result_files)
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,6 @@
+"""The controller: JobService (requests) and Scheduler (moves jobs through their lifecycle)."""
+
+from cosbatch.controller.scheduler import Scheduler
+from cosbatch.controller.service import JobService
+
+__all__ = ["JobService", "Scheduler"]

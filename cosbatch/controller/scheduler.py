@@ -1,0 +1,299 @@
+"""Scheduler: takes jobs through their lifecycle, one `step()` at a time.
+
+Each step: reap finished pipelines, prepare New jobs, settle jobs that are
+draining (Pausing/Cancelling/Failing/Completing) or orphaned by a crashed
+controller, stop jobs over the failure threshold, then start or preempt jobs by
+priority within `capacity`. All state lives in the store, so a restarted
+controller picks up exactly where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cosbatch import logs
+from cosbatch.controller.preparer import prepare_job
+from cosbatch.errors import CosbatchError, ManifestError
+from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.models import FailureReason, Job
+from cosbatch.plan import JobPlan, ReportTarget, SegmentRef
+from cosbatch.reports import finalize_report
+from cosbatch.s3 import make_client
+from cosbatch.settings import Settings
+from cosbatch.store import SegmentState
+from cosbatch.store.sqlite import SqliteJobStore
+from launch import run_plan
+
+S = JobStatus
+LEASE = "scheduler"
+#: Statuses in which a job still needs the scheduler; idle means none is left.
+_WORK = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.CANCELLING, S.FAILING, S.COMPLETING)
+
+
+@dataclass
+class _Run:
+    """A pipeline running in a thread of this controller."""
+
+    job_id: str
+    thread: threading.Thread | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Scheduler:
+    def __init__(self, store: SqliteJobStore, settings: Settings, lease_ttl_s: float = 10.0) -> None:
+        self.store = store
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_ttl_s = lease_ttl_s
+        self.runs: dict[str, _Run] = {}
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.settings.s3)
+        return self._client
+
+    # -- the loop ----------------------------------------------------------
+    def step(self) -> bool:
+        """One pass over all jobs. False if another live controller holds the store."""
+        if not self._hold_lease():
+            return False
+        self._reap_finished()
+        self._prepare_new()
+        self._settle()
+        self._check_thresholds()
+        self._schedule()
+        return True
+
+    def idle(self) -> bool:
+        return not self.runs and not self.store.jobs_in(_WORK)
+
+    def run_until_idle(
+        self, on_tick: Callable[[], None] | None = None, timeout_s: float | None = None
+    ) -> None:
+        """Step until every job is final or waits for a user (Suspended)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        try:
+            while True:
+                self.step()
+                if on_tick is not None:
+                    on_tick()
+                if self.idle():
+                    return
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError("jobs still running after the timeout")
+                time.sleep(self.settings.poll_s)
+        finally:
+            self.store.release_lease(LEASE, self.owner)
+
+    def serve_forever(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                self.step()
+                stop.wait(self.settings.poll_s)
+        finally:
+            self.store.release_lease(LEASE, self.owner)
+
+    def _hold_lease(self) -> bool:
+        if self.store.acquire_lease(LEASE, self.owner, self.lease_ttl_s):
+            return True
+        holder = self.store.lease_holder(LEASE)
+        if holder is not None:
+            host, pid, _ = (holder.split(":") + ["", "", ""])[:3]
+            if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+                # The last controller on this host died: take over without waiting out its lease.
+                self.store.release_lease(LEASE, holder)
+                return self.store.acquire_lease(LEASE, self.owner, self.lease_ttl_s)
+        return False
+
+    # -- steps -------------------------------------------------------------
+    def _reap_finished(self) -> None:
+        for job_id, run in list(self.runs.items()):
+            if not run.done.is_set():
+                continue
+            del self.runs[job_id]
+            if run.error is not None:
+                logs.event("pipeline_failed", job_id=job_id, error=repr(run.error))
+                self.store.transition(
+                    job_id, S.ACTIVE, S.FAILING,
+                    failure=FailureReason.of("PipelineError", f"the job's pipeline failed: {run.error}"),
+                )
+
+    def _prepare_new(self) -> None:
+        for job in self.store.jobs_in((S.NEW, S.PREPARING)):
+            if job.status is S.NEW and not self.store.transition(job.job_id, S.NEW, S.PREPARING):
+                continue
+            logs.event("job_preparing", job_id=job.job_id)
+            try:
+                total, segments = prepare_job(job, self.client, self.settings.segment_size)
+            except CosbatchError as exc:
+                code = exc.code if isinstance(exc, ManifestError) else "ManifestParseError"
+                self.store.transition(
+                    job.job_id, S.PREPARING, S.FAILED,
+                    failure=FailureReason.of(code, exc.message), reason="manifest could not be used",
+                )
+                self._write_report(self.store.get_job(job.job_id))
+                logs.event("job_failed", job_id=job.job_id, code=code, reason=exc.message)
+                continue
+            self.store.replace_segments(job.job_id, segments)
+            if job.confirmation_required:
+                self.store.transition(
+                    job.job_id, S.PREPARING, S.SUSPENDED, total_tasks=total,
+                    suspended_cause="Job requires confirmation: update its status to Ready to run it",
+                )
+            else:
+                self.store.transition(job.job_id, S.PREPARING, S.READY, total_tasks=total)
+            logs.event("job_prepared", job_id=job.job_id, tasks=total, segments=len(segments))
+
+    def _settle(self) -> None:
+        """Finish draining jobs whose pipeline has stopped; relaunch orphaned Active jobs."""
+        for job in self.store.jobs_in((S.ACTIVE, S.PAUSING, S.CANCELLING, S.FAILING, S.COMPLETING)):
+            if job.job_id in self.runs:
+                continue
+            if job.status is S.ACTIVE:
+                if self.store.segments(job.job_id, (SegmentState.PENDING, SegmentState.RUNNING)):
+                    self._launch(job)  # orphaned by a crash, or stopped early: run what is left
+                elif self.store.transition(job.job_id, S.ACTIVE, S.COMPLETING):
+                    self._finish(job.job_id, S.COMPLETING, S.COMPLETE)
+            elif job.status is S.PAUSING:
+                self.store.reset_running_segments(job.job_id)
+                self.store.transition(job.job_id, S.PAUSING, S.PAUSED, reason=job.status_update_reason)
+                logs.event("job_paused", job_id=job.job_id)
+            elif job.status is S.CANCELLING:
+                self._finish(job.job_id, S.CANCELLING, S.CANCELLED)
+            elif job.status is S.FAILING:
+                self._finish(job.job_id, S.FAILING, S.FAILED)
+            elif job.status is S.COMPLETING:
+                self._finish(job.job_id, S.COMPLETING, S.COMPLETE)
+
+    def _check_thresholds(self) -> None:
+        threshold = self.settings.threshold
+        for job in self.store.jobs_in((S.ACTIVE,)):
+            p = job.progress_summary
+            total = p.total_number_of_tasks or 0
+            if threshold.exceeded(total, p.number_of_tasks_succeeded, p.number_of_tasks_failed):
+                run = p.tasks_run
+                reason = (
+                    f"{p.number_of_tasks_failed} of {run} tasks run failed "
+                    f"({100 * p.number_of_tasks_failed / run:.1f}%), over the "
+                    f"{100 * threshold.ratio:g}% failure threshold"
+                )
+                if self.store.transition(
+                    job.job_id, S.ACTIVE, S.FAILING,
+                    failure=FailureReason.of("FailureThresholdExceeded", reason),
+                    reason="task failure threshold exceeded",
+                ):
+                    logs.event("job_failing", job_id=job.job_id, reason=reason)
+
+    def _schedule(self) -> None:
+        runnable = self.store.jobs_in((S.READY, S.PAUSED))  # priority desc, then oldest first
+        while runnable and len(self.runs) < self.settings.capacity:
+            self._start(runnable.pop(0))
+        if not runnable:
+            return
+        best = runnable[0]
+        if self.store.jobs_in((S.PAUSING,)):
+            return  # one preemption at a time
+        active = [j for j in self.store.jobs_in((S.ACTIVE,)) if j.job_id in self.runs]
+        if not active:
+            return
+        victim = min(active, key=lambda j: (j.priority, -j.creation_time.timestamp()))
+        if best.priority > victim.priority:
+            self.store.transition(
+                victim.job_id, S.ACTIVE, S.PAUSING,
+                reason=f"preempted by higher-priority job {best.job_id}",
+            )
+            logs.event("job_preempted", job_id=victim.job_id, by=best.job_id)
+
+    # -- helpers -----------------------------------------------------------
+    def _start(self, job: Job) -> None:
+        if not self.store.transition(job.job_id, job.status, S.ACTIVE):
+            return
+        logs.event("job_active", job_id=job.job_id, priority=job.priority)
+        self._launch(self.store.get_job(job.job_id))
+
+    def _plan(self, job: Job) -> JobPlan:
+        self.store.reset_running_segments(job.job_id)
+        pending = self.store.segments(job.job_id, (SegmentState.PENDING,))
+        report = None
+        if job.report.enabled:
+            report = ReportTarget(job.report.bucket_name, job.report.prefix or "", job.report.scope.value)
+        return JobPlan(
+            job_id=job.job_id,
+            store_url=self.store.url,
+            s3=self.settings.s3,
+            operation=job.operation.wire(),
+            segments=tuple(
+                SegmentRef(s.seg_no, s.source, s.start, s.end, s.first_line, s.task_count) for s in pending
+            ),
+            report=report,
+            concurrency=self.settings.concurrency,
+        )
+
+    def _launch(self, job: Job) -> None:
+        plan = self._plan(job)
+        run = _Run(job.job_id)
+        self.runs[job.job_id] = run
+        if not plan.segments:
+            run.done.set()
+            return
+
+        def target() -> None:
+            try:
+                run_plan(plan, self.settings.runner)
+            except BaseException as exc:  # reported through the job's status, never lost
+                run.error = exc
+            finally:
+                run.done.set()
+
+        run.thread = threading.Thread(target=target, name=f"cosbatch-job-{job.job_id[:8]}", daemon=True)
+        run.thread.start()
+        logs.event("pipeline_started", job_id=job.job_id, segments=len(plan.segments))
+
+    def _write_report(self, job: Job) -> FailureReason | None:
+        if not job.report.enabled:
+            return None
+        try:
+            location = finalize_report(self.client, job, self.store.segments(job.job_id))
+        except CosbatchError as exc:
+            logs.event("report_failed", job_id=job.job_id, error=exc.message)
+            return FailureReason.of("ReportWriteError", exc.message)
+        logs.event("report_written", job_id=job.job_id, bucket=location.bucket, prefix=location.job_dir)
+        return None
+
+    def _finish(self, job_id: str, current: JobStatus, target: JobStatus) -> None:
+        """Write the report (stating the final status), then move to the final status."""
+        assert target in TERMINAL
+        job = self.store.get_job(job_id)
+        final_view = job.model_copy(update={"status": target})
+        failure = self._write_report(final_view)
+        if failure is not None and target is S.COMPLETE:
+            target = S.FAILED
+        self.store.transition(job_id, current, target, failure=failure)
+        logs.event("job_finished", job_id=job_id, status=target.value)
+
+    def close(self) -> None:
+        for run in self.runs.values():
+            if run.thread is not None:
+                run.thread.join(timeout=30)
+        if self._client is not None:
+            self._client.close()

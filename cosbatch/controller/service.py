@@ -1,0 +1,112 @@
+"""JobService: the five batch job calls, validated, applied through the lifecycle table.
+
+The CLI, the HTTP API and the Python client all call this; none of them touch
+the store directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from cosbatch.errors import IllegalTransition, InvalidRequest
+from cosbatch.lifecycle import JobStatus, parse_status, user_request_target
+from cosbatch.models import MAX_PRIORITY, CreateJobRequest, Job, ProgressSummary, utcnow
+from cosbatch.store.base import JobPage, JobStore, StatusChange
+
+MAX_LIST_RESULTS = 1000
+
+
+def _request_hash(request: CreateJobRequest) -> str:
+    body = request.model_dump(by_alias=True, mode="json", exclude={"client_request_token"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def check_priority(priority: object) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        try:
+            priority = int(str(priority))
+        except ValueError:
+            raise InvalidRequest(f"priority must be an integer from 0 to {MAX_PRIORITY}, not {priority!r}") from None
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidRequest(f"priority must be an integer from 0 to {MAX_PRIORITY}, not {priority}")
+    return priority
+
+
+class JobService:
+    def __init__(self, store: JobStore, list_window_days: int = 90) -> None:
+        self.store = store
+        self.list_window = timedelta(days=list_window_days)
+
+    def create_job(self, request: CreateJobRequest) -> Job:
+        """Create a New job; the same ClientRequestToken with the same request returns the first job."""
+        job = Job(
+            job_id=str(uuid.uuid4()),
+            account_id=request.account_id,
+            confirmation_required=request.confirmation_required,
+            description=request.description,
+            manifest=request.manifest,
+            operation=request.operation,
+            priority=request.priority,
+            progress_summary=ProgressSummary(),
+            status=JobStatus.NEW,
+            creation_time=utcnow(),
+            report=request.report,
+            role_arn=request.role_arn,
+            client_request_token=request.client_request_token,
+            dialect=request.dialect,
+        )
+        created, _ = self.store.insert_job(job, _request_hash(request))
+        return created
+
+    def describe_job(self, job_id: str, account_id: str | None = None) -> Job:
+        return self.store.get_job(job_id, account_id)
+
+    def list_jobs(
+        self,
+        account_id: str | None,
+        statuses: Sequence[str | JobStatus] = (),
+        text: str | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> JobPage:
+        """Jobs created in the last 90 days, newest first, filtered by status and by a
+        description or job-ID substring (the console's filters)."""
+        if max_results is None or max_results == 0:
+            max_results = MAX_LIST_RESULTS
+        if not 0 < max_results <= MAX_LIST_RESULTS:
+            raise InvalidRequest(f"maxResults must be from 0 to {MAX_LIST_RESULTS}, not {max_results}")
+        parsed = [s if isinstance(s, JobStatus) else parse_status(s) for s in statuses]
+        return self.store.list_jobs(
+            account_id,
+            statuses=parsed,
+            text=text,
+            created_after=utcnow() - self.list_window,
+            max_results=max_results,
+            next_token=next_token,
+        )
+
+    def update_job_priority(self, job_id: str, priority: object, account_id: str | None = None) -> Job:
+        """Change the priority at any time; the scheduler re-evaluates preemption on its next step."""
+        return self.store.set_priority(job_id, check_priority(priority), account_id)
+
+    def update_job_status(
+        self, job_id: str, requested: str | JobStatus, reason: str | None = None, account_id: str | None = None
+    ) -> Job:
+        """Ready confirms a Suspended job; Cancelled cancels any job not yet in a final status."""
+        target_requested = requested if isinstance(requested, JobStatus) else parse_status(requested)
+        if reason is not None and len(reason) > 256:
+            raise InvalidRequest("StatusUpdateReason must be at most 256 characters")
+        for _ in range(20):
+            current = self.store.get_job(job_id, account_id).status
+            target = user_request_target(current, target_requested)
+            if target is None or self.store.transition(job_id, current, target, reason=reason):
+                return self.store.get_job(job_id, account_id)
+            # The job moved on between our read and our write: decide again from its new status.
+        raise IllegalTransition(f"job {job_id} is changing status too fast; try again")
+
+    def history(self, job_id: str) -> list[StatusChange]:
+        return self.store.history(job_id)

@@ -1,0 +1,34 @@
+"""Structured, quiet-by-default logging: `event key=value ...` lines on the `cosbatch` logger."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+LOGGER = logging.getLogger("cosbatch")
+
+
+def event(name: str, level: int = logging.INFO, **fields: object) -> None:
+    """Log one event with its fields; values are JSON-quoted when they need it."""
+    if not LOGGER.isEnabledFor(level):
+        return
+    parts = [name]
+    for key, value in fields.items():
+        text = str(value)
+        if not text or any(c in text for c in ' "=\n'):
+            text = json.dumps(text)
+        parts.append(f"{key}={text}")
+    LOGGER.log(level, " ".join(parts))
+
+
+def configure(verbose: int = 0) -> None:
+    """WARNING by default; -v shows cosbatch's INFO events, -vv adds Beam's."""
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    LOGGER.setLevel(level)
+    logging.getLogger("apache_beam").setLevel(logging.INFO if verbose >= 2 else logging.ERROR)

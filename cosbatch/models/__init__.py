@@ -1,0 +1,46 @@
+"""Pydantic models of jobs, manifests, operations and reports (both API dialects)."""
+
+from cosbatch.models.job import (
+    MAX_PRIORITY,
+    CreateJobRequest,
+    Dialect,
+    FailureReason,
+    Job,
+    JobOperation,
+    JobTimers,
+    Manifest,
+    ManifestField,
+    ManifestFormat,
+    ManifestLocation,
+    ManifestSpec,
+    ProgressSummary,
+    ReportConfig,
+    ReportFormat,
+    ReportScope,
+    utcnow,
+)
+from cosbatch.models.operation_params import MetadataDirective, PutObjectCopy, StorageClass, Tag
+
+__all__ = [
+    "MAX_PRIORITY",
+    "CreateJobRequest",
+    "Dialect",
+    "FailureReason",
+    "Job",
+    "JobOperation",
+    "JobTimers",
+    "Manifest",
+    "ManifestField",
+    "ManifestFormat",
+    "ManifestLocation",
+    "ManifestSpec",
+    "MetadataDirective",
+    "ProgressSummary",
+    "PutObjectCopy",
+    "ReportConfig",
+    "ReportFormat",
+    "ReportScope",
+    "StorageClass",
+    "Tag",
+    "utcnow",
+]

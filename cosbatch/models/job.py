@@ -1,0 +1,240 @@
+"""The job and its parts, as the S3 Control API shapes them (COS maps to the same)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from cosbatch.lifecycle import JobStatus
+from cosbatch.models.base import WireModel
+from cosbatch.models.operation_params import PutObjectCopy
+from cosbatch.names import ObjectRef, parse_bucket_name, parse_object_name
+
+MAX_PRIORITY = 2147483647
+
+
+class ManifestFormat(StrEnum):
+    S3_CSV = "S3BatchOperations_CSV_20180820"
+    S3_INVENTORY = "S3InventoryReport_CSV_20161130"
+    COS_CSV = "COSBatchOperations_CSV_V1"
+    COS_INVENTORY = "COSInventoryReport_CSV_V1"
+
+    @property
+    def is_csv(self) -> bool:
+        return self in (ManifestFormat.S3_CSV, ManifestFormat.COS_CSV)
+
+
+class ManifestField(StrEnum):
+    IGNORE = "Ignore"
+    BUCKET = "Bucket"
+    KEY = "Key"
+    VERSION_ID = "VersionId"
+
+
+class ManifestSpec(WireModel):
+    format: ManifestFormat
+    fields: list[ManifestField] | None = None
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> ManifestSpec:
+        if self.fields is not None:
+            names = [f for f in self.fields if f is not ManifestField.IGNORE]
+            if ManifestField.BUCKET not in names or ManifestField.KEY not in names:
+                raise ValueError("Manifest Spec.Fields must contain Bucket and Key")
+            if len(names) != len(set(names)):
+                raise ValueError("Manifest Spec.Fields names a field twice")
+        return self
+
+
+class ManifestLocation(WireModel):
+    object_arn: Annotated[str, Field(min_length=1, max_length=2000)]
+    object_version_id: Annotated[str | None, Field(min_length=1, max_length=2000)] = None
+    e_tag: Annotated[str | None, Field(min_length=1, max_length=1024, alias="ETag")] = None
+
+    @field_validator("object_arn")
+    @classmethod
+    def _check_arn(cls, v: str) -> str:
+        parse_object_name(v)
+        return v
+
+    @property
+    def ref(self) -> ObjectRef:
+        return parse_object_name(self.object_arn)
+
+
+class Manifest(WireModel):
+    spec: ManifestSpec
+    location: ManifestLocation
+
+
+class ReportFormat(StrEnum):
+    S3_CSV = "Report_CSV_20180820"
+    COS_CSV = "Report_CSV_V1"
+
+
+class ReportScope(StrEnum):
+    ALL_TASKS = "AllTasks"
+    FAILED_TASKS_ONLY = "FailedTasksOnly"
+
+
+class ReportConfig(WireModel):
+    """JobReport: where and what the completion report is."""
+
+    enabled: bool
+    bucket: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    format: ReportFormat | None = None
+    prefix: Annotated[str | None, Field(min_length=1, max_length=512)] = None
+    report_scope: ReportScope | None = None
+    expected_bucket_owner: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ReportConfig:
+        if self.enabled:
+            if not self.bucket:
+                raise ValueError("Report.Bucket is required when Report.Enabled is true")
+            if self.format is None:
+                raise ValueError("Report.Format is required when Report.Enabled is true")
+        if self.bucket:
+            parse_bucket_name(self.bucket)
+        if self.prefix and (".." in self.prefix.split("/") or self.prefix.startswith("/")):
+            raise ValueError("Report.Prefix must not start with '/' or contain '..' segments")
+        return self
+
+    @property
+    def bucket_name(self) -> str:
+        assert self.bucket is not None
+        return parse_bucket_name(self.bucket)
+
+    @property
+    def scope(self) -> ReportScope:
+        return self.report_scope or ReportScope.ALL_TASKS
+
+
+class JobOperation(WireModel):
+    """Exactly one operation. The name is the S3 Control element name."""
+
+    s3_put_object_copy: PutObjectCopy | None = Field(default=None, alias="S3PutObjectCopy")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> JobOperation:
+        chosen = [name for name, value in self if value is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"Operation must have exactly one operation, got {len(chosen)}")
+        return self
+
+    @property
+    def name(self) -> str:
+        for field_name, value in self:
+            if value is not None:
+                return type(self).model_fields[field_name].alias or field_name
+        raise AssertionError("unreachable: validated to have one operation")
+
+    @property
+    def params(self) -> WireModel:
+        for _, value in self:
+            if value is not None:
+                return value
+        raise AssertionError("unreachable: validated to have one operation")
+
+
+class FailureReason(WireModel):
+    """JobFailure."""
+
+    failure_code: Annotated[str, Field(min_length=1, max_length=64)]
+    failure_reason: Annotated[str, Field(min_length=1, max_length=256)]
+
+    @classmethod
+    def of(cls, code: str, reason: str) -> FailureReason:
+        return cls(failure_code=code[:64], failure_reason=reason[:256] or code[:256])
+
+
+class JobTimers(WireModel):
+    elapsed_time_in_active_seconds: int = 0
+
+
+class ProgressSummary(WireModel):
+    total_number_of_tasks: int | None = None
+    number_of_tasks_succeeded: int = 0
+    number_of_tasks_failed: int = 0
+    timers: JobTimers = JobTimers()
+
+    @property
+    def tasks_run(self) -> int:
+        return self.number_of_tasks_succeeded + self.number_of_tasks_failed
+
+
+class Dialect(StrEnum):
+    S3 = "s3"
+    COS = "cos"
+
+
+class CreateJobRequest(WireModel):
+    """What a user hands in: CreateJobRequest of either dialect, normalised."""
+
+    account_id: Annotated[str, Field(min_length=1, max_length=64)]
+    operation: JobOperation
+    report: ReportConfig
+    client_request_token: Annotated[str, Field(min_length=1, max_length=64)]
+    manifest: Manifest
+    priority: Annotated[int, Field(ge=0, le=MAX_PRIORITY)]
+    role_arn: Annotated[str, Field(min_length=1, max_length=2048)]
+    confirmation_required: bool = False
+    description: Annotated[str | None, Field(min_length=1, max_length=256)] = None
+    dialect: Dialect = Dialect.S3
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Job(WireModel):
+    """JobDescriptor: everything DescribeJob returns."""
+
+    job_id: str
+    account_id: str
+    confirmation_required: bool
+    description: str | None = None
+    failure_reasons: list[FailureReason] = []
+    manifest: Manifest
+    operation: JobOperation
+    priority: int
+    progress_summary: ProgressSummary
+    status: JobStatus
+    status_update_reason: str | None = None
+    suspended_cause: str | None = None
+    suspended_date: datetime | None = None
+    creation_time: datetime
+    termination_date: datetime | None = None
+    report: ReportConfig
+    role_arn: str
+    client_request_token: str
+    dialect: Dialect = Dialect.S3
+
+    def describe(self) -> dict:
+        """The S3 Control DescribeJob `Job` shape."""
+        out = self.wire()
+        out.pop("AccountId", None)
+        out.pop("ClientRequestToken", None)
+        out.pop("Dialect", None)
+        if not self.failure_reasons:
+            out.pop("FailureReasons", None)
+        return out
+
+    def list_entry(self) -> dict:
+        """The S3 Control ListJobs `JobListDescriptor` shape."""
+        entry = {
+            "JobId": self.job_id,
+            "Operation": self.operation.name,
+            "Priority": self.priority,
+            "Status": self.status.value,
+            "CreationTime": self.creation_time.isoformat(),
+            "ProgressSummary": self.progress_summary.wire(),
+        }
+        if self.description:
+            entry["Description"] = self.description
+        if self.termination_date:
+            entry["TerminationDate"] = self.termination_date.isoformat()
+        return entry

@@ -1,0 +1,35 @@
+"""Batch operations: one module per kind of work, behind the `Operation` interface."""
+
+from __future__ import annotations
+
+from cosbatch.models import JobOperation
+from cosbatch.operations.base import (
+    PERMANENT,
+    TEMPORARY,
+    Operation,
+    RetryPolicy,
+    TaskResult,
+    is_retryable,
+    run_with_retries,
+)
+from cosbatch.operations.copy import CopyOperation
+
+
+def operation_for(job_operation: JobOperation) -> Operation:
+    """The plugin that runs this job's operation."""
+    if job_operation.s3_put_object_copy is not None:
+        return CopyOperation(job_operation.s3_put_object_copy)
+    raise NotImplementedError(f"operation {job_operation.name} is not supported yet")
+
+
+__all__ = [
+    "PERMANENT",
+    "TEMPORARY",
+    "CopyOperation",
+    "Operation",
+    "RetryPolicy",
+    "TaskResult",
+    "is_retryable",
+    "operation_for",
+    "run_with_retries",
+]

@@ -1,0 +1,117 @@
+"""The operation interface, task results, and the retry policy every operation shares."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from cosbatch.manifests import Task
+
+PERMANENT = "PermanentFailure"
+TEMPORARY = "TemporaryFailure"
+
+
+class TaskResult(NamedTuple):
+    """One row of the completion report."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    succeeded: bool
+    http_status: int | None
+    error_code: str  # storage error code (NoSuchKey, ...) or "" on success
+    message: str  # "Successful", or why it failed
+    failure_kind: str = ""  # PermanentFailure | TemporaryFailure | "" on success
+    retries: int = 0
+
+    @property
+    def status(self) -> str:
+        return "succeeded" if self.succeeded else "failed"
+
+
+_RETRYABLE_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError",
+     "ServiceUnavailable", "RequestTimeTooSkewed", "TooManyRequests", "503", "500"}
+)
+_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter for throttling, 5xx and connection errors."""
+
+    max_attempts: int = 6
+    base_delay_s: float = 0.05
+    max_delay_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * (2**attempt)))
+
+
+def _error_parts(exc: ClientError) -> tuple[int | None, str, str]:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    err = exc.response.get("Error", {})
+    code = str(err.get("Code") or status or "Unknown")
+    message = str(err.get("Message") or exc)
+    return status, code, message
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        status, code, _ = _error_parts(exc)
+        return code in _RETRYABLE_CODES or (status is not None and status >= 500)
+    return isinstance(exc, _CONNECTION_ERRORS)
+
+
+def run_with_retries(
+    task: Task,
+    call: Callable[[], str],
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TaskResult:
+    """Run one object operation; `call` returns the success message or raises.
+
+    4xx fail at once (PermanentFailure); throttling, 5xx and connection errors are
+    retried per `policy`, then fail as TemporaryFailure.
+    """
+    attempt = 0
+    while True:
+        try:
+            message = call()
+            return TaskResult(task.bucket, task.key, task.version_id, True, 200, "", message, "", attempt)
+        except ClientError as exc:
+            status, code, message = _error_parts(exc)
+            if not is_retryable(exc):
+                return TaskResult(task.bucket, task.key, task.version_id, False, status, code, message, PERMANENT, attempt)
+            last = (status, code, message)
+        except _CONNECTION_ERRORS as exc:
+            last = (None, type(exc).__name__, str(exc))
+        except BotoCoreError as exc:  # parameter validation and the like: not worth retrying
+            return TaskResult(task.bucket, task.key, task.version_id, False, None, type(exc).__name__, str(exc), PERMANENT, attempt)
+        attempt += 1
+        if attempt >= policy.max_attempts:
+            status, code, message = last
+            return TaskResult(task.bucket, task.key, task.version_id, False, status, code, message, TEMPORARY, attempt - 1)
+        sleep(policy.delay(attempt))
+
+
+class Operation(Protocol):
+    """What a batch operation is: a name and a per-object action."""
+
+    name: ClassVar[str]
+
+    def apply(self, client: Any, task: Task) -> str:
+        """Do the work on one object; return the success message or raise ClientError."""
+        ...

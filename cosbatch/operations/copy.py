@@ -1,0 +1,65 @@
+"""PutObjectCopy: server-side copy of each object into the target bucket."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from cosbatch.manifests import Task
+from cosbatch.models import MetadataDirective, PutObjectCopy
+
+
+class CopyOperation:
+    name: ClassVar[str] = "S3PutObjectCopy"
+
+    def __init__(self, params: PutObjectCopy) -> None:
+        self.params = params
+        self.target_bucket = params.target_bucket
+        self._static = self._static_args(params)
+
+    @staticmethod
+    def _static_args(p: PutObjectCopy) -> dict[str, Any]:
+        """The CopyObject arguments that are the same for every object."""
+        args: dict[str, Any] = {}
+        if p.storage_class is not None:
+            args["StorageClass"] = p.storage_class.value
+        if p.canned_access_control_list:
+            args["ACL"] = p.canned_access_control_list
+        if p.modified_since_constraint is not None:
+            args["CopySourceIfModifiedSince"] = p.modified_since_constraint
+        if p.un_modified_since_constraint is not None:
+            args["CopySourceIfUnmodifiedSince"] = p.un_modified_since_constraint
+        if p.metadata_directive is MetadataDirective.REPLACE or p.new_object_metadata is not None:
+            args["MetadataDirective"] = "REPLACE"
+            md = p.new_object_metadata
+            if md is not None:
+                if md.user_metadata:
+                    args["Metadata"] = dict(md.user_metadata)
+                for field, arg in (
+                    ("cache_control", "CacheControl"),
+                    ("content_disposition", "ContentDisposition"),
+                    ("content_encoding", "ContentEncoding"),
+                    ("content_language", "ContentLanguage"),
+                    ("content_type", "ContentType"),
+                    ("http_expires_date", "Expires"),
+                ):
+                    value = getattr(md, field)
+                    if value is not None:
+                        args[arg] = value
+        if p.new_object_tagging is not None:
+            from urllib.parse import urlencode
+
+            args["TaggingDirective"] = "REPLACE"
+            args["Tagging"] = urlencode([(t.key, t.value) for t in p.new_object_tagging])
+        return args
+
+    def apply(self, client: Any, task: Task) -> str:
+        source: dict[str, str] = {"Bucket": task.bucket, "Key": task.key}
+        if task.version_id:
+            source["VersionId"] = task.version_id
+        client.copy_object(
+            Bucket=self.target_bucket,
+            Key=self.params.target_key(task.key),
+            CopySource=source,
+            **self._static,
+        )
+        return "Successful"

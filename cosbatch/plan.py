@@ -1,0 +1,42 @@
+"""JobPlan: everything a pipeline needs to run a job, picklable and free of secrets.
+
+The controller builds it from the job record; the pipeline carries it to every
+worker. Workers read only their segments' bytes and talk back through JobControl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cosbatch.s3 import S3Config
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    seg_no: int
+    source: str  # SegmentSource JSON
+    start: int
+    end: int
+    first_line: int
+    task_count: int
+
+
+@dataclass(frozen=True)
+class ReportTarget:
+    bucket: str
+    prefix: str
+    scope: str  # ReportScope value
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    job_id: str
+    store_url: str
+    s3: S3Config
+    operation: dict  # JobOperation wire shape
+    segments: tuple[SegmentRef, ...]
+    report: ReportTarget | None = None
+    concurrency: int = 32
+    control_poll_s: float = 0.5
+    progress_push_s: float = 1.0
+    labels: dict[str, str] = field(default_factory=dict)

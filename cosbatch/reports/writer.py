@@ -1,0 +1,72 @@
+"""Writing report files: one results file per segment and status, then the manifests.
+
+Segment files are written whole, once the segment's tasks have run, under a name
+fixed by the segment number: a re-run segment overwrites its own file, so every
+task appears in the report exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cosbatch.errors import ReportError
+from cosbatch.models import Job, ReportFormat, ReportScope
+from cosbatch.operations import TaskResult
+from cosbatch.reports.layout import REPORT_SCHEMA, ReportLocation, format_csv_row
+from cosbatch.store.base import Segment
+
+
+def _put(client: Any, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    except (ClientError, BotoCoreError) as exc:
+        raise ReportError(f"cannot write report object s3://{bucket}/{key}: {exc}") from exc
+
+
+def write_segment_results(
+    client: Any, location: ReportLocation, seg_no: int, results: Sequence[TaskResult], scope: ReportScope
+) -> list[dict]:
+    """Write this segment's results files; returns their descriptors for manifest.json."""
+    files: list[dict] = []
+    for status, wanted in (("failed", False), ("succeeded", True)):
+        if wanted and scope is ReportScope.FAILED_TASKS_ONLY:
+            continue
+        rows = [format_csv_row(r) for r in results if r.succeeded is wanted]
+        if not rows:
+            continue
+        body = "".join(rows).encode("utf-8")
+        key = location.results_key(seg_no, status)
+        _put(client, location.bucket, key, body, "text/csv")
+        files.append({"Key": key, "MD5Checksum": hashlib.md5(body).hexdigest(), "TaskExecutionStatus": status, "Rows": len(rows)})
+    return files
+
+
+def finalize_report(client: Any, job: Job, segments: Sequence[Segment]) -> ReportLocation:
+    """Write manifest.json and job.json for a job that reached its final status."""
+    cfg = job.report
+    location = ReportLocation(cfg.bucket_name, cfg.prefix or "", job.job_id)
+    results = [
+        {
+            "TaskExecutionStatus": f["TaskExecutionStatus"],
+            "Bucket": location.bucket,
+            "MD5Checksum": f["MD5Checksum"],
+            "Key": f["Key"],
+        }
+        for seg in sorted(segments, key=lambda s: s.seg_no)
+        for f in seg.result_files
+    ]
+    manifest = {
+        "Format": (cfg.format or ReportFormat.S3_CSV).value,
+        "ReportCreationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "Results": results,
+        "ReportSchema": REPORT_SCHEMA,
+    }
+    _put(client, location.bucket, location.job_key, json.dumps({"Job": job.describe()}, indent=2).encode(), "application/json")
+    _put(client, location.bucket, location.manifest_key, json.dumps(manifest, indent=2).encode(), "application/json")
+    return location

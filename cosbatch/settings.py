@@ -1,0 +1,33 @@
+"""Controller settings: limits and policies as explicit values, not scattered constants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cosbatch.s3 import S3Config
+from launch.base import RunnerConfig
+
+
+@dataclass(frozen=True)
+class FailureThreshold:
+    """Stop a job when failed/run exceeds `ratio`, once `min_tasks` have run (jobs of ≥ min_tasks)."""
+
+    min_tasks: int = 1000
+    ratio: float = 0.5
+
+    def exceeded(self, total: int, succeeded: int, failed: int) -> bool:
+        run = succeeded + failed
+        return total >= self.min_tasks and run >= self.min_tasks and failed / run > self.ratio
+
+
+@dataclass(frozen=True)
+class Settings:
+    store_url: str
+    s3: S3Config = field(default_factory=S3Config)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    segment_size: int = 1000
+    concurrency: int = 32
+    capacity: int = 1  # jobs Active at once
+    threshold: FailureThreshold = field(default_factory=FailureThreshold)
+    poll_s: float = 0.2
+    list_window_days: int = 90

@@ -1,0 +1,14 @@
+"""The metadata store: jobs, status history, segments and progress, idempotency tokens."""
+
+from cosbatch.store.base import JobPage, JobStore, Segment, SegmentState, StatusChange
+from cosbatch.store.sqlite import SqliteJobStore, open_store
+
+__all__ = [
+    "JobPage",
+    "JobStore",
+    "Segment",
+    "SegmentState",
+    "SqliteJobStore",
+    "StatusChange",
+    "open_store",
+]

@@ -1,0 +1,99 @@
+"""What every store offers (SQLite now, PostgreSQL later), and its value types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from cosbatch.lifecycle import JobStatus
+from cosbatch.models import FailureReason, Job
+
+
+class SegmentState(StrEnum):
+    PENDING = "pending"  # not started, or started and abandoned (pause, crash): runs again
+    RUNNING = "running"  # a worker is on it; progress counters are live
+    DONE = "done"  # every task ran; results persisted
+    STOPPED = "stopped"  # cancelled/failed mid-way; the tasks that ran are persisted
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A slice of the manifest: lines [first_line, first_line + task_count) at bytes [start, end)."""
+
+    job_id: str
+    seg_no: int
+    source: str  # where its tasks are read from (manifest URL/path or data file)
+    start: int
+    end: int
+    first_line: int
+    task_count: int
+    state: SegmentState = SegmentState.PENDING
+    succeeded: int = 0
+    failed: int = 0
+    result_files: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    job_id: str
+    seq: int
+    from_status: JobStatus | None
+    to_status: JobStatus
+    at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_token: str | None
+
+
+class JobStore(Protocol):
+    """Durable job state. Every method is atomic; status writes are compare-and-set."""
+
+    url: str
+
+    def insert_job(self, job: Job, request_hash: str) -> tuple[Job, bool]: ...
+    def get_job(self, job_id: str, account_id: str | None = None) -> Job: ...
+    def list_jobs(
+        self,
+        account_id: str | None,
+        statuses: Sequence[JobStatus] = (),
+        text: str | None = None,
+        created_after: datetime | None = None,
+        max_results: int = 1000,
+        next_token: str | None = None,
+    ) -> JobPage: ...
+    def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]: ...
+    def get_status(self, job_id: str) -> JobStatus: ...
+    def transition(
+        self,
+        job_id: str,
+        expected: JobStatus,
+        target: JobStatus,
+        *,
+        reason: str | None = None,
+        suspended_cause: str | None = None,
+        failure: FailureReason | None = None,
+        total_tasks: int | None = None,
+    ) -> bool: ...
+    def set_priority(self, job_id: str, priority: int, account_id: str | None = None) -> Job: ...
+    def add_failure(self, job_id: str, failure: FailureReason) -> None: ...
+    def history(self, job_id: str) -> list[StatusChange]: ...
+    def replace_segments(self, job_id: str, segments: Sequence[Segment]) -> None: ...
+    def segments(self, job_id: str, states: Iterable[SegmentState] = ()) -> list[Segment]: ...
+    def update_segment(
+        self,
+        job_id: str,
+        seg_no: int,
+        state: SegmentState,
+        succeeded: int,
+        failed: int,
+        result_files: list[dict] | None = None,
+    ) -> None: ...
+    def reset_running_segments(self, job_id: str) -> int: ...
+    def close(self) -> None: ...

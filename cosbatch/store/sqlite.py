@@ -1,0 +1,571 @@
+"""SQLite store: one file, WAL, safe for readers and writers in other processes.
+
+Every write is one `BEGIN IMMEDIATE` transaction; status changes are
+compare-and-set against the status the caller saw, so two processes can never
+both move a job. Connections are per thread and per process (fork-safe).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cosbatch.errors import (
+    ConfigError,
+    IdempotencyConflict,
+    InvalidRequest,
+    JobNotFound,
+    StoreUnavailable,
+)
+from cosbatch.lifecycle import RUNNING, TERMINAL, JobStatus, check_transition
+from cosbatch.models import (
+    Dialect,
+    FailureReason,
+    Job,
+    JobOperation,
+    JobTimers,
+    Manifest,
+    ProgressSummary,
+    ReportConfig,
+)
+from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS jobs (
+        job_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        description TEXT,
+        confirmation_required INTEGER NOT NULL,
+        creation_time REAL NOT NULL,
+        termination_date REAL,
+        suspended_date REAL,
+        suspended_cause TEXT,
+        status_update_reason TEXT,
+        total_tasks INTEGER,
+        active_seconds REAL NOT NULL DEFAULT 0,
+        active_since REAL,
+        failure_reasons TEXT NOT NULL DEFAULT '[]',
+        client_request_token TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        dialect TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        report TEXT NOT NULL,
+        role_arn TEXT NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs(account_id, client_request_token)",
+    "CREATE INDEX IF NOT EXISTS jobs_account_created ON jobs(account_id, creation_time DESC, job_id DESC)",
+    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(creation_time DESC, job_id DESC)",
+    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status)",
+    """CREATE TABLE IF NOT EXISTS job_events (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        at REAL NOT NULL,
+        reason TEXT,
+        PRIMARY KEY (job_id, seq)
+    )""",
+    """CREATE TABLE IF NOT EXISTS segments (
+        job_id TEXT NOT NULL,
+        seg_no INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        first_line INTEGER NOT NULL,
+        task_count INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        succeeded INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        result_files TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (job_id, seg_no)
+    )""",
+    """CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+]
+
+T = TypeVar("T")
+
+
+def _ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _guard(fn: Callable[..., T]) -> Callable[..., T]:
+    """Turn SQLite's operational failures (locked, disk full, unreadable) into StoreUnavailable."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+            raise StoreUnavailable(f"metadata store unavailable: {exc}") from exc
+
+    return wrapper
+
+
+class SqliteJobStore:
+    """JobStore on one SQLite file."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self.url = f"sqlite:///{self.path}"
+        self._busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the store directory {self.path.parent}: {exc}") from exc
+        self._migrate()
+
+    # -- connections -------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open the metadata store {self.path}: {exc}") from exc
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            self._local.pid = os.getpid()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    @_guard
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            for stmt in _SCHEMA:
+                conn.execute(stmt)
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row["version"] > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"store {self.path} has schema version {row['version']}, newer than this "
+                    f"cosbatch understands ({SCHEMA_VERSION}); upgrade cosbatch"
+                )
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- jobs --------------------------------------------------------------
+    @_guard
+    def insert_job(self, job: Job, request_hash: str) -> tuple[Job, bool]:
+        """Insert a new job; a repeated (account, token) returns the first job (created=False)."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT job_id, request_hash FROM jobs WHERE account_id=? AND client_request_token=?",
+                (job.account_id, job.client_request_token),
+            ).fetchone()
+            if row is not None:
+                if row["request_hash"] != request_hash:
+                    raise IdempotencyConflict(
+                        "ClientRequestToken was already used for a different CreateJob request"
+                    )
+                existing_id = row["job_id"]
+            else:
+                existing_id = None
+                now = job.creation_time.timestamp()
+                conn.execute(
+                    """INSERT INTO jobs(job_id, account_id, status, priority, description,
+                        confirmation_required, creation_time, client_request_token, request_hash,
+                        dialect, manifest, operation, report, role_arn)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    (
+                        job.job_id,
+                        job.account_id,
+                        job.status.value,
+                        job.priority,
+                        job.description,
+                        int(job.confirmation_required),
+                        now,
+                        job.client_request_token,
+                        request_hash,
+                        job.dialect.value,
+                        json.dumps(job.manifest.wire()),
+                        json.dumps(job.operation.wire()),
+                        json.dumps(job.report.wire()),
+                        job.role_arn,
+                    ),
+                )
+                conn.execute(
+                    "INSERT INTO job_events(job_id, seq, from_status, to_status, at, reason) VALUES (?,?,?,?,?,?)",
+                    (job.job_id, 1, None, job.status.value, now, None),
+                )
+        if existing_id is not None:
+            return self.get_job(existing_id), False
+        return self.get_job(job.job_id), True
+
+    _JOB_COLUMNS = """j.*,
+        (SELECT COALESCE(SUM(succeeded), 0) FROM segments s WHERE s.job_id = j.job_id) AS succeeded,
+        (SELECT COALESCE(SUM(failed), 0) FROM segments s WHERE s.job_id = j.job_id) AS failed"""
+
+    def _job_from_row(self, row: sqlite3.Row, now: float | None = None) -> Job:
+        now = time.time() if now is None else now
+        active = row["active_seconds"] + (now - row["active_since"] if row["active_since"] else 0.0)
+        return Job.model_construct(
+            job_id=row["job_id"],
+            account_id=row["account_id"],
+            confirmation_required=bool(row["confirmation_required"]),
+            description=row["description"],
+            failure_reasons=[FailureReason.model_validate(f) for f in json.loads(row["failure_reasons"])],
+            manifest=Manifest.model_validate(json.loads(row["manifest"])),
+            operation=JobOperation.model_validate(json.loads(row["operation"])),
+            priority=row["priority"],
+            progress_summary=ProgressSummary(
+                total_number_of_tasks=row["total_tasks"],
+                number_of_tasks_succeeded=row["succeeded"],
+                number_of_tasks_failed=row["failed"],
+                timers=JobTimers(elapsed_time_in_active_seconds=int(active)),
+            ),
+            status=JobStatus(row["status"]),
+            status_update_reason=row["status_update_reason"],
+            suspended_cause=row["suspended_cause"],
+            suspended_date=_ts(row["suspended_date"]),
+            creation_time=_ts(row["creation_time"]),
+            termination_date=_ts(row["termination_date"]),
+            report=ReportConfig.model_validate(json.loads(row["report"])),
+            role_arn=row["role_arn"],
+            client_request_token=row["client_request_token"],
+            dialect=Dialect(row["dialect"]),
+        )
+
+    @_guard
+    def get_job(self, job_id: str, account_id: str | None = None) -> Job:
+        sql = f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE j.job_id = ?"
+        params: list[Any] = [job_id]
+        if account_id is not None:
+            sql += " AND j.account_id = ?"
+            params.append(account_id)
+        row = self._conn().execute(sql, params).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return self._job_from_row(row)
+
+    @_guard
+    def get_status(self, job_id: str) -> JobStatus:
+        row = self._conn().execute("SELECT status FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return JobStatus(row["status"])
+
+    @staticmethod
+    def _encode_token(creation_time: float, job_id: str) -> str:
+        return base64.urlsafe_b64encode(json.dumps([creation_time, job_id]).encode()).decode()
+
+    @staticmethod
+    def _decode_token(token: str) -> tuple[float, str]:
+        try:
+            ct, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+            return float(ct), str(job_id)
+        except (ValueError, TypeError) as exc:
+            raise InvalidRequest(f"invalid NextToken {token!r}") from exc
+
+    @_guard
+    def list_jobs(
+        self,
+        account_id: str | None,
+        statuses: Sequence[JobStatus] = (),
+        text: str | None = None,
+        created_after: datetime | None = None,
+        max_results: int = 1000,
+        next_token: str | None = None,
+    ) -> JobPage:
+        where: list[str] = []
+        params: list[Any] = []
+        if account_id is not None:
+            where.append("j.account_id = ?")
+            params.append(account_id)
+        if statuses:
+            where.append(f"j.status IN ({','.join('?' * len(statuses))})")
+            params.extend(s.value for s in statuses)
+        if text:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("(j.description LIKE ? ESCAPE '\\' OR j.job_id LIKE ? ESCAPE '\\')")
+            params.extend([f"%{escaped}%"] * 2)
+        if created_after is not None:
+            where.append("j.creation_time >= ?")
+            params.append(created_after.timestamp())
+        if next_token:
+            ct, jid = self._decode_token(next_token)
+            where.append("(j.creation_time, j.job_id) < (?, ?)")
+            params.extend([ct, jid])
+        sql = f"SELECT {self._JOB_COLUMNS} FROM jobs j"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY j.creation_time DESC, j.job_id DESC LIMIT ?"
+        params.append(max_results + 1)
+        rows = self._conn().execute(sql, params).fetchall()
+        now = time.time()
+        jobs = [self._job_from_row(r, now) for r in rows[:max_results]]
+        token = None
+        if len(rows) > max_results and rows[:max_results]:
+            last = rows[max_results - 1]
+            token = self._encode_token(last["creation_time"], last["job_id"])
+        return JobPage(jobs, token)
+
+    @_guard
+    def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]:
+        values = [s.value for s in statuses]
+        rows = self._conn().execute(
+            f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE j.status IN ({','.join('?' * len(values))})"
+            " ORDER BY j.priority DESC, j.creation_time ASC",
+            values,
+        ).fetchall()
+        now = time.time()
+        return [self._job_from_row(r, now) for r in rows]
+
+    @_guard
+    def transition(
+        self,
+        job_id: str,
+        expected: JobStatus,
+        target: JobStatus,
+        *,
+        reason: str | None = None,
+        suspended_cause: str | None = None,
+        failure: FailureReason | None = None,
+        total_tasks: int | None = None,
+    ) -> bool:
+        """Move the job expected → target if it is still in `expected`; False if it moved on.
+
+        Raises IllegalTransition (before writing anything) if the arrow is not in the table.
+        """
+        check_transition(expected, target)
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT status, active_since, active_seconds, failure_reasons FROM jobs WHERE job_id=?",
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            if row["status"] != expected.value:
+                return False
+            sets = ["status = ?"]
+            params: list[Any] = [target.value]
+            if target is JobStatus.ACTIVE:
+                sets.append("active_since = ?")
+                params.append(now)
+            elif target not in RUNNING and row["active_since"] is not None:
+                sets += ["active_seconds = ?", "active_since = NULL"]
+                params.append(row["active_seconds"] + (now - row["active_since"]))
+            if target in TERMINAL:
+                sets.append("termination_date = ?")
+                params.append(now)
+            if target is JobStatus.SUSPENDED:
+                sets += ["suspended_date = ?", "suspended_cause = ?"]
+                params += [now, suspended_cause]
+            if reason is not None:
+                sets.append("status_update_reason = ?")
+                params.append(reason[:256])
+            if failure is not None:
+                failures = json.loads(row["failure_reasons"])
+                failures.append(failure.wire())
+                sets.append("failure_reasons = ?")
+                params.append(json.dumps(failures))
+            if total_tasks is not None:
+                sets.append("total_tasks = ?")
+                params.append(total_tasks)
+            conn.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE job_id = ?", [*params, job_id])
+            seq = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id=?", (job_id,)
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO job_events(job_id, seq, from_status, to_status, at, reason) VALUES (?,?,?,?,?,?)",
+                (job_id, seq, expected.value, target.value, now, reason),
+            )
+        return True
+
+    @_guard
+    def set_priority(self, job_id: str, priority: int, account_id: str | None = None) -> Job:
+        with self._write() as conn:
+            sql = "UPDATE jobs SET priority = ? WHERE job_id = ?"
+            params: list[Any] = [priority, job_id]
+            if account_id is not None:
+                sql += " AND account_id = ?"
+                params.append(account_id)
+            if conn.execute(sql, params).rowcount == 0:
+                raise JobNotFound(f"no job with id {job_id!r}")
+        return self.get_job(job_id)
+
+    @_guard
+    def add_failure(self, job_id: str, failure: FailureReason) -> None:
+        with self._write() as conn:
+            row = conn.execute("SELECT failure_reasons FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            failures = json.loads(row["failure_reasons"])
+            failures.append(failure.wire())
+            conn.execute(
+                "UPDATE jobs SET failure_reasons=? WHERE job_id=?", (json.dumps(failures), job_id)
+            )
+
+    @_guard
+    def history(self, job_id: str) -> list[StatusChange]:
+        rows = self._conn().execute(
+            "SELECT * FROM job_events WHERE job_id=? ORDER BY seq", (job_id,)
+        ).fetchall()
+        return [
+            StatusChange(
+                job_id=r["job_id"],
+                seq=r["seq"],
+                from_status=JobStatus(r["from_status"]) if r["from_status"] else None,
+                to_status=JobStatus(r["to_status"]),
+                at=_ts(r["at"]),  # type: ignore[arg-type]
+                reason=r["reason"],
+            )
+            for r in rows
+        ]
+
+    # -- segments ----------------------------------------------------------
+    @_guard
+    def replace_segments(self, job_id: str, segments: Sequence[Segment]) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM segments WHERE job_id=?", (job_id,))
+            conn.executemany(
+                """INSERT INTO segments(job_id, seg_no, source, start, "end", first_line, task_count, state)
+                   VALUES (?,?,?,?,?,?,?,?)""",
+                [
+                    (job_id, s.seg_no, s.source, s.start, s.end, s.first_line, s.task_count, s.state.value)
+                    for s in segments
+                ],
+            )
+
+    @_guard
+    def segments(self, job_id: str, states: Iterable[SegmentState] = ()) -> list[Segment]:
+        values = [s.value for s in states]
+        sql = "SELECT * FROM segments WHERE job_id=?"
+        if values:
+            sql += f" AND state IN ({','.join('?' * len(values))})"
+        rows = self._conn().execute(sql + " ORDER BY seg_no", [job_id, *values]).fetchall()
+        return [
+            Segment(
+                job_id=r["job_id"],
+                seg_no=r["seg_no"],
+                source=r["source"],
+                start=r["start"],
+                end=r["end"],
+                first_line=r["first_line"],
+                task_count=r["task_count"],
+                state=SegmentState(r["state"]),
+                succeeded=r["succeeded"],
+                failed=r["failed"],
+                result_files=json.loads(r["result_files"]),
+            )
+            for r in rows
+        ]
+
+    @_guard
+    def update_segment(
+        self,
+        job_id: str,
+        seg_no: int,
+        state: SegmentState,
+        succeeded: int,
+        failed: int,
+        result_files: list[dict] | None = None,
+    ) -> None:
+        """Set a segment's absolute counters (never deltas: a re-run segment can't double count).
+
+        A segment already DONE or STOPPED is final: later writes for it (a retried
+        bundle, a stale worker) are ignored.
+        """
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?
+                   WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
+                (state.value, succeeded, failed, json.dumps(result_files or []), job_id, seg_no),
+            )
+
+    @_guard
+    def reset_running_segments(self, job_id: str) -> int:
+        """Segments left RUNNING by a stopped or crashed pipeline go back to PENDING (counters zeroed)."""
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE segments SET state='pending', succeeded=0, failed=0, result_files='[]' "
+                "WHERE job_id=? AND state IN ('running', 'pending')",
+                (job_id,),
+            ).rowcount
+
+    # -- controller lease --------------------------------------------------
+    @_guard
+    def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or renew a named lease; False while another owner holds it unexpired."""
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute("SELECT owner, expires_at FROM leases WHERE name=?", (name,)).fetchone()
+            if row is not None and row["owner"] != owner and row["expires_at"] > now:
+                return False
+            conn.execute(
+                "INSERT INTO leases(name, owner, expires_at) VALUES (?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET owner=excluded.owner, expires_at=excluded.expires_at",
+                (name, owner, now + ttl_s),
+            )
+            return True
+
+    @_guard
+    def lease_holder(self, name: str) -> str | None:
+        row = self._conn().execute(
+            "SELECT owner FROM leases WHERE name=? AND expires_at > ?", (name, time.time())
+        ).fetchone()
+        return None if row is None else row["owner"]
+
+    @_guard
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM leases WHERE name=? AND owner=?", (name, owner))
+
+
+def default_store_url() -> str:
+    home = os.environ.get("COSBATCH_HOME") or str(Path.home() / ".cosbatch")
+    return os.environ.get("COSBATCH_STORE") or f"sqlite:///{Path(home).absolute() / 'cosbatch.db'}"
+
+
+def open_store(url: str | None = None) -> SqliteJobStore:
+    """Open the store a URL names: `sqlite:///relative.db`, `sqlite:////abs/path.db`
+    (SQLAlchemy's convention) or a bare file path."""
+    url = url or default_store_url()
+    if url.startswith("sqlite:///"):
+        return SqliteJobStore(url[len("sqlite:///") :])
+    if "://" in url:
+        raise ConfigError(f"unsupported store URL {url!r}; use sqlite:////abs/path/cosbatch.db")
+    return SqliteJobStore(url)

@@ -1,0 +1,34 @@
+"""DirectRunner: in-process (default), multi-threaded or multi-process on this machine."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineResult
+
+from cosbatch.errors import ConfigError
+from cosbatch.plan import JobPlan
+from pipelines.batch_job import build_pipeline
+
+MODES = ("in_memory", "multi_threading", "multi_processing")
+
+
+def pipeline_options(options: dict[str, str]) -> PipelineOptions:
+    mode = options.get("direct_running_mode", "in_memory")
+    if mode not in MODES:
+        raise ConfigError(f"direct_running_mode must be one of {', '.join(MODES)}, not {mode!r}")
+    workers = int(options.get("direct_num_workers", "1" if mode == "in_memory" else "2"))
+    return PipelineOptions(
+        runner="DirectRunner",
+        direct_running_mode=mode,
+        direct_num_workers=workers,
+        save_main_session=False,
+    )
+
+
+def run(plan: JobPlan, options: dict[str, str]) -> PipelineResult:
+    pipeline = beam.Pipeline(options=pipeline_options(options))
+    build_pipeline(pipeline, plan)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result

@@ -1,0 +1,1 @@
+"""Apache Beam pipelines of cosbatch: one composite PTransform per stage."""

@@ -1,0 +1,26 @@
+"""The batch job pipeline: manifest segments → operation → recorded results.
+
+    p | ReadManifest(plan) | ApplyOperation(plan) | RecordResults(plan)
+
+The pipeline never decides the job's status: it reports progress through
+JobControl and stops issuing work when told. Counts are Beam Metrics
+(`cosbatch/tasks_succeeded`, ...) and, authoritatively, the segment rows in the
+store. The controller writes the final report files (manifest.json, job.json)
+once the job reaches its end status.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from cosbatch.plan import JobPlan
+from pipelines.transforms import ApplyOperation, ReadManifest, RecordResults
+
+
+def build_pipeline(pipeline: beam.Pipeline, plan: JobPlan) -> beam.PCollection:
+    return (
+        pipeline
+        | "ReadManifest" >> ReadManifest(plan)
+        | "ApplyOperation" >> ApplyOperation(plan)
+        | "RecordResults" >> RecordResults(plan)
+    )

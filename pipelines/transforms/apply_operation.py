@@ -1,0 +1,109 @@
+"""ApplyOperation: run the job's operation on every task of a segment.
+
+One boto3 client and one thread pool per DoFn instance (setup), bounded
+concurrency inside the bundle, retries with backoff per task. Between tasks the
+DoFn obeys JobControl: on pause/cancel/fail it starts no new object operation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+
+from cosbatch.control import JobControl, StopSignal
+from cosbatch.manifests import Task
+from cosbatch.models import JobOperation
+from cosbatch.operations import RetryPolicy, TaskResult, operation_for, run_with_retries
+from cosbatch.plan import JobPlan
+from cosbatch.s3 import make_client
+from cosbatch.store import SegmentState
+from pipelines.transforms import metrics
+from pipelines.transforms.read_manifest import SegmentBatch
+
+
+class SegmentOutcome(NamedTuple):
+    seg_no: int
+    results: list[TaskResult]
+    stopped: StopSignal | None  # None: every task of the segment ran
+
+
+class _ApplyOperationFn(beam.DoFn):
+    def __init__(self, plan: JobPlan, retry: RetryPolicy) -> None:
+        self.plan = plan
+        self.retry = retry
+
+    def setup(self) -> None:
+        n = self.plan.concurrency
+        # Retries are ours (counted, classified); botocore makes a single attempt.
+        self.client: Any = make_client(replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
+        self.operation = operation_for(JobOperation.model_validate(self.plan.operation))
+        self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cosbatch-op")
+        self.control = JobControl.open(self.plan.store_url, self.plan.job_id, self.plan.control_poll_s)
+
+    def _run_one(self, task: Task) -> TaskResult:
+        return run_with_retries(task, lambda: self.operation.apply(self.client, task), self.retry)
+
+    def process(self, batch: SegmentBatch):
+        seg_no, tasks = batch
+        signal = self.control.stop_signal()
+        if signal is not None:
+            yield SegmentOutcome(seg_no, [], signal)
+            return
+        self.control.segment_progress(seg_no, SegmentState.RUNNING, 0, 0)
+        results: list[TaskResult] = []
+        stop = threading.Event()
+        lock = threading.Lock()
+        pending = iter(tasks)
+
+        def worker() -> None:
+            while not stop.is_set():
+                with lock:
+                    task = next(pending, None)
+                if task is None:
+                    return
+                results.append(self._run_one(task))
+
+        futures = [self.pool.submit(worker) for _ in range(min(self.plan.concurrency, len(tasks)))]
+        stopped: StopSignal | None = None
+        last_push = time.monotonic()
+        while True:
+            done, not_done = wait(futures, timeout=self.plan.control_poll_s)
+            if not not_done:
+                break
+            signal = self.control.stop_signal()
+            if signal is not None and not stop.is_set():
+                stop.set()
+                stopped = signal
+            if time.monotonic() - last_push >= self.plan.progress_push_s:
+                ok = sum(1 for r in results if r.succeeded)
+                self.control.segment_progress(seg_no, SegmentState.RUNNING, ok, len(results) - ok)
+                last_push = time.monotonic()
+        for f in futures:
+            f.result()  # re-raise a worker's unexpected error: Beam retries the bundle
+        if stopped is None and len(results) < len(tasks):
+            stopped = self.control.stop_signal() or StopSignal.CANCEL
+        ok = sum(1 for r in results if r.succeeded)
+        metrics.TASKS_SUCCEEDED.inc(ok)
+        metrics.TASKS_FAILED.inc(len(results) - ok)
+        metrics.TASK_RETRIES.inc(sum(r.retries for r in results))
+        yield SegmentOutcome(seg_no, results, stopped)
+
+    def teardown(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.client.close()
+        self.control.close()
+
+
+class ApplyOperation(beam.PTransform):
+    def __init__(self, plan: JobPlan, retry: RetryPolicy | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self.retry = retry or RetryPolicy()
+
+    def expand(self, batches):
+        return batches | "Apply" >> beam.ParDo(_ApplyOperationFn(self.plan, self.retry))

@@ -1,0 +1,55 @@
+"""ReadManifest: the job's pending segments → their tasks, spread across workers."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+
+from cosbatch.manifests import CsvLayout, SegmentSource, Task
+from cosbatch.manifests.csv_manifest import read_csv_segment
+from cosbatch.manifests.source import open_segment_source
+from cosbatch.models import ManifestField
+from cosbatch.plan import JobPlan, SegmentRef
+from cosbatch.s3 import make_client
+
+
+class SegmentBatch(NamedTuple):
+    seg_no: int
+    tasks: list[Task]
+
+
+class _ReadSegmentFn(beam.DoFn):
+    def __init__(self, plan: JobPlan) -> None:
+        self.plan = plan
+        self.client: Any = None
+
+    def setup(self) -> None:
+        self.client = make_client(self.plan.s3)
+
+    def process(self, seg: SegmentRef):
+        source = SegmentSource.from_json(seg.source)
+        layout = CsvLayout(tuple(ManifestField(f) for f in source.fields) if source.fields else None)
+        reader = open_segment_source(source, self.client)
+        tasks = list(read_csv_segment(reader.chunks(seg.start, seg.end), layout, seg.first_line))
+        yield SegmentBatch(seg.seg_no, tasks)
+
+    def teardown(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+class ReadManifest(beam.PTransform):
+    """Segment descriptors are reshuffled (they are tiny); each worker reads its own bytes."""
+
+    def __init__(self, plan: JobPlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Segments" >> beam.Create(list(self.plan.segments))
+            | "Spread" >> beam.Reshuffle()
+            | "ReadSegment" >> beam.ParDo(_ReadSegmentFn(self.plan))
+        )

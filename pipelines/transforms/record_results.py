@@ -1,0 +1,62 @@
+"""RecordResults: persist each segment's outcome (report files, then the segment row).
+
+The results file is written before the segment is marked done, so a crash in
+between only re-runs the segment (whose file is then overwritten): no task is
+ever lost or reported twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+
+from cosbatch.control import JobControl, StopSignal
+from cosbatch.models import ReportScope
+from cosbatch.plan import JobPlan
+from cosbatch.reports import ReportLocation, write_segment_results
+from cosbatch.s3 import make_client
+from cosbatch.store import SegmentState
+from pipelines.transforms import metrics
+from pipelines.transforms.apply_operation import SegmentOutcome
+
+
+class _RecordSegmentFn(beam.DoFn):
+    def __init__(self, plan: JobPlan) -> None:
+        self.plan = plan
+
+    def setup(self) -> None:
+        self.client: Any = make_client(self.plan.s3) if self.plan.report else None
+        self.control = JobControl.open(self.plan.store_url, self.plan.job_id)
+
+    def process(self, outcome: SegmentOutcome):
+        seg_no, results, stopped = outcome
+        if stopped is StopSignal.PAUSE:
+            # Abandon: the segment runs again, whole, when the job resumes.
+            self.control.segment_progress(seg_no, SegmentState.PENDING, 0, 0)
+            metrics.SEGMENTS_ABANDONED.inc()
+            return
+        files: list[dict] = []
+        report = self.plan.report
+        if report is not None and results:
+            location = ReportLocation(report.bucket, report.prefix, self.plan.job_id)
+            files = write_segment_results(self.client, location, seg_no, results, ReportScope(report.scope))
+        ok = sum(1 for r in results if r.succeeded)
+        state = SegmentState.DONE if stopped is None else SegmentState.STOPPED
+        self.control.segment_progress(seg_no, state, ok, len(results) - ok, files)
+        metrics.SEGMENTS_DONE.inc()
+        yield seg_no, ok, len(results) - ok
+
+    def teardown(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.control.close()
+
+
+class RecordResults(beam.PTransform):
+    def __init__(self, plan: JobPlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def expand(self, outcomes):
+        return outcomes | "Record" >> beam.ParDo(_RecordSegmentFn(self.plan))
