@@ -22,10 +22,17 @@ def event(name: str, level: int = logging.INFO, **fields: object) -> None:
     LOGGER.log(level, " ".join(parts))
 
 
+def _quiet_beam(record: logging.LogRecord) -> bool:
+    """Beam logs some import-time notices on the root logger; keep them out unless -vv."""
+    return record.levelno >= logging.ERROR or "apache_beam" not in record.pathname
+
+
 def configure(verbose: int = 0) -> None:
     """WARNING by default; -v shows cosbatch's INFO events, -vv adds Beam's."""
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
+    if verbose < 2:
+        handler.addFilter(_quiet_beam)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from apache_beam.runners.runner import PipelineResult
+from typing import TYPE_CHECKING
 
 from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan
+
+if TYPE_CHECKING:
+    from apache_beam.runners.runner import PipelineResult
 
 
 @dataclass(frozen=True)

@@ -88,16 +88,20 @@ class Scheduler:
         return not self.runs and not self.store.jobs_in(_WORK)
 
     def run_until_idle(
-        self, on_tick: Callable[[], None] | None = None, timeout_s: float | None = None
+        self,
+        on_tick: Callable[[], None] | None = None,
+        timeout_s: float | None = None,
+        done: Callable[[], bool] | None = None,
     ) -> None:
-        """Step until every job is final or waits for a user (Suspended)."""
+        """Step until every job is final or waits for a user (Suspended), or until `done()`."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        finished = done or self.idle
         try:
             while True:
                 self.step()
                 if on_tick is not None:
                     on_tick()
-                if self.idle():
+                if finished():
                     return
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError("jobs still running after the timeout")

@@ -1,0 +1,264 @@
+"""`cosbatch`: the `aws s3control` job commands with the program name changed, plus
+`run` (process jobs) and `quickstart`.
+
+Errors are one line on stderr (`cosbatch: <Code>: <message>`) and exit code 1;
+usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cosbatch import logs
+from cosbatch.cli import render
+from cosbatch.cli.progress import ProgressBar
+from cosbatch.controller import JobService, Scheduler
+from cosbatch.dialects import parse_create_job
+from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
+from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.s3 import S3Config
+from cosbatch.settings import FailureThreshold, Settings
+from cosbatch.store import open_store
+from cosbatch.store.sqlite import default_store_url
+from launch.base import RunnerConfig
+
+DEFAULT_ACCOUNT = "000000000000"
+
+
+def _json_arg(value: str, name: str) -> Any:
+    """A JSON argument as the aws CLI takes it: inline JSON or file://path."""
+    text = value
+    if value.startswith("file://"):
+        try:
+            text = Path(value[7:]).read_text()
+        except OSError as exc:
+            raise InvalidRequest(f"--{name}: cannot read {value[7:]}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    d = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--store", default=d, help="metadata store URL (default: $COSBATCH_STORE or ~/.cosbatch/cosbatch.db)")
+    parser.add_argument("--endpoint-url", default=d, help="S3/COS endpoint for object storage (default: boto3's)")
+    parser.add_argument("--region", default=d, help="storage region (default: $AWS_REGION or us-east-1)")
+    parser.add_argument("--output", choices=("text", "json"), default=argparse.SUPPRESS if suppress else "text")
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0)
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runner", default="direct", choices=("direct",), help="Beam runner (default: direct)")
+    p.add_argument("--runner-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="runner option, e.g. direct_running_mode=multi_processing (repeatable)")
+    p.add_argument("--capacity", type=int, default=1, help="jobs Active at once (default 1)")
+    p.add_argument("--concurrency", type=int, default=32, help="object operations in flight per worker (default 32)")
+    p.add_argument("--segment-size", type=int, default=1000, help="tasks per manifest segment (default 1000)")
+    p.add_argument("--failure-threshold-tasks", type=int, default=1000)
+    p.add_argument("--failure-threshold-ratio", type=float, default=0.5)
+    p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cosbatch", description=__doc__.split("\n\n")[0])
+    _globals(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    _globals(common, suppress=True)
+
+    p = sub.add_parser("create-job", parents=[common], help="create a batch job")
+    p.add_argument("--account-id", default=None)
+    p.add_argument("--manifest", help="JSON (S3 JobManifest or COS Manifest), or file://path")
+    p.add_argument("--operation", help="JSON with exactly one operation, e.g. {\"S3PutObjectCopy\": {...}}")
+    p.add_argument("--report", help="JSON JobReport")
+    p.add_argument("--priority")
+    p.add_argument("--role-arn")
+    p.add_argument("--client-request-token", default=None)
+    p.add_argument("--description", default=None)
+    p.add_argument("--confirmation-required", dest="confirmation_required", action="store_true", default=None)
+    p.add_argument("--no-confirmation-required", dest="confirmation_required", action="store_false")
+    p.add_argument("--cli-input-json", default=None, help="the whole CreateJob request as JSON or file://path")
+    p.add_argument("--wait", action="store_true", help="run the job here and wait for it to finish")
+    _run_options(p)
+
+    p = sub.add_parser("list-jobs", parents=[common], help="list jobs of the last 90 days")
+    p.add_argument("--account-id", default=None)
+    p.add_argument("--job-statuses", nargs="+", default=[])
+    p.add_argument("--max-results", type=int, default=None)
+    p.add_argument("--next-token", default=None)
+    p.add_argument("--filter", default=None, help="only jobs whose description or ID contains this text")
+
+    p = sub.add_parser("describe-job", parents=[common], help="everything about one job")
+    p.add_argument("--account-id", default=None)
+    p.add_argument("--job-id", required=True)
+    p.add_argument("--history", action="store_true", help="also show the job's status history")
+
+    p = sub.add_parser("update-job-priority", parents=[common], help="change a job's priority")
+    p.add_argument("--account-id", default=None)
+    p.add_argument("--job-id", required=True)
+    p.add_argument("--priority", required=True)
+
+    p = sub.add_parser("update-job-status", parents=[common], help="confirm (Ready) or cancel (Cancelled) a job")
+    p.add_argument("--account-id", default=None)
+    p.add_argument("--job-id", required=True)
+    p.add_argument("--requested-job-status", required=True)
+    p.add_argument("--status-update-reason", default=None)
+
+    p = sub.add_parser("run", parents=[common], help="process jobs until none is runnable")
+    _run_options(p)
+
+    p = sub.add_parser("quickstart", parents=[common], help="run a sample copy job on an embedded S3 server")
+    p.add_argument("--objects", type=int, default=100, help="sample objects to create (default 100)")
+    p.add_argument("--keep", action="store_true", help="keep the server's data directory")
+    return parser
+
+
+def _settings(args: argparse.Namespace, store_url: str) -> Settings:
+    options: dict[str, str] = {}
+    for item in getattr(args, "runner_option", []) or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidRequest(f"--runner-option takes KEY=VALUE, not {item!r}")
+        options[key] = value
+    return Settings(
+        store_url=store_url,
+        s3=S3Config.from_env(args.endpoint_url, **({"region": args.region} if args.region else {})),
+        runner=RunnerConfig(getattr(args, "runner", "direct"), options),
+        segment_size=getattr(args, "segment_size", 1000),
+        concurrency=getattr(args, "concurrency", 32),
+        capacity=getattr(args, "capacity", 1),
+        threshold=FailureThreshold(
+            getattr(args, "failure_threshold_tasks", 1000), getattr(args, "failure_threshold_ratio", 0.5)
+        ),
+    )
+
+
+def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None) -> None:
+    """Drive the scheduler with a progress bar until idle (or until `only_job` settles)."""
+    bar = ProgressBar(force=bool(args.progress)) if args.progress is not False else None
+    store = scheduler.store
+
+    def tick() -> None:
+        if bar is not None:
+            shown = [store.get_job(only_job)] if only_job else store.jobs_in(
+                (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING)
+            )
+            bar.show(shown)
+
+    def settled() -> bool:
+        status = store.get_status(only_job)  # type: ignore[arg-type]
+        return status in TERMINAL or status is JobStatus.SUSPENDED
+
+    try:
+        scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
+    finally:
+        if bar is not None:
+            if only_job:
+                bar.show([store.get_job(only_job)], final=True)
+            bar.close()
+        scheduler.close()
+
+
+def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.output == "json" else text)
+
+
+def _create_request(args: argparse.Namespace) -> dict:
+    body: dict[str, Any] = _json_arg(args.cli_input_json, "cli-input-json") if args.cli_input_json else {}
+    for name, key in (("manifest", "Manifest"), ("operation", "Operation"), ("report", "Report")):
+        value = getattr(args, name)
+        if value is not None:
+            body[key] = _json_arg(value, name)
+    for name, key in (("priority", "Priority"), ("role_arn", "RoleArn"), ("description", "Description"),
+                      ("client_request_token", "ClientRequestToken"), ("account_id", "AccountId"),
+                      ("confirmation_required", "ConfirmationRequired")):
+        value = getattr(args, name)
+        if value is not None:
+            body[key] = value
+    body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
+    body.setdefault("ClientRequestToken", str(uuid.uuid4()))  # as the aws CLI does
+    for key in ("Manifest", "Operation", "Report", "Priority", "RoleArn"):
+        if key not in body:
+            flag = "--" + "".join("-" + c.lower() if c.isupper() else c for c in key).lstrip("-")
+            raise InvalidRequest(f"{flag} is required")
+    if "Priority" in body:
+        from cosbatch.controller.service import check_priority
+
+        body["Priority"] = check_priority(body["Priority"])
+    return body
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    store_url = args.store or default_store_url()
+    if args.command == "quickstart":
+        from cosbatch.quickstart import quickstart
+
+        return quickstart(args)
+    store = open_store(store_url)
+    service = JobService(store)
+    account = getattr(args, "account_id", None)
+
+    if args.command == "create-job":
+        request = parse_create_job(_create_request(args))
+        job = service.create_job(request)
+        if args.wait:
+            run_jobs(Scheduler(store, _settings(args, store.url)), args, only_job=job.job_id)
+            job = service.describe_job(job.job_id)
+            _emit(args, {"JobId": job.job_id, "Job": job.describe()}, render.describe(job))
+            return 0 if job.status is JobStatus.COMPLETE else 1
+        _emit(args, {"JobId": job.job_id}, job.job_id)
+    elif args.command == "list-jobs":
+        page = service.list_jobs(account, args.job_statuses, args.filter, args.max_results, args.next_token)
+        data: dict[str, Any] = {"Jobs": [j.list_entry() for j in page.jobs]}
+        if page.next_token:
+            data["NextToken"] = page.next_token
+        _emit(args, data, render.job_table(page))
+    elif args.command == "describe-job":
+        job = service.describe_job(args.job_id, account)
+        history = service.history(job.job_id) if args.history else None
+        data = {"Job": job.describe()}
+        if history:
+            data["History"] = [
+                {"Status": h.to_status.value, "At": h.at.isoformat(), "Reason": h.reason} for h in history
+            ]
+        _emit(args, data, render.describe(job, history))
+    elif args.command == "update-job-priority":
+        job = service.update_job_priority(args.job_id, args.priority, account)
+        _emit(args, {"JobId": job.job_id, "Priority": job.priority}, f"{job.job_id} priority {job.priority}")
+    elif args.command == "update-job-status":
+        job = service.update_job_status(args.job_id, args.requested_job_status, args.status_update_reason, account)
+        data = {"JobId": job.job_id, "Status": job.status.value}
+        if job.status_update_reason:
+            data["StatusUpdateReason"] = job.status_update_reason
+        _emit(args, data, f"{job.job_id} {job.status.value}")
+    elif args.command == "run":
+        run_jobs(Scheduler(store, _settings(args, store.url)), args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.configure(args.verbose or 0)
+    try:
+        return dispatch(args)
+    except CosbatchError as exc:
+        print(f"cosbatch: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cosbatch: interrupted; running jobs continue from where they stopped on the next `cosbatch run`",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

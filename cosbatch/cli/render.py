@@ -1,0 +1,70 @@
+"""Human-readable renderings of API results (`--output text`, the default)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cosbatch.models import Job
+from cosbatch.store.base import JobPage, StatusChange
+
+
+def _time(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+
+
+def _progress(job: Job) -> str:
+    p = job.progress_summary
+    total = "?" if p.total_number_of_tasks is None else str(p.total_number_of_tasks)
+    return (
+        f"{p.tasks_run}/{total} tasks: {p.number_of_tasks_succeeded} succeeded, "
+        f"{p.number_of_tasks_failed} failed ({p.timers.elapsed_time_in_active_seconds} s active)"
+    )
+
+
+def describe(job: Job, history: list[StatusChange] | None = None) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
+    loc = job.manifest.location
+    rows = [
+        ("Job", job.job_id),
+        ("Status", job.status.value + (f" ({job.status_update_reason})" if job.status_update_reason else "")),
+        ("Priority", str(job.priority)),
+        ("Description", job.description or "-"),
+        ("Operation", f"{job.operation.name} ({params})"),
+        ("Progress", _progress(job)),
+        ("Manifest", f"{loc.object_arn} ({job.manifest.spec.format.value})"),
+    ]
+    if job.report.enabled:
+        prefix = (job.report.prefix or "").strip("/")
+        where = f"s3://{job.report.bucket_name}/{prefix + '/' if prefix else ''}job-{job.job_id}/"
+        rows.append(("Report", f"{where} ({job.report.scope.value})"))
+    else:
+        rows.append(("Report", "disabled"))
+    rows += [("Created", _time(job.creation_time)), ("Terminated", _time(job.termination_date))]
+    if job.suspended_cause:
+        rows.append(("Suspended", f"{_time(job.suspended_date)}: {job.suspended_cause}"))
+    for f in job.failure_reasons:
+        rows.append(("Failure", f"{f.failure_code}: {f.failure_reason}"))
+    if history:
+        for h in history:
+            rows.append(("History", f"{_time(h.at)} {h.to_status.value}" + (f" ({h.reason})" if h.reason else "")))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def job_table(page: JobPage) -> str:
+    header = ("JOB ID", "STATUS", "PRIORITY", "PROGRESS", "CREATED", "DESCRIPTION")
+    rows = [header]
+    for j in page.jobs:
+        p = j.progress_summary
+        total = "?" if p.total_number_of_tasks is None else str(p.total_number_of_tasks)
+        rows.append(
+            (j.job_id, j.status.value, str(j.priority), f"{p.tasks_run}/{total} ({p.number_of_tasks_failed} failed)",
+             _time(j.creation_time), j.description or "")
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    if not page.jobs:
+        lines.append("(no jobs)")
+    if page.next_token:
+        lines.append(f"NextToken: {page.next_token}")
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""COS and S3 request shapes → one CreateJobRequest.
+
+COS names its operations `COS<Name>` where S3 says `S3<Name>`, and writes
+resource names as `qcs::cos:...`; the rest of the shape is the same. The
+dialect is kept on the job so answers can be rendered in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from cosbatch.errors import InvalidRequest, MalformedRequest
+from cosbatch.models import CreateJobRequest, Dialect
+
+#: COS operation element → the S3 element with the same parameters.
+COS_OPERATIONS = {
+    "COSPutObjectCopy": "S3PutObjectCopy",
+    "COSInitiateRestoreObject": "S3InitiateRestoreObject",
+    "COSPutObjectTagging": "S3PutObjectTagging",
+    "COSDeleteObjectTagging": "S3DeleteObjectTagging",
+    "COSPutObjectAcl": "S3PutObjectAcl",
+    "COSDeleteObject": "S3DeleteObject",
+}
+S3_TO_COS_OPERATIONS = {v: k for k, v in COS_OPERATIONS.items()}
+
+
+def detect_dialect(body: dict[str, Any]) -> Dialect:
+    op = body.get("Operation") or {}
+    if isinstance(op, dict) and any(k in COS_OPERATIONS for k in op):
+        return Dialect.COS
+    loc = ((body.get("Manifest") or {}).get("Location") or {}).get("ObjectArn", "")
+    return Dialect.COS if isinstance(loc, str) and loc.startswith("qcs::") else Dialect.S3
+
+
+def normalise_operation(op: Any) -> Any:
+    if not isinstance(op, dict):
+        return op
+    return {COS_OPERATIONS.get(k, k): v for k, v in op.items()}
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error as one line a user can act on."""
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"]) or "request"
+        parts.append(f"{where}: {err['msg']}")
+    more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+    return "; ".join(parts) + more
+
+
+def parse_create_job(body: dict[str, Any]) -> CreateJobRequest:
+    """A CreateJob body of either dialect → the validated request (InvalidRequest if not valid)."""
+    if not isinstance(body, dict):
+        raise MalformedRequest("CreateJob request must be an object")
+    dialect = detect_dialect(body)
+    data = dict(body)
+    if "Operation" in data:
+        data["Operation"] = normalise_operation(data["Operation"])
+    data["Dialect"] = dialect.value
+    try:
+        return CreateJobRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(validation_message(exc)) from None

@@ -1,0 +1,59 @@
+"""Shared steps of integration tests: build requests, run a job to its end, read its report."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote_plus
+
+from cosbatch.controller import JobService, Scheduler
+from cosbatch.dialects import parse_create_job
+from cosbatch.models import Job
+from cosbatch.reports import parse_csv_row
+
+
+def copy_request(manifest_bucket: str, manifest_key: str, target: str, report_bucket: str | None,
+                 **over) -> dict:
+    body = {
+        "AccountId": "123456789012",
+        "ClientRequestToken": over.pop("token", manifest_key),
+        "Priority": over.pop("priority", 10),
+        "RoleArn": "arn:aws:iam::123456789012:role/batch",
+        "Manifest": {
+            "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+            "Location": {"ObjectArn": f"arn:aws:s3:::{manifest_bucket}/{manifest_key}"},
+        },
+        "Operation": {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{target}"}},
+        "Report": {"Enabled": False}
+        if report_bucket is None
+        else {"Enabled": True, "Bucket": f"arn:aws:s3:::{report_bucket}", "Format": "Report_CSV_20180820",
+              "Prefix": "reports", "ReportScope": "AllTasks"},
+    }
+    body.update(over)
+    return body
+
+
+def write_manifest(s3, bucket: str, key: str, rows: list[tuple[str, str]]) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body="".join(f"{b},{quote_plus(k, safe='/')}\n" for b, k in rows).encode())
+
+
+def create_and_run(store, settings, body: dict, timeout_s: float = 300) -> Job:
+    service = JobService(store)
+    job = service.create_job(parse_create_job(body))
+    scheduler = Scheduler(store, settings)
+    try:
+        scheduler.run_until_idle(timeout_s=timeout_s)
+    finally:
+        scheduler.close()
+    return service.describe_job(job.job_id)
+
+
+def read_report(s3, bucket: str, job: Job, prefix: str = "reports") -> tuple[dict, list[dict], dict]:
+    """(manifest.json, rows of every results file, job.json) of a job's report."""
+    base = f"{prefix}/job-{job.job_id}"
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"{base}/manifest.json")["Body"].read())
+    rows = []
+    for result in manifest["Results"]:
+        body = s3.get_object(Bucket=result["Bucket"], Key=result["Key"])["Body"].read().decode()
+        rows.extend(parse_csv_row(line) for line in body.splitlines() if line)
+    job_doc = json.loads(s3.get_object(Bucket=bucket, Key=f"{base}/job.json")["Body"].read())
+    return manifest, rows, job_doc

@@ -1,0 +1,163 @@
+"""SQLite store: idempotency, compare-and-set transitions, listing, history, multi-process safety."""
+
+import multiprocessing as mp
+from datetime import timedelta
+
+import pytest
+
+from cosbatch.controller import JobService
+from cosbatch.dialects import parse_create_job
+from cosbatch.errors import IdempotencyConflict, IllegalTransition, InvalidRequest, JobNotFound
+from cosbatch.lifecycle import JobStatus as S
+from cosbatch.models import utcnow
+from cosbatch.store import Segment, SegmentState, open_store
+from tests.unit.test_models import s3_body
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = open_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def service(store):
+    return JobService(store)
+
+
+def make(service, **over):
+    return service.create_job(parse_create_job(s3_body(**over)))
+
+
+def test_create_describe_and_idempotency(service):
+    job = make(service, ClientRequestToken="tok")
+    assert job.status is S.NEW and len(job.job_id) == 36
+    again = make(service, ClientRequestToken="tok")
+    assert again.job_id == job.job_id
+    with pytest.raises(IdempotencyConflict):
+        make(service, ClientRequestToken="tok", Priority=99)
+    other_account = make(service, ClientRequestToken="tok", AccountId="999999999999")
+    assert other_account.job_id != job.job_id
+    d = service.describe_job(job.job_id)
+    assert d.describe()["Manifest"]["Location"]["ObjectArn"] == "arn:aws:s3:::src/manifests/m.csv"
+    with pytest.raises(JobNotFound):
+        service.describe_job("no-such-job")
+    with pytest.raises(JobNotFound):
+        service.describe_job(job.job_id, account_id="999999999999")
+
+
+def test_transitions_are_compare_and_set(store, service):
+    job = make(service)
+    assert store.transition(job.job_id, S.NEW, S.PREPARING)
+    assert not store.transition(job.job_id, S.NEW, S.PREPARING)  # someone else moved it
+    with pytest.raises(IllegalTransition):
+        store.transition(job.job_id, S.PREPARING, S.COMPLETE)
+    assert store.get_status(job.job_id) is S.PREPARING
+    assert store.transition(job.job_id, S.PREPARING, S.SUSPENDED, suspended_cause="confirm me", total_tasks=5)
+    j = store.get_job(job.job_id)
+    assert j.suspended_cause == "confirm me" and j.suspended_date is not None
+    assert j.progress_summary.total_number_of_tasks == 5
+    service.update_job_status(job.job_id, "Ready", "looks good")
+    service.update_job_status(job.job_id, "Cancelled", "changed my mind")
+    assert store.get_status(job.job_id) is S.CANCELLING
+    assert store.transition(job.job_id, S.CANCELLING, S.CANCELLED)
+    j = store.get_job(job.job_id)
+    assert j.termination_date is not None and j.status_update_reason == "changed my mind"
+    assert [h.to_status for h in store.history(job.job_id)] == [
+        S.NEW, S.PREPARING, S.SUSPENDED, S.READY, S.CANCELLING, S.CANCELLED]
+    with pytest.raises(IllegalTransition):
+        service.update_job_status(job.job_id, "Cancelled")
+    with pytest.raises(InvalidRequest):
+        service.update_job_status(job.job_id, "Paused")
+
+
+def test_priority_updates(service):
+    job = make(service)
+    assert service.update_job_priority(job.job_id, 42).priority == 42
+    for bad in (-1, 2147483648, "high", 1.5):
+        with pytest.raises(InvalidRequest, match="priority must be an integer"):
+            service.update_job_priority(job.job_id, bad)
+    with pytest.raises(JobNotFound):
+        service.update_job_priority("nope", 1)
+
+
+def test_list_filters_and_pages(store, service):
+    jobs = [make(service, ClientRequestToken=f"t{i}", Description=f"nightly copy {i}") for i in range(25)]
+    make(service, ClientRequestToken="x", Description="other account", AccountId="111111111111")
+    store.transition(jobs[3].job_id, S.NEW, S.PREPARING)
+    page = service.list_jobs("123456789012", max_results=10)
+    assert len(page.jobs) == 10 and page.next_token
+    seen = [j.job_id for j in page.jobs]
+    while page.next_token:
+        page = service.list_jobs("123456789012", max_results=10, next_token=page.next_token)
+        seen += [j.job_id for j in page.jobs]
+    assert sorted(seen) == sorted(j.job_id for j in jobs)
+    assert [j.job_id for j in service.list_jobs("123456789012", ["Preparing"]).jobs] == [jobs[3].job_id]
+    assert [j.description for j in service.list_jobs("123456789012", text="copy 17").jobs] == ["nightly copy 17"]
+    assert [j.job_id for j in service.list_jobs("123456789012", text=jobs[5].job_id[:13]).jobs] == [jobs[5].job_id]
+    assert service.list_jobs("123456789012", text="100%").jobs == []
+    with pytest.raises(InvalidRequest):
+        service.list_jobs("123456789012", max_results=1001)
+    with pytest.raises(InvalidRequest):
+        service.list_jobs("123456789012", ["Bogus"])
+    with pytest.raises(InvalidRequest):
+        service.list_jobs("123456789012", next_token="garbage!")
+
+
+def test_list_only_last_90_days(store, service):
+    old = make(service, ClientRequestToken="old")
+    new = make(service, ClientRequestToken="new")
+    conn = store._conn()
+    conn.execute("UPDATE jobs SET creation_time=? WHERE job_id=?",
+                 ((utcnow() - timedelta(days=91)).timestamp(), old.job_id))
+    ids = [j.job_id for j in service.list_jobs("123456789012").jobs]
+    assert ids == [new.job_id]
+    assert service.describe_job(old.job_id).job_id == old.job_id  # still describable
+
+
+def test_segments_counters_are_absolute_and_final(store, service):
+    job = make(service)
+    segs = [Segment(job.job_id, i, "{}", 0, 10, 1, 10) for i in range(3)]
+    store.replace_segments(job.job_id, segs)
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 4, 1)
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 6, 2)  # absolute, not added
+    store.update_segment(job.job_id, 1, SegmentState.DONE, 9, 1, [{"Key": "k"}])
+    store.update_segment(job.job_id, 1, SegmentState.DONE, 10, 0)  # a retried bundle: ignored
+    p = store.get_job(job.job_id).progress_summary
+    assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (15, 3)
+    assert store.reset_running_segments(job.job_id) == 2
+    p = store.get_job(job.job_id).progress_summary
+    assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (9, 1)
+    assert [s.seg_no for s in store.segments(job.job_id, (SegmentState.PENDING,))] == [0, 2]
+
+
+def _hammer(url: str, job_id: str, worker: int, n: int) -> None:
+    s = open_store(url)
+    for i in range(n):
+        s.update_segment(job_id, worker, SegmentState.RUNNING, i + 1, 0)
+        s.get_job(job_id)
+    s.update_segment(job_id, worker, SegmentState.DONE, n, 0)
+
+
+def test_concurrent_writers_in_other_processes(store, service):
+    job = make(service)
+    store.replace_segments(job.job_id, [Segment(job.job_id, i, "{}", 0, 1, 1, 50) for i in range(4)])
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_hammer, args=(store.url, job.job_id, w, 50)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    p = store.get_job(job.job_id).progress_summary
+    assert p.number_of_tasks_succeeded == 200
+    assert all(s.state is SegmentState.DONE for s in store.segments(job.job_id))
+
+
+def test_leases(store):
+    assert store.acquire_lease("scheduler", "a", 10)
+    assert not store.acquire_lease("scheduler", "b", 10)
+    assert store.lease_holder("scheduler") == "a"
+    store.release_lease("scheduler", "a")
+    assert store.acquire_lease("scheduler", "b", 10)
