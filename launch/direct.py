@@ -19,6 +19,7 @@ def pipeline_options(options: dict[str, str]) -> PipelineOptions:
         raise ConfigError(f"direct_running_mode must be one of {', '.join(MODES)}, not {mode!r}")
     workers = int(options.get("direct_num_workers", "1" if mode == "in_memory" else "2"))
     return PipelineOptions(
+        flags=[],  # never sys.argv: the caller's own arguments are not Beam's
         runner="DirectRunner",
         direct_running_mode=mode,
         direct_num_workers=workers,

@@ -69,3 +69,47 @@ def settings(store, s3_server):
 
     return Settings(store_url=store.url, s3=S3Config(endpoint_url=s3_server.endpoint_url), segment_size=250,
                     poll_s=0.1)
+
+
+@pytest.fixture()
+def controller(store, settings):
+    """A Scheduler stepping in a background thread, as `cosbatch serve` runs it; stopped after."""
+    import threading
+
+    from cosbatch.controller import Scheduler
+
+    stop = threading.Event()
+    scheduler = Scheduler(store.__class__(store.path), settings)
+    thread = threading.Thread(target=scheduler.serve_forever, args=(stop,), daemon=True)
+    thread.start()
+    yield scheduler
+    stop.set()
+    thread.join(30)
+    scheduler.close()
+
+
+def wait_for(predicate, timeout_s: float = 60, interval_s: float = 0.1, what: str = "condition"):
+    """Poll until predicate() is truthy; returns its value. Fails the test on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def big_source(s3_server):
+    """20,000 small objects and their manifest, shared by every test that needs a big job."""
+    from tests.integration.helpers import write_manifest
+
+    s3 = s3_server.client()
+    src = f"big-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=src)
+    keys = [f"obj/{i:05d}" for i in range(20_000)]
+    put_objects(s3, src, keys, body=lambda k: k.encode())
+    write_manifest(s3, src, "all.csv", [(src, k) for k in keys])
+    return src, keys
