@@ -287,6 +287,9 @@ class Scheduler:
     def _finish(self, job_id: str, current: JobStatus, target: JobStatus) -> None:
         """Write the report (stating the final status), then move to the final status."""
         assert target in TERMINAL
+        # Live counters of a segment no pipeline will finish are not results: drop them, so
+        # the job's counts are exactly the report's rows.
+        self.store.reset_running_segments(job_id)
         job = self.store.get_job(job_id)
         final_view = job.model_copy(update={"status": target})
         failure = self._write_report(final_view)
