@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=[common], help="process jobs until none is runnable")
     _run_options(p)
 
+    p = sub.add_parser("serve", parents=[common], help="run the controller and the HTTP API + web console")
+    from cosbatch.cli.serve import add_serve_arguments
+
+    add_serve_arguments(p)
+    _run_options(p)
+
     p = sub.add_parser("quickstart", parents=[common], help="run a sample copy job on an embedded S3 server")
     p.add_argument("--objects", type=int, default=100, help="sample objects to create (default 100)")
     p.add_argument("--keep", action="store_true", help="keep the server's data directory")
@@ -199,6 +205,10 @@ def _create_request(args: argparse.Namespace) -> dict:
 
 def dispatch(args: argparse.Namespace) -> int:
     store_url = args.store or default_store_url()
+    if args.command == "serve":
+        from cosbatch.cli.serve import run_serve
+
+        return run_serve(args, _settings(args, open_store(store_url).url))
     if args.command == "quickstart":
         from cosbatch.quickstart import quickstart
 
