@@ -68,5 +68,8 @@ class JobControl:
     ) -> None:
         self.store.update_segment(self.job_id, seg_no, state, succeeded, failed, result_files)
 
+    def abandon_segment(self, seg_no: int, tasks_run: int) -> None:
+        self.store.abandon_segment(self.job_id, seg_no, tasks_run)
+
     def close(self) -> None:
         self.store.close()

@@ -92,6 +92,7 @@ _SCHEMA = [
         succeeded INTEGER NOT NULL DEFAULT 0,
         failed INTEGER NOT NULL DEFAULT 0,
         result_files TEXT NOT NULL DEFAULT '[]',
+        abandoned_tasks INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (job_id, seg_no)
     )""",
     """CREATE TABLE IF NOT EXISTS leases (
@@ -515,6 +516,25 @@ class SqliteJobStore:
                    WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
                 (state.value, succeeded, failed, json.dumps(result_files or []), job_id, seg_no),
             )
+
+    @_guard
+    def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None:
+        """A paused worker gave a segment back: it runs again, whole; count the work redone."""
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE segments SET state='pending', succeeded=0, failed=0, result_files='[]',
+                   abandoned_tasks = abandoned_tasks + ?
+                   WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
+                (tasks_run, job_id, seg_no),
+            )
+
+    @_guard
+    def abandoned_tasks(self, job_id: str) -> int:
+        """Tasks run in attempts of segments that were given back (they will run, or ran, twice)."""
+        row = self._conn().execute(
+            "SELECT COALESCE(SUM(abandoned_tasks), 0) FROM segments WHERE job_id=?", (job_id,)
+        ).fetchone()
+        return int(row[0])
 
     @_guard
     def reset_running_segments(self, job_id: str) -> int:

@@ -33,7 +33,7 @@ class _RecordSegmentFn(beam.DoFn):
         seg_no, results, stopped = outcome
         if stopped is StopSignal.PAUSE:
             # Abandon: the segment runs again, whole, when the job resumes.
-            self.control.segment_progress(seg_no, SegmentState.PENDING, 0, 0)
+            self.control.abandon_segment(seg_no, len(results))
             metrics.SEGMENTS_ABANDONED.inc()
             return
         files: list[dict] = []

@@ -110,3 +110,18 @@ def test_manifest_etag_mismatch_and_missing_target(s3, make_bucket, store, setti
     assert job.status is JobStatus.FAILED and job.failure_reasons[0].failure_code == "ManifestETagMismatch"
     job = create_and_run(store, settings, copy_request(src, "m.csv", "no-such-bucket-xyz", None, token="nob"))
     assert job.status is JobStatus.FAILED and job.failure_reasons[0].failure_code == "TargetBucketNotFound"
+
+
+def test_local_manifest_file(s3, make_bucket, store, settings, tmp_path):
+    src, dst = make_bucket("src"), make_bucket("dst")
+    keys = ["a b.txt", "c+d.txt", "e%f.txt", "dir/ü.txt"]
+    put_objects(s3, src, keys)
+    from urllib.parse import quote_plus
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("".join(f"{src},{quote_plus(k, safe='/')}\n" for k in keys))
+    body = copy_request(src, "unused", dst, None, token="local")
+    body["Manifest"]["Location"] = {"ObjectArn": f"file://{manifest}"}
+    job = create_and_run(store, settings, body)
+    assert job.status is JobStatus.COMPLETE and job.progress_summary.number_of_tasks_succeeded == 4
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == sorted(keys)

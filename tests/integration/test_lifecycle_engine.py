@@ -20,7 +20,7 @@ def statuses(service, job_id):
     return [h.to_status for h in service.history(job_id)]
 
 
-def test_preemption_pause_and_automatic_resume(s3, make_bucket, store, controller, big_source):
+def test_preemption_pause_and_automatic_resume(s3, make_bucket, store, settings, controller, big_source):
     src, keys = big_source
     dst_a, dst_b, rep = make_bucket("dsta"), make_bucket("dstb"), make_bucket("rep")
     put_objects(s3, src, [f"small/{i}" for i in range(50)])
@@ -43,6 +43,8 @@ def test_preemption_pause_and_automatic_resume(s3, make_bucket, store, controlle
     b_done = next(h.at for h in service.history(b.job_id) if h.to_status is S.COMPLETE)
     assert pause_at <= b_done <= resume_at
     assert paused_count < len(keys)  # it really was stopped part-way
+    # Work redone after the pause: at most the one segment the (single) worker had in hand.
+    assert 0 <= store.abandoned_tasks(a.job_id) <= settings.segment_size
 
     for job, n in ((a, len(keys)), (b, 50)):
         job = service.describe_job(job.job_id)

@@ -161,3 +161,16 @@ def test_leases(store):
     assert store.lease_holder("scheduler") == "a"
     store.release_lease("scheduler", "a")
     assert store.acquire_lease("scheduler", "b", 10)
+
+
+def test_abandoned_segments_count_redone_work(store, service):
+    job = make(service)
+    store.replace_segments(job.job_id, [Segment(job.job_id, i, "{}", 0, 1, 1, 100) for i in range(2)])
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 30, 5)
+    store.abandon_segment(job.job_id, 0, 35)
+    store.update_segment(job.job_id, 1, SegmentState.DONE, 100, 0)
+    store.abandon_segment(job.job_id, 1, 100)  # a finished segment is never given back
+    assert store.abandoned_tasks(job.job_id) == 35
+    seg0, seg1 = store.segments(job.job_id)
+    assert (seg0.state, seg0.succeeded, seg0.failed) == (SegmentState.PENDING, 0, 0)
+    assert (seg1.state, seg1.succeeded) == (SegmentState.DONE, 100)
