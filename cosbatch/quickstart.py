@@ -77,7 +77,7 @@ def quickstart(args: argparse.Namespace) -> int:
         job = service.create_job(request)
         print(f"Created job {job.job_id}; running it on Beam's DirectRunner ...", flush=True)
         settings = Settings(store_url=store.url, s3=S3Config(endpoint_url=s3.endpoint_url), segment_size=25)
-        run_args = argparse.Namespace(progress=True, timeout=600)
+        run_args = argparse.Namespace(progress=None, timeout=600)  # a bar when on a terminal
         run_jobs(Scheduler(store, settings), run_args, only_job=job.job_id)
         job = service.describe_job(job.job_id)
         print()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from cosbatch.lean_s3 import LeanS3Client
 from cosbatch.models import JobOperation
 from cosbatch.operations.base import (
     PERMANENT,
@@ -13,6 +16,14 @@ from cosbatch.operations.base import (
     run_with_retries,
 )
 from cosbatch.operations.copy import CopyOperation
+from cosbatch.s3 import S3Config, make_client
+
+
+def client_for(operation: Operation, cfg: S3Config) -> Any:
+    """The client an operation's apply() gets: lean for the fast path, else boto3."""
+    if getattr(operation, "client_kind", "boto3") == "lean":
+        return LeanS3Client(cfg)
+    return make_client(cfg)
 
 
 def operation_for(job_operation: JobOperation) -> Operation:
@@ -29,6 +40,7 @@ __all__ = [
     "Operation",
     "RetryPolicy",
     "TaskResult",
+    "client_for",
     "is_retryable",
     "operation_for",
     "run_with_retries",

@@ -108,9 +108,14 @@ def run_with_retries(
 
 
 class Operation(Protocol):
-    """What a batch operation is: a name and a per-object action."""
+    """What a batch operation is: a name, the client it needs, and a per-object action.
+
+    `client_kind` is "lean" for operations the lean S3 client covers (the fast
+    path), "boto3" for anything else.
+    """
 
     name: ClassVar[str]
+    client_kind: ClassVar[str]
 
     def apply(self, client: Any, task: Task) -> str:
         """Do the work on one object; return the success message or raise ClientError."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from cosbatch.manifests import Task
 from cosbatch.models import MetadataDirective, PutObjectCopy
@@ -10,6 +11,7 @@ from cosbatch.models import MetadataDirective, PutObjectCopy
 
 class CopyOperation:
     name: ClassVar[str] = "S3PutObjectCopy"
+    client_kind: ClassVar[str] = "lean"
 
     def __init__(self, params: PutObjectCopy) -> None:
         self.params = params
@@ -46,8 +48,6 @@ class CopyOperation:
                     if value is not None:
                         args[arg] = value
         if p.new_object_tagging is not None:
-            from urllib.parse import urlencode
-
             args["TaggingDirective"] = "REPLACE"
             args["Tagging"] = urlencode([(t.key, t.value) for t in p.new_object_tagging])
         return args

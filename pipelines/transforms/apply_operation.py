@@ -18,9 +18,8 @@ import apache_beam as beam
 from cosbatch.control import JobControl, StopSignal
 from cosbatch.manifests import Task
 from cosbatch.models import JobOperation
-from cosbatch.operations import RetryPolicy, TaskResult, operation_for, run_with_retries
+from cosbatch.operations import RetryPolicy, TaskResult, client_for, operation_for, run_with_retries
 from cosbatch.plan import JobPlan
-from cosbatch.s3 import make_client
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
 from pipelines.transforms.read_manifest import SegmentBatch
@@ -40,8 +39,8 @@ class _ApplyOperationFn(beam.DoFn):
     def setup(self) -> None:
         n = self.plan.concurrency
         # Retries are ours (counted, classified); botocore makes a single attempt.
-        self.client: Any = make_client(replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
         self.operation = operation_for(JobOperation.model_validate(self.plan.operation))
+        self.client: Any = client_for(self.operation, replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
         self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cosbatch-op")
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id, self.plan.control_poll_s)
 

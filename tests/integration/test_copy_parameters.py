@@ -1,0 +1,55 @@
+"""PutObjectCopy parameters reach the server: metadata, tagging, storage class, key prefix,
+conditional copy, and errors keep their codes (through the lean S3 client on the hot path)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cosbatch.lifecycle import JobStatus
+from tests.conftest import put_objects
+from tests.integration.helpers import copy_request, create_and_run, read_report, write_manifest
+
+
+def test_copy_with_new_metadata_tags_and_prefix(s3, make_bucket, store, settings):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    keys = ["photos/a b.jpg", "photos/ü+%.jpg"]
+    put_objects(s3, src, keys)
+    write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
+    body = copy_request(src, "m.csv", dst, rep, token="params")
+    body["Operation"] = {"S3PutObjectCopy": {
+        "TargetResource": f"arn:aws:s3:::{dst}",
+        "TargetKeyPrefix": "archive",
+        "StorageClass": "STANDARD_IA",
+        "MetadataDirective": "REPLACE",
+        "NewObjectMetadata": {"ContentType": "image/jpeg", "CacheControl": "max-age=60",
+                              "UserMetadata": {"origin": "batch", "team": "data"}},
+        "NewObjectTagging": [{"Key": "project", "Value": "cosbatch"}, {"Key": "tier", "Value": "cold storage"}],
+    }}
+    job = create_and_run(store, settings, body)
+    assert job.status is JobStatus.COMPLETE and job.progress_summary.number_of_tasks_succeeded == 2
+    for k in keys:
+        head = s3.head_object(Bucket=dst, Key=f"archive/{k}")
+        assert head["ContentType"] == "image/jpeg"
+        assert head["CacheControl"] == "max-age=60"
+        assert head["Metadata"] == {"origin": "batch", "team": "data"}
+        assert head.get("StorageClass") == "STANDARD_IA"
+        assert s3.get_object(Bucket=dst, Key=f"archive/{k}")["Body"].read() == f"content of {k}".encode()
+        tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=dst, Key=f"archive/{k}")["TagSet"]}
+        assert tags == {"project": "cosbatch", "tier": "cold storage"}
+
+
+def test_unmodified_since_constraint_fails_with_the_server_code(s3, make_bucket, store, settings):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, ["k1"])
+    write_manifest(s3, src, "m.csv", [(src, "k1")])
+    body = copy_request(src, "m.csv", dst, rep, token="cond")
+    body["Operation"] = {"S3PutObjectCopy": {
+        "TargetResource": f"arn:aws:s3:::{dst}",
+        "UnModifiedSinceConstraint": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+    }}
+    job = create_and_run(store, settings, body)
+    assert job.status is JobStatus.COMPLETE
+    _, rows, _ = read_report(s3, rep, job)
+    assert len(rows) == 1 and rows[0]["TaskStatus"] == "failed"
+    assert rows[0]["HTTPStatusCode"] == "412" and rows[0]["ErrorCode"] == "PreconditionFailed"
+    assert "Contents" not in s3.list_objects_v2(Bucket=dst)
