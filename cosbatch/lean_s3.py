@@ -10,6 +10,7 @@ ClientError / connection errors, so callers and retry rules are shared with boto
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -19,6 +20,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape as xml_escape
 
 import boto3
 import urllib3
@@ -171,6 +174,58 @@ class LeanS3Client:
         headers.update(_copy_headers(extra))
         resp = self._request("CopyObject", "PUT", Bucket, Key, headers=headers)
         return {"VersionId": resp.headers.get("x-amz-version-id")}
+
+    def delete_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict:  # noqa: N803
+        query = {"versionId": VersionId} if VersionId else None
+        resp = self._request("DeleteObject", "DELETE", Bucket, Key, query=query)
+        return {"VersionId": resp.headers.get("x-amz-version-id"),
+                "DeleteMarker": resp.headers.get("x-amz-delete-marker") == "true"}
+
+    def delete_objects(self, Bucket: str, Delete: Mapping[str, Any]) -> dict:  # noqa: N803
+        """Multi-object delete; returns boto3's shape: {"Deleted": [...], "Errors": [...]}."""
+        parts = ["<Delete>"]
+        if Delete.get("Quiet"):
+            parts.append("<Quiet>true</Quiet>")
+        for obj in Delete["Objects"]:
+            parts.append(f"<Object><Key>{xml_escape(obj['Key'])}</Key>")
+            if obj.get("VersionId"):
+                parts.append(f"<VersionId>{xml_escape(obj['VersionId'])}</VersionId>")
+            parts.append("</Object>")
+        parts.append("</Delete>")
+        body = "".join(parts).encode()
+        headers = {"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+                   "content-type": "application/xml"}
+        resp = self._request("DeleteObjects", "POST", Bucket, query={"delete": ""}, headers=headers, body=body)
+        root = ElementTree.fromstring(resp.data)
+        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+
+        def fields(el: ElementTree.Element) -> dict[str, str]:
+            return {child.tag[len(ns):]: child.text or "" for child in el}
+
+        return {"Deleted": [fields(e) for e in root.findall(f"{ns}Deleted")],
+                "Errors": [fields(e) for e in root.findall(f"{ns}Error")]}
+
+    def put_object_tagging(self, Bucket: str, Key: str, Tagging: Mapping[str, Any],  # noqa: N803
+                           VersionId: str | None = None) -> dict:  # noqa: N803
+        tags = "".join(
+            f"<Tag><Key>{xml_escape(t['Key'])}</Key><Value>{xml_escape(t['Value'])}</Value></Tag>"
+            for t in Tagging["TagSet"]
+        )
+        body = f"<Tagging><TagSet>{tags}</TagSet></Tagging>".encode()
+        query = {"tagging": ""}
+        if VersionId:
+            query["versionId"] = VersionId
+        headers = {"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+                   "content-type": "application/xml"}
+        self._request("PutObjectTagging", "PUT", Bucket, Key, query=query, headers=headers, body=body)
+        return {}
+
+    def delete_object_tagging(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict:  # noqa: N803
+        query = {"tagging": ""}
+        if VersionId:
+            query["versionId"] = VersionId
+        self._request("DeleteObjectTagging", "DELETE", Bucket, Key, query=query)
+        return {}
 
     def close(self) -> None:
         self.pool.clear()

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cosbatch.errors import ManifestError
 from cosbatch.manifests import CsvLayout, ManifestSource, SegmentSource, scan_csv
 from cosbatch.models import Job
+from cosbatch.operations import operation_for
 from cosbatch.store.base import Segment
 
 
@@ -30,6 +31,10 @@ def _check_bucket(client: Any, bucket: str, code: str, what: str) -> None:
 
 def prepare_job(job: Job, client: Any, segment_size: int) -> tuple[int, list[Segment]]:
     """(total tasks, segments) of the job's manifest; ManifestError if it cannot be used."""
+    try:
+        operation_for(job.operation)  # e.g. an Invoke function that cannot be imported
+    except Exception as exc:
+        raise ManifestError(f"operation {job.operation.name} cannot run: {exc}", code="InvalidOperation") from None
     spec = job.manifest.spec
     location = job.manifest.location
     if not spec.format.is_csv:

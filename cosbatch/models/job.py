@@ -10,7 +10,16 @@ from pydantic import Field, field_validator, model_validator
 
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models.base import WireModel
-from cosbatch.models.operation_params import PutObjectCopy
+from cosbatch.models.operation_params import (
+    ComputeObjectChecksum,
+    DeleteObject,
+    DeleteObjectTagging,
+    InitiateRestoreObject,
+    Invoke,
+    PutObjectAcl,
+    PutObjectCopy,
+    PutObjectTagging,
+)
 from cosbatch.names import ObjectRef, parse_bucket_name, parse_object_name
 
 MAX_PRIORITY = 2147483647
@@ -117,6 +126,13 @@ class JobOperation(WireModel):
     """Exactly one operation. The name is the S3 Control element name."""
 
     s3_put_object_copy: PutObjectCopy | None = Field(default=None, alias="S3PutObjectCopy")
+    s3_put_object_tagging: PutObjectTagging | None = Field(default=None, alias="S3PutObjectTagging")
+    s3_delete_object_tagging: DeleteObjectTagging | None = Field(default=None, alias="S3DeleteObjectTagging")
+    s3_put_object_acl: PutObjectAcl | None = Field(default=None, alias="S3PutObjectAcl")
+    s3_initiate_restore_object: InitiateRestoreObject | None = Field(default=None, alias="S3InitiateRestoreObject")
+    s3_compute_object_checksum: ComputeObjectChecksum | None = Field(default=None, alias="S3ComputeObjectChecksum")
+    s3_delete_object: DeleteObject | None = Field(default=None, alias="S3DeleteObject")
+    invoke: Invoke | None = Field(default=None, alias="Invoke")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> JobOperation:

@@ -91,3 +91,99 @@ class PutObjectCopy(WireModel):
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         return prefix + source_key
+
+
+class PutObjectTagging(WireModel):
+    """S3PutObjectTagging: replace each object's tag set."""
+
+    tag_set: Annotated[list[Tag], Field(max_length=10)] = []
+
+
+class DeleteObjectTagging(WireModel):
+    """S3DeleteObjectTagging: remove every tag of each object."""
+
+
+class Grantee(WireModel):
+    type_identifier: str | None = None  # id | emailAddress | uri
+    identifier: str | None = None
+    display_name: str | None = None
+
+
+class Grant(WireModel):
+    grantee: Grantee
+    permission: str  # FULL_CONTROL | READ | WRITE | READ_ACP | WRITE_ACP
+
+
+class ObjectOwner(WireModel):
+    id: str | None = Field(default=None, alias="ID")
+    display_name: str | None = None
+
+
+class AccessControlList(WireModel):
+    owner: ObjectOwner
+    grants: list[Grant] = []
+
+
+class AccessControlPolicy(WireModel):
+    access_control_list: AccessControlList | None = None
+    canned_access_control_list: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> AccessControlPolicy:
+        if (self.access_control_list is None) == (self.canned_access_control_list is None):
+            raise ValueError("AccessControlPolicy needs exactly one of AccessControlList or CannedAccessControlList")
+        return self
+
+
+class PutObjectAcl(WireModel):
+    """S3PutObjectAcl: set each object's ACL (canned, or an explicit grant list)."""
+
+    access_control_policy: AccessControlPolicy
+
+
+class GlacierJobTier(StrEnum):
+    BULK = "BULK"
+    STANDARD = "STANDARD"
+
+
+class InitiateRestoreObject(WireModel):
+    """S3InitiateRestoreObject / COSInitiateRestoreObject: restore archived objects for some days."""
+
+    expiration_in_days: Annotated[int | None, Field(ge=1, le=365 * 100)] = None
+    glacier_job_tier: GlacierJobTier | None = None
+
+
+SUPPORTED_CHECKSUMS = ("CRC32", "MD5", "SHA1", "SHA256", "SHA512")
+
+
+class ComputeObjectChecksum(WireModel):
+    """S3ComputeObjectChecksum: read each object and report its checksum."""
+
+    checksum_algorithm: str = "SHA256"
+    checksum_type: str = "FULL_OBJECT"
+
+    @model_validator(mode="after")
+    def _check(self) -> ComputeObjectChecksum:
+        if self.checksum_algorithm not in SUPPORTED_CHECKSUMS:
+            raise ValueError(
+                f"ChecksumAlgorithm {self.checksum_algorithm} is not supported; use one of {', '.join(SUPPORTED_CHECKSUMS)}"
+            )
+        if self.checksum_type != "FULL_OBJECT":
+            raise ValueError("ChecksumType must be FULL_OBJECT (COMPOSITE is not supported)")
+        return self
+
+
+class DeleteObject(WireModel):
+    """S3DeleteObject / COSDeleteObject (cosbatch and COS): delete each object, or the version
+    the manifest names; sent through the multi-object delete API in batches."""
+
+
+class Invoke(WireModel):
+    """Invoke (cosbatch): call a user's Python function per object, `module:function`.
+
+    The function is called as fn(client, bucket=..., key=..., version_id=..., **user_arguments)
+    with a boto3 S3 client, and returns a result message (or None).
+    """
+
+    function: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+    user_arguments: dict[str, str] = {}

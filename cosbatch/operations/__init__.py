@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cosbatch.lean_s3 import LeanS3Client
 from cosbatch.models import JobOperation
+from cosbatch.operations.acl import PutAclOperation
 from cosbatch.operations.base import (
     PERMANENT,
     TEMPORARY,
@@ -15,7 +17,12 @@ from cosbatch.operations.base import (
     is_retryable,
     run_with_retries,
 )
+from cosbatch.operations.checksum import ChecksumOperation
 from cosbatch.operations.copy import CopyOperation
+from cosbatch.operations.delete import DeleteOperation
+from cosbatch.operations.invoke import InvokeOperation
+from cosbatch.operations.restore import RestoreOperation
+from cosbatch.operations.tagging import DeleteTaggingOperation, PutTaggingOperation
 from cosbatch.s3 import S3Config, make_client
 
 
@@ -26,11 +33,22 @@ def client_for(operation: Operation, cfg: S3Config) -> Any:
     return make_client(cfg)
 
 
+#: Operation element name → the plugin that runs it.
+PLUGINS: dict[str, Callable[[Any], Operation]] = {
+    "S3PutObjectCopy": CopyOperation,
+    "S3PutObjectTagging": PutTaggingOperation,
+    "S3DeleteObjectTagging": DeleteTaggingOperation,
+    "S3PutObjectAcl": PutAclOperation,
+    "S3InitiateRestoreObject": RestoreOperation,
+    "S3ComputeObjectChecksum": ChecksumOperation,
+    "S3DeleteObject": DeleteOperation,
+    "Invoke": InvokeOperation,
+}
+
+
 def operation_for(job_operation: JobOperation) -> Operation:
-    """The plugin that runs this job's operation."""
-    if job_operation.s3_put_object_copy is not None:
-        return CopyOperation(job_operation.s3_put_object_copy)
-    raise NotImplementedError(f"operation {job_operation.name} is not supported yet")
+    """The plugin that runs this job's operation (its parameters already validated)."""
+    return PLUGINS[job_operation.name](job_operation.params)
 
 
 __all__ = [

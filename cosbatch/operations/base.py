@@ -60,7 +60,10 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay_s, self.base_delay_s * (2**attempt)))
 
 
-def _error_parts(exc: ClientError) -> tuple[int | None, str, str]:
+def error_parts(exc: BaseException) -> tuple[int | None, str, str]:
+    """(HTTP status, error code, message) of a storage or connection error."""
+    if not isinstance(exc, ClientError):
+        return None, type(exc).__name__, str(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     err = exc.response.get("Error", {})
     code = str(err.get("Code") or status or "Unknown")
@@ -68,9 +71,13 @@ def _error_parts(exc: ClientError) -> tuple[int | None, str, str]:
     return status, code, message
 
 
+def is_retryable_code(code: str) -> bool:
+    return code in _RETRYABLE_CODES
+
+
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
-        status, code, _ = _error_parts(exc)
+        status, code, _ = error_parts(exc)
         return code in _RETRYABLE_CODES or (status is not None and status >= 500)
     return isinstance(exc, _CONNECTION_ERRORS)
 
@@ -92,7 +99,7 @@ def run_with_retries(
             message = call()
             return TaskResult(task.bucket, task.key, task.version_id, True, 200, "", message, "", attempt)
         except ClientError as exc:
-            status, code, message = _error_parts(exc)
+            status, code, message = error_parts(exc)
             if not is_retryable(exc):
                 return TaskResult(task.bucket, task.key, task.version_id, False, status, code, message, PERMANENT, attempt)
             last = (status, code, message)

@@ -11,6 +11,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
+from itertools import islice
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -58,14 +59,20 @@ class _ApplyOperationFn(beam.DoFn):
         stop = threading.Event()
         lock = threading.Lock()
         pending = iter(tasks)
+        batched = hasattr(self.operation, "apply_batch")
+        # Batching operations (multi-object delete) still keep every thread busy.
+        batch = max(1, min(getattr(self.operation, "max_batch", 1), len(tasks) // self.plan.concurrency))
 
         def worker() -> None:
             while not stop.is_set():
                 with lock:
-                    task = next(pending, None)
-                if task is None:
+                    chunk = list(islice(pending, batch))
+                if not chunk:
                     return
-                results.append(self._run_one(task))
+                if batched:
+                    results.extend(self.operation.apply_batch(self.client, chunk, self.retry))  # type: ignore[attr-defined]
+                else:
+                    results.append(self._run_one(chunk[0]))
 
         futures = [self.pool.submit(worker) for _ in range(min(self.plan.concurrency, len(tasks)))]
         stopped: StopSignal | None = None

@@ -57,3 +57,11 @@ def read_report(s3, bucket: str, job: Job, prefix: str = "reports") -> tuple[dic
         rows.extend(parse_csv_row(line) for line in body.splitlines() if line)
     job_doc = json.loads(s3.get_object(Bucket=bucket, Key=f"{base}/job.json")["Body"].read())
     return manifest, rows, job_doc
+
+
+def op_request(manifest_bucket: str, manifest_key: str, operation: dict, report_bucket: str | None,
+               **over) -> dict:
+    """A request for any operation (the copy request with its Operation replaced)."""
+    body = copy_request(manifest_bucket, manifest_key, "unused-target", report_bucket, **over)
+    body["Operation"] = operation
+    return body

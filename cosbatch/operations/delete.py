@@ -1,0 +1,86 @@
+"""DeleteObject: delete each object (or the version the manifest names), in batches through
+the multi-object delete API; per-key errors become failed tasks, transient ones are retried."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cosbatch.manifests import Task
+from cosbatch.models.operation_params import DeleteObject
+from cosbatch.operations.base import (
+    PERMANENT,
+    TEMPORARY,
+    RetryPolicy,
+    TaskResult,
+    error_parts,
+    is_retryable,
+    is_retryable_code,
+)
+
+
+class DeleteOperation:
+    name: ClassVar[str] = "S3DeleteObject"
+    client_kind: ClassVar[str] = "lean"
+    max_batch: ClassVar[int] = 1000  # the multi-object delete API's limit
+
+    def __init__(self, params: DeleteObject) -> None:
+        self.params = params
+
+    def apply(self, client: Any, task: Task) -> str:
+        client.delete_object(Bucket=task.bucket, Key=task.key,
+                             **({"VersionId": task.version_id} if task.version_id else {}))
+        return "Successful"
+
+    def apply_batch(
+        self, client: Any, tasks: Sequence[Task], policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
+    ) -> list[TaskResult]:
+        by_bucket: dict[str, list[Task]] = defaultdict(list)
+        for t in tasks:
+            by_bucket[t.bucket].append(t)
+        results: list[TaskResult] = []
+        for bucket, group in by_bucket.items():
+            results.extend(self._delete_group(client, bucket, group, policy, sleep))
+        return results
+
+    def _delete_group(
+        self, client: Any, bucket: str, tasks: list[Task], policy: RetryPolicy, sleep: Callable[[float], None]
+    ) -> list[TaskResult]:
+        results: list[TaskResult] = []
+        pending = tasks
+        attempt = 0
+        while pending:
+            objects = [{"Key": t.key, **({"VersionId": t.version_id} if t.version_id else {})} for t in pending]
+            try:
+                response = client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            except (ClientError, BotoCoreError) as exc:
+                if is_retryable(exc) and attempt + 1 < policy.max_attempts:
+                    attempt += 1
+                    sleep(policy.delay(attempt))
+                    continue
+                status, code, message = error_parts(exc)
+                kind = TEMPORARY if is_retryable(exc) else PERMANENT
+                results += [TaskResult(t.bucket, t.key, t.version_id, False, status, code, message, kind, attempt)
+                            for t in pending]
+                return results
+            errors = {(e.get("Key", ""), e.get("VersionId") or None): e for e in response.get("Errors", [])}
+            retry: list[Task] = []
+            for t in pending:
+                err = errors.get((t.key, t.version_id)) or errors.get((t.key, None))
+                if err is None:
+                    results.append(TaskResult(t.bucket, t.key, t.version_id, True, 200, "", "Successful", "", attempt))
+                elif is_retryable_code(err.get("Code", "")) and attempt + 1 < policy.max_attempts:
+                    retry.append(t)
+                else:
+                    kind = TEMPORARY if is_retryable_code(err.get("Code", "")) else PERMANENT
+                    results.append(TaskResult(t.bucket, t.key, t.version_id, False, None, err.get("Code", ""),
+                                              err.get("Message", ""), kind, attempt))
+            pending = retry
+            if pending:
+                attempt += 1
+                sleep(policy.delay(attempt))
+        return results
