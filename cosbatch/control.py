@@ -64,9 +64,15 @@ class JobControl:
         return self._signal
 
     def segment_progress(
-        self, seg_no: int, state: SegmentState, succeeded: int, failed: int, result_files: list[dict] | None = None
+        self,
+        seg_no: int,
+        state: SegmentState,
+        succeeded: int,
+        failed: int,
+        result_files: list[dict] | None = None,
+        retries: int = 0,
     ) -> None:
-        self.store.update_segment(self.job_id, seg_no, state, succeeded, failed, result_files)
+        self.store.update_segment(self.job_id, seg_no, state, succeeded, failed, result_files, retries)
 
     def abandon_segment(self, seg_no: int, tasks_run: int) -> None:
         self.store.abandon_segment(self.job_id, seg_no, tasks_run)

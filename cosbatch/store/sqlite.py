@@ -93,6 +93,7 @@ _SCHEMA = [
         failed INTEGER NOT NULL DEFAULT 0,
         result_files TEXT NOT NULL DEFAULT '[]',
         abandoned_tasks INTEGER NOT NULL DEFAULT 0,
+        retries INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (job_id, seg_no)
     )""",
     """CREATE TABLE IF NOT EXISTS leases (
@@ -504,6 +505,7 @@ class SqliteJobStore:
         succeeded: int,
         failed: int,
         result_files: list[dict] | None = None,
+        retries: int = 0,
     ) -> None:
         """Set a segment's absolute counters (never deltas: a re-run segment can't double count).
 
@@ -512,9 +514,9 @@ class SqliteJobStore:
         """
         with self._write() as conn:
             conn.execute(
-                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?
+                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?
                    WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
-                (state.value, succeeded, failed, json.dumps(result_files or []), job_id, seg_no),
+                (state.value, succeeded, failed, json.dumps(result_files or []), retries, job_id, seg_no),
             )
 
     @_guard
@@ -527,6 +529,12 @@ class SqliteJobStore:
                    WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
                 (tasks_run, job_id, seg_no),
             )
+
+    @_guard
+    def retries(self, job_id: str) -> int:
+        """Storage requests retried (throttling, 5xx, connection errors) in the job's persisted segments."""
+        row = self._conn().execute("SELECT COALESCE(SUM(retries), 0) FROM segments WHERE job_id=?", (job_id,)).fetchone()
+        return int(row[0])
 
     @_guard
     def abandoned_tasks(self, job_id: str) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from cosbatch import logs
 from cosbatch.control import JobControl, StopSignal
 from cosbatch.models import ReportScope
 from cosbatch.plan import JobPlan
@@ -43,7 +44,10 @@ class _RecordSegmentFn(beam.DoFn):
             files = write_segment_results(self.client, location, seg_no, results, ReportScope(report.scope))
         ok = sum(1 for r in results if r.succeeded)
         state = SegmentState.DONE if stopped is None else SegmentState.STOPPED
-        self.control.segment_progress(seg_no, state, ok, len(results) - ok, files)
+        retries = sum(r.retries for r in results)
+        self.control.segment_progress(seg_no, state, ok, len(results) - ok, files, retries)
+        if retries:
+            logs.event("segment_retries", job_id=self.plan.job_id, segment=seg_no, retries=retries)
         metrics.SEGMENTS_DONE.inc()
         yield seg_no, ok, len(results) - ok
 

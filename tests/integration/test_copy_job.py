@@ -126,3 +126,25 @@ def test_local_manifest_file(s3, make_bucket, store, settings, tmp_path):
     job = create_and_run(store, settings, body)
     assert job.status is JobStatus.COMPLETE and job.progress_summary.number_of_tasks_succeeded == 4
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == sorted(keys)
+
+
+def test_throttling_is_retried_until_every_task_succeeds(s3, s3_server, make_bucket, store, settings):
+    from dataclasses import replace
+
+    from tests.support.fault_proxy import FaultProxy
+
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    keys = [f"t/{i}" for i in range(300)]
+    put_objects(s3, src, keys)
+    write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
+    with FaultProxy(s3_server.endpoint_url, slow_down_ratio=0.3) as proxy:
+        flaky = replace(settings, s3=replace(settings.s3, endpoint_url=proxy.url))
+        job = create_and_run(store, flaky, copy_request(src, "m.csv", dst, rep, token="flaky"))
+    assert proxy.injected > 50  # about 30% of the requests were refused
+    assert job.status is JobStatus.COMPLETE
+    assert job.progress_summary.number_of_tasks_succeeded == 300
+    retries = store.retries(job.job_id)
+    assert retries >= 50  # the copies' share of the injected 503s, each retried and counted
+    _, rows, _ = read_report(s3, rep, job)
+    assert len(rows) == 300 and {r["TaskStatus"] for r in rows} == {"succeeded"}
+    assert len(s3.list_objects_v2(Bucket=dst)["Contents"]) == 300
