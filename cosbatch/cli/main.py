@@ -19,6 +19,7 @@ from cosbatch import logs
 from cosbatch.cli import render
 from cosbatch.cli.progress import ProgressBar
 from cosbatch.controller import JobService, Scheduler
+from cosbatch.controller.service import check_priority
 from cosbatch.dialects import parse_create_job
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirmation-required", dest="confirmation_required", action="store_true", default=None)
     p.add_argument("--no-confirmation-required", dest="confirmation_required", action="store_false")
     p.add_argument("--cli-input-json", default=None, help="the whole CreateJob request as JSON or file://path")
+    p.add_argument("--from-report", metavar="JOB_ID", default=None,
+                   help="a new job over the failed tasks of this finished job, same operation and report")
     p.add_argument("--wait", action="store_true", help="run the job here and wait for it to finish")
     _run_options(p)
 
@@ -197,8 +200,6 @@ def _create_request(args: argparse.Namespace) -> dict:
             flag = "--" + "".join("-" + c.lower() if c.isupper() else c for c in key).lstrip("-")
             raise InvalidRequest(f"{flag} is required")
     if "Priority" in body:
-        from cosbatch.controller.service import check_priority
-
         body["Priority"] = check_priority(body["Priority"])
     return body
 
@@ -218,8 +219,15 @@ def dispatch(args: argparse.Namespace) -> int:
     account = getattr(args, "account_id", None)
 
     if args.command == "create-job":
-        request = parse_create_job(_create_request(args))
-        job = service.create_job(request)
+        if args.from_report:
+            from cosbatch.s3 import make_client
+
+            overrides = {"Priority": check_priority(args.priority) if args.priority is not None else None,
+                         "Description": args.description, "ClientRequestToken": args.client_request_token}
+            job = service.create_job_from_report(args.from_report, make_client(_settings(args, store.url).s3),
+                                                 account, **overrides)
+        else:
+            job = service.create_job(parse_create_job(_create_request(args)))
         if args.wait:
             run_jobs(Scheduler(store, _settings(args, store.url)), args, only_job=job.job_id)
             job = service.describe_job(job.job_id)

@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from cosbatch.errors import IllegalTransition, InvalidRequest
 from cosbatch.lifecycle import JobStatus, parse_status, user_request_target
@@ -61,6 +62,20 @@ class JobService:
         )
         created, _ = self.store.insert_job(job, _request_hash(request))
         return created
+
+    def create_job_from_report(self, job_id: str, client: Any, account_id: str | None = None,
+                               **overrides: Any) -> Job:
+        """A new job over the failed tasks of a finished job, with the same operation and report.
+
+        `client` is an S3 client that can read the earlier job's report; overrides
+        (Priority, Description, ClientRequestToken, ...) replace the copied fields.
+        """
+        from cosbatch.dialects import parse_create_job
+        from cosbatch.reports.rerun import failed_tasks_manifest, rerun_request
+
+        earlier = self.store.get_job(job_id, account_id)
+        bucket, key, etag, _ = failed_tasks_manifest(client, earlier)
+        return self.create_job(parse_create_job(rerun_request(earlier, bucket, key, etag, **overrides)))
 
     def describe_job(self, job_id: str, account_id: str | None = None) -> Job:
         return self.store.get_job(job_id, account_id)

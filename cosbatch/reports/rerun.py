@@ -1,0 +1,65 @@
+"""Re-running failed tasks: a finished job's failed results, gathered into one manifest.
+
+A results file is already a valid CSV manifest (keys URL-encoded, Bucket, Key,
+VersionId first), so the failed files are concatenated as they are and read
+with Fields [Bucket, Key, VersionId, Ignore x4].
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cosbatch.errors import InvalidRequest
+from cosbatch.lifecycle import TERMINAL
+from cosbatch.models import Job
+from cosbatch.reports.layout import ReportLocation
+
+RESULTS_AS_MANIFEST_FIELDS = ["Bucket", "Key", "VersionId", "Ignore", "Ignore", "Ignore", "Ignore"]
+
+
+def _read(client: Any, bucket: str, key: str) -> bytes:
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (ClientError, BotoCoreError) as exc:
+        raise InvalidRequest(f"cannot read report object s3://{bucket}/{key}: {exc}") from None
+
+
+def failed_tasks_manifest(client: Any, job: Job) -> tuple[str, str, str, int]:
+    """Write `failed-tasks.csv` beside the job's report; returns (bucket, key, etag, task count)."""
+    if job.status not in TERMINAL:
+        raise InvalidRequest(f"job {job.job_id} is {job.status.value}; its report is written when it finishes")
+    if not job.report.enabled:
+        raise InvalidRequest(f"job {job.job_id} has no report, so its failed tasks are not known")
+    location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
+    manifest = json.loads(_read(client, location.bucket, location.manifest_key))
+    failed = [r for r in manifest.get("Results", []) if r.get("TaskExecutionStatus") == "failed"]
+    body = b"".join(_read(client, r["Bucket"], r["Key"]) for r in failed)
+    count = sum(1 for line in body.splitlines() if line.strip())
+    if count == 0:
+        raise InvalidRequest(f"job {job.job_id} has no failed tasks to re-run")
+    key = f"{location.job_dir}/failed-tasks.csv"
+    etag = client.put_object(Bucket=location.bucket, Key=key, Body=body, ContentType="text/csv")["ETag"].strip('"')
+    return location.bucket, key, etag, count
+
+
+def rerun_request(job: Job, manifest_bucket: str, manifest_key: str, etag: str, **overrides: Any) -> dict:
+    """A CreateJob body: the same operation and report as `job`, over its failed tasks."""
+    body: dict[str, Any] = {
+        "AccountId": job.account_id,
+        "ClientRequestToken": f"rerun-{job.job_id}-{etag[:16]}",
+        "Priority": job.priority,
+        "RoleArn": job.role_arn,
+        "Description": f"re-run of the failed tasks of job {job.job_id}",
+        "ConfirmationRequired": job.confirmation_required,
+        "Manifest": {
+            "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": RESULTS_AS_MANIFEST_FIELDS},
+            "Location": {"ObjectArn": f"arn:aws:s3:::{manifest_bucket}/{manifest_key}", "ETag": etag},
+        },
+        "Operation": job.operation.wire(),
+        "Report": job.report.wire(),
+    }
+    body.update({k: v for k, v in overrides.items() if v is not None})
+    return body
