@@ -175,6 +175,12 @@ class LeanS3Client:
         resp = self._request("CopyObject", "PUT", Bucket, Key, headers=headers)
         return {"VersionId": resp.headers.get("x-amz-version-id")}
 
+    def head_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict:  # noqa: N803
+        query = {"versionId": VersionId} if VersionId else None
+        resp = self._request("HeadObject", "HEAD", Bucket, Key, query=query)
+        return {"ContentLength": int(resp.headers.get("content-length", 0)), "ETag": resp.headers.get("etag"),
+                "VersionId": resp.headers.get("x-amz-version-id")}
+
     def delete_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict:  # noqa: N803
         query = {"versionId": VersionId} if VersionId else None
         resp = self._request("DeleteObject", "DELETE", Bucket, Key, query=query)

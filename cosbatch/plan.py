@@ -26,6 +26,7 @@ class ReportTarget:
     bucket: str
     prefix: str
     scope: str  # ReportScope value
+    format: str = "Report_CSV_20180820"  # ReportFormat value
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class JobPlan:
     operation: dict  # JobOperation wire shape
     segments: tuple[SegmentRef, ...]
     report: ReportTarget | None = None
+    dry_run: bool = False
     concurrency: int = 32
     control_poll_s: float = 0.5
     progress_push_s: float = 1.0

@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cli-input-json", default=None, help="the whole CreateJob request as JSON or file://path")
     p.add_argument("--from-report", metavar="JOB_ID", default=None,
                    help="a new job over the failed tasks of this finished job, same operation and report")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check every object exists (HEAD) and report what would happen; change nothing")
     p.add_argument("--wait", action="store_true", help="run the job here and wait for it to finish")
     _run_options(p)
 
@@ -193,6 +195,8 @@ def _create_request(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         if value is not None:
             body[key] = value
+    if args.dry_run:
+        body["DryRun"] = True
     body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
     body.setdefault("ClientRequestToken", str(uuid.uuid4()))  # as the aws CLI does
     for key in ("Manifest", "Operation", "Report", "Priority", "RoleArn"):

@@ -22,7 +22,7 @@ from cosbatch import logs
 from cosbatch.controller.preparer import prepare_job
 from cosbatch.errors import CosbatchError, ManifestError
 from cosbatch.lifecycle import TERMINAL, JobStatus
-from cosbatch.models import FailureReason, Job
+from cosbatch.models import FailureReason, Job, ReportFormat
 from cosbatch.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.reports import finalize_report
 from cosbatch.s3 import make_client
@@ -240,7 +240,10 @@ class Scheduler:
         pending = self.store.segments(job.job_id, (SegmentState.PENDING,))
         report = None
         if job.report.enabled:
-            report = ReportTarget(job.report.bucket_name, job.report.prefix or "", job.report.scope.value)
+            report = ReportTarget(
+                job.report.bucket_name, job.report.prefix or "", job.report.scope.value,
+                (job.report.format or ReportFormat.S3_CSV).value,
+            )
         return JobPlan(
             job_id=job.job_id,
             store_url=self.store.url,
@@ -250,6 +253,7 @@ class Scheduler:
                 SegmentRef(s.seg_no, s.source, s.start, s.end, s.first_line, s.task_count) for s in pending
             ),
             report=report,
+            dry_run=job.dry_run,
             concurrency=self.settings.concurrency,
         )
 

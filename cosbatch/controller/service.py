@@ -58,6 +58,7 @@ class JobService:
             report=request.report,
             role_arn=request.role_arn,
             client_request_token=request.client_request_token,
+            dry_run=request.dry_run,
             dialect=request.dialect,
         )
         created, _ = self.store.insert_job(job, _request_hash(request))

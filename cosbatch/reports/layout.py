@@ -30,8 +30,8 @@ class ReportLocation:
         prefix = self.prefix.strip("/")
         return f"{prefix}/job-{self.job_id}" if prefix else f"job-{self.job_id}"
 
-    def results_key(self, seg_no: int, status: str) -> str:
-        return f"{self.job_dir}/results/seg-{seg_no:06d}-{status}.csv"
+    def results_key(self, seg_no: int, status: str, ext: str = "csv") -> str:
+        return f"{self.job_dir}/results/seg-{seg_no:06d}-{status}.{ext}"
 
     @property
     def manifest_key(self) -> str:
@@ -47,9 +47,14 @@ def _safe_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def result_message(r: TaskResult) -> str:
+    """ResultMessage: the success message, or the failure class and the storage's message."""
+    return r.message if r.succeeded or not r.failure_kind else f"{r.failure_kind}: {r.message}"
+
+
 def format_csv_row(r: TaskResult) -> str:
     """One results line. Keys are URL-encoded as in manifests, so a report reads back as one."""
-    message = r.message if r.succeeded else f"{r.failure_kind}: {r.message}" if r.failure_kind else r.message
+    message = result_message(r)
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(
         [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -27,6 +28,19 @@ def _read(client: Any, bucket: str, key: str) -> bytes:
         raise InvalidRequest(f"cannot read report object s3://{bucket}/{key}: {exc}") from None
 
 
+def _as_csv(key: str, data: bytes) -> bytes:
+    """A results file's rows as manifest lines (Parquet results are converted)."""
+    if not key.endswith(".parquet"):
+        return data
+    from cosbatch.reports.parquet import read_parquet_rows
+
+    lines = [
+        f"{row['Bucket']},{quote_plus(row['Key'], safe='/')},{row['VersionId'] or ''},,,,\n"
+        for row in read_parquet_rows(data)
+    ]
+    return "".join(lines).encode()
+
+
 def failed_tasks_manifest(client: Any, job: Job) -> tuple[str, str, str, int]:
     """Write `failed-tasks.csv` beside the job's report; returns (bucket, key, etag, task count)."""
     if job.status not in TERMINAL:
@@ -36,7 +50,7 @@ def failed_tasks_manifest(client: Any, job: Job) -> tuple[str, str, str, int]:
     location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
     manifest = json.loads(_read(client, location.bucket, location.manifest_key))
     failed = [r for r in manifest.get("Results", []) if r.get("TaskExecutionStatus") == "failed"]
-    body = b"".join(_read(client, r["Bucket"], r["Key"]) for r in failed)
+    body = b"".join(_as_csv(r["Key"], _read(client, r["Bucket"], r["Key"])) for r in failed)
     count = sum(1 for line in body.splitlines() if line.strip())
     if count == 0:
         raise InvalidRequest(f"job {job.job_id} has no failed tasks to re-run")

@@ -30,20 +30,31 @@ def _put(client: Any, bucket: str, key: str, body: bytes, content_type: str) -> 
 
 
 def write_segment_results(
-    client: Any, location: ReportLocation, seg_no: int, results: Sequence[TaskResult], scope: ReportScope
+    client: Any,
+    location: ReportLocation,
+    seg_no: int,
+    results: Sequence[TaskResult],
+    scope: ReportScope,
+    fmt: ReportFormat = ReportFormat.S3_CSV,
 ) -> list[dict]:
     """Write this segment's results files; returns their descriptors for manifest.json."""
     files: list[dict] = []
     for status, wanted in (("failed", False), ("succeeded", True)):
         if wanted and scope is ReportScope.FAILED_TASKS_ONLY:
             continue
-        rows = [format_csv_row(r) for r in results if r.succeeded is wanted]
-        if not rows:
+        chosen = [r for r in results if r.succeeded is wanted]
+        if not chosen:
             continue
-        body = "".join(rows).encode("utf-8")
-        key = location.results_key(seg_no, status)
-        _put(client, location.bucket, key, body, "text/csv")
-        files.append({"Key": key, "MD5Checksum": hashlib.md5(body).hexdigest(), "TaskExecutionStatus": status, "Rows": len(rows)})
+        if fmt is ReportFormat.PARQUET:
+            from cosbatch.reports.parquet import parquet_bytes  # pyarrow only when asked for
+
+            body, ext, content_type = parquet_bytes(chosen), "parquet", "application/vnd.apache.parquet"
+        else:
+            body, ext, content_type = "".join(format_csv_row(r) for r in chosen).encode(), "csv", "text/csv"
+        key = location.results_key(seg_no, status, ext)
+        _put(client, location.bucket, key, body, content_type)
+        files.append({"Key": key, "MD5Checksum": hashlib.md5(body).hexdigest(), "TaskExecutionStatus": status,
+                      "Rows": len(chosen)})
     return files
 
 

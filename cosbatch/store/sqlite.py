@@ -65,7 +65,8 @@ _SCHEMA = [
         manifest TEXT NOT NULL,
         operation TEXT NOT NULL,
         report TEXT NOT NULL,
-        role_arn TEXT NOT NULL
+        role_arn TEXT NOT NULL,
+        dry_run INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs(account_id, client_request_token)",
     "CREATE INDEX IF NOT EXISTS jobs_account_created ON jobs(account_id, creation_time DESC, job_id DESC)",
@@ -209,8 +210,8 @@ class SqliteJobStore:
                 conn.execute(
                     """INSERT INTO jobs(job_id, account_id, status, priority, description,
                         confirmation_required, creation_time, client_request_token, request_hash,
-                        dialect, manifest, operation, report, role_arn)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                        dialect, manifest, operation, report, role_arn, dry_run)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         job.job_id,
                         job.account_id,
@@ -226,6 +227,7 @@ class SqliteJobStore:
                         json.dumps(job.operation.wire()),
                         json.dumps(job.report.wire()),
                         job.role_arn,
+                        int(job.dry_run),
                     ),
                 )
                 conn.execute(
@@ -267,6 +269,7 @@ class SqliteJobStore:
             report=ReportConfig.model_validate(json.loads(row["report"])),
             role_arn=row["role_arn"],
             client_request_token=row["client_request_token"],
+            dry_run=bool(row["dry_run"]),
             dialect=Dialect(row["dialect"]),
         )
 

@@ -20,6 +20,7 @@ from cosbatch.control import JobControl, StopSignal
 from cosbatch.manifests import Task
 from cosbatch.models import JobOperation
 from cosbatch.operations import RetryPolicy, TaskResult, client_for, operation_for, run_with_retries
+from cosbatch.operations.dry_run import DryRunOperation
 from cosbatch.plan import JobPlan
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
@@ -41,6 +42,8 @@ class _ApplyOperationFn(beam.DoFn):
         n = self.plan.concurrency
         # Retries are ours (counted, classified); botocore makes a single attempt.
         self.operation = operation_for(JobOperation.model_validate(self.plan.operation))
+        if self.plan.dry_run:
+            self.operation = DryRunOperation(self.operation)
         self.client: Any = client_for(self.operation, replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
         self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cosbatch-op")
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id, self.plan.control_poll_s)

@@ -13,7 +13,7 @@ import apache_beam as beam
 
 from cosbatch import logs
 from cosbatch.control import JobControl, StopSignal
-from cosbatch.models import ReportScope
+from cosbatch.models import ReportFormat, ReportScope
 from cosbatch.plan import JobPlan
 from cosbatch.reports import ReportLocation, write_segment_results
 from cosbatch.s3 import make_client
@@ -41,7 +41,9 @@ class _RecordSegmentFn(beam.DoFn):
         report = self.plan.report
         if report is not None and results:
             location = ReportLocation(report.bucket, report.prefix, self.plan.job_id)
-            files = write_segment_results(self.client, location, seg_no, results, ReportScope(report.scope))
+            files = write_segment_results(
+                self.client, location, seg_no, results, ReportScope(report.scope), ReportFormat(report.format)
+            )
         ok = sum(1 for r in results if r.succeeded)
         state = SegmentState.DONE if stopped is None else SegmentState.STOPPED
         retries = sum(r.retries for r in results)
