@@ -100,7 +100,10 @@ class EmbeddedS3:
 
     def _command(self) -> list[str]:
         cmd = [self._weed, "mini", f"-dir={self.data_dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-               "-admin.ui=false", "-master.telemetry=false"]
+               "-admin.ui=false", "-master.telemetry=false",
+               # Every bucket is a collection that grows its own volumes; the default limit
+               # (free disk / 128 MB) runs out after ~100 buckets. Volumes are sparse files.
+               "-volume.max=5000"]
         cmd += [f"-{flag}={port}" for flag, port in self.ports.items()]
         return cmd
 

@@ -1,0 +1,97 @@
+"""The manifest generator (S3JobManifestGenerator): list a bucket by prefix(es), keep the
+objects the filter matches, and write them as a CSV manifest the job then runs on.
+
+Listing streams page by page into a spooled file: memory stays flat for any bucket size.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote_plus
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cosbatch.errors import ManifestError
+
+
+@dataclass(frozen=True)
+class KeyNameConstraint:
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+    substrings: tuple[str, ...] = ()
+    regex: str | None = None  # cosbatch: a Python regular expression the whole key must match
+
+    def matches(self, key: str) -> bool:
+        return (
+            (not self.prefixes or key.startswith(self.prefixes))
+            and (not self.suffixes or key.endswith(self.suffixes))
+            and (not self.substrings or any(s in key for s in self.substrings))
+            and (self.regex is None or re.fullmatch(self.regex, key) is not None)
+        )
+
+
+@dataclass(frozen=True)
+class ObjectFilter:
+    """JobManifestGeneratorFilter: every condition given must hold."""
+
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    size_greater_than: int | None = None
+    size_less_than: int | None = None
+    storage_classes: tuple[str, ...] = ()
+    key: KeyNameConstraint = field(default_factory=KeyNameConstraint)
+
+    def matches(self, obj: dict) -> bool:
+        modified: datetime = obj["LastModified"]
+        size: int = obj["Size"]
+        return (
+            (self.created_after is None or modified > self.created_after)
+            and (self.created_before is None or modified < self.created_before)
+            and (self.size_greater_than is None or size > self.size_greater_than)
+            and (self.size_less_than is None or size < self.size_less_than)
+            and (not self.storage_classes or obj.get("StorageClass", "STANDARD") in self.storage_classes)
+            and self.key.matches(obj["Key"])
+        )
+
+
+def list_objects(client: Any, bucket: str, prefixes: Iterable[str]) -> Iterator[dict]:
+    """Every object under the prefixes (the whole bucket without any), each listed once."""
+    roots = sorted(set(prefixes)) or [""]
+    # A prefix inside another adds nothing: drop it, so no key is listed twice.
+    roots = [p for p in roots if not any(p != q and p.startswith(q) for q in roots)]
+    paginator = client.get_paginator("list_objects_v2")
+    for prefix in roots:
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                yield from page.get("Contents", [])
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise ManifestError(f"cannot list bucket {bucket!r} for the manifest generator: {code}",
+                                code="ManifestGeneratorError") from None
+        except BotoCoreError as exc:
+            raise ManifestError(f"cannot list bucket {bucket!r}: {exc}", code="ManifestGeneratorError") from None
+
+
+def generate_manifest(
+    client: Any, bucket: str, object_filter: ObjectFilter, out_bucket: str, out_key: str
+) -> tuple[int, str]:
+    """Write the matching objects as a CSV manifest at s3://out_bucket/out_key; (count, ETag)."""
+    count = 0
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        for obj in list_objects(client, bucket, object_filter.key.prefixes):
+            if object_filter.matches(obj):
+                spool.write(f"{bucket},{quote_plus(obj['Key'], safe='/')}\n".encode())
+                count += 1
+        spool.seek(0)
+        try:
+            client.upload_fileobj(spool, out_bucket, out_key, ExtraArgs={"ContentType": "text/csv"})
+            etag = client.head_object(Bucket=out_bucket, Key=out_key)["ETag"].strip('"')
+        except (ClientError, BotoCoreError) as exc:
+            raise ManifestError(f"cannot save the generated manifest to s3://{out_bucket}/{out_key}: {exc}",
+                                code="ManifestGeneratorError") from None
+    return count, etag
