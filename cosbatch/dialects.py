@@ -30,7 +30,8 @@ def detect_dialect(body: dict[str, Any]) -> Dialect:
     op = body.get("Operation") or {}
     if isinstance(op, dict) and any(k in COS_OPERATIONS for k in op):
         return Dialect.COS
-    loc = ((body.get("Manifest") or {}).get("Location") or {}).get("ObjectArn", "")
+    manifest = body.get("Manifest") or {}
+    loc = ((manifest if isinstance(manifest, dict) else {}).get("Location") or {}).get("ObjectArn", "")
     return Dialect.COS if isinstance(loc, str) and loc.startswith("qcs::") else Dialect.S3
 
 

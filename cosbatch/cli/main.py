@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("create-job", parents=[common], help="create a batch job")
     p.add_argument("--account-id", default=None)
     p.add_argument("--manifest", help="JSON (S3 JobManifest or COS Manifest), or file://path")
+    p.add_argument("--manifest-generator", help="JSON JobManifestGenerator (instead of --manifest), or file://path")
     p.add_argument("--operation", help="JSON with exactly one operation, e.g. {\"S3PutObjectCopy\": {...}}")
     p.add_argument("--report", help="JSON JobReport")
     p.add_argument("--priority")
@@ -185,7 +186,8 @@ def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
 
 def _create_request(args: argparse.Namespace) -> dict:
     body: dict[str, Any] = _json_arg(args.cli_input_json, "cli-input-json") if args.cli_input_json else {}
-    for name, key in (("manifest", "Manifest"), ("operation", "Operation"), ("report", "Report")):
+    for name, key in (("manifest", "Manifest"), ("manifest_generator", "ManifestGenerator"),
+                      ("operation", "Operation"), ("report", "Report")):
         value = getattr(args, name)
         if value is not None:
             body[key] = _json_arg(value, name)
@@ -199,7 +201,9 @@ def _create_request(args: argparse.Namespace) -> dict:
         body["DryRun"] = True
     body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
     body.setdefault("ClientRequestToken", str(uuid.uuid4()))  # as the aws CLI does
-    for key in ("Manifest", "Operation", "Report", "Priority", "RoleArn"):
+    if "Manifest" not in body and "ManifestGenerator" not in body:
+        raise InvalidRequest("--manifest or --manifest-generator is required")
+    for key in ("Operation", "Report", "Priority", "RoleArn"):
         if key not in body:
             flag = "--" + "".join("-" + c.lower() if c.isupper() else c for c in key).lstrip("-")
             raise InvalidRequest(f"{flag} is required")

@@ -23,7 +23,11 @@ def _progress(job: Job) -> str:
 
 def describe(job: Job, history: list[StatusChange] | None = None) -> str:
     params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
-    loc = job.manifest.location
+    if job.manifest is not None:
+        manifest = f"{job.manifest.location.object_arn} ({job.manifest.spec.format.value})"
+    else:
+        gen = job.manifest_generator.s3_job_manifest_generator if job.manifest_generator else None
+        manifest = f"generated from {gen.source_bucket if gen else '?'}"
     rows = [
         ("Job", job.job_id),
         ("Status", job.status.value + (f" ({job.status_update_reason})" if job.status_update_reason else "")),
@@ -31,7 +35,7 @@ def describe(job: Job, history: list[StatusChange] | None = None) -> str:
         ("Description", job.description or "-"),
         ("Operation", f"{job.operation.name} ({params})"),
         ("Progress", _progress(job)),
-        ("Manifest", f"{loc.object_arn} ({job.manifest.spec.format.value})"),
+        ("Manifest", manifest),
     ]
     if job.report.enabled:
         prefix = (job.report.prefix or "").strip("/")

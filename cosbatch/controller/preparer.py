@@ -1,6 +1,7 @@
-"""Preparing: resolve the manifest, validate every line, count tasks, cut segments,
-and check the buckets the job writes to exist. Any problem is a typed error that
-fails the job with a FailureCode and FailureReason."""
+"""Preparing: resolve the manifest (a CSV, an inventory report, or one generated from a
+bucket listing), validate every line, count tasks, cut segments, and check the buckets
+the job writes to exist. Any problem is a typed error that fails the job with a
+FailureCode and FailureReason."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.errors import ManifestError
 from cosbatch.manifests import CsvLayout, ManifestSource, SegmentSource, scan_csv
-from cosbatch.models import Job
+from cosbatch.manifests.generator import KeyNameConstraint, ObjectFilter, generate_manifest
+from cosbatch.manifests.inventory import count_rows, load_inventory
+from cosbatch.models import Job, ManifestFormat
+from cosbatch.models.manifest_generator import S3JobManifestGenerator
+from cosbatch.names import ObjectRef, parse_bucket_name
 from cosbatch.operations import operation_for
+from cosbatch.reports import ReportLocation
 from cosbatch.store.base import Segment
 
 
@@ -29,45 +35,91 @@ def _check_bucket(client: Any, bucket: str, code: str, what: str) -> None:
         raise ManifestError(f"cannot reach storage to check {what} bucket {bucket!r}: {exc}", code=code) from None
 
 
+def _segments(job_id: str, source: str, ranges: list[tuple[int, int, int, int]], first_no: int) -> list[Segment]:
+    return [
+        Segment(job_id=job_id, seg_no=first_no + i, source=source, start=start, end=end, first_line=first, task_count=n)
+        for i, (start, end, first, n) in enumerate(ranges)
+    ]
+
+
+def _csv_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None, etag: str | None,
+                  fields: tuple | None, segment_size: int) -> tuple[int, list[Segment]]:
+    source = ManifestSource(ref, client, version_id).resolve(etag)
+    total, scanned = scan_csv(source.chunks(), CsvLayout(fields), segment_size)
+    seg_source = SegmentSource(
+        url=source.url, etag=source.etag, version_id=version_id, format="csv",
+        fields=tuple(f.value for f in fields) if fields else None,
+    ).to_json()
+    return total, _segments(job.job_id, seg_source, [(s.start, s.end, s.first_line, s.task_count) for s in scanned], 0)
+
+
+def _inventory_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None, etag: str | None,
+                        segment_size: int) -> tuple[int, list[Segment]]:
+    if ref.is_local:
+        raise ManifestError("an inventory manifest must be an object in a bucket", code="ManifestParseError")
+    ManifestSource(ref, client, version_id).resolve(etag)
+    segments: list[Segment] = []
+    total = 0
+    for f in load_inventory(client, ref.bucket, ref.key):
+        rows = count_rows(client, f)
+        source = SegmentSource(url=f"s3://{f.bucket}/{f.key}", format=f.format, fields=f.columns or None).to_json()
+        ranges = [(s, min(rows, s + segment_size), s + 1, min(rows, s + segment_size) - s)
+                  for s in range(0, rows, segment_size)]
+        segments += _segments(job.job_id, source, ranges, len(segments))
+        total += rows
+    return total, segments
+
+
+def _generated_manifest_ref(job: Job, gen: S3JobManifestGenerator) -> ObjectRef:
+    out = gen.manifest_output_location
+    if out is not None:
+        prefix = (out.manifest_prefix or "").strip("/")
+        key = f"{prefix + '/' if prefix else ''}job-{job.job_id}/generated-manifest.csv"
+        return ObjectRef(parse_bucket_name(out.bucket), key)
+    report = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
+    return ObjectRef(report.bucket, f"{report.job_dir}/generated-manifest.csv")
+
+
+def _generate(job: Job, client: Any, segment_size: int) -> tuple[int, list[Segment]]:
+    assert job.manifest_generator is not None
+    gen = job.manifest_generator.s3_job_manifest_generator
+    f = gen.filter
+    keys = f.key_name_constraint if f and f.key_name_constraint else None
+    object_filter = ObjectFilter(
+        created_after=f.created_after if f else None,
+        created_before=f.created_before if f else None,
+        size_greater_than=f.object_size_greater_than_bytes if f else None,
+        size_less_than=f.object_size_less_than_bytes if f else None,
+        storage_classes=tuple(f.storage_classes or ()) if f else (),
+        key=KeyNameConstraint(
+            prefixes=tuple(keys.match_any_prefix or ()) if keys else (),
+            suffixes=tuple(keys.match_any_suffix or ()) if keys else (),
+            substrings=tuple(keys.match_any_substring or ()) if keys else (),
+            regex=keys.match_regex if keys else None,
+        ),
+    )
+    out = _generated_manifest_ref(job, gen)
+    _check_bucket(client, out.bucket, "ManifestGeneratorError", "manifest output")
+    _, etag = generate_manifest(client, parse_bucket_name(gen.source_bucket), object_filter, out.bucket, out.key)
+    return _csv_segments(job, client, out, None, etag, None, segment_size)
+
+
 def prepare_job(job: Job, client: Any, segment_size: int) -> tuple[int, list[Segment]]:
     """(total tasks, segments) of the job's manifest; ManifestError if it cannot be used."""
     try:
         operation_for(job.operation)  # e.g. an Invoke function that cannot be imported
     except Exception as exc:
         raise ManifestError(f"operation {job.operation.name} cannot run: {exc}", code="InvalidOperation") from None
-    spec = job.manifest.spec
-    location = job.manifest.location
-    if not spec.format.is_csv:
-        raise ManifestError(
-            f"manifest format {spec.format.value} is not supported yet; use a CSV manifest",
-            code="UnsupportedManifestFormat",
-        )
-    source = ManifestSource(location.ref, client, location.object_version_id).resolve(location.e_tag)
-    fields = tuple(spec.fields) if spec.fields else None
-    total, scanned = scan_csv(source.chunks(), CsvLayout(fields), segment_size)
-    seg_source = SegmentSource(
-        url=source.url,
-        etag=source.etag,
-        version_id=location.object_version_id,
-        format="csv",
-        fields=tuple(f.value for f in fields) if fields else None,
-    ).to_json()
     params = job.operation.params
     target_bucket = getattr(params, "target_bucket", None)
     if target_bucket:
         _check_bucket(client, target_bucket, "TargetBucketNotFound", "target")
     if job.report.enabled:
         _check_bucket(client, job.report.bucket_name, "ReportBucketNotFound", "report")
-    segments = [
-        Segment(
-            job_id=job.job_id,
-            seg_no=i,
-            source=seg_source,
-            start=s.start,
-            end=s.end,
-            first_line=s.first_line,
-            task_count=s.task_count,
-        )
-        for i, s in enumerate(scanned)
-    ]
-    return total, segments
+    if job.manifest is None:
+        return _generate(job, client, segment_size)
+    spec, location = job.manifest.spec, job.manifest.location
+    if spec.format in (ManifestFormat.S3_INVENTORY, ManifestFormat.COS_INVENTORY):
+        return _inventory_segments(job, client, location.ref, location.object_version_id, location.e_tag, segment_size)
+    fields = tuple(spec.fields) if spec.fields else None
+    return _csv_segments(job, client, location.ref, location.object_version_id, location.e_tag, fields, segment_size)

@@ -50,6 +50,7 @@ class JobService:
             confirmation_required=request.confirmation_required,
             description=request.description,
             manifest=request.manifest,
+            manifest_generator=request.manifest_generator,
             operation=request.operation,
             priority=request.priority,
             progress_summary=ProgressSummary(),

@@ -19,6 +19,7 @@ from cosbatch.models.job import (
     ReportScope,
     utcnow,
 )
+from cosbatch.models.manifest_generator import ManifestGenerator
 from cosbatch.models.operation_params import MetadataDirective, PutObjectCopy, StorageClass, Tag
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Manifest",
     "ManifestField",
     "ManifestFormat",
+    "ManifestGenerator",
     "ManifestLocation",
     "ManifestSpec",
     "MetadataDirective",

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models.base import WireModel
+from cosbatch.models.manifest_generator import ManifestGenerator
 from cosbatch.models.operation_params import (
     ComputeObjectChecksum,
     DeleteObject,
@@ -195,13 +196,24 @@ class CreateJobRequest(WireModel):
     operation: JobOperation
     report: ReportConfig
     client_request_token: Annotated[str, Field(min_length=1, max_length=64)]
-    manifest: Manifest
+    manifest: Manifest | None = None
+    manifest_generator: ManifestGenerator | None = None
     priority: Annotated[int, Field(ge=0, le=MAX_PRIORITY)]
     role_arn: Annotated[str, Field(min_length=1, max_length=2048)]
     confirmation_required: bool = False
     description: Annotated[str | None, Field(min_length=1, max_length=256)] = None
     dry_run: bool = False  # cosbatch: check every object (HEAD) and report what would happen
     dialect: Dialect = Dialect.S3
+
+    @model_validator(mode="after")
+    def _one_manifest(self) -> CreateJobRequest:
+        if (self.manifest is None) == (self.manifest_generator is None):
+            raise ValueError("give exactly one of Manifest or ManifestGenerator")
+        gen = self.manifest_generator
+        if gen is not None and gen.s3_job_manifest_generator.manifest_output_location is None and not self.report.enabled:
+            raise ValueError("a generated manifest is saved next to the report: enable the Report or give "
+                             "ManifestGenerator.S3JobManifestGenerator.ManifestOutputLocation")
+        return self
 
 
 def utcnow() -> datetime:
@@ -216,7 +228,8 @@ class Job(WireModel):
     confirmation_required: bool
     description: str | None = None
     failure_reasons: list[FailureReason] = []
-    manifest: Manifest
+    manifest: Manifest | None = None
+    manifest_generator: ManifestGenerator | None = None
     operation: JobOperation
     priority: int
     progress_summary: ProgressSummary

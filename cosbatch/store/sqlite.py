@@ -35,6 +35,7 @@ from cosbatch.models import (
     JobOperation,
     JobTimers,
     Manifest,
+    ManifestGenerator,
     ProgressSummary,
     ReportConfig,
 )
@@ -66,7 +67,8 @@ _SCHEMA = [
         operation TEXT NOT NULL,
         report TEXT NOT NULL,
         role_arn TEXT NOT NULL,
-        dry_run INTEGER NOT NULL DEFAULT 0
+        dry_run INTEGER NOT NULL DEFAULT 0,
+        manifest_generator TEXT
     )""",
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs(account_id, client_request_token)",
     "CREATE INDEX IF NOT EXISTS jobs_account_created ON jobs(account_id, creation_time DESC, job_id DESC)",
@@ -110,6 +112,11 @@ T = TypeVar("T")
 
 def _ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _optional(model: Any, text: str | None) -> Any:
+    data = json.loads(text) if text else None
+    return None if data is None else model.model_validate(data)
 
 
 def _guard(fn: Callable[..., T]) -> Callable[..., T]:
@@ -210,8 +217,8 @@ class SqliteJobStore:
                 conn.execute(
                     """INSERT INTO jobs(job_id, account_id, status, priority, description,
                         confirmation_required, creation_time, client_request_token, request_hash,
-                        dialect, manifest, operation, report, role_arn, dry_run)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                        dialect, manifest, operation, report, role_arn, dry_run, manifest_generator)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         job.job_id,
                         job.account_id,
@@ -223,11 +230,12 @@ class SqliteJobStore:
                         job.client_request_token,
                         request_hash,
                         job.dialect.value,
-                        json.dumps(job.manifest.wire()),
+                        json.dumps(job.manifest.wire() if job.manifest else None),
                         json.dumps(job.operation.wire()),
                         json.dumps(job.report.wire()),
                         job.role_arn,
                         int(job.dry_run),
+                        json.dumps(job.manifest_generator.wire()) if job.manifest_generator else None,
                     ),
                 )
                 conn.execute(
@@ -251,7 +259,8 @@ class SqliteJobStore:
             confirmation_required=bool(row["confirmation_required"]),
             description=row["description"],
             failure_reasons=[FailureReason.model_validate(f) for f in json.loads(row["failure_reasons"])],
-            manifest=Manifest.model_validate(json.loads(row["manifest"])),
+            manifest=_optional(Manifest, row["manifest"]),
+            manifest_generator=_optional(ManifestGenerator, row["manifest_generator"]),
             operation=JobOperation.model_validate(json.loads(row["operation"])),
             priority=row["priority"],
             progress_summary=ProgressSummary(

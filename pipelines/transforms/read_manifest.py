@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+from cosbatch.manifests.inventory import InventoryFile, read_inventory_tasks
 
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
 from cosbatch.manifests.csv_manifest import read_csv_segment
@@ -29,9 +30,14 @@ class _ReadSegmentFn(beam.DoFn):
 
     def process(self, seg: SegmentRef):
         source = SegmentSource.from_json(seg.source)
-        layout = CsvLayout(tuple(ManifestField(f) for f in source.fields) if source.fields else None)
-        reader = open_segment_source(source, self.client)
-        tasks = list(read_csv_segment(reader.chunks(seg.start, seg.end), layout, seg.first_line))
+        if source.format.startswith("inventory-"):
+            ref = source.ref
+            data_file = InventoryFile(ref.bucket, ref.key, source.format, tuple(source.fields or ()))
+            tasks = list(read_inventory_tasks(self.client, data_file, seg.start, seg.end))
+        else:
+            layout = CsvLayout(tuple(ManifestField(f) for f in source.fields) if source.fields else None)
+            reader = open_segment_source(source, self.client)
+            tasks = list(read_csv_segment(reader.chunks(seg.start, seg.end), layout, seg.first_line))
         yield SegmentBatch(seg.seg_no, tasks)
 
     def teardown(self) -> None:

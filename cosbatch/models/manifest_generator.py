@@ -1,0 +1,73 @@
+"""JobManifestGenerator: build the manifest from a bucket listing instead of handing one in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from cosbatch.models.base import WireModel
+from cosbatch.names import parse_bucket_name
+
+
+class KeyNameConstraint(WireModel):
+    match_any_prefix: list[str] | None = None
+    match_any_suffix: list[str] | None = None
+    match_any_substring: list[str] | None = None
+    match_regex: str | None = None  # cosbatch: a Python regex the whole key must match
+
+    @field_validator("match_regex")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            import re
+
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"MatchRegex is not a valid regular expression: {exc}") from None
+        return v
+
+
+class GeneratorFilter(WireModel):
+    eligible_for_replication: bool | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    object_replication_statuses: list[str] | None = None
+    key_name_constraint: KeyNameConstraint | None = None
+    storage_classes: list[str] | None = None
+    object_size_greater_than_bytes: Annotated[int | None, Field(ge=0)] = None
+    object_size_less_than_bytes: Annotated[int | None, Field(ge=0)] = None
+
+
+class ManifestOutputLocation(WireModel):
+    expected_manifest_bucket_owner: str | None = None
+    bucket: str
+    manifest_prefix: str | None = None
+    manifest_encryption: dict | None = None
+    manifest_format: str = "S3InventoryReport_CSV_20211130"
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        parse_bucket_name(v)
+        return v
+
+
+class S3JobManifestGenerator(WireModel):
+    expected_bucket_owner: str | None = None
+    source_bucket: Annotated[str, Field(min_length=1, max_length=128)]
+    manifest_output_location: ManifestOutputLocation | None = None
+    filter: GeneratorFilter | None = None
+    enable_manifest_output: bool = True
+
+    @field_validator("source_bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        parse_bucket_name(v)
+        return v
+
+
+class ManifestGenerator(WireModel):
+    s3_job_manifest_generator: S3JobManifestGenerator = Field(alias="S3JobManifestGenerator")
