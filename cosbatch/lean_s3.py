@@ -248,6 +248,10 @@ _HEADER_ARGS = {
     "ContentEncoding": "content-encoding",
     "ContentLanguage": "content-language",
     "ContentType": "content-type",
+    "GrantFullControl": "x-amz-grant-full-control",
+    "GrantRead": "x-amz-grant-read",
+    "GrantReadACP": "x-amz-grant-read-acp",
+    "GrantWriteACP": "x-amz-grant-write-acp",
 }
 
 

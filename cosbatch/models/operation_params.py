@@ -53,6 +53,17 @@ class ObjectMetadata(WireModel):
     sse_algorithm: str | None = Field(default=None, alias="SSEAlgorithm")
 
 
+class Grantee(WireModel):
+    type_identifier: str | None = None  # id | emailAddress | uri
+    identifier: str | None = None
+    display_name: str | None = None
+
+
+class Grant(WireModel):
+    grantee: Grantee
+    permission: str  # FULL_CONTROL | READ | WRITE | READ_ACP | WRITE_ACP
+
+
 class PutObjectCopy(WireModel):
     """S3PutObjectCopy / COSPutObjectCopy: copy each object into a target bucket."""
 
@@ -63,11 +74,15 @@ class PutObjectCopy(WireModel):
     new_object_metadata: ObjectMetadata | None = None
     new_object_tagging: list[Tag] | None = None
     canned_access_control_list: str | None = None
+    access_control_grants: list[Grant] | None = None
     modified_since_constraint: datetime | None = None
     un_modified_since_constraint: datetime | None = Field(default=None, alias="UnModifiedSinceConstraint")
-    # COS only: replace ResourcesPrefix at the start of the source key by TargetKeyPrefix.
+    # COS only: replace ResourcesPrefix at the start of the source key by TargetKeyPrefix;
+    # COS also states the tagging and ACL directives explicitly (Copy | Replace).
     prefix_replace: bool | None = None
     resources_prefix: str | None = None
+    tagging_directive: str | None = None
+    access_control_directive: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PutObjectCopy:
@@ -101,17 +116,6 @@ class PutObjectTagging(WireModel):
 
 class DeleteObjectTagging(WireModel):
     """S3DeleteObjectTagging: remove every tag of each object."""
-
-
-class Grantee(WireModel):
-    type_identifier: str | None = None  # id | emailAddress | uri
-    identifier: str | None = None
-    display_name: str | None = None
-
-
-class Grant(WireModel):
-    grantee: Grantee
-    permission: str  # FULL_CONTROL | READ | WRITE | READ_ACP | WRITE_ACP
 
 
 class ObjectOwner(WireModel):

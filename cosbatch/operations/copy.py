@@ -8,6 +8,9 @@ from urllib.parse import urlencode
 from cosbatch.manifests import Task
 from cosbatch.models import MetadataDirective, PutObjectCopy
 
+_GRANT_ARGS = {"FULL_CONTROL": "GrantFullControl", "READ": "GrantRead", "READ_ACP": "GrantReadACP",
+               "WRITE_ACP": "GrantWriteACP"}
+
 
 class CopyOperation:
     name: ClassVar[str] = "S3PutObjectCopy"
@@ -26,6 +29,13 @@ class CopyOperation:
             args["StorageClass"] = p.storage_class.value
         if p.canned_access_control_list:
             args["ACL"] = p.canned_access_control_list
+        for grant in p.access_control_grants or []:
+            arg = _GRANT_ARGS.get(grant.permission)
+            if arg is None:
+                continue
+            kind = grant.grantee.type_identifier or "id"
+            value = f'{kind}="{grant.grantee.identifier}"'
+            args[arg] = f"{args[arg]}, {value}" if arg in args else value
         if p.modified_since_constraint is not None:
             args["CopySourceIfModifiedSince"] = p.modified_since_constraint
         if p.un_modified_since_constraint is not None:

@@ -24,6 +24,7 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.forwarded = 0
         self.injected = 0
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers) seen
         self.pool = urllib3.PoolManager(maxsize=64, retries=False)
         proxy = self
 
@@ -37,6 +38,7 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with proxy.lock:
+                    proxy.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
                     inject = proxy.rng.random() < proxy.ratio
                     if inject:
                         proxy.injected += 1
