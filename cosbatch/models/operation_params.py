@@ -155,6 +155,14 @@ class InitiateRestoreObject(WireModel):
 
     expiration_in_days: Annotated[int | None, Field(ge=1, le=365 * 100)] = None
     glacier_job_tier: GlacierJobTier | None = None
+    job_tier: Annotated[str | None, Field(pattern=r"^(?i:bulk|standard|expedited)$")] = None  # COS's name
+
+    @property
+    def tier(self) -> str:
+        """Restore tier as the S3 RestoreObject API spells it (Bulk | Standard | Expedited)."""
+        if self.glacier_job_tier is not None:
+            return self.glacier_job_tier.value.title()
+        return (self.job_tier or "Standard").title()
 
 
 SUPPORTED_CHECKSUMS = ("CRC32", "MD5", "SHA1", "SHA256", "SHA512")

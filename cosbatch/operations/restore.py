@@ -16,8 +16,7 @@ class RestoreOperation:
         request: dict[str, Any] = {}
         if params.expiration_in_days is not None:
             request["Days"] = params.expiration_in_days
-        tier = (params.glacier_job_tier.value if params.glacier_job_tier else "STANDARD").title()
-        request["GlacierJobParameters"] = {"Tier": tier}
+        request["GlacierJobParameters"] = {"Tier": params.tier}
         self.request = request
 
     def apply(self, client: Any, task: Task) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from cosbatch.manifests.inventory import InventoryFile, read_inventory_tasks
 
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
 from cosbatch.manifests.csv_manifest import read_csv_segment
+from cosbatch.manifests.inventory import InventoryFile, read_inventory_tasks
 from cosbatch.manifests.source import open_segment_source
 from cosbatch.models import ManifestField
 from cosbatch.plan import JobPlan, SegmentRef

@@ -108,3 +108,13 @@ def test_copy_target_key():
         "TargetResource": "qcs::cos:r::dst", "PrefixReplace": True, "ResourcesPrefix": "old/", "TargetKeyPrefix": "new/"}}))
     assert cos.operation.params.target_key("old/x.txt") == "new/x.txt"
     assert cos.operation.params.target_key("other/x.txt") == "other/x.txt"
+
+
+def test_cos_restore_parameters():
+    req = parse_create_job(cos_body(Operation={"COSInitiateRestoreObject": {"ExpirationInDays": 3, "JobTier": "Bulk"}}))
+    assert req.operation.name == "S3InitiateRestoreObject"
+    assert (req.operation.params.expiration_in_days, req.operation.params.tier) == (3, "Bulk")
+    s3 = parse_create_job(s3_body(Operation={"S3InitiateRestoreObject": {"GlacierJobTier": "STANDARD"}}))
+    assert s3.operation.params.tier == "Standard"
+    with pytest.raises(InvalidRequest):
+        parse_create_job(cos_body(Operation={"COSInitiateRestoreObject": {"JobTier": "Slow"}}))
