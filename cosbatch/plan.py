@@ -38,7 +38,7 @@ class JobPlan:
     segments: tuple[SegmentRef, ...]
     report: ReportTarget | None = None
     dry_run: bool = False
-    concurrency: int = 32
+    concurrency: int = 64
     control_poll_s: float = 0.5
     progress_push_s: float = 1.0
     labels: dict[str, str] = field(default_factory=dict)

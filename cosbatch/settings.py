@@ -26,7 +26,7 @@ class Settings:
     s3: S3Config = field(default_factory=S3Config)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     segment_size: int = 1000
-    concurrency: int = 32
+    concurrency: int = 64
     capacity: int = 1  # jobs Active at once
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
     poll_s: float = 0.2

@@ -60,7 +60,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runner-option", action="append", default=[], metavar="KEY=VALUE",
                    help="runner option, e.g. direct_running_mode=multi_processing (repeatable)")
     p.add_argument("--capacity", type=int, default=1, help="jobs Active at once (default 1)")
-    p.add_argument("--concurrency", type=int, default=32, help="object operations in flight per worker (default 32)")
+    p.add_argument("--concurrency", type=int, default=64, help="object operations in flight per worker (default 64)")
     p.add_argument("--segment-size", type=int, default=1000, help="tasks per manifest segment (default 1000)")
     p.add_argument("--failure-threshold-tasks", type=int, default=1000)
     p.add_argument("--failure-threshold-ratio", type=float, default=0.5)
@@ -146,7 +146,7 @@ def _settings(args: argparse.Namespace, store_url: str) -> Settings:
         s3=S3Config.from_env(args.endpoint_url, **({"region": args.region} if args.region else {})),
         runner=RunnerConfig(getattr(args, "runner", "direct"), options),
         segment_size=getattr(args, "segment_size", 1000),
-        concurrency=getattr(args, "concurrency", 32),
+        concurrency=getattr(args, "concurrency", 64),
         capacity=getattr(args, "capacity", 1),
         threshold=FailureThreshold(
             getattr(args, "failure_threshold_tasks", 1000), getattr(args, "failure_threshold_ratio", 0.5)
