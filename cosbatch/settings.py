@@ -29,5 +29,5 @@ class Settings:
     concurrency: int = 64
     capacity: int = 1  # jobs Active at once
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
-    poll_s: float = 0.2
+    poll_s: float = 0.1
     list_window_days: int = 90

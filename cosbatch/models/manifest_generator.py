@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from cosbatch.models.base import WireModel
 from cosbatch.names import parse_bucket_name
@@ -41,32 +41,29 @@ class GeneratorFilter(WireModel):
     object_size_less_than_bytes: Annotated[int | None, Field(ge=0)] = None
 
 
+def _valid_bucket_name(v: str) -> str:
+    parse_bucket_name(v)
+    return v
+
+
+#: A bucket ARN / QCS name, checked when parsed.
+BucketName = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_valid_bucket_name)]
+
+
 class ManifestOutputLocation(WireModel):
     expected_manifest_bucket_owner: str | None = None
-    bucket: str
+    bucket: BucketName
     manifest_prefix: str | None = None
     manifest_encryption: dict | None = None
     manifest_format: str = "S3InventoryReport_CSV_20211130"
 
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, v: str) -> str:
-        parse_bucket_name(v)
-        return v
-
 
 class S3JobManifestGenerator(WireModel):
     expected_bucket_owner: str | None = None
-    source_bucket: Annotated[str, Field(min_length=1, max_length=128)]
+    source_bucket: BucketName
     manifest_output_location: ManifestOutputLocation | None = None
     filter: GeneratorFilter | None = None
     enable_manifest_output: bool = True
-
-    @field_validator("source_bucket")
-    @classmethod
-    def _bucket(cls, v: str) -> str:
-        parse_bucket_name(v)
-        return v
 
 
 class ManifestGenerator(WireModel):
