@@ -51,11 +51,14 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts) + more
 
 
-def parse_create_job(body: dict[str, Any]) -> CreateJobRequest:
-    """A CreateJob body of either dialect → the validated request (InvalidRequest if not valid)."""
+def parse_create_job(body: dict[str, Any], dialect: Dialect | None = None) -> CreateJobRequest:
+    """A CreateJob body of either dialect → the validated request (InvalidRequest if not valid).
+
+    The dialect is detected from the body unless the caller knows it (the HTTP API does).
+    """
     if not isinstance(body, dict):
         raise MalformedRequest("CreateJob request must be an object")
-    dialect = detect_dialect(body)
+    dialect = dialect or detect_dialect(body)
     data = dict(body)
     if "Operation" in data:
         data["Operation"] = normalise_operation(data["Operation"])

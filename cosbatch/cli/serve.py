@@ -1,17 +1,71 @@
-"""`cosbatch serve`: the controller (scheduler + store) and the HTTP API in one process."""
+"""`cosbatch serve`: the controller (scheduler + store) and the HTTP API + web console in one process."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from types import FrameType
 
+from cosbatch import logs
+from cosbatch.api import ApiApp
+from cosbatch.api.auth import load_access_keys
+from cosbatch.api.http import MAX_BODY_BYTES
+from cosbatch.controller import JobService, Scheduler
 from cosbatch.errors import ConfigError
 from cosbatch.settings import Settings
+from cosbatch.store import open_store
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8480)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8480, help="port to listen on (default 8480; 0 = any free)")
+    parser.add_argument("--access-keys-file", default=None, metavar="PATH",
+                        help="ACCOUNT:ACCESS_KEY_ID:SECRET lines (default ~/.cosbatch/access-keys if present; "
+                             "also $COSBATCH_ACCESS_KEYS)")
+    parser.add_argument("--no-auth", action="store_true",
+                        help="development only: accept unsigned requests, and any account header")
+    parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default 8)")
+    parser.add_argument("--no-scheduler", action="store_true",
+                        help="serve the API only; jobs run where `cosbatch run` or another server runs")
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    raise ConfigError("cosbatch serve is not available yet")
+    from waitress import create_server
+
+    keys = None if args.no_auth else load_access_keys(args.access_keys_file)
+    if keys is not None and not keys:
+        raise ConfigError("no access keys are configured: set COSBATCH_ACCESS_KEYS=ACCOUNT:KEY_ID:SECRET, "
+                          "or give --access-keys-file, or pass --no-auth for a development server")
+    store = open_store(settings.store_url)
+    app = ApiApp(JobService(store), keys)
+    server = create_server(app, host=args.host, port=args.port, threads=args.threads,
+                           max_request_body_size=MAX_BODY_BYTES + 1, ident="cosbatch", clear_untrusted_proxy_headers=True)
+    stop = threading.Event()
+    scheduler = None if args.no_scheduler else Scheduler(store, settings)
+    worker = threading.Thread(target=scheduler.serve_forever, args=(stop,), name="scheduler", daemon=True) \
+        if scheduler else None
+
+    def shutdown(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        raise SystemExit(0)  # waitress's loop ends on SystemExit and shuts its workers down
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    if worker:
+        worker.start()
+    host, port = server.effective_host, server.effective_port  # type: ignore[union-attr]
+    auth = "off (--no-auth)" if keys is None else f"SigV4 / COS signatures, {len(keys)} key(s)"
+    print(f"cosbatch serve: http://{host}:{port}/ (API /v20180820/jobs and /jobs, console /console; "
+          f"auth {auth})", file=sys.stderr, flush=True)
+    logs.event("serve_started", host=host, port=port, auth=keys is not None)
+    try:
+        server.run()
+    finally:
+        stop.set()
+        if worker:
+            worker.join(timeout=30)
+        if scheduler:
+            scheduler.close()
+    return 0

@@ -9,6 +9,7 @@ controller picks up exactly where the last one stopped.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -112,7 +113,11 @@ class Scheduler:
     def serve_forever(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception as exc:  # the store or storage failed this pass: keep serving, retry
+                    logs.event("scheduler_step_failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+                    stop.wait(min(5.0, 10 * self.settings.poll_s))
                 stop.wait(self.settings.poll_s)
         finally:
             self.store.release_lease(LEASE, self.owner)

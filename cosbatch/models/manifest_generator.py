@@ -36,7 +36,7 @@ class GeneratorFilter(WireModel):
     created_before: datetime | None = None
     object_replication_statuses: list[str] | None = None
     key_name_constraint: KeyNameConstraint | None = None
-    storage_classes: list[str] | None = None
+    storage_classes: list[str] | None = Field(default=None, alias="MatchAnyStorageClass")
     object_size_greater_than_bytes: Annotated[int | None, Field(ge=0)] = None
     object_size_less_than_bytes: Annotated[int | None, Field(ge=0)] = None
 

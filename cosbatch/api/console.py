@@ -1,0 +1,298 @@
+"""The web console: job list with the seed's filters, job pages, confirm / cancel / priority.
+
+Server-rendered HTML with a little inline JavaScript that refreshes progress; no
+asset is fetched from anywhere at run time. People sign in with HTTP Basic
+authentication, access key id as the user name and secret key as the password,
+and see only their account's jobs (dev mode without keys: every account).
+POSTs carry a per-server form token and must come from the console's own origin.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import re
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from cosbatch.api.auth import AccessKey
+from cosbatch.api.http import Response, read_body
+from cosbatch.controller import JobService
+from cosbatch.errors import CosbatchError
+from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.models import Job
+
+e = html.escape
+
+CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:10px 20px}header a{color:#fff;text-decoration:none;font-weight:600}
+main{padding:16px 20px}table{border-collapse:collapse;width:100%;background:#fff}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
+th a{color:inherit}td.mono,span.mono{font-family:ui-monospace,monospace;font-size:12px}
+.bar{width:160px;height:10px;background:#e3e6ea;border-radius:5px;overflow:hidden;display:inline-block}
+.bar>i{display:block;height:100%;background:#2f7d32}.bar>i.failed{background:#c62828}
+.status{font-weight:600}.Failed,.Cancelled{color:#c62828}.Complete{color:#2f7d32}.Suspended{color:#b26a00}
+form.inline{display:inline;margin-right:8px}.filters{margin-bottom:12px}
+.flash{padding:8px;margin-bottom:12px;border-radius:4px}.flash.err{background:#fdecea}.flash.ok{background:#e8f5e9}
+dl{display:grid;grid-template-columns:220px 1fr;gap:4px 12px;background:#fff;padding:12px}dt{font-weight:600}
+dd{margin:0;word-break:break-all}
+"""
+
+JS = """
+function refresh(){
+  const rows=document.querySelectorAll('[data-job]');
+  if(!rows.length)return;
+  const ids=[...rows].map(r=>r.dataset.job).join(',');
+  fetch('/console/api/progress?ids='+encodeURIComponent(ids),{credentials:'same-origin'})
+   .then(r=>r.ok?r.json():null).then(data=>{
+    if(!data)return;
+    for(const row of rows){const j=data[row.dataset.job];if(!j)continue;
+      const st=row.querySelector('.status');if(st){st.textContent=j.status;st.className='status '+j.status;}
+      const bar=row.querySelector('.bar>i');if(bar){bar.style.width=j.percent+'%';}
+      const txt=row.querySelector('.progress-text');if(txt){txt.textContent=j.text;}}
+   }).catch(()=>{});
+}
+setInterval(refresh,2000);
+"""
+
+
+def _progress(job: Job) -> tuple[float, str]:
+    p = job.progress_summary
+    total = p.total_number_of_tasks
+    percent = 100.0 * p.tasks_run / total if total else (100.0 if job.status is JobStatus.COMPLETE else 0.0)
+    text = f"{p.tasks_run:,}/{'?' if total is None else f'{total:,}'} ({p.number_of_tasks_failed:,} failed)"
+    return round(min(percent, 100.0), 1), text
+
+
+def _bar(job: Job) -> str:
+    percent, text = _progress(job)
+    failed = " failed" if job.status in (JobStatus.FAILED, JobStatus.FAILING) else ""
+    return (f'<span class="bar"><i class="{failed.strip()}" style="width:{percent}%"></i></span> '
+            f'<span class="progress-text">{e(text)}</span>')
+
+
+def _time(t: Any) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+
+
+class Console:
+    def __init__(self, service: JobService, keys: dict[str, AccessKey] | None) -> None:
+        self.service = service
+        self.keys = keys
+        self._form_secret = secrets.token_bytes(32)
+
+    # -- plumbing ------------------------------------------------------------------
+    def _account(self, environ: dict[str, Any]) -> tuple[bool, str | None]:
+        """(signed in, account). Dev mode: signed in as every account."""
+        if self.keys is None:
+            return True, None
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if not auth.startswith("Basic "):
+            return False, None
+        try:
+            user, _, password = base64.b64decode(auth[6:], validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False, None
+        key = self.keys.get(user)
+        if key is None or not hmac.compare_digest(key.secret_access_key.encode(), password.encode()):
+            return False, None
+        return True, key.account_id
+
+    def _token(self, account: str | None) -> str:
+        return hmac.new(self._form_secret, (account or "*").encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _page(self, title: str, body: str, status: int = 200, headers: tuple = ()) -> Response:
+        doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)} · cosbatch</title>"
+               f"<style>{CSS}</style></head><body><header><a href='/console/jobs'>cosbatch · Batch Operations"
+               f"</a></header><main>{body}</main><script>{JS}</script></body></html>")
+        return Response(status, doc.encode(), "text/html; charset=utf-8", headers)
+
+    def _redirect(self, location: str) -> Response:
+        return Response(303, b"", "text/plain", (("Location", location),))
+
+    def handle(self, environ: dict[str, Any], path: str) -> Response:
+        signed_in, account = self._account(environ)
+        if not signed_in:
+            return Response(401, b"sign in with your access key id and secret key\n", "text/plain",
+                            (("WWW-Authenticate", 'Basic realm="cosbatch console", charset="UTF-8"'),))
+        method = environ.get("REQUEST_METHOD", "GET")
+        query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=50)
+        try:
+            if path in ("/", "/console", "/console/"):
+                return self._redirect("/console/jobs")
+            if path == "/console/jobs" and method == "GET":
+                return self.job_list(account, query)
+            if path == "/console/api/progress" and method == "GET":
+                return self.progress(account, query)
+            m = re.fullmatch(r"/console/jobs/([a-zA-Z0-9_-]{5,36})(/(status|priority))?", path)
+            if m and method == "GET" and not m.group(2):
+                return self.job_page(account, m.group(1), query)
+            if m and method == "POST" and m.group(2):
+                return self.job_action(environ, account, m.group(1), m.group(3))
+            return self._page("Not found", "<p>No such page.</p>", 404)
+        except CosbatchError as exc:
+            return self._page("Error", f"<div class='flash err'>{e(exc.code)}: {e(exc.message)}</div>",
+                              exc.http_status)
+
+    # -- pages ---------------------------------------------------------------------
+    def job_list(self, account: str | None, query: dict[str, list[str]]) -> Response:
+        status = (query.get("status") or [""])[0]
+        text = (query.get("q") or [""])[0].strip()[:256]
+        sort = (query.get("sort") or ["created"])[0]
+        page = self.service.list_jobs(account, [status] if status else [], text or None,
+                                      max_results=1000, next_token=(query.get("next") or [None])[0])
+        jobs = list(page.jobs)
+        if sort == "priority":
+            jobs.sort(key=lambda j: (-j.priority, -j.creation_time.timestamp()))
+        options = "".join(f"<option value='{s.value}'{' selected' if s.value == status else ''}>{s.value}</option>"
+                          for s in JobStatus)
+
+        def sort_link(key: str, label: str) -> str:
+            params = {k: v for k, v in (("status", status), ("q", text), ("sort", key)) if v}
+            mark = " ▼" if sort == key else ""
+            return f"<a href='/console/jobs?{e(urlencode(params))}'>{label}{mark}</a>"
+
+        rows = "".join(
+            f"<tr data-job='{e(j.job_id)}'><td class='mono'><a href='/console/jobs/{e(j.job_id)}'>{e(j.job_id)}</a>"
+            f"</td><td class='status {j.status.value}'>{j.status.value}</td><td>{j.priority}</td>"
+            f"<td>{e(j.operation.name)}</td><td>{_bar(j)}</td><td>{_time(j.creation_time)}</td>"
+            f"<td>{e(j.description or '')}</td></tr>"
+            for j in jobs
+        ) or "<tr><td colspan='7'>No jobs match.</td></tr>"
+        more = ""
+        if page.next_token:
+            params = {k: v for k, v in (("status", status), ("q", text), ("sort", sort),
+                                        ("next", page.next_token)) if v}
+            more = f"<p><a href='/console/jobs?{e(urlencode(params))}'>Older jobs →</a></p>"
+        body = (
+            "<h1>Batch jobs</h1>"
+            "<form class='filters' method='get' action='/console/jobs'>"
+            f"<label>Status <select name='status' id='status-filter'><option value=''>All</option>{options}"
+            "</select></label> "
+            f"<label>Description or job ID <input name='q' id='text-filter' value='{e(text)}'></label> "
+            f"<input type='hidden' name='sort' value='{e(sort)}'>"
+            "<button type='submit' id='apply-filters'>Filter</button></form>"
+            "<table id='jobs'><thead><tr><th>Job ID</th><th>Status</th>"
+            f"<th>{sort_link('priority', 'Priority')}</th><th>Operation</th><th>Progress</th>"
+            f"<th>{sort_link('created', 'Created')}</th><th>Description</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>{more}"
+        )
+        return self._page("Batch jobs", body)
+
+    def job_page(self, account: str | None, job_id: str, query: dict[str, list[str]]) -> Response:
+        job = self.service.describe_job(job_id, account)
+        token = self._token(account)
+        flash = ""
+        if query.get("ok"):
+            flash = f"<div class='flash ok'>{e(query['ok'][0][:200])}</div>"
+        if query.get("err"):
+            flash = f"<div class='flash err'>{e(query['err'][0][:300])}</div>"
+        actions = []
+        if job.status is JobStatus.SUSPENDED:
+            actions.append(self._button(job, token, "status", "Ready", "Confirm and run", "confirm"))
+        if job.status not in TERMINAL and job.status is not JobStatus.CANCELLING:
+            actions.append(self._button(job, token, "status", "Cancelled", "Cancel job", "cancel"))
+        actions.append(
+            f"<form class='inline' method='post' action='/console/jobs/{e(job.job_id)}/priority'>"
+            f"<input type='hidden' name='token' value='{token}'>"
+            f"<input name='priority' id='priority-input' size='10' value='{job.priority}'> "
+            "<button type='submit' id='set-priority'>Set priority</button></form>"
+        )
+        rows: list[tuple[str, str]] = [
+            ("Job ID", f"<span class='mono'>{e(job.job_id)}</span>"),
+            ("Status", f"<span class='status {job.status.value}' id='job-status'>{job.status.value}</span>"),
+            ("Progress", _bar(job)),
+            ("Priority", str(job.priority)),
+            ("Description", e(job.description or "-")),
+            ("Operation", f"{e(job.operation.name)} <span class='mono'>"
+                          f"{e(json.dumps(job.operation.params.wire(), default=str))}</span>"),
+        ]
+        if job.manifest is not None:
+            rows.append(("Manifest", f"<span class='mono'>{e(job.manifest.location.object_arn)}</span> "
+                                     f"({e(job.manifest.spec.format.value)})"))
+        elif job.manifest_generator is not None:
+            gen = job.manifest_generator.s3_job_manifest_generator
+            rows.append(("Manifest", f"generated from <span class='mono'>{e(gen.source_bucket)}</span>"))
+        p = job.progress_summary
+        rows += [
+            ("Total tasks", "?" if p.total_number_of_tasks is None else f"{p.total_number_of_tasks:,}"),
+            ("Succeeded", f"{p.number_of_tasks_succeeded:,}"),
+            ("Failed", f"{p.number_of_tasks_failed:,}"),
+            ("Active time", f"{p.timers.elapsed_time_in_active_seconds:,} s"),
+            ("Report", self._report(job)),
+            ("Confirmation required", "yes" if job.confirmation_required else "no"),
+            ("Role", e(job.role_arn)),
+            ("Created", _time(job.creation_time)),
+            ("Terminated", _time(job.termination_date)),
+        ]
+        if job.status_update_reason:
+            rows.append(("Status update reason", e(job.status_update_reason)))
+        if job.suspended_cause:
+            rows.append(("Suspended", f"{_time(job.suspended_date)}: {e(job.suspended_cause)}"))
+        for f in job.failure_reasons:
+            rows.append(("Failure", f"<span class='failure'>{e(f.failure_code)}: {e(f.failure_reason)}</span>"))
+        history = "".join(f"<li>{_time(h.at)} {h.to_status.value}{' — ' + e(h.reason) if h.reason else ''}</li>"
+                          for h in self.service.history(job.job_id))
+        body = (
+            f"<p><a href='/console/jobs'>← all jobs</a></p><h1>Job {e(job.job_id)}</h1>{flash}"
+            f"<p id='actions'>{''.join(actions)}</p>"
+            f"<div data-job='{e(job.job_id)}'><dl>"
+            + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+            + f"</dl></div><h2>History</h2><ul id='history'>{history}</ul>"
+        )
+        return self._page(f"Job {job.job_id}", body)
+
+    def _report(self, job: Job) -> str:
+        if not job.report.enabled:
+            return "disabled"
+        prefix = (job.report.prefix or "").strip("/")
+        where = f"s3://{job.report.bucket_name}/{prefix + '/' if prefix else ''}job-{job.job_id}/"
+        text = (f"<span class='mono'>{e(where)}</span> ({job.report.scope.value}, "
+                f"{e(job.report.format.value if job.report.format else '')})")
+        if job.status in TERMINAL:
+            text += f"<br>manifest: <span class='mono' id='report-manifest'>{e(where)}manifest.json</span>"
+        return text
+
+    def _button(self, job: Job, token: str, what: str, value: str, label: str, ident: str) -> str:
+        return (f"<form class='inline' method='post' action='/console/jobs/{e(job.job_id)}/{what}'>"
+                f"<input type='hidden' name='token' value='{token}'>"
+                f"<input type='hidden' name='requestedJobStatus' value='{value}'>"
+                f"<button type='submit' id='{ident}'>{label}</button></form>")
+
+    def job_action(self, environ: dict[str, Any], account: str | None, job_id: str, what: str) -> Response:
+        host = environ.get("HTTP_HOST", "")
+        origin = environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER") or ""
+        if not re.match(rf"^https?://{re.escape(host)}(/|$)", origin):
+            return self._page("Forbidden", "<div class='flash err'>cross-site request refused</div>", 403)
+        form = parse_qs(read_body(environ, 64 * 1024).decode("utf-8", "replace"), max_num_fields=20)
+        if not hmac.compare_digest((form.get("token") or [""])[0], self._token(account)):
+            return self._page("Forbidden", "<div class='flash err'>form expired; reload the page</div>", 403)
+        where = f"/console/jobs/{quote(job_id)}"
+        try:
+            if what == "priority":
+                job = self.service.update_job_priority(job_id, (form.get("priority") or [""])[0], account)
+                message = f"priority set to {job.priority}"
+            else:
+                requested = (form.get("requestedJobStatus") or [""])[0]
+                job = self.service.update_job_status(job_id, requested, "requested in the console", account)
+                message = f"job is {job.status.value}"
+        except CosbatchError as exc:
+            return self._redirect(f"{where}?{urlencode({'err': f'{exc.code}: {exc.message}'})}")
+        return self._redirect(f"{where}?{urlencode({'ok': message})}")
+
+    def progress(self, account: str | None, query: dict[str, list[str]]) -> Response:
+        ids = [i for i in (query.get("ids") or [""])[0].split(",") if re.fullmatch(r"[a-zA-Z0-9_-]{5,36}", i)]
+        out = {}
+        for job_id in ids[:200]:
+            try:
+                job = self.service.describe_job(job_id, account)
+            except CosbatchError:
+                continue
+            percent, text = _progress(job)
+            out[job_id] = {"status": job.status.value, "percent": percent, "text": text}
+        return Response(200, json.dumps(out).encode(), "application/json")
