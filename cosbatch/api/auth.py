@@ -158,19 +158,23 @@ def verify_cos_signature(req: SignedRequest, keys: dict[str, AccessKey], now: fl
     header_names = [h for h in fields["q-header-list"].split(";") if h]
     param_names = [p for p in fields["q-url-param-list"].split(";") if p]
     params = {k.lower(): v for k, v in parse_qsl(req.query, keep_blank_values=True)}
-    http_string = "\n".join([
-        req.method.lower(),
-        unquote(req.path) or "/",
-        _cos_kv([(p, params.get(p, "")) for p in param_names]),
-        _cos_kv([(h, req.headers.get(h, "")) for h in header_names]),
-        "",
-    ])
-    sign_key = hmac.new(key.secret_access_key.encode(), fields["q-key-time"].encode(), "sha1").hexdigest()
-    to_sign = "\n".join(["sha1", fields["q-sign-time"], hashlib.sha1(http_string.encode()).hexdigest(), ""])
-    expected = hmac.new(sign_key.encode(), to_sign.encode(), "sha1").hexdigest()
-    if not hmac.compare_digest(expected, fields["q-signature"]):
-        raise AccessDenied("the request signature does not match")
-    return key
+    host = req.headers.get("host", "")
+    # COS SDKs sign the host name without the port (COS endpoints have none); accept both.
+    for signed_host in dict.fromkeys([host, host.rsplit(":", 1)[0] if ":" in host else host]):
+        headers = {**req.headers, "host": signed_host}
+        http_string = "\n".join([
+            req.method.lower(),
+            unquote(req.path) or "/",
+            _cos_kv([(p, params.get(p, "")) for p in param_names]),
+            _cos_kv([(h, headers.get(h, "")) for h in header_names]),
+            "",
+        ])
+        sign_key = hmac.new(key.secret_access_key.encode(), fields["q-key-time"].encode(), "sha1").hexdigest()
+        to_sign = "\n".join(["sha1", fields["q-sign-time"], hashlib.sha1(http_string.encode()).hexdigest(), ""])
+        expected = hmac.new(sign_key.encode(), to_sign.encode(), "sha1").hexdigest()
+        if hmac.compare_digest(expected, fields["q-signature"]):
+            return key
+    raise AccessDenied("the request signature does not match")
 
 
 def verify(req: SignedRequest, keys: dict[str, AccessKey]) -> AccessKey:

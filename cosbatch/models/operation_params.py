@@ -13,8 +13,15 @@ from cosbatch.names import parse_bucket_name
 
 
 class MetadataDirective(StrEnum):
+    """S3 writes COPY / REPLACE; COS writes Copy / Replaced. Both spellings are accepted."""
+
     COPY = "COPY"
     REPLACE = "REPLACE"
+
+    @classmethod
+    def _missing_(cls, value: object) -> MetadataDirective | None:
+        spelled = {"copy": cls.COPY, "replace": cls.REPLACE, "replaced": cls.REPLACE}
+        return spelled.get(value.lower()) if isinstance(value, str) else None
 
 
 class StorageClass(StrEnum):
