@@ -18,6 +18,10 @@ from cosbatch.settings import Settings
 from cosbatch.store import open_store
 
 
+#: waitress refuses bodies over this itself (plain text); up to it, the app answers 413 in XML.
+WAITRESS_BODY_CAP = 64 * MAX_BODY_BYTES
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8480, help="port to listen on (default 8480; 0 = any free)")
@@ -41,7 +45,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings.store_url)
     app = ApiApp(JobService(store), keys)
     server = create_server(app, host=args.host, port=args.port, threads=args.threads,
-                           max_request_body_size=MAX_BODY_BYTES + 1, ident="cosbatch", clear_untrusted_proxy_headers=True)
+                           max_request_body_size=WAITRESS_BODY_CAP, ident="cosbatch", clear_untrusted_proxy_headers=True)
     stop = threading.Event()
     scheduler = None if args.no_scheduler else Scheduler(store, settings)
     worker = threading.Thread(target=scheduler.serve_forever, args=(stop,), name="scheduler", daemon=True) \
