@@ -54,7 +54,9 @@ function refresh(){
     for(const row of rows){const j=data[row.dataset.job];if(!j)continue;
       const st=row.querySelector('.status');if(st){st.textContent=j.status;st.className='status '+j.status;}
       const bar=row.querySelector('.bar>i');if(bar){bar.style.width=j.percent+'%';}
-      const txt=row.querySelector('.progress-text');if(txt){txt.textContent=j.text;}}
+      const txt=row.querySelector('.progress-text');if(txt){txt.textContent=j.text;}
+      for(const k of ['succeeded','failed','total','active']){
+        const el=row.querySelector('[data-field='+k+']');if(el){el.textContent=j[k];}}}
    }).catch(()=>{});
 }
 setInterval(refresh,2000);
@@ -67,6 +69,17 @@ def _progress(job: Job) -> tuple[float, str]:
     percent = 100.0 * p.tasks_run / total if total else (100.0 if job.status is JobStatus.COMPLETE else 0.0)
     text = f"{p.tasks_run:,}/{'?' if total is None else f'{total:,}'} ({p.number_of_tasks_failed:,} failed)"
     return round(min(percent, 100.0), 1), text
+
+
+def _counters(job: Job) -> list[tuple[str, str, str]]:
+    """(field, label, shown value) of the live counters on a job page."""
+    p = job.progress_summary
+    return [
+        ("total", "Total tasks", "?" if p.total_number_of_tasks is None else f"{p.total_number_of_tasks:,}"),
+        ("succeeded", "Succeeded", f"{p.number_of_tasks_succeeded:,}"),
+        ("failed", "Failed", f"{p.number_of_tasks_failed:,}"),
+        ("active", "Active time", f"{p.timers.elapsed_time_in_active_seconds:,} s"),
+    ]
 
 
 def _bar(job: Job) -> str:
@@ -218,12 +231,8 @@ class Console:
         elif job.manifest_generator is not None:
             gen = job.manifest_generator.s3_job_manifest_generator
             rows.append(("Manifest", f"generated from <span class='mono'>{e(gen.source_bucket)}</span>"))
-        p = job.progress_summary
         rows += [
-            ("Total tasks", "?" if p.total_number_of_tasks is None else f"{p.total_number_of_tasks:,}"),
-            ("Succeeded", f"{p.number_of_tasks_succeeded:,}"),
-            ("Failed", f"{p.number_of_tasks_failed:,}"),
-            ("Active time", f"{p.timers.elapsed_time_in_active_seconds:,} s"),
+            *((label, f"<span data-field='{name}'>{value}</span>") for name, label, value in _counters(job)),
             ("Report", self._report(job)),
             ("Confirmation required", "yes" if job.confirmation_required else "no"),
             ("Role", e(job.role_arn)),
@@ -294,5 +303,6 @@ class Console:
             except CosbatchError:
                 continue
             percent, text = _progress(job)
-            out[job_id] = {"status": job.status.value, "percent": percent, "text": text}
+            out[job_id] = {"status": job.status.value, "percent": percent, "text": text,
+                           **{name: value for name, _, value in _counters(job)}}
         return Response(200, json.dumps(out).encode(), "application/json")

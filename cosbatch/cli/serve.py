@@ -17,7 +17,6 @@ from cosbatch.errors import ConfigError
 from cosbatch.settings import Settings
 from cosbatch.store import open_store
 
-
 #: waitress refuses bodies over this itself (plain text); up to it, the app answers 413 in XML.
 WAITRESS_BODY_CAP = 64 * MAX_BODY_BYTES
 
