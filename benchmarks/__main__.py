@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from benchmarks import scenarios
 from benchmarks.harness import write_results
 
-ALL = ("copy", "delete", "tagging", "latency", "memory", "store")
+ALL = ("copy", "delete", "tagging", "latency", "memory", "store", "http")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(scenarios.memory(env, small, large))
             elif name == "store":
                 results.append(scenarios.store_queries(env, 10_000 if args.quick else 100_000))
+            elif name == "http":
+                from benchmarks.http_api import http_describe
+
+                results.append(http_describe(env.workdir, args.rounds))
             else:
                 parser.error(f"unknown scenario {name}")
     finally:
