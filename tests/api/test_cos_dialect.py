@@ -98,3 +98,16 @@ def test_list_priority_status_and_cos_errors(api, cos_job):
     bad_priority = api.cos_request("POST", f"/jobs/{job_id}/priority", ALICE, query={"priority": "-1"})
     assert bad_priority.status == 400 and xml(bad_priority).findtext("Code") == "InvalidRequest"
     assert xml(bad_priority).findtext("RequestId")
+
+
+def test_failed_job_lists_its_failures_as_cos_job_failure_elements(api, make_bucket):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    body = sample_body(src, dst, rep, "no-such-etag")  # the manifest.csv does not exist
+    answer = api.cos_request("POST", "/jobs", ALICE, body=body)
+    assert answer.status == 200, answer.data
+    job_id = xml(answer).findtext("JobId")
+    job = wait_for(lambda: (j := xml(api.cos_request("GET", f"/jobs/{job_id}", ALICE)).find("Job"))
+                   .findtext("Status") == "Failed" and j, 60, 0.3, "Failed")
+    failures = job.findall("FailureReasons/JobFailure")
+    assert failures and failures[0].findtext("FailureCode") and failures[0].findtext("FailureReason")
+    assert job.find("FailureReasons/member") is None
