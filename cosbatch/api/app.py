@@ -83,12 +83,12 @@ class ApiApp:
     """cosbatch's HTTP server application (WSGI)."""
 
     def __init__(self, service: JobService, keys: dict[str, AccessKey] | None,
-                 max_body_bytes: int = MAX_BODY_BYTES) -> None:
+                 max_body_bytes: int = MAX_BODY_BYTES, storage: Callable[[], Any] | None = None) -> None:
         self.service = service
         self.keys = keys  # None: dev mode, no authentication
         self.max_body_bytes = max_body_bytes
         self.jobs = JobsApi(service)
-        self.console = Console(service, keys)
+        self.console = Console(service, keys, storage)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request_id = uuid.uuid4().hex[:16].upper()

@@ -16,6 +16,7 @@ import html
 import json
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -25,6 +26,7 @@ from cosbatch.controller import JobService
 from cosbatch.errors import CosbatchError
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import Job
+from cosbatch.reports.layout import ReportLocation
 
 e = html.escape
 
@@ -94,9 +96,12 @@ def _time(t: Any) -> str:
 
 
 class Console:
-    def __init__(self, service: JobService, keys: dict[str, AccessKey] | None) -> None:
+    def __init__(self, service: JobService, keys: dict[str, AccessKey] | None,
+                 storage: Callable[[], Any] | None = None) -> None:
         self.service = service
         self.keys = keys
+        self._storage_factory = storage  # makes the S3 client that reads reports (None: no links)
+        self._storage: Any = None
         self._form_secret = secrets.token_bytes(32)
 
     # -- plumbing ------------------------------------------------------------------
@@ -142,6 +147,10 @@ class Console:
                 return self.job_list(account, query)
             if path == "/console/api/progress" and method == "GET":
                 return self.progress(account, query)
+            report = re.fullmatch(r"/console/jobs/([a-zA-Z0-9_-]{5,36})/report/"
+                                  r"(manifest\.json|job\.json|results/[A-Za-z0-9_.-]{1,100})", path)
+            if report and method == "GET" and ".." not in report.group(2):
+                return self.report_file(account, report.group(1), report.group(2))
             m = re.fullmatch(r"/console/jobs/([a-zA-Z0-9_-]{5,36})(/(status|priority))?", path)
             if m and method == "GET" and not m.group(2):
                 return self.job_page(account, m.group(1), query)
@@ -259,13 +268,46 @@ class Console:
     def _report(self, job: Job) -> str:
         if not job.report.enabled:
             return "disabled"
-        prefix = (job.report.prefix or "").strip("/")
-        where = f"s3://{job.report.bucket_name}/{prefix + '/' if prefix else ''}job-{job.job_id}/"
+        location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
+        where = f"s3://{location.bucket}/{location.job_dir}/"
         text = (f"<span class='mono'>{e(where)}</span> ({job.report.scope.value}, "
                 f"{e(job.report.format.value if job.report.format else '')})")
-        if job.status in TERMINAL:
-            text += f"<br>manifest: <span class='mono' id='report-manifest'>{e(where)}manifest.json</span>"
-        return text
+        if job.status not in TERMINAL:
+            return text
+        base = f"/console/jobs/{e(job.job_id)}/report/"
+        links = [f"<a id='report-manifest' href='{base}manifest.json'>manifest.json</a>",
+                 f"<a href='{base}job.json'>job.json</a>"]
+        try:
+            manifest = json.loads(self._read(location.manifest_key, location.bucket))
+            for item in manifest.get("Results", []):
+                name = str(item.get("Key", "")).removeprefix(location.job_dir + "/")
+                links.append(f"<a class='report-file' href='{base}{e(quote(name))}'>{e(name)}</a> "
+                             f"({e(str(item.get('TaskExecutionStatus', '')))})")
+        except Exception as exc:  # storage unreachable or no report yet: say so, keep the page
+            links.append(f"<span class='flash err'>results not readable: {e(type(exc).__name__)}</span>")
+        return text + "<br>" + " · ".join(links)
+
+    def _read(self, key: str, bucket: str) -> bytes:
+        if self._storage_factory is None:
+            raise CosbatchError("this server has no storage client for reports")
+        if self._storage is None:
+            self._storage = self._storage_factory()
+        return self._storage.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def report_file(self, account: str | None, job_id: str, name: str) -> Response:
+        job = self.service.describe_job(job_id, account)
+        if not job.report.enabled:
+            return self._page("Not found", "<p>This job has no report.</p>", 404)
+        location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
+        try:
+            body = self._read(f"{location.job_dir}/{name}", location.bucket)
+        except Exception as exc:
+            return self._page("Not found", f"<p>{e(name)} cannot be read: {e(type(exc).__name__)}</p>", 404)
+        kind = {"json": "application/json", "csv": "text/csv; charset=utf-8"}.get(name.rsplit(".", 1)[-1],
+                                                                                 "application/octet-stream")
+        filename = name.rsplit("/", 1)[-1]
+        return Response(200, body, kind, (("Content-Disposition", f'inline; filename="{filename}"'),
+                                          ("X-Content-Type-Options", "nosniff")))
 
     def _button(self, job: Job, token: str, what: str, value: str, label: str, ident: str) -> str:
         return (f"<form class='inline' method='post' action='/console/jobs/{e(job.job_id)}/{what}'>"

@@ -14,6 +14,7 @@ from cosbatch.api.auth import load_access_keys
 from cosbatch.api.http import MAX_BODY_BYTES
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.errors import ConfigError
+from cosbatch.s3 import make_client
 from cosbatch.settings import Settings
 from cosbatch.store import open_store
 
@@ -42,7 +43,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("no access keys are configured: set COSBATCH_ACCESS_KEYS=ACCOUNT:KEY_ID:SECRET, "
                           "or give --access-keys-file, or pass --no-auth for a development server")
     store = open_store(settings.store_url)
-    app = ApiApp(JobService(store), keys)
+    app = ApiApp(JobService(store), keys, storage=lambda: make_client(settings.s3))
     server = create_server(app, host=args.host, port=args.port, threads=args.threads,
                            max_request_body_size=WAITRESS_BODY_CAP, ident="cosbatch", clear_untrusted_proxy_headers=True)
     stop = threading.Event()

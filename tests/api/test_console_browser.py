@@ -79,7 +79,15 @@ def test_filter_confirm_and_watch_a_job_run(api, alice, page, s3, make_bucket):
     assert s3.list_objects_v2(Bucket=dst)["KeyCount"] == 60
 
     page.reload()
-    assert "manifest.json" in page.locator("#report-manifest").inner_text()
+    assert page.locator("#report-manifest").inner_text() == "manifest.json"
+    results = page.locator("a.report-file")
+    assert results.count() >= 1
+    csv_text = page.request.get(api.url + results.first.get_attribute("href")).text()
+    assert len(csv_text.splitlines()) == 60 and all(line.startswith(src + ",") for line in csv_text.splitlines())
+    with page.expect_navigation():
+        page.click("#report-manifest")
+    assert '"ReportSchema"' in page.content()
+    page.go_back()
     history = page.locator("#history").inner_text()
     assert history.index("Suspended") < history.index("Ready") < history.index("Complete")
 
