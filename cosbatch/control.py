@@ -2,7 +2,8 @@
 
 Workers ask "should I stop, and why?" (cheap: cached for `poll_s`) and write each
 segment's absolute progress. It sits on the Store, so it works from any process
-that can open the store (threads, multiprocessing workers, Dask workers on the host).
+that can open the store (threads, multiprocessing workers, Dask workers on the host),
+or on the controller's HTTP worker channel for workers elsewhere (Flink, Dataflow).
 """
 
 from __future__ import annotations
@@ -48,7 +49,11 @@ class JobControl:
 
     @classmethod
     def open(cls, store_url: str, job_id: str, poll_s: float = 0.5) -> JobControl:
-        return cls(open_store(store_url), job_id, poll_s)
+        """Over the store itself, or over the controller's HTTP worker channel (an http(s) URL)."""
+        from cosbatch.worker_channel import HttpWorkerChannel, is_channel_url
+
+        store = HttpWorkerChannel(store_url) if is_channel_url(store_url) else open_store(store_url)
+        return cls(store, job_id, poll_s)  # type: ignore[arg-type]
 
     def stop_signal(self) -> StopSignal | None:
         """Why to stop, or None to go on. Reads the store at most once per poll_s."""

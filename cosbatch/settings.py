@@ -31,3 +31,7 @@ class Settings:
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
     poll_s: float = 0.1
     list_window_days: int = 90
+    # Workers report over the controller's HTTP worker channel at this URL instead of opening
+    # the store (`cosbatch serve --worker-control http`); the secret signs each job's token.
+    worker_channel_url: str | None = None
+    worker_secret: bytes | None = None

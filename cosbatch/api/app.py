@@ -1,7 +1,8 @@
 """The WSGI application: routing, authentication, size limits, and error answers.
 
 Routes: `/v20180820/jobs...` (S3 Control dialect), `/jobs...` (COS dialect),
-`/console...` (the web console), `/healthz`. Every failure is an XML error with
+`/console...` (the web console), `/internal/v1/jobs...` (pipeline workers'
+channel, token per job), `/healthz`. Every failure is an XML error with
 the dialect's code and HTTP status; nothing reaches the client as a traceback.
 """
 
@@ -20,6 +21,7 @@ from cosbatch.api.auth import AccessDenied, AccessKey, SignedRequest, verify
 from cosbatch.api.console import Console
 from cosbatch.api.http import MAX_BODY_BYTES, REASONS, Response, read_body, request_headers
 from cosbatch.api.jobs_api import Call, JobsApi, account_header
+from cosbatch.api.worker_api import WorkerApi
 from cosbatch.controller import JobService
 from cosbatch.errors import (
     CosbatchError,
@@ -83,18 +85,22 @@ class ApiApp:
     """cosbatch's HTTP server application (WSGI)."""
 
     def __init__(self, service: JobService, keys: dict[str, AccessKey] | None,
-                 max_body_bytes: int = MAX_BODY_BYTES, storage: Callable[[], Any] | None = None) -> None:
+                 max_body_bytes: int = MAX_BODY_BYTES, storage: Callable[[], Any] | None = None,
+                 worker_secret: bytes | None = None) -> None:
         self.service = service
         self.keys = keys  # None: dev mode, no authentication
         self.max_body_bytes = max_body_bytes
         self.jobs = JobsApi(service)
         self.console = Console(service, keys, storage)
+        self.workers = WorkerApi(service.store, worker_secret)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request_id = uuid.uuid4().hex[:16].upper()
         path = environ.get("PATH_INFO", "") or "/"
         if path == "/healthz":
             response = Response(200, b"ok\n", "text/plain")
+        elif path.startswith("/internal/"):
+            response = self.workers.handle(environ, path)
         elif path == "/" or path.startswith("/console"):
             response = self.console.handle(environ, path)
         else:

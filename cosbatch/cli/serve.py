@@ -6,6 +6,8 @@ import argparse
 import signal
 import sys
 import threading
+from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 
 from cosbatch import logs
@@ -17,6 +19,7 @@ from cosbatch.errors import ConfigError
 from cosbatch.s3 import make_client
 from cosbatch.settings import Settings
 from cosbatch.store import open_store
+from cosbatch.worker_channel import load_worker_secret
 
 #: waitress refuses bodies over this itself (plain text); up to it, the app answers 413 in XML.
 WAITRESS_BODY_CAP = 64 * MAX_BODY_BYTES
@@ -31,6 +34,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-auth", action="store_true",
                         help="development only: accept unsigned requests, and any account header")
     parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default 8)")
+    parser.add_argument("--worker-control", choices=("store", "http"), default="store",
+                        help="how pipeline workers report: open the store (default; same machine) or call this "
+                             "server's worker channel over HTTP (workers elsewhere: Flink, Dataflow)")
+    parser.add_argument("--advertise-url", default=None, metavar="URL",
+                        help="this server's URL as workers reach it (default http://HOST:PORT)")
     parser.add_argument("--no-scheduler", action="store_true",
                         help="serve the API only; jobs run where `cosbatch run` or another server runs")
 
@@ -43,9 +51,13 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("no access keys are configured: set COSBATCH_ACCESS_KEYS=ACCOUNT:KEY_ID:SECRET, "
                           "or give --access-keys-file, or pass --no-auth for a development server")
     store = open_store(settings.store_url)
-    app = ApiApp(JobService(store), keys, storage=lambda: make_client(settings.s3))
+    secret = load_worker_secret(Path(f"{store.path}.worker-key")) if args.worker_control == "http" else None
+    app = ApiApp(JobService(store), keys, storage=lambda: make_client(settings.s3), worker_secret=secret)
     server = create_server(app, host=args.host, port=args.port, threads=args.threads,
                            max_request_body_size=WAITRESS_BODY_CAP, ident="cosbatch", clear_untrusted_proxy_headers=True)
+    if secret is not None:
+        advertised = args.advertise_url or f"http://{server.effective_host}:{server.effective_port}"  # type: ignore[union-attr]
+        settings = replace(settings, worker_channel_url=advertised, worker_secret=secret)
     stop = threading.Event()
     scheduler = None if args.no_scheduler else Scheduler(store, settings)
     worker = threading.Thread(target=scheduler.serve_forever, args=(stop,), name="scheduler", daemon=True) \

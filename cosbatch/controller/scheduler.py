@@ -30,6 +30,7 @@ from cosbatch.s3 import make_client
 from cosbatch.settings import Settings
 from cosbatch.store import SegmentState
 from cosbatch.store.sqlite import SqliteJobStore
+from cosbatch.worker_channel import channel_url
 from launch import run_plan
 
 S = JobStatus
@@ -249,9 +250,12 @@ class Scheduler:
                 job.report.bucket_name, job.report.prefix or "", job.report.scope.value,
                 (job.report.format or ReportFormat.S3_CSV).value,
             )
+        store_url = self.store.url
+        if self.settings.worker_channel_url and self.settings.worker_secret:
+            store_url = channel_url(self.settings.worker_channel_url, self.settings.worker_secret, job.job_id)
         return JobPlan(
             job_id=job.job_id,
-            store_url=self.store.url,
+            store_url=store_url,
             s3=self.settings.s3,
             operation=job.operation.wire(),
             segments=tuple(

@@ -109,7 +109,7 @@ def start_api_server(workdir: Path, s3_endpoint: str, keys: list[Key], *extra: s
     env = os.environ.copy()
     env["COSBATCH_ACCESS_KEYS"] = ",".join(k.entry for k in keys)
     log_path = workdir / "serve.log"
-    cmd = [sys.executable, "-m", "cosbatch.cli.main", "--store", f"sqlite:///{workdir / 'api.db'}",
+    cmd = [sys.executable, "-m", "cosbatch.cli.main", "-v", "--store", f"sqlite:///{workdir / 'api.db'}",
            "--endpoint-url", s3_endpoint, "serve", "--port", str(port), "--segment-size", "100", *extra]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
