@@ -63,8 +63,9 @@ class _ApplyOperationFn(beam.DoFn):
         lock = threading.Lock()
         pending = iter(tasks)
         batched = hasattr(self.operation, "apply_batch")
-        # Batching operations (multi-object delete) still keep every thread busy.
-        batch = max(1, min(getattr(self.operation, "max_batch", 1), len(tasks) // self.plan.concurrency))
+        # Batching operations (multi-object delete): one chunk per thread, so the segment runs in a
+        # single wave (66 chunks on 64 threads would take two waves, the second one nearly idle).
+        batch = max(1, min(getattr(self.operation, "max_batch", 1), -(-len(tasks) // self.plan.concurrency)))
 
         def worker() -> None:
             while not stop.is_set():
