@@ -7,11 +7,35 @@ can take over. `ensure_running()` starts it again when there is new work.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from cosbatch.controller import Scheduler
+from cosbatch.errors import ConfigError
 from cosbatch.settings import Settings
 from cosbatch.store import SqliteJobStore
+
+
+def check_beam_in_ipython() -> None:
+    """Inside IPython, Beam builds every pipeline through its interactive module, which
+    needs pandas (a version Beam supports): fail here, with the fix, not in each job."""
+    from cosbatch.client.progress import in_ipython
+
+    if not in_ipython():
+        return
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # Beam's import-time warnings about optional extras we do not use
+    try:
+        from apache_beam.runners.interactive import interactive_environment
+    except Exception as exc:  # ImportError, or AttributeError from an unsupported pandas
+        raise ConfigError(
+            f"Apache Beam cannot run pipelines inside IPython/Jupyter here ({type(exc).__name__}: {exc}); "
+            "install the pandas it supports: pip install 'cosbatch[notebook]'"
+        ) from exc
+    finally:
+        logging.disable(previous)
+    # Its environment warns, once per kernel, that charts of PCollections need more packages.
+    logging.getLogger(interactive_environment.__name__).setLevel(logging.ERROR)
 
 
 class BackgroundScheduler:
@@ -37,6 +61,8 @@ class BackgroundScheduler:
                 raise RuntimeError("this cosbatch Client is closed")
             if self.running:
                 return
+            if self._thread is None:
+                check_beam_in_ipython()
             self._thread = threading.Thread(target=self._run, name="cosbatch-client-scheduler", daemon=True)
             self._thread.start()
 

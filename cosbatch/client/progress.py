@@ -78,13 +78,19 @@ class NoProgress:
         pass
 
 
+def _shell() -> object | None:
+    ipython_mod = sys.modules.get("IPython")  # never imported here: if absent, not in IPython
+    return None if ipython_mod is None else ipython_mod.get_ipython()
+
+
+def in_ipython() -> bool:
+    """True in any IPython shell (as Apache Beam decides it)."""
+    return _shell() is not None
+
+
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (not a terminal IPython)."""
-    ipython_mod = sys.modules.get("IPython")
-    if ipython_mod is None:
-        return False
-    shell = ipython_mod.get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    return getattr(_shell(), "kernel", None) is not None
 
 
 def make_progress(enabled: bool) -> Progress:
