@@ -40,3 +40,4 @@ def test_quickstart_notebook_runs_to_a_complete_job(tmp_path):
     assert report.startswith("50 rows in s3://reports/notebook/job-")
     assert "2026/img-000.jpg" in report and "succeeded" in report  # the first rows, as a DataFrame
     assert _texts(_cell(nb, "copied")).strip() == "50"
+    assert _texts(_cell(nb, "invoke")).strip() == "['22', '22', '22', '22', '22']"  # len(b'photo 2026/img-000.jpg'), by a notebook function
