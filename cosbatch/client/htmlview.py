@@ -57,7 +57,7 @@ def progress_bar(job: Job, width_px: int = 220) -> str:
         f'overflow:hidden;display:flex">'
         f'<div style="width:{ok_pct:.2f}%;background:#2da44e"></div>'
         f'<div style="width:{failed_pct:.2f}%;background:#cf222e"></div></div>'
-        f"<span>{esc(label)}</span></div>"
+        f'<span style="white-space:nowrap">{esc(label)}</span></div>'
     )
 
 
@@ -121,7 +121,8 @@ def job_table(jobs: Sequence[Job]) -> str:
     return _table(
         ("Job ID", "Status", "Priority", "Operation", "Progress", "Created", "Description"),
         (
-            (f"<code>{esc(j.job_id)}</code>", status_badge(j.status), esc(j.priority), esc(j.operation.name),
+            (f'<code style="white-space:nowrap">{esc(j.job_id)}</code>', status_badge(j.status), esc(j.priority),
+             esc(j.operation.name),
              progress_bar(j, 140), esc(_time(j.creation_time)), esc(j.description or ""))
             for j in jobs
         ),
