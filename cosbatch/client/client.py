@@ -1,0 +1,188 @@
+"""Client: cosbatch from Python, in local mode (JobService + a background Scheduler)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cosbatch.client.background import BackgroundScheduler
+from cosbatch.client.job import WORK, Job, JobList
+from cosbatch.client.progress import make_progress
+from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, report_body
+from cosbatch.controller import JobService
+from cosbatch.dialects import parse_create_job
+from cosbatch.lifecycle import JobStatus
+from cosbatch.s3 import S3Config, make_client
+from cosbatch.settings import FailureThreshold, Settings
+from cosbatch.store import open_store
+from launch.base import RunnerConfig
+
+
+class Client:
+    """Create, watch and steer batch jobs from Python or a notebook.
+
+    Jobs live in the metadata store (`store`: a SQLite URL or path; default as the
+    CLI's: $COSBATCH_STORE, else ~/.cosbatch/cosbatch.db) and act on the object storage
+    at `endpoint_url` (credentials from the usual boto3 chain). Jobs run in this
+    process, on a Scheduler in a background thread that starts when a job is waited on
+    (`Job.wait`), or on `run()` / `start()`, and stops once no job needs it.
+    """
+
+    def __init__(
+        self,
+        store: str | Path | None = None,
+        endpoint_url: str | None = None,
+        *,
+        region: str | None = None,
+        runner: str | RunnerConfig = "direct",
+        runner_options: dict[str, str] | None = None,
+        account_id: str | None = None,
+        segment_size: int = 1000,
+        concurrency: int = 64,
+        capacity: int = 1,
+        failure_threshold: FailureThreshold | None = None,
+        poll_s: float = 0.1,
+    ) -> None:
+        self.store = open_store(None if store is None else str(store))
+        self.account_id = account_id
+        self.service = JobService(self.store)
+        if not isinstance(runner, RunnerConfig):
+            runner = RunnerConfig(runner, dict(runner_options or {}))
+        self.settings = Settings(
+            store_url=self.store.url,
+            s3=S3Config.from_env(endpoint_url, **({"region": region} if region else {})),
+            runner=runner,
+            segment_size=segment_size,
+            concurrency=concurrency,
+            capacity=capacity,
+            threshold=failure_threshold or FailureThreshold(),
+            poll_s=poll_s,
+        )
+        self._scheduler = BackgroundScheduler(self.store.url, self.settings)
+        self._s3: Any = None
+
+    @property
+    def s3(self) -> Any:
+        """A boto3 S3 client for the same storage the jobs use."""
+        if self._s3 is None:
+            self._s3 = make_client(self.settings.s3)
+        return self._s3
+
+    # -- jobs ----------------------------------------------------------------
+    def create_job(
+        self,
+        manifest: ManifestArg | None = None,
+        operation: dict[str, Any] | None = None,
+        report: dict[str, Any] | str | None = None,
+        *,
+        priority: int = 10,
+        description: str | None = None,
+        confirmation_required: bool = False,
+        manifest_generator: dict[str, Any] | None = None,
+        manifest_fields: Sequence[str] = ("Bucket", "Key"),
+        dry_run: bool = False,
+        **fields: Any,
+    ) -> Job:
+        """Create a job (status New); it runs on `Job.wait()`, `run()` or `start()`.
+
+        manifest: a JobManifest dict (S3 or COS shape), the URL/ARN/path of a CSV manifest
+        (s3://bucket/key, arn:aws:s3:::bucket/key, file:///path; columns `manifest_fields`),
+        or the objects themselves (["s3://bucket/key", ...] or [(bucket, key), ...]).
+        operation: exactly one operation, e.g. {"S3PutObjectCopy": {"TargetResource": ...}}.
+        report: a JobReport dict, "s3://bucket/prefix" (CSV, every task), or None (no report).
+        Other CreateJob fields go as keywords by their API names (RoleArn=..., AccountId=...).
+        """
+        if operation is None:
+            raise TypeError("create_job() needs an operation, e.g. {'S3PutObjectCopy': {...}}")
+        body: dict[str, Any] = {
+            "Operation": operation,
+            "Report": report_body(report),
+            "Priority": priority,
+            "ConfirmationRequired": confirmation_required,
+        }
+        if manifest is not None:
+            body["Manifest"] = manifest_body(manifest, manifest_fields, self.store.path.parent / "manifests")
+        if manifest_generator is not None:
+            body["ManifestGenerator"] = manifest_generator
+        if description is not None:
+            body["Description"] = description
+        if dry_run:
+            body["DryRun"] = True
+        body.update(fields)
+        return self.submit(body)
+
+    def submit(self, request: dict[str, Any]) -> Job:
+        """Create a job from a whole CreateJob request (S3 or COS shape, as `--cli-input-json`);
+        AccountId, ClientRequestToken, RoleArn and Priority default as in the CLI."""
+        model = self.service.create_job(parse_create_job(fill_defaults(request, self.account_id)))
+        return Job(self, model)
+
+    def job(self, job_id: str) -> Job:
+        return Job(self, self.service.describe_job(job_id, self.account_id))
+
+    def jobs(
+        self,
+        status: str | JobStatus | Sequence[str | JobStatus] = (),
+        text: str | None = None,
+        limit: int = 100,
+    ) -> JobList:
+        """Jobs of the last 90 days, newest first, by status and description/ID substring."""
+        statuses = [status] if isinstance(status, str) else list(status)
+        found = JobList()
+        token: str | None = None
+        while len(found) < limit:
+            page = self.service.list_jobs(self.account_id, statuses, text, min(limit - len(found), 1000), token)
+            found.extend(Job(self, j) for j in page.jobs)
+            token = page.next_token
+            if not token:
+                break
+        return found
+
+    # -- running -------------------------------------------------------------
+    def start(self) -> None:
+        """Run jobs in a background thread until none needs the scheduler; returns at once."""
+        self._scheduler.ensure_running()
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler.running
+
+    def run(self, timeout: float | None = None, progress: bool = True, poll_s: float = 0.2) -> JobList:
+        """Run every runnable job until each is final or Suspended; returns the jobs that ran."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        bar = make_progress(progress)
+        seen: dict[str, Job] = {}
+        try:
+            while True:
+                self.start()
+                pending = self.store.jobs_in(WORK)
+                for model in pending:
+                    seen.setdefault(model.job_id, Job(self, model))
+                bar.show([self.service.describe_job(i) for i in seen])
+                if not pending and not self.running:
+                    bar.show([job.refresh().model for job in seen.values()], final=True)
+                    return JobList(seen.values())
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"jobs still running after {timeout} s")
+                time.sleep(poll_s)
+        finally:
+            bar.close()
+
+    def close(self) -> None:
+        """Stop the background scheduler (running segments finish first) and close the store."""
+        self._scheduler.stop()
+        if self._s3 is not None:
+            self._s3.close()
+            self._s3 = None
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<cosbatch.Client store={self.store.url} endpoint={self.settings.s3.endpoint_url or '(boto3 default)'}>"

@@ -1,0 +1,164 @@
+"""Job: a handle on one batch job, read fresh from the store; JobList and History for display."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from cosbatch.cli import render
+from cosbatch.client import htmlview
+from cosbatch.client.progress import make_progress
+from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.models import Job as JobModel
+from cosbatch.models import ProgressSummary
+from cosbatch.store.base import StatusChange
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from cosbatch.client.client import Client
+
+#: Where waiting ends: the job is final, or it waits for a user (confirmation).
+SETTLED = TERMINAL | {JobStatus.SUSPENDED}
+#: Statuses in which a job still needs the scheduler.
+WORK = frozenset(JobStatus) - SETTLED
+
+
+class Job:
+    """A batch job. Attributes read the store each time; `model` is the last read."""
+
+    def __init__(self, client: Client, model: JobModel) -> None:
+        self._client = client
+        self.model = model
+
+    @property
+    def id(self) -> str:
+        return self.model.job_id
+
+    job_id = id
+
+    # -- reading -------------------------------------------------------------
+    def refresh(self) -> Job:
+        self.model = self._client.service.describe_job(self.id)
+        return self
+
+    @property
+    def status(self) -> JobStatus:
+        return self.refresh().model.status
+
+    @property
+    def progress(self) -> ProgressSummary:
+        return self.refresh().model.progress_summary
+
+    def describe(self) -> dict[str, Any]:
+        """The S3 Control DescribeJob `Job` shape."""
+        return self.refresh().model.describe()
+
+    def history(self) -> History:
+        """Every status the job went through, oldest first, with the reasons."""
+        return History(self._client.service.history(self.id))
+
+    @property
+    def report_url(self) -> str | None:
+        """s3://bucket/prefix/job-<id>/, where the completion report is (None if disabled)."""
+        from cosbatch.reports.reader import report_location
+
+        if not self.model.report.enabled:
+            return None
+        loc = report_location(self.model)
+        return f"s3://{loc.bucket}/{loc.job_dir}/"
+
+    def report(self, task_status: str | None = None) -> pa.Table:
+        """The completion report as a pyarrow Table (Bucket, Key, VersionId, TaskStatus,
+        ErrorCode, HTTPStatusCode, ResultMessage); `task_status` "failed"/"succeeded" filters.
+        `.to_pandas()` on it needs pandas."""
+        from cosbatch.reports.reader import read_report_table
+
+        return read_report_table(self._client.s3, self.refresh().model, task_status)
+
+    # -- changing ------------------------------------------------------------
+    def cancel(self, reason: str | None = None) -> Job:
+        """Request Cancelled; running work stops, then the job settles Cancelled."""
+        self.model = self._client.service.update_job_status(self.id, JobStatus.CANCELLED, reason)
+        return self
+
+    def confirm(self, reason: str | None = None) -> Job:
+        """Confirm a Suspended job (ConfirmationRequired): it becomes Ready to run."""
+        self.model = self._client.service.update_job_status(self.id, JobStatus.READY, reason)
+        return self
+
+    def set_priority(self, priority: int) -> Job:
+        """Change the priority; the scheduler re-evaluates preemption on its next step."""
+        self.model = self._client.service.update_job_priority(self.id, priority)
+        return self
+
+    def rerun_failed(self, **overrides: Any) -> Job:
+        """A new job over this finished job's failed tasks (same operation and report)."""
+        model = self._client.service.create_job_from_report(self.id, self._client.s3, **overrides)
+        return Job(self._client, model)
+
+    def wait(self, timeout: float | None = None, progress: bool = True, poll_s: float = 0.2) -> Job:
+        """Run the scheduler in the background until this job is final or Suspended.
+
+        Shows a progress bar (HTML in Jupyter, text on a terminal) unless progress=False.
+        Raises TimeoutError after `timeout` seconds; the job keeps running (wait again).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        bar = make_progress(progress)
+        try:
+            while True:
+                self._client.start()  # again each time: the scheduler stops when it runs out of work
+                bar.show([self.refresh().model])
+                if self.model.status in SETTLED:
+                    bar.show([self.model], final=True)
+                    return self
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"job {self.id} is still {self.model.status.value} after {timeout} s")
+                time.sleep(poll_s)
+        finally:
+            bar.close()
+
+    # -- display -------------------------------------------------------------
+    def __repr__(self) -> str:
+        p = self.model.progress_summary
+        total = "?" if p.total_number_of_tasks is None else p.total_number_of_tasks
+        return f"<cosbatch.Job {self.id} {self.model.status.value} {p.tasks_run}/{total}>"
+
+    def __str__(self) -> str:
+        return render.describe(self.model)
+
+    def _repr_html_(self) -> str:
+        return htmlview.job_detail(self.refresh().model)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self.refresh()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+class JobList(list[Job]):
+    """Jobs from Client.jobs(): a list, shown as a table with a progress bar per job."""
+
+    def _repr_html_(self) -> str:
+        return htmlview.job_table([j.model for j in self])
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        from cosbatch.store.base import JobPage
+
+        printer.text(render.job_table(JobPage([j.model for j in self], None)))
+
+
+class History(list[StatusChange]):
+    """A job's status changes, shown as a table."""
+
+    def _repr_html_(self) -> str:
+        return htmlview.history_table(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        lines = [f"{h.at:%Y-%m-%d %H:%M:%S} {h.to_status.value}" + (f" ({h.reason})" if h.reason else "")
+                 for h in self]
+        printer.text("\n".join(lines))
