@@ -21,6 +21,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
+from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan
 from launch.base import int_option
 from pipelines.batch_job import build_pipeline
@@ -42,6 +43,10 @@ RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
     # As flags: DaskOptions' attribute names (address, npartitions, ...) differ from its flags,
     # and PipelineOptions(**kwargs) silently drops keys that are not attribute names.
+    try:
+        import distributed  # noqa: F401  (Beam's DaskRunner needs it; its import error is vague)
+    except ImportError:
+        raise ConfigError("dask runner needs dask and distributed: pip install 'cosbatch[dask]'") from None
     from apache_beam.runners.dask.dask_runner import DaskOptions  # registers the flags
 
     npartitions = int_option("dask", options, "dask_npartitions", max(1, len(plan.segments)))
