@@ -70,6 +70,13 @@ class RunnerConfig:
         check_option_keys(self.runner, self.options, module.OPTIONS, module.REQUIRED)
 
 
+def check_store_reachable(config: RunnerConfig, store_url: str) -> None:
+    """ConfigError if this runner's workers could never reach the store (runners that know)."""
+    check = getattr(runner_module(config.runner), "check_store_reachable", None)
+    if check is not None:
+        check(store_url)
+
+
 def pipeline_options_for(plan: JobPlan, config: RunnerConfig) -> PipelineOptions:
     """The PipelineOptions `run_plan` would submit this plan with (nothing is submitted)."""
     return runner_module(config.runner).pipeline_options(plan, config.options)

@@ -72,7 +72,7 @@ def _scheduler_address(options: Mapping[str, str]) -> Iterator[dict[str, str]]:
         n_workers=int_option("dask", options, "dask_local_workers"),
         threads_per_worker=int_option("dask", options, "dask_threads_per_worker", 1),
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: 8787 may be taken
     )
     try:
         yield {**options, "dask_client_address": cluster.scheduler_address}

@@ -65,17 +65,17 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
     return PipelineOptions(flags=[], **flags)
 
 
-def check_store_reachable(plan: JobPlan) -> None:
-    if plan.store_url.startswith("sqlite:"):
+def check_store_reachable(store_url: str) -> None:
+    if store_url.startswith("sqlite:"):
         raise ConfigError(
             "dataflow runner: workers cannot reach a SQLite store on this machine "
-            f"({plan.store_url}); a store reachable from workers (PostgreSQL, or the "
+            f"({store_url}); a store reachable from workers (PostgreSQL, or the "
             "controller's HTTP control channel) is not available yet"
         )
 
 
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
-    check_store_reachable(plan)
+    check_store_reachable(plan.store_url)
     pipeline = beam.Pipeline(options=pipeline_options(plan, options))
     build_pipeline(pipeline, plan)
     result = pipeline.run()

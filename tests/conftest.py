@@ -93,7 +93,7 @@ def dask_cluster() -> Iterator:
     """A real `distributed` LocalCluster: 2 worker processes, one thread each; closed after the session."""
     from distributed import LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     yield cluster
     cluster.close()
 

@@ -27,7 +27,7 @@ from cosbatch.s3 import S3Config
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.store import open_store
 from cosbatch.store.sqlite import default_store_url
-from launch.base import RUNNERS, RunnerConfig
+from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 
 DEFAULT_ACCOUNT = "000000000000"
 
@@ -142,10 +142,12 @@ def _settings(args: argparse.Namespace, store_url: str) -> Settings:
         if not sep:
             raise InvalidRequest(f"--runner-option takes KEY=VALUE, not {item!r}")
         options[key] = value
+    runner = RunnerConfig(getattr(args, "runner", "direct"), options)  # checks the option keys
+    check_store_reachable(runner, store_url)
     return Settings(
         store_url=store_url,
         s3=S3Config.from_env(args.endpoint_url, **({"region": args.region} if args.region else {})),
-        runner=RunnerConfig(getattr(args, "runner", "direct"), options),
+        runner=runner,
         segment_size=getattr(args, "segment_size", 1000),
         concurrency=getattr(args, "concurrency", 64),
         capacity=getattr(args, "capacity", 1),

@@ -148,6 +148,8 @@ def test_cos_dialect_create_job(cli, s3, make_bucket):
          "dataflow runner needs --runner-option region=..."),
         (["--runner", "flink"], "flink runner needs --runner-option job_endpoint=... or --runner-option flink_master=..."),
         (["--runner-option", "direct_num_workerz=2"], "direct runner has no option 'direct_num_workerz'"),
+        (["--runner", "dataflow", "--runner-option", "project=batch-proj", "--runner-option", "region=europe-west1",
+          "--runner-option", "temp_location=gs://cosbatch-temp/x"], "dataflow runner: workers cannot reach a SQLite store"),
     ],
 )
 def test_runner_options_are_checked_before_any_job_runs(cli, args, message):

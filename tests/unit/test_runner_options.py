@@ -20,7 +20,7 @@ from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan, SegmentRef
 from cosbatch.s3 import S3Config
 from launch import dataflow
-from launch.base import RunnerConfig, pipeline_options_for
+from launch.base import RunnerConfig, check_store_reachable, pipeline_options_for
 
 PLAN = JobPlan(
     job_id="7F3A9C2E-0D1B-4E5F-8A6B-1C2D3E4F5A6B",
@@ -88,7 +88,8 @@ def test_dataflow_missing_required_option(missing, message):
 
 def test_dataflow_refuses_a_store_workers_cannot_reach():
     with pytest.raises(ConfigError, match="workers cannot reach a SQLite store"):
-        dataflow.check_store_reachable(PLAN)
+        check_store_reachable(RunnerConfig("dataflow", DATAFLOW), PLAN.store_url)
+    check_store_reachable(RunnerConfig("dask"), PLAN.store_url)  # workers on this machine: fine
 
 
 def test_flink_job_server_options_pass_beams_validation():
