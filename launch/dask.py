@@ -38,6 +38,7 @@ OPTIONS = {
 }
 REQUIRED: tuple[tuple[str, ...], ...] = ()
 RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+LOCAL_CLUSTER_OPTIONS = ("dask_local_workers", "dask_threads_per_worker")
 
 
 def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
@@ -49,6 +50,11 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
         raise ConfigError("dask runner needs dask and distributed: pip install 'cosbatch[dask]'") from None
     from apache_beam.runners.dask.dask_runner import DaskOptions  # registers the flags
 
+    remote = options.get("dask_client_address") or options.get("dask_scheduler_file")
+    local = [key for key in LOCAL_CLUSTER_OPTIONS if options.get(key)]
+    if remote and local:
+        raise ConfigError(f"dask runner option {local[0]} is for the LocalCluster it starts; "
+                          "with dask_client_address or dask_scheduler_file, size the cluster itself")
     npartitions = int_option("dask", options, "dask_npartitions", max(1, len(plan.segments)))
     flags = [f"--runner={RUNNER}", f"--dask_npartitions={npartitions}"]
     for key in ("dask_client_address", "dask_scheduler_file"):
@@ -75,7 +81,8 @@ def _scheduler_address(options: Mapping[str, str]) -> Iterator[dict[str, str]]:
         dashboard_address=":0",  # a free port: 8787 may be taken
     )
     try:
-        yield {**options, "dask_client_address": cluster.scheduler_address}
+        resolved = {k: v for k, v in options.items() if k not in LOCAL_CLUSTER_OPTIONS}
+        yield {**resolved, "dask_client_address": cluster.scheduler_address}
     finally:
         cluster.close()
 

@@ -131,6 +131,8 @@ def test_flink_runner_options_pass_beams_validation(config):
         ("flink", {"flink_master": "h:8081", "environment_type": "LOOPBACK", "parallelism": "many"},
          "parallelism must be a whole number"),
         ("dask", {"dask_npartitions": "x"}, "dask_npartitions must be a whole number"),
+        ("dask", {"dask_client_address": "tcp://h:8786", "dask_local_workers": "4"},
+         "dask_local_workers is for the LocalCluster it starts"),
         ("direct", {"direct_running_mode": "gpu"}, "direct_running_mode must be one of"),
     ],
 )
