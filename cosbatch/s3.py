@@ -11,7 +11,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import create_loader
+
+#: botocore's service models, parsed once per process. Runners that set a DoFn up per
+#: bundle (Beam's DaskRunner: per partition) make many clients; with a fresh loader each
+#: one re-reads the S3 model JSON (~0.2-0.4 s), with this one it takes ~20 ms.
+_SHARED_LOADER = create_loader()
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,10 @@ class S3Config:
 
 def make_client(cfg: S3Config) -> Any:
     """A boto3 S3 client; thread-safe, so one per DoFn instance serves all its threads."""
-    session = boto3.session.Session()
+    # A new session per client, so credentials come fresh from the chain; only the models are shared.
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SHARED_LOADER)
+    session = boto3.session.Session(botocore_session=core)
     return session.client(
         "s3",
         endpoint_url=cfg.endpoint_url,

@@ -1,15 +1,63 @@
-"""Choosing a runner: the config users set, and the one entry point the controller calls."""
+"""Choosing a runner: the config users set, and the one entry point the controller calls.
+
+Each runner is one module in `launch/` with the same three names:
+
+- `OPTIONS`: the `--runner-option` keys it takes (Beam's own option names), each with
+  a one-line help; `REQUIRED`: groups of keys of which at least one must be given;
+- `pipeline_options(plan, options) -> PipelineOptions`: what would be submitted;
+- `run(plan, options) -> PipelineResult`: build, submit, wait until finished.
+
+A `RunnerConfig` checks its keys when it is made, so a typo fails `cosbatch run`
+before any job is touched.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan
 
 if TYPE_CHECKING:
+    from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.runner import PipelineResult
+
+RUNNERS = ("direct", "dask", "flink", "dataflow")
+
+
+def runner_module(runner: str) -> ModuleType:
+    if runner not in RUNNERS:
+        raise ConfigError(f"runner {runner!r} is not available; choose one of: {', '.join(RUNNERS)}")
+    return importlib.import_module(f"launch.{runner}")
+
+
+def check_option_keys(
+    runner: str, options: Mapping[str, str], known: Mapping[str, str], required: tuple[tuple[str, ...], ...] = ()
+) -> None:
+    """ConfigError naming the first unknown key, or the first required option that is missing."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{runner} runner has no option {unknown[0]!r}; it takes: {', '.join(sorted(known))}"
+        )
+    for group in required:
+        if not any(options.get(key) for key in group):
+            wanted = " or ".join(f"--runner-option {key}=..." for key in group)
+            raise ConfigError(f"{runner} runner needs {wanted}")
+
+
+def int_option(runner: str, options: Mapping[str, str], key: str, default: int | None = None) -> int | None:
+    value = options.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{runner} runner option {key} must be a whole number, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -17,11 +65,23 @@ class RunnerConfig:
     runner: str = "direct"  # direct | dask | flink | dataflow
     options: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        module = runner_module(self.runner)
+        check_option_keys(self.runner, self.options, module.OPTIONS, module.REQUIRED)
+
+
+def check_store_reachable(config: RunnerConfig, store_url: str) -> None:
+    """ConfigError if this runner's workers could never reach the store (runners that know)."""
+    check = getattr(runner_module(config.runner), "check_store_reachable", None)
+    if check is not None:
+        check(store_url)
+
+
+def pipeline_options_for(plan: JobPlan, config: RunnerConfig) -> PipelineOptions:
+    """The PipelineOptions `run_plan` would submit this plan with (nothing is submitted)."""
+    return runner_module(config.runner).pipeline_options(plan, config.options)
+
 
 def run_plan(plan: JobPlan, config: RunnerConfig) -> PipelineResult:
     """Build the job's pipeline, run it on the configured runner, wait for it to finish."""
-    if config.runner == "direct":
-        from launch import direct
-
-        return direct.run(plan, config.options)
-    raise ConfigError(f"runner {config.runner!r} is not available; choose one of: direct")
+    return runner_module(config.runner).run(plan, config.options)

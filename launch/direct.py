@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan
+from launch.base import int_option
 from pipelines.batch_job import build_pipeline
 
 MODES = ("in_memory", "multi_threading", "multi_processing")
+OPTIONS = {
+    "direct_running_mode": f"one of {', '.join(MODES)} (default in_memory)",
+    "direct_num_workers": "parallel workers (default 1 in memory, else 2)",
+}
+REQUIRED: tuple[tuple[str, ...], ...] = ()
 
 
-def pipeline_options(options: dict[str, str]) -> PipelineOptions:
-    mode = options.get("direct_running_mode", "in_memory")
+def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
+    mode = options.get("direct_running_mode") or "in_memory"
     if mode not in MODES:
         raise ConfigError(f"direct_running_mode must be one of {', '.join(MODES)}, not {mode!r}")
-    workers = int(options.get("direct_num_workers", "1" if mode == "in_memory" else "2"))
+    workers = int_option("direct", options, "direct_num_workers", 1 if mode == "in_memory" else 2)
     return PipelineOptions(
         flags=[],  # never sys.argv: the caller's own arguments are not Beam's
         runner="DirectRunner",
@@ -27,8 +35,8 @@ def pipeline_options(options: dict[str, str]) -> PipelineOptions:
     )
 
 
-def run(plan: JobPlan, options: dict[str, str]) -> PipelineResult:
-    pipeline = beam.Pipeline(options=pipeline_options(options))
+def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
+    pipeline = beam.Pipeline(options=pipeline_options(plan, options))
     build_pipeline(pipeline, plan)
     result = pipeline.run()
     result.wait_until_finish()

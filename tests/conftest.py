@@ -88,6 +88,16 @@ def controller(store, settings):
     scheduler.close()
 
 
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator:
+    """A real `distributed` LocalCluster: 2 worker processes, one thread each; closed after the session."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    yield cluster
+    cluster.close()
+
+
 def wait_for(predicate, timeout_s: float = 60, interval_s: float = 0.1, what: str = "condition"):
     """Poll until predicate() is truthy; returns its value. Fails the test on timeout."""
     import time

@@ -27,7 +27,7 @@ from cosbatch.s3 import S3Config
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.store import open_store
 from cosbatch.store.sqlite import default_store_url
-from launch.base import RunnerConfig
+from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 
 DEFAULT_ACCOUNT = "000000000000"
 
@@ -56,9 +56,10 @@ def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runner", default="direct", choices=("direct",), help="Beam runner (default: direct)")
+    p.add_argument("--runner", default="direct", choices=RUNNERS, help="Beam runner (default: direct)")
     p.add_argument("--runner-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="runner option, e.g. direct_running_mode=multi_processing (repeatable)")
+                   help="runner option, e.g. direct_running_mode=multi_processing or "
+                        "dask_client_address=tcp://host:8786 (repeatable; README: Scaling out)")
     p.add_argument("--capacity", type=int, default=1, help="jobs Active at once (default 1)")
     p.add_argument("--concurrency", type=int, default=64, help="object operations in flight per worker (default 64)")
     p.add_argument("--segment-size", type=int, default=1000, help="tasks per manifest segment (default 1000)")
@@ -141,10 +142,13 @@ def _settings(args: argparse.Namespace, store_url: str) -> Settings:
         if not sep:
             raise InvalidRequest(f"--runner-option takes KEY=VALUE, not {item!r}")
         options[key] = value
+    runner = RunnerConfig(getattr(args, "runner", "direct"), options)  # checks the option keys
+    if getattr(args, "worker_control", "store") != "http":  # the HTTP worker channel is reachable
+        check_store_reachable(runner, store_url)
     return Settings(
         store_url=store_url,
         s3=S3Config.from_env(args.endpoint_url, **({"region": args.region} if args.region else {})),
-        runner=RunnerConfig(getattr(args, "runner", "direct"), options),
+        runner=runner,
         segment_size=getattr(args, "segment_size", 1000),
         concurrency=getattr(args, "concurrency", 64),
         capacity=getattr(args, "capacity", 1),

@@ -27,7 +27,9 @@ class _RecordSegmentFn(beam.DoFn):
         self.plan = plan
 
     def setup(self) -> None:
-        self.client: Any = make_client(self.plan.s3) if self.plan.report else None
+        # The client is made on first use: runners that set DoFns up per bundle (Dask) then
+        # make none for segments that stopped before running a task.
+        self.client: Any = None
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id)
 
     def process(self, outcome: SegmentOutcome):
@@ -41,6 +43,8 @@ class _RecordSegmentFn(beam.DoFn):
         report = self.plan.report
         if report is not None and results:
             location = ReportLocation(report.bucket, report.prefix, self.plan.job_id)
+            if self.client is None:
+                self.client = make_client(self.plan.s3)
             files = write_segment_results(
                 self.client, location, seg_no, results, ReportScope(report.scope), ReportFormat(report.format)
             )

@@ -139,3 +139,34 @@ def test_cos_dialect_create_job(cli, s3, make_bucket):
     job = json.loads(proc.stdout)["Job"]
     assert job["Status"] == "Complete"
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == ["y/1", "y/2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--runner", "dataflow", "--runner-option", "project=batch-proj", "--runner-option", "temp_location=gs://t/x"],
+         "dataflow runner needs --runner-option region=..."),
+        (["--runner", "flink"], "flink runner needs --runner-option job_endpoint=... or --runner-option flink_master=..."),
+        (["--runner-option", "direct_num_workerz=2"], "direct runner has no option 'direct_num_workerz'"),
+        (["--runner", "dataflow", "--runner-option", "project=batch-proj", "--runner-option", "region=europe-west1",
+          "--runner-option", "temp_location=gs://cosbatch-temp/x"], "dataflow runner: workers cannot reach a SQLite store"),
+    ],
+)
+def test_runner_options_are_checked_before_any_job_runs(cli, args, message):
+    proc = cli("run", "--no-progress", *args, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"cosbatch: InvalidConfiguration: {message}"), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_on_a_dask_cluster(cli, s3, make_bucket, dask_cluster):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, [f"k{i}" for i in range(30)])
+    write_manifest(s3, src, "m.csv", [(src, f"k{i}") for i in range(30)])
+    job_id = cli(*create_args(src, dst, rep, "--no-confirmation-required")).stdout.strip()
+    cli("run", "--no-progress", "--runner", "dask", "--runner-option",
+        f"dask_client_address={dask_cluster.scheduler_address}")
+    job = json.loads(cli("describe-job", "--job-id", job_id, "--output", "json").stdout)["Job"]
+    assert job["Status"] == "Complete"
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 30
+    assert s3.list_objects_v2(Bucket=dst)["KeyCount"] == 30

@@ -1,0 +1,83 @@
+"""Google Cloud Dataflow: the pipeline runs on Dataflow workers in a GCP project.
+
+Workers install cosbatch either from `sdk_container_image` (built from
+launch/Dockerfile) or, without one, from this checkout's setup.py (`--setup_file`).
+They reach object storage with their own credentials (the boto3 chain) and must reach
+the store, which a SQLite file on this machine is not; see README "Scaling out".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineResult
+
+from cosbatch.errors import ConfigError
+from cosbatch.plan import JobPlan
+from launch.base import int_option
+from pipelines.batch_job import build_pipeline
+
+SETUP_FILE = Path(__file__).resolve().parents[1] / "setup.py"
+OPTIONS = {
+    "project": "GCP project ID",
+    "region": "Dataflow region, e.g. europe-west1",
+    "temp_location": "gs:// path for temporary files",
+    "staging_location": "gs:// path for staged packages (default: temp_location)",
+    "setup_file": f"setup.py workers install cosbatch from (default: {SETUP_FILE.name} of this "
+    "checkout, when there is no sdk_container_image)",
+    "service_account_email": "service account the workers run as",
+    "machine_type": "worker machine type, e.g. n2-standard-4",
+    "sdk_container_image": "worker image, e.g. built from launch/Dockerfile and pushed to Artifact Registry",
+    "num_workers": "initial workers",
+    "max_num_workers": "autoscaling ceiling",
+    "network": "VPC network",
+    "subnetwork": "VPC subnetwork (regions/REGION/subnetworks/NAME)",
+}
+REQUIRED: tuple[tuple[str, ...], ...] = (("project",), ("region",), ("temp_location",))
+
+
+def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
+    flags: dict = {
+        "runner": "DataflowRunner",
+        "project": options["project"],
+        "region": options["region"],
+        "temp_location": options["temp_location"],
+        "staging_location": options.get("staging_location") or options["temp_location"],
+        "job_name": f"cosbatch-{plan.job_id}".lower(),
+        "labels": [f"cosbatch-job={plan.job_id}".lower()],
+        "save_main_session": False,
+    }
+    setup_file = options.get("setup_file") or (
+        str(SETUP_FILE) if SETUP_FILE.exists() and not options.get("sdk_container_image") else None
+    )
+    if setup_file:
+        flags["setup_file"] = setup_file
+    for key in ("service_account_email", "machine_type", "sdk_container_image", "network", "subnetwork"):
+        if options.get(key):
+            flags[key] = options[key]
+    for key in ("num_workers", "max_num_workers"):
+        value = int_option("dataflow", options, key)
+        if value is not None:
+            flags[key] = value
+    return PipelineOptions(flags=[], **flags)
+
+
+def check_store_reachable(store_url: str) -> None:
+    if store_url.startswith("sqlite:"):
+        raise ConfigError(
+            "dataflow runner: workers cannot reach a SQLite store on this machine "
+            f"({store_url}); run the jobs from `cosbatch serve --worker-control http "
+            "--advertise-url URL`, whose worker channel Dataflow workers can reach"
+        )
+
+
+def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
+    check_store_reachable(plan.store_url)
+    pipeline = beam.Pipeline(options=pipeline_options(plan, options))
+    build_pipeline(pipeline, plan)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result
