@@ -90,6 +90,8 @@ def test_dataflow_refuses_a_store_workers_cannot_reach():
     with pytest.raises(ConfigError, match="workers cannot reach a SQLite store"):
         check_store_reachable(RunnerConfig("dataflow", DATAFLOW), PLAN.store_url)
     check_store_reachable(RunnerConfig("dask"), PLAN.store_url)  # workers on this machine: fine
+    # The controller's HTTP worker channel is what remote workers use instead.
+    check_store_reachable(RunnerConfig("dataflow", DATAFLOW), "http://job:0123abcd@controller.internal:8480")
 
 
 def test_flink_job_server_options_pass_beams_validation():
