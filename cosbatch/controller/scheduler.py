@@ -221,7 +221,7 @@ class Scheduler:
         failures = self._failures.get(job_id, 0) + 1
         self._failures[job_id] = failures
         if failures < self.settings.pipeline_attempts:
-            delay = self.settings.pipeline_retry_s * 2 ** (failures - 1)
+            delay = min(self.settings.pipeline_retry_max_s, self.settings.pipeline_retry_s * 2 ** (failures - 1))
             self._retry_at[job_id] = time.monotonic() + delay
             logs.event("pipeline_retry", level=logging.WARNING, job_id=job_id, attempt=failures + 1,
                        in_s=delay, error=error)
