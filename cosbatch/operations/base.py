@@ -61,7 +61,7 @@ class RetryPolicy:
     shorter than that delays tasks instead of failing them.
     """
 
-    max_attempts: int = 6
+    max_attempts: int = 10
     base_delay_s: float = 0.05
     max_delay_s: float = 5.0
     outage_s: float = 60.0
