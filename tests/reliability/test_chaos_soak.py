@@ -3,7 +3,7 @@ run — priority changes (which preempt: Pausing/Paused), cancels, confirmations
 
 At the end every job is final, every status history is legal per the lifecycle table,
 and every Complete job's report is exact (each task once, counters = rows). Bounded:
-COSBATCH_SOAK_S seconds of chaos in all (default 120, including the final settling);
+COSBATCH_SOAK_S seconds in all (default 120: chaos, then the last jobs finishing);
 set it higher for a longer soak. COSBATCH_SOAK_SEED replays a run.
 """
 
@@ -30,7 +30,7 @@ from tests.reliability.checks import assert_exact_report, assert_legal_history
 pytestmark = pytest.mark.reliability
 
 SOAK_S = float(os.environ.get("COSBATCH_SOAK_S", "120"))
-SETTLE_S = 40.0
+SETTLE_S = 15.0  # of SOAK_S, kept for the last jobs to finish (the wait for them is bounded apart)
 N_JOBS = 20
 
 
@@ -89,7 +89,7 @@ def test_chaos_soak(s3, make_bucket, store, settings):
             if service.describe_job(job_id).status is S.SUSPENDED:
                 service.update_job_status(job_id, "Ready", "soak over")
         wait_for(lambda: all(service.describe_job(j).status in TERMINAL for j in jobs),
-                 max(60.0, SETTLE_S * 3), interval_s=0.25, what="every job to be final")
+                 120.0, interval_s=0.25, what="every job to be final")
     finally:
         stop.set()
         thread.join(60)

@@ -86,3 +86,6 @@ def test_worker_killed_mid_bundle(s3, make_bucket, store, settings):
     assert copied == N_OBJECTS
     for pid in _worker_pids(store, job.job_id):
         assert pid != victim
+    print(f"worker-death: killed pid {victim} with {running_at_kill} segment(s) running at task {done_at_kill}; "
+          f"pipelines given up {len(scheduler.lost_runs)}; tasks redone {store.abandoned_tasks(job.job_id)}; "
+          f"{len(rows)} report rows checked")
