@@ -9,6 +9,8 @@ or on the controller's HTTP worker channel for workers elsewhere (Flink, Dataflo
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 import time
 from enum import StrEnum
@@ -30,6 +32,14 @@ _SIGNALS = {
     JobStatus.CANCELLING: StopSignal.CANCEL,
     JobStatus.FAILING: StopSignal.FAIL,
 }
+
+
+#: Worker registrations live as leases named `worker:<job id>:<host>:<pid>`, held by `<host>:<pid>`.
+WORKER_LEASE_TTL_S = 24 * 3600.0
+
+
+def worker_lease_prefix(job_id: str) -> str:
+    return f"worker:{job_id}:"
 
 
 def signal_for(status: JobStatus) -> StopSignal | None:
@@ -67,6 +77,13 @@ class JobControl:
                     self._signal = signal_for(self.store.get_status(self.job_id))
                 self._checked_at = now
         return self._signal
+
+    def register_worker(self) -> None:
+        """Record this process as one of the job's pipeline workers, so a controller can tell
+        when the process is gone (a worker killed mid-bundle leaves the DirectRunner waiting)."""
+        host, pid = socket.gethostname(), os.getpid()
+        name = f"{worker_lease_prefix(self.job_id)}{host}:{pid}"
+        self.store.acquire_lease(name, f"{host}:{pid}", WORKER_LEASE_TTL_S)
 
     def segment_progress(
         self,

@@ -31,6 +31,16 @@ class Settings:
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
     poll_s: float = 0.1
     list_window_days: int = 90
+    #: Pipeline runs of one job that may fail in a row (outage, lost worker) before it fails.
+    pipeline_attempts: int = 8
+    #: Wait before re-running a failed pipeline; doubles with each failure in a row, up to the max
+    #: (the defaults ride out about 90 s of unavailable storage).
+    pipeline_retry_s: float = 1.0
+    pipeline_retry_max_s: float = 30.0
+    #: How long a registered pipeline worker may be gone before its pipeline is given up.
+    worker_grace_s: float = 3.0
+    #: How long `run` (run_until_idle) waits out an unavailable store before giving up.
+    store_patience_s: float = 120.0
     # Workers report over the controller's HTTP worker channel at this URL instead of opening
     # the store (`cosbatch serve --worker-control http`); the secret signs each job's token.
     worker_channel_url: str | None = None

@@ -9,8 +9,10 @@ controller picks up exactly where the last one stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -20,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cosbatch import logs
+from cosbatch.control import worker_lease_prefix
 from cosbatch.controller.preparer import prepare_job
-from cosbatch.errors import CosbatchError, ManifestError
+from cosbatch.errors import CosbatchError, ManifestError, StoreUnavailable
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import FailureReason, Job, ReportFormat
 from cosbatch.plan import JobPlan, ReportTarget, SegmentRef
@@ -51,12 +54,48 @@ class _Run:
 
 def _pid_alive(pid: int) -> bool:
     try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] not in (b"Z", b"X")  # zombie: dead
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        pass  # no /proc: ask the kernel
+    try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
     return True
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _is_our_descendant(pid: int) -> bool:
+    """Whether `pid` is a child, grandchild, ... of this process (a worker our runner started)."""
+    me, seen = os.getpid(), 0
+    while pid > 1 and seen < 64:
+        parent = _parent_pid(pid)
+        if parent is None:
+            return False
+        if parent == me:
+            return True
+        pid, seen = parent, seen + 1
+    return False
+
+
+def _owner_pid(owner: str) -> int | None:
+    """PID of a `host:pid` lease owner on this host, else None."""
+    host, _, pid = owner.rpartition(":")
+    return int(pid) if host == socket.gethostname() and pid.isdigit() else None
 
 
 class Scheduler:
@@ -66,6 +105,11 @@ class Scheduler:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_ttl_s = lease_ttl_s
         self.runs: dict[str, _Run] = {}
+        #: Pipelines given up on because a worker process died (their threads never return).
+        self.lost_runs: list[_Run] = []
+        self._failures: dict[str, int] = {}  # job id → pipeline runs failed in a row
+        self._retry_at: dict[str, float] = {}  # job id → monotonic time before which not to relaunch
+        self._dead_worker_seen: dict[str, float] = {}
         self._client: Any = None
 
     @property
@@ -80,6 +124,7 @@ class Scheduler:
         if not self._hold_lease():
             return False
         self._reap_finished()
+        self._watch_workers()
         self._prepare_new()
         self._settle()
         self._check_thresholds()
@@ -98,29 +143,51 @@ class Scheduler:
         """Step until every job is final or waits for a user (Suspended), or until `done()`."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         finished = done or self.idle
+        unavailable_since: float | None = None
         try:
             while True:
-                self.step()
-                if on_tick is not None:
-                    on_tick()
-                if finished():
-                    return
+                try:
+                    self.step()
+                    if on_tick is not None:
+                        on_tick()
+                    if finished():
+                        return
+                    unavailable_since = None
+                except StoreUnavailable as exc:
+                    now = time.monotonic()
+                    unavailable_since = unavailable_since or now
+                    if now - unavailable_since > self.settings.store_patience_s:
+                        raise
+                    self._store_down(exc)
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError("jobs still running after the timeout")
                 time.sleep(self.settings.poll_s)
         finally:
-            self.store.release_lease(LEASE, self.owner)
+            self._release_lease()
 
     def serve_forever(self, stop: threading.Event) -> None:
+        """Step until `stop` is set; an unavailable store is waited out, never fatal."""
         try:
             while not stop.is_set():
                 try:
                     self.step()
-                except Exception as exc:  # the store or storage failed this pass: keep serving, retry
+                except StoreUnavailable as exc:
+                    self._store_down(exc)
+                except Exception as exc:  # an unexpected error in this pass: keep serving, retry
                     logs.event("scheduler_step_failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
                     stop.wait(min(5.0, 10 * self.settings.poll_s))
                 stop.wait(self.settings.poll_s)
         finally:
+            self._release_lease()
+
+    @staticmethod
+    def _store_down(exc: StoreUnavailable) -> None:
+        # Every step is a sequence of atomic, repeatable store writes: the next step redoes
+        # whatever this one could not finish.
+        logs.event("store_unavailable", level=logging.WARNING, error=exc.message)
+
+    def _release_lease(self) -> None:
+        with contextlib.suppress(StoreUnavailable):
             self.store.release_lease(LEASE, self.owner)
 
     def _hold_lease(self) -> bool:
@@ -141,12 +208,66 @@ class Scheduler:
             if not run.done.is_set():
                 continue
             del self.runs[job_id]
+            self._dead_worker_seen.pop(job_id, None)
             if run.error is not None:
-                logs.event("pipeline_failed", job_id=job_id, error=repr(run.error))
-                self.store.transition(
-                    job_id, S.ACTIVE, S.FAILING,
-                    failure=FailureReason.of("PipelineError", f"the job's pipeline failed: {run.error}"),
-                )
+                self._pipeline_failed(job_id, repr(run.error))
+            else:
+                self._failures.pop(job_id, None)
+
+    def _pipeline_failed(self, job_id: str, error: str) -> None:
+        """A pipeline run failed (a storage or store outage, a lost worker): run the job's
+        unfinished segments again, with backoff, up to `pipeline_attempts` runs in a row.
+
+        Finished segments keep their persisted results; a segment the failed run had in
+        hand runs again whole and overwrites its own results file, so no task is lost or
+        reported twice. After the last attempt the job fails with PipelineError.
+        """
+        failures = self._failures.get(job_id, 0) + 1
+        self._failures[job_id] = failures
+        if failures < self.settings.pipeline_attempts:
+            delay = min(self.settings.pipeline_retry_max_s, self.settings.pipeline_retry_s * 2 ** (failures - 1))
+            self._retry_at[job_id] = time.monotonic() + delay
+            logs.event("pipeline_retry", level=logging.WARNING, job_id=job_id, attempt=failures + 1,
+                       in_s=delay, error=error)
+            return
+        self._failures.pop(job_id, None)
+        logs.event("pipeline_failed", job_id=job_id, error=error)
+        self.store.transition(
+            job_id, S.ACTIVE, S.FAILING,
+            failure=FailureReason.of(
+                "PipelineError", f"the job's pipeline failed {failures} times in a row; last: {error}"
+            ),
+        )
+
+    def _watch_workers(self) -> None:
+        """Give up on a pipeline whose worker process died.
+
+        Beam's DirectRunner does not notice a dead multi-processing worker: it waits for
+        the lost bundle forever. Workers register their PIDs (JobControl.register_worker);
+        once one is gone for `worker_grace_s` while its pipeline still runs, the pipeline's
+        other workers are stopped and the job's unfinished segments run again.
+        """
+        for job_id, run in list(self.runs.items()):
+            if run.done.is_set() or run.thread is None:
+                continue
+            pids = [p for p in map(_owner_pid, self.store.leases(worker_lease_prefix(job_id)).values())
+                    if p is not None]
+            dead = sorted(p for p in pids if not _pid_alive(p))
+            if not dead:
+                self._dead_worker_seen.pop(job_id, None)
+                continue
+            seen = self._dead_worker_seen.setdefault(job_id, time.monotonic())
+            if time.monotonic() - seen < self.settings.worker_grace_s:
+                continue  # a pipeline that is finishing stops its workers first
+            del self.runs[job_id]
+            self._dead_worker_seen.pop(job_id, None)
+            self.lost_runs.append(run)
+            for pid in pids:
+                if pid not in dead and pid != os.getpid() and _is_our_descendant(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)  # it must not finish a segment we run again
+            logs.event("worker_lost", level=logging.WARNING, job_id=job_id, dead=dead)
+            self._pipeline_failed(job_id, f"pipeline worker process {', '.join(map(str, dead))} died")
 
     def _prepare_new(self) -> None:
         for job in self.store.jobs_in((S.NEW, S.PREPARING)):
@@ -181,7 +302,8 @@ class Scheduler:
                 continue
             if job.status is S.ACTIVE:
                 if self.store.segments(job.job_id, (SegmentState.PENDING, SegmentState.RUNNING)):
-                    self._launch(job)  # orphaned by a crash, or stopped early: run what is left
+                    if time.monotonic() >= self._retry_at.get(job.job_id, 0.0):
+                        self._launch(job)  # orphaned by a crash, stopped early, or a failed run: run what is left
                 elif self.store.transition(job.job_id, S.ACTIVE, S.COMPLETING):
                     self._finish(job.job_id, S.COMPLETING, S.COMPLETE)
             elif job.status is S.PAUSING:
@@ -267,6 +389,8 @@ class Scheduler:
         )
 
     def _launch(self, job: Job) -> None:
+        self._retry_at.pop(job.job_id, None)
+        self.store.release_leases(worker_lease_prefix(job.job_id))  # workers of earlier runs
         plan = self._plan(job)
         run = _Run(job.job_id)
         self.runs[job.job_id] = run

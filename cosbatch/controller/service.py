@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -35,6 +36,21 @@ def check_priority(priority: object) -> int:
     if not 0 <= priority <= MAX_PRIORITY:
         raise InvalidRequest(f"priority must be an integer from 0 to {MAX_PRIORITY}, not {priority}")
     return priority
+
+
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def check_job_id(job_id: object) -> str:
+    """A job ID as S3 Control defines them (letters, digits, '-', '_'); InvalidRequest otherwise.
+
+    Nothing else reaches the store or a report path, and the error never echoes more
+    than a short, printable excerpt of what was sent.
+    """
+    if isinstance(job_id, str) and _JOB_ID.fullmatch(job_id):
+        return job_id
+    shown = ascii(job_id)[:40] + ("..." if len(ascii(job_id)) > 40 else "")
+    raise InvalidRequest(f"invalid job id {shown}: expected 1 to 64 letters, digits, '-' or '_'")
 
 
 class JobService:
@@ -75,12 +91,12 @@ class JobService:
         from cosbatch.dialects import parse_create_job
         from cosbatch.reports.rerun import failed_tasks_manifest, rerun_request
 
-        earlier = self.store.get_job(job_id, account_id)
+        earlier = self.store.get_job(check_job_id(job_id), account_id)
         bucket, key, etag, _ = failed_tasks_manifest(client, earlier)
         return self.create_job(parse_create_job(rerun_request(earlier, bucket, key, etag, **overrides)))
 
     def describe_job(self, job_id: str, account_id: str | None = None) -> Job:
-        return self.store.get_job(job_id, account_id)
+        return self.store.get_job(check_job_id(job_id), account_id)
 
     def list_jobs(
         self,
@@ -108,12 +124,13 @@ class JobService:
 
     def update_job_priority(self, job_id: str, priority: object, account_id: str | None = None) -> Job:
         """Change the priority at any time; the scheduler re-evaluates preemption on its next step."""
-        return self.store.set_priority(job_id, check_priority(priority), account_id)
+        return self.store.set_priority(check_job_id(job_id), check_priority(priority), account_id)
 
     def update_job_status(
         self, job_id: str, requested: str | JobStatus, reason: str | None = None, account_id: str | None = None
     ) -> Job:
         """Ready confirms a Suspended job; Cancelled cancels any job not yet in a final status."""
+        check_job_id(job_id)
         target_requested = requested if isinstance(requested, JobStatus) else parse_status(requested)
         if reason is not None and len(reason) > 256:
             raise InvalidRequest("StatusUpdateReason must be at most 256 characters")
@@ -126,4 +143,6 @@ class JobService:
         raise IllegalTransition(f"job {job_id} is changing status too fast; try again")
 
     def history(self, job_id: str) -> list[StatusChange]:
+        """The job's status changes, oldest first; NoSuchJob for an unknown job (not an empty list)."""
+        self.store.get_status(check_job_id(job_id))
         return self.store.history(job_id)

@@ -55,6 +55,20 @@ class CsvLayout:
         )
 
 
+#: A CSV cell starting with one of these is a formula to a spreadsheet (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(text: str) -> str:
+    """Neutralise a free-text CSV cell: one leading `'` before a formula start (or a `'`)."""
+    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
+
+
+def unescape_cell(text: str) -> str:
+    """The text escape_cell was given (reports read back, e.g. as a re-run manifest)."""
+    return text[1:] if text.startswith("'") else text
+
+
 def _decode(value: str, what: str, line_no: int) -> str:
     if _BAD_ESCAPE.search(value):
         raise ManifestError(f"manifest line {line_no}: bad URL-encoding in {what} {value!r}")
@@ -94,7 +108,8 @@ def parse_csv_line(raw: bytes, layout: CsvLayout, line_no: int) -> Task | None:
         elif name is ManifestField.KEY:
             key = _decode(cell, "key", line_no)
         elif name is ManifestField.VERSION_ID:
-            version = cell.strip() or None
+            # A report's VersionId cell is formula-escaped; no storage's version ID starts with "'".
+            version = unescape_cell(cell.strip()) or None
     if not bucket or not _BUCKET.match(bucket):
         raise ManifestError(f"manifest line {line_no}: invalid bucket name {bucket!r}")
     if not key:

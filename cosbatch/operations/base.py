@@ -48,16 +48,32 @@ _RETRYABLE_CODES = frozenset(
 _CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
 
 
+_THROTTLING_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "TooManyRequests"})
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential backoff with full jitter for throttling, 5xx and connection errors."""
+    """Bounded exponential backoff with full jitter for throttling, 5xx and connection errors.
 
-    max_attempts: int = 6
+    Throttling gives up after `max_attempts`. An unavailable storage (connection
+    refused/reset/timed out, or a 5xx that is not throttling: a server restarting)
+    is retried for at least `outage_s` from the task's first attempt, so an outage
+    shorter than that delays tasks instead of failing them.
+    """
+
+    max_attempts: int = 10
     base_delay_s: float = 0.05
     max_delay_s: float = 5.0
+    outage_s: float = 60.0
 
     def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * (2**attempt)))
+        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * (2 ** min(attempt, 30))))
+
+    def retry(self, attempt: int, started: float, unavailable: bool) -> bool:
+        """Whether to try again after `attempt` failed attempts (retryable errors only)."""
+        if attempt < self.max_attempts:
+            return True
+        return unavailable and time.monotonic() - started < self.outage_s
 
 
 def error_parts(exc: BaseException) -> tuple[int | None, str, str]:
@@ -73,6 +89,14 @@ def error_parts(exc: BaseException) -> tuple[int | None, str, str]:
 
 def is_retryable_code(code: str) -> bool:
     return code in _RETRYABLE_CODES
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The storage cannot serve at all (down, restarting, unreachable), as opposed to throttling."""
+    if isinstance(exc, ClientError):
+        status, code, _ = error_parts(exc)
+        return code not in _THROTTLING_CODES and status is not None and status >= 500
+    return isinstance(exc, _CONNECTION_ERRORS)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -94,6 +118,7 @@ def run_with_retries(
     retried per `policy`, then fail as TemporaryFailure.
     """
     attempt = 0
+    started = time.monotonic()
     while True:
         try:
             message = call()
@@ -103,12 +128,14 @@ def run_with_retries(
             if not is_retryable(exc):
                 return TaskResult(task.bucket, task.key, task.version_id, False, status, code, message, PERMANENT, attempt)
             last = (status, code, message)
+            unavailable = is_unavailable(exc)
         except _CONNECTION_ERRORS as exc:
             last = (None, type(exc).__name__, str(exc))
+            unavailable = True
         except BotoCoreError as exc:  # parameter validation and the like: not worth retrying
             return TaskResult(task.bucket, task.key, task.version_id, False, None, type(exc).__name__, str(exc), PERMANENT, attempt)
         attempt += 1
-        if attempt >= policy.max_attempts:
+        if not policy.retry(attempt, started, unavailable):
             status, code, message = last
             return TaskResult(task.bucket, task.key, task.version_id, False, status, code, message, TEMPORARY, attempt - 1)
         sleep(policy.delay(attempt))

@@ -20,6 +20,7 @@ from cosbatch.operations.base import (
     error_parts,
     is_retryable,
     is_retryable_code,
+    is_unavailable,
 )
 
 
@@ -53,12 +54,13 @@ class DeleteOperation:
         results: list[TaskResult] = []
         pending = tasks
         attempt = 0
+        started = time.monotonic()
         while pending:
             objects = [{"Key": t.key, **({"VersionId": t.version_id} if t.version_id else {})} for t in pending]
             try:
                 response = client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
             except (ClientError, BotoCoreError) as exc:
-                if is_retryable(exc) and attempt + 1 < policy.max_attempts:
+                if is_retryable(exc) and policy.retry(attempt + 1, started, is_unavailable(exc)):
                     attempt += 1
                     sleep(policy.delay(attempt))
                     continue

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from urllib.parse import quote_plus, unquote_plus
 
+from cosbatch.manifests.csv_manifest import escape_cell, unescape_cell
 from cosbatch.operations import TaskResult
 
 REPORT_SCHEMA = "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Cells written with escape_cell: every free-text column (Key is URL-encoded instead).
+_ESCAPED = ("VersionId", "ErrorCode", "ResultMessage")
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,13 @@ class ReportLocation:
         return f"{self.job_dir}/job.json"
 
 
-def _safe_cell(text: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+#: Everything str.splitlines() breaks a line at: a report row must stay one physical line.
+_LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Free text as it goes into a report cell: line breaks become spaces."""
+    return _LINE_BREAKS.sub(" ", text)
 
 
 def result_message(r: TaskResult) -> str:
@@ -60,11 +67,11 @@ def format_csv_row(r: TaskResult) -> str:
         [
             r.bucket,
             quote_plus(r.key, safe="/"),
-            r.version_id or "",
+            escape_cell(one_line(r.version_id or "")),
             r.status,
-            _safe_cell(r.error_code),
+            escape_cell(one_line(r.error_code)),
             "" if r.http_status is None else str(r.http_status),
-            _safe_cell(message.replace("\n", " ")),
+            escape_cell(one_line(message)),
         ]
     )
     return buf.getvalue()
@@ -76,4 +83,6 @@ def parse_csv_row(line: str) -> dict[str, str]:
     names = [n.strip() for n in REPORT_SCHEMA.split(",")]
     row = dict(zip(names, cells, strict=True))
     row["Key"] = unquote_plus(row["Key"])
+    for name in _ESCAPED:
+        row[name] = unescape_cell(row[name])
     return row

@@ -8,6 +8,7 @@ both move a job. Connections are per thread and per process (fork-safe).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -166,15 +167,34 @@ class SqliteJobStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it is committed, or none of it.
+
+        A failed statement or COMMIT (disk full, I/O error, lock timeout) rolls back;
+        if the connection cannot say it is out of the transaction afterwards, it is
+        dropped, so the next call starts clean instead of failing "within a transaction".
+        """
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException:
+            self._rollback(conn)
+            raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     @_guard
     def _migrate(self) -> None:
@@ -191,10 +211,7 @@ class SqliteJobStore:
                 )
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._drop_connection()
 
     # -- jobs --------------------------------------------------------------
     @_guard
@@ -593,6 +610,23 @@ class SqliteJobStore:
     def release_lease(self, name: str, owner: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM leases WHERE name=? AND owner=?", (name, owner))
+
+    @_guard
+    def leases(self, prefix: str) -> dict[str, str]:
+        """Unexpired leases whose name starts with `prefix`: name → owner."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._conn().execute(
+            "SELECT name, owner FROM leases WHERE name LIKE ? ESCAPE '\\' AND expires_at > ?",
+            (escaped + "%", time.time()),
+        ).fetchall()
+        return {r["name"]: r["owner"] for r in rows}
+
+    @_guard
+    def release_leases(self, prefix: str) -> int:
+        """Drop every lease whose name starts with `prefix` (whoever holds it)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._write() as conn:
+            return conn.execute("DELETE FROM leases WHERE name LIKE ? ESCAPE '\\'", (escaped + "%",)).rowcount
 
 
 def default_store_url() -> str:

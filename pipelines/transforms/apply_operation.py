@@ -47,6 +47,7 @@ class _ApplyOperationFn(beam.DoFn):
         self.client: Any = client_for(self.operation, replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
         self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cosbatch-op")
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id, self.plan.control_poll_s)
+        self.control.register_worker()
 
     def _run_one(self, task: Task) -> TaskResult:
         return run_with_retries(task, lambda: self.operation.apply(self.client, task), self.retry)
