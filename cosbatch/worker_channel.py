@@ -96,5 +96,11 @@ class HttpWorkerChannel:
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None:
         self._call("POST", f"/{job_id}/segments/{seg_no}/abandon", {"TasksRun": tasks_run})
 
+    def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Register a pipeline worker (JobControl.register_worker); the server keeps it to this job."""
+        job_id = name.split(":", 2)[1] if name.count(":") >= 2 else ""
+        return bool(self._call("POST", f"/{job_id}/workers", {"Name": name, "Owner": owner,
+                                                              "TtlSeconds": ttl_s}).get("Acquired"))
+
     def close(self) -> None:
         self.http.clear()

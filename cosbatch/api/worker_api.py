@@ -12,12 +12,14 @@ from typing import Any
 
 from cosbatch import logs
 from cosbatch.api.http import Response, read_body
+from cosbatch.control import WORKER_LEASE_TTL_S, worker_lease_prefix
 from cosbatch.errors import CosbatchError, InvalidRequest
 from cosbatch.store.base import JobStore, SegmentState
 from cosbatch.worker_channel import PREFIX, worker_token
 
-_ROUTE = re.compile(rf"^{PREFIX}/(?P<job>[a-zA-Z0-9_-]{{5,36}})/(?P<what>status|segments/(?P<seg>\d{{1,9}})"
+_ROUTE = re.compile(rf"^{PREFIX}/(?P<job>[a-zA-Z0-9_-]{{5,36}})/(?P<what>status|workers|segments/(?P<seg>\d{{1,9}})"
                     r"(?P<abandon>/abandon)?)$")
+_WORKER_OWNER = re.compile(r"^[A-Za-z0-9_.-]{1,253}:\d{1,10}$")
 
 
 def _json(status: int, body: dict) -> Response:
@@ -51,6 +53,10 @@ class WorkerApi:
             body = json.loads(read_body(environ, 1024 * 1024) or b"{}")
             if not isinstance(body, dict):
                 raise InvalidRequest("the body must be a JSON object")
+            if m["what"] == "workers" and method == "POST":
+                return self._register_worker(job_id, body)
+            if m["seg"] is None:
+                return _json(405, {"Code": "MethodNotAllowed", "Message": f"{method} is not allowed here"})
             seg_no = int(m["seg"])
             if m["abandon"] and method == "POST":
                 self.store.abandon_segment(job_id, seg_no, _int(body, "TasksRun"))
@@ -69,3 +75,11 @@ class WorkerApi:
             return _json(400, {"Code": "InvalidRequest", "Message": str(exc)[:200]})
         except CosbatchError as exc:
             return _json(exc.http_status, {"Code": exc.code, "Message": exc.message})
+
+    def _register_worker(self, job_id: str, body: dict) -> Response:
+        owner = body.get("Owner")
+        if not isinstance(owner, str) or not _WORKER_OWNER.match(owner) or body.get("Name") != \
+                f"{worker_lease_prefix(job_id)}{owner}":
+            raise InvalidRequest("a worker registers as worker:<job id>:<host>:<pid>")
+        acquired = self.store.acquire_lease(body["Name"], owner, WORKER_LEASE_TTL_S)
+        return _json(200, {"Acquired": bool(acquired)})
