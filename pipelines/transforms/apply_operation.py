@@ -44,10 +44,17 @@ class _ApplyOperationFn(beam.DoFn):
         self.operation = operation_for(JobOperation.model_validate(self.plan.operation))
         if self.plan.dry_run:
             self.operation = DryRunOperation(self.operation)
-        self.client: Any = client_for(self.operation, replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
+        self._client: Any = None  # made on first use: a stopped job's bundles need none (Dask sets up per partition)
         self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cosbatch-op")
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id, self.plan.control_poll_s)
         self.control.register_worker()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            n = self.plan.concurrency
+            self._client = client_for(self.operation, replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
+        return self._client
 
     def _run_one(self, task: Task) -> TaskResult:
         return run_with_retries(task, lambda: self.operation.apply(self.client, task), self.retry)
@@ -59,6 +66,7 @@ class _ApplyOperationFn(beam.DoFn):
             yield SegmentOutcome(seg_no, [], signal)
             return
         self.control.segment_progress(seg_no, SegmentState.RUNNING, 0, 0)
+        _ = self.client  # made here, once, before the threads share it
         results: list[TaskResult] = []
         stop = threading.Event()
         lock = threading.Lock()
@@ -106,7 +114,8 @@ class _ApplyOperationFn(beam.DoFn):
 
     def teardown(self) -> None:
         self.pool.shutdown(wait=True)
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
         self.control.close()
 
 
