@@ -72,9 +72,11 @@ class _ApplyOperationFn(beam.DoFn):
         lock = threading.Lock()
         pending = iter(tasks)
         batched = hasattr(self.operation, "apply_batch")
-        # Batching operations (multi-object delete): one chunk per thread, so the segment runs in a
-        # single wave (66 chunks on 64 threads would take two waves, the second one nearly idle).
-        batch = max(1, min(getattr(self.operation, "max_batch", 1), -(-len(tasks) // self.plan.concurrency)))
+        # Batching operations (multi-object delete) send fewer, larger requests from fewer threads,
+        # one chunk per thread so the segment runs in a single wave (66 chunks on 64 threads
+        # would take two waves, the second one nearly idle).
+        threads = min(self.plan.concurrency, getattr(self.operation, "batch_concurrency", self.plan.concurrency))
+        batch = max(1, min(getattr(self.operation, "max_batch", 1), -(-len(tasks) // threads)))
 
         def worker() -> None:
             while not stop.is_set():
@@ -87,7 +89,7 @@ class _ApplyOperationFn(beam.DoFn):
                 else:
                     results.append(self._run_one(chunk[0]))
 
-        futures = [self.pool.submit(worker) for _ in range(min(self.plan.concurrency, len(tasks)))]
+        futures = [self.pool.submit(worker) for _ in range(min(threads, len(tasks)))]
         stopped: StopSignal | None = None
         last_push = time.monotonic()
         while True:

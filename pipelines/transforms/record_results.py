@@ -3,13 +3,21 @@
 The results file is written before the segment is marked done, so a crash in
 between only re-runs the segment (whose file is then overwritten): no task is
 ever lost or reported twice.
+
+Recording runs on a small writer pool so that the next segment's operations start
+while this one's file is uploaded (each segment otherwise left storage idle for
+one PUT and one store write); the bundle finishes only when every segment it
+carried is recorded, and a failed write fails the bundle, which Beam retries.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from cosbatch import logs
 from cosbatch.control import JobControl, StopSignal
@@ -23,6 +31,8 @@ from pipelines.transforms.apply_operation import SegmentOutcome
 
 
 class _RecordSegmentFn(beam.DoFn):
+    MAX_PENDING = 4  # segments whose results wait in memory for their upload
+
     def __init__(self, plan: JobPlan) -> None:
         self.plan = plan
 
@@ -31,6 +41,11 @@ class _RecordSegmentFn(beam.DoFn):
         # make none for segments that stopped before running a task.
         self.client: Any = None
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id)
+        self.writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cosbatch-record")
+        self.pending: deque[Future] = deque()
+
+    def start_bundle(self) -> None:
+        self.pending.clear()
 
     def process(self, outcome: SegmentOutcome):
         seg_no, results, stopped = outcome
@@ -39,12 +54,19 @@ class _RecordSegmentFn(beam.DoFn):
             self.control.abandon_segment(seg_no, len(results))
             metrics.SEGMENTS_ABANDONED.inc()
             return
+        while len(self.pending) >= self.MAX_PENDING:
+            self._recorded(self.pending.popleft())
+        if self.plan.report is not None and results and self.client is None:
+            self.client = make_client(self.plan.s3)  # here, once: the writer threads share it
+        self.pending.append(self.writer.submit(self._record, seg_no, results, stopped))
+        return
+        yield  # a generator: outputs are emitted in finish_bundle
+
+    def _record(self, seg_no: int, results: list, stopped: StopSignal | None) -> tuple[int, int, int]:
         files: list[dict] = []
         report = self.plan.report
         if report is not None and results:
             location = ReportLocation(report.bucket, report.prefix, self.plan.job_id)
-            if self.client is None:
-                self.client = make_client(self.plan.s3)
             files = write_segment_results(
                 self.client, location, seg_no, results, ReportScope(report.scope), ReportFormat(report.format)
             )
@@ -54,10 +76,21 @@ class _RecordSegmentFn(beam.DoFn):
         self.control.segment_progress(seg_no, state, ok, len(results) - ok, files, retries)
         if retries:
             logs.event("segment_retries", job_id=self.plan.job_id, segment=seg_no, retries=retries)
+        return seg_no, ok, len(results) - ok
+
+    @staticmethod
+    def _recorded(future: Future) -> tuple[int, int, int]:
+        """Wait for one segment's recording (re-raising its error); counted here, on Beam's thread."""
+        outcome = future.result()
         metrics.SEGMENTS_DONE.inc()
-        yield seg_no, ok, len(results) - ok
+        return outcome
+
+    def finish_bundle(self):
+        while self.pending:
+            yield GlobalWindows.windowed_value(self._recorded(self.pending.popleft()))
 
     def teardown(self) -> None:
+        self.writer.shutdown(wait=True)
         if self.client is not None:
             self.client.close()
         self.control.close()
