@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan
 from launch.base import int_option
-from pipelines.batch_job import build_pipeline
+from pipelines.batch_job import run_pipeline
 
 SETUP_FILE = Path(__file__).resolve().parents[1] / "setup.py"
 OPTIONS = {
@@ -76,8 +75,4 @@ def check_store_reachable(store_url: str) -> None:
 
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
     check_store_reachable(plan.store_url)
-    pipeline = beam.Pipeline(options=pipeline_options(plan, options))
-    build_pipeline(pipeline, plan)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return result
+    return run_pipeline(pipeline_options(plan, options), plan)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan
 from launch.base import int_option
-from pipelines.batch_job import build_pipeline
+from pipelines.batch_job import run_pipeline
 
 MODES = ("in_memory", "multi_threading", "multi_processing")
 OPTIONS = {
@@ -36,8 +35,4 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
 
 
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
-    pipeline = beam.Pipeline(options=pipeline_options(plan, options))
-    build_pipeline(pipeline, plan)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return result
+    return run_pipeline(pipeline_options(plan, options), plan)

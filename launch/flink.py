@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan
 from launch.base import int_option
-from pipelines.batch_job import build_pipeline
+from pipelines.batch_job import run_pipeline
 
 ENVIRONMENTS = ("DOCKER", "PROCESS", "EXTERNAL", "LOOPBACK")
 OPTIONS = {
@@ -81,8 +80,4 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
 
 
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
-    pipeline = beam.Pipeline(options=pipeline_options(plan, options))
-    build_pipeline(pipeline, plan)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return result
+    return run_pipeline(pipeline_options(plan, options), plan)

@@ -12,6 +12,8 @@ once the job reaches its end status.
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.plan import JobPlan
 from pipelines.transforms import ApplyOperation, ReadManifest, RecordResults
@@ -24,3 +26,12 @@ def build_pipeline(pipeline: beam.Pipeline, plan: JobPlan) -> beam.PCollection:
         | "ApplyOperation" >> ApplyOperation(plan)
         | "RecordResults" >> RecordResults(plan)
     )
+
+
+def run_pipeline(options: PipelineOptions, plan: JobPlan) -> PipelineResult:
+    """Build the job's pipeline with `options`, submit it, and wait until it finishes."""
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, plan)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result

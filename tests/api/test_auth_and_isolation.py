@@ -3,6 +3,7 @@ each other's jobs; running without authentication has to be asked for."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -88,7 +89,7 @@ def test_accounts_cannot_see_or_change_each_others_jobs(api, alice, bob):
 
 
 def test_no_keys_and_no_dev_flag_refuses_to_start(tmp_path):
-    env = {k: v for k, v in __import__("os").environ.items() if k != "COSBATCH_ACCESS_KEYS"}
+    env = {k: v for k, v in os.environ.items() if k != "COSBATCH_ACCESS_KEYS"}
     env["HOME"] = str(tmp_path)  # no ~/.cosbatch/access-keys either
     proc = subprocess.run([sys.executable, "-m", "cosbatch.cli.main", "--store", f"sqlite:///{tmp_path}/s.db",
                            "serve", "--port", str(free_port())], capture_output=True, text=True, timeout=60, env=env)
