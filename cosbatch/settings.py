@@ -25,7 +25,8 @@ class Settings:
     store_url: str
     s3: S3Config = field(default_factory=S3Config)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
-    segment_size: int = 1000
+    #: Tasks per manifest segment; None: the operation's own (1,000; 10,000 for multi-object delete).
+    segment_size: int | None = None
     concurrency: int = 64
     capacity: int = 1  # jobs Active at once
     threshold: FailureThreshold = field(default_factory=FailureThreshold)

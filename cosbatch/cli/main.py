@@ -62,7 +62,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                         "dask_client_address=tcp://host:8786 (repeatable; README: Scaling out)")
     p.add_argument("--capacity", type=int, default=1, help="jobs Active at once (default 1)")
     p.add_argument("--concurrency", type=int, default=64, help="object operations in flight per worker (default 64)")
-    p.add_argument("--segment-size", type=int, default=1000, help="tasks per manifest segment (default 1000)")
+    p.add_argument("--segment-size", type=int, default=None,
+                   help="tasks per manifest segment (default: 1000; 10000 for S3DeleteObject)")
     p.add_argument("--failure-threshold-tasks", type=int, default=1000)
     p.add_argument("--failure-threshold-ratio", type=float, default=0.5)
     p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
@@ -149,7 +150,7 @@ def _settings(args: argparse.Namespace, store_url: str) -> Settings:
         store_url=store_url,
         s3=S3Config.from_env(args.endpoint_url, **({"region": args.region} if args.region else {})),
         runner=runner,
-        segment_size=getattr(args, "segment_size", 1000),
+        segment_size=getattr(args, "segment_size", None),
         concurrency=getattr(args, "concurrency", 64),
         capacity=getattr(args, "capacity", 1),
         threshold=FailureThreshold(

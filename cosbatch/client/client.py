@@ -39,7 +39,7 @@ class Client:
         runner: str | RunnerConfig = "direct",
         runner_options: dict[str, str] | None = None,
         account_id: str | None = None,
-        segment_size: int = 1000,
+        segment_size: int | None = None,
         concurrency: int = 64,
         capacity: int = 1,
         failure_threshold: FailureThreshold | None = None,

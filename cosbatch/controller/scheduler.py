@@ -27,6 +27,7 @@ from cosbatch.controller.preparer import prepare_job
 from cosbatch.errors import CosbatchError, ManifestError, StoreUnavailable
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import FailureReason, Job, ReportFormat
+from cosbatch.operations import segment_tasks_for
 from cosbatch.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.reports import finalize_report
 from cosbatch.s3 import make_client
@@ -275,7 +276,8 @@ class Scheduler:
                 continue
             logs.event("job_preparing", job_id=job.job_id)
             try:
-                total, segments = prepare_job(job, self.client, self.settings.segment_size)
+                size = segment_tasks_for(job.operation, self.settings.segment_size)
+                total, segments = prepare_job(job, self.client, size)
             except CosbatchError as exc:
                 code = exc.code if isinstance(exc, ManifestError) else "ManifestParseError"
                 self.store.transition(

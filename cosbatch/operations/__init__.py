@@ -9,6 +9,7 @@ from cosbatch.lean_s3 import LeanS3Client
 from cosbatch.models import JobOperation
 from cosbatch.operations.acl import PutAclOperation
 from cosbatch.operations.base import (
+    DEFAULT_SEGMENT_TASKS,
     PERMANENT,
     TEMPORARY,
     Operation,
@@ -51,9 +52,17 @@ def operation_for(job_operation: JobOperation) -> Operation:
     return PLUGINS[job_operation.name](job_operation.params)
 
 
+def segment_tasks_for(job_operation: JobOperation, configured: int | None = None) -> int:
+    """Tasks per manifest segment: the configured size if any, else the operation's own."""
+    if configured is not None:
+        return configured
+    return getattr(PLUGINS[job_operation.name], "segment_tasks", DEFAULT_SEGMENT_TASKS)
+
+
 __all__ = [
     "PERMANENT",
     "TEMPORARY",
+    "DEFAULT_SEGMENT_TASKS",
     "CopyOperation",
     "Operation",
     "RetryPolicy",
@@ -62,4 +71,5 @@ __all__ = [
     "is_retryable",
     "operation_for",
     "run_with_retries",
+    "segment_tasks_for",
 ]

@@ -141,11 +141,16 @@ def run_with_retries(
         sleep(policy.delay(attempt))
 
 
+#: Tasks per manifest segment unless the operation or the settings say otherwise.
+DEFAULT_SEGMENT_TASKS = 1000
+
+
 class Operation(Protocol):
     """What a batch operation is: a name, the client it needs, and a per-object action.
 
     `client_kind` is "lean" for operations the lean S3 client covers (the fast
-    path), "boto3" for anything else.
+    path), "boto3" for anything else. An operation may declare `segment_tasks`, the
+    segment size it runs best with (default DEFAULT_SEGMENT_TASKS).
     """
 
     name: ClassVar[str]

@@ -118,3 +118,15 @@ def test_cos_restore_parameters():
     assert s3.operation.params.tier == "Standard"
     with pytest.raises(InvalidRequest):
         parse_create_job(cos_body(Operation={"COSInitiateRestoreObject": {"JobTier": "Slow"}}))
+
+
+def test_segment_size_is_the_operations_unless_configured():
+    from cosbatch.models import JobOperation
+    from cosbatch.operations import DEFAULT_SEGMENT_TASKS, segment_tasks_for
+
+    delete = JobOperation.model_validate({"S3DeleteObject": {}})
+    tagging = JobOperation.model_validate({"S3PutObjectTagging": {"TagSet": []}})
+    assert segment_tasks_for(delete) == 10_000  # multi-object delete: bigger requests
+    assert segment_tasks_for(tagging) == DEFAULT_SEGMENT_TASKS == 1000
+    assert segment_tasks_for(delete, 250) == 250  # a configured size always wins
+    assert segment_tasks_for(tagging, 5) == 5
