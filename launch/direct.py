@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.runners.runner import PipelineResult
+from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
 from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan
@@ -34,5 +34,22 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
     )
 
 
+def fn_api_runner(options: PipelineOptions) -> PipelineRunner:
+    """Beam's in-process FnApiRunner, set up as DirectRunner sets it up when it falls back to it.
+
+    Named outright because Beam 2.77's DirectRunner first tries to download Prism (a Go
+    runner) from GitHub and run the pipeline there: another engine, which ignores
+    direct_running_mode, on machines with internet access; a failed download on those without.
+    """
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    info = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
+    return fn_runner.FnApiRunner(provision_info=info)
+
+
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
-    return run_pipeline(pipeline_options(plan, options), plan)
+    beam_options = pipeline_options(plan, options)
+    return run_pipeline(beam_options, plan, runner=fn_api_runner(beam_options))

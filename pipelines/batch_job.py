@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.runners.runner import PipelineResult
+from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
 from cosbatch.plan import JobPlan
 from pipelines.transforms import ApplyOperation, ReadManifest, RecordResults
@@ -28,9 +28,9 @@ def build_pipeline(pipeline: beam.Pipeline, plan: JobPlan) -> beam.PCollection:
     )
 
 
-def run_pipeline(options: PipelineOptions, plan: JobPlan) -> PipelineResult:
-    """Build the job's pipeline with `options`, submit it, and wait until it finishes."""
-    pipeline = beam.Pipeline(options=options)
+def run_pipeline(options: PipelineOptions, plan: JobPlan, runner: PipelineRunner | None = None) -> PipelineResult:
+    """Build the job's pipeline with `options` (on `runner` if given), submit it, and wait until it finishes."""
+    pipeline = beam.Pipeline(runner=runner, options=options)
     build_pipeline(pipeline, plan)
     result = pipeline.run()
     result.wait_until_finish()

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 
+import pytest
+
 from cosbatch.lifecycle import JobStatus
 from launch import RunnerConfig
+from tests.conftest import put_objects
 from tests.integration.helpers import copy_request, create_and_run, read_report, write_manifest
 
 RUNNERS = {
@@ -49,3 +53,20 @@ def test_same_5000_task_job_gives_the_same_results_on_every_runner(s3, make_buck
     for name, (counters, rows) in outcomes.items():
         assert counters == expected_counters, name
         assert rows == outcomes["direct-in-memory"][1], name
+
+
+@pytest.mark.parametrize("mode", ["in_memory", "multi_processing"])
+def test_direct_runner_runs_beams_fn_api_runner_and_never_prism(s3, make_bucket, store, settings, caplog, mode):
+    """Beam 2.77's DirectRunner would first fetch Prism from GitHub and run the job there:
+    another engine, and on a machine without internet a failed download. Ours must not."""
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    keys = [f"k/{i}" for i in range(20)]
+    put_objects(s3, src, keys)
+    write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
+    caplog.set_level(logging.INFO, logger="apache_beam")
+    runner = RunnerConfig("direct", {"direct_running_mode": mode})
+    job = create_and_run(store, replace(settings, runner=runner), copy_request(src, "m.csv", dst, rep, token=mode))
+    assert job.status is JobStatus.COMPLETE and job.progress_summary.number_of_tasks_succeeded == 20
+    beam_messages = [r.getMessage() for r in caplog.records if r.name.startswith("apache_beam")]
+    assert beam_messages, "Beam's own log records were not captured"
+    assert not [m for m in beam_messages if "prism" in m.lower()]
