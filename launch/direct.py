@@ -38,8 +38,8 @@ def fn_api_runner(options: PipelineOptions) -> PipelineRunner:
     """Beam's in-process FnApiRunner, set up as DirectRunner sets it up when it falls back to it.
 
     Named outright because Beam 2.77's DirectRunner first tries to download Prism (a Go
-    runner) from GitHub and run the pipeline there: another engine, which ignores
-    direct_running_mode, on machines with internet access; a failed download on those without.
+    runner) from GitHub and run the pipeline there: another engine than the one cosbatch is
+    tested on, where there is internet access; a failed download where there is none.
     """
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
