@@ -1,4 +1,4 @@
-"""`python -m benchmarks run [--quick] [--rounds N] [--only copy,delete,...]`"""
+"""`python -m benchmarks run [--quick | --smoke] [--rounds N] [--only copy,delete,...] [--out DIR]`"""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import platform
 import shutil
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from benchmarks import scenarios
-from benchmarks.harness import write_results
+from benchmarks.harness import RESULTS, write_results
 
 ALL = ("copy", "delete", "tagging", "latency", "memory", "store", "http")
 
@@ -19,13 +20,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the scenarios and write benchmarks/results/latest.{json,md}")
-    run.add_argument("--quick", action="store_true", help="smaller sizes (CI-friendly)")
-    run.add_argument("--rounds", type=int, default=3)
+    size = run.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller sizes (5,000 objects)")
+    size.add_argument("--smoke", action="store_true",
+                      help="tiny sizes, one round: checks that every scenario runs (CI); its figures mean nothing")
+    run.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3; --smoke 1)")
     run.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    run.add_argument("--out", type=Path, default=RESULTS, help="where latest.{json,md} go (default benchmarks/results)")
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
-    n = 5_000 if args.quick else 20_000
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    rounds = args.rounds or (1 if args.smoke else 3)
+    n = {"smoke": 100, "quick": 5_000, "full": 20_000}[mode]
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     env = scenarios.make_env()
     results = []
@@ -33,31 +40,32 @@ def main(argv: list[str] | None = None) -> int:
         for name in chosen:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             if name == "copy":
-                results.append(scenarios.copy(env, n, args.rounds))
+                results.append(scenarios.copy(env, n, rounds))
             elif name == "delete":
-                results.append(scenarios.delete(env, n, args.rounds))
+                results.append(scenarios.delete(env, n, rounds))
             elif name == "tagging":
-                results.append(scenarios.tagging(env, n, args.rounds))
+                results.append(scenarios.tagging(env, n, rounds))
             elif name == "latency":
-                results.append(scenarios.latency(env, args.rounds))
+                results.append(scenarios.latency(env, rounds))
             elif name == "memory":
-                small, large = (20_000, 200_000) if args.quick else (100_000, 1_000_000)
+                small, large = {"smoke": (1_000, 10_000), "quick": (20_000, 200_000),
+                                "full": (100_000, 1_000_000)}[mode]
                 results.append(scenarios.memory(env, small, large))
             elif name == "store":
-                results.append(scenarios.store_queries(env, 10_000 if args.quick else 100_000))
+                results.append(scenarios.store_queries(env, {"smoke": 1_000, "quick": 10_000, "full": 100_000}[mode]))
             elif name == "http":
                 from benchmarks.http_api import http_describe
 
-                results.append(http_describe(env.workdir, args.rounds))
+                results.append(http_describe(env.workdir, rounds, seconds=1.0 if args.smoke else 5.0))
             else:
                 parser.error(f"unknown scenario {name}")
     finally:
         env.server.stop()
         shutil.rmtree(env.workdir, ignore_errors=True)
-    meta = {"mode": "quick" if args.quick else "full", "rounds": args.rounds,
+    meta = {"mode": mode, "rounds": rounds,
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"}
-    json_path, md_path = write_results(results, meta)
+    json_path, md_path = write_results(results, meta, args.out)
     print(md_path.read_text())
     print(f"written: {json_path}, {md_path}", file=sys.stderr)
     return 0
