@@ -19,6 +19,11 @@ class SegmentRef:
     end: int
     first_line: int
     task_count: int
+    # The pipeline run this reference belongs to. A job re-run after a pause or a failure
+    # would otherwise build a Dask graph with exactly the keys of the run just released
+    # (Dask names tasks by hashing their inputs), and Dask can deadlock on keys released and
+    # submitted again (dask/distributed#7356).
+    run_id: str = ""
 
 
 @dataclass(frozen=True)

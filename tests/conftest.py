@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,21 +73,29 @@ def settings(store, s3_server):
                     poll_s=0.1)
 
 
-@pytest.fixture()
-def controller(store, settings):
-    """A Scheduler stepping in a background thread, as `cosbatch serve` runs it; stopped after."""
-    import threading
-
-    from cosbatch.controller import Scheduler
-
+@contextlib.contextmanager
+def serving(scheduler, join_s: float = 60) -> Iterator[threading.Thread]:
+    """`scheduler.serve_forever` in a background thread, as `cosbatch serve` runs it; stopped,
+    joined and closed on the way out."""
     stop = threading.Event()
-    scheduler = Scheduler(store.__class__(store.path), settings)
     thread = threading.Thread(target=scheduler.serve_forever, args=(stop,), daemon=True)
     thread.start()
-    yield scheduler
-    stop.set()
-    thread.join(30)
-    scheduler.close()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(join_s)
+        scheduler.close()
+
+
+@pytest.fixture()
+def controller(store, settings):
+    """A Scheduler serving in a background thread for the test; stopped after."""
+    from cosbatch.controller import Scheduler
+
+    scheduler = Scheduler(store.__class__(store.path), settings)
+    with serving(scheduler):
+        yield scheduler
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +108,9 @@ def dask_cluster() -> Iterator:
     cluster.close()
 
 
-def wait_for(predicate, timeout_s: float = 60, interval_s: float = 0.1, what: str = "condition"):
-    """Poll until predicate() is truthy; returns its value. Fails the test on timeout."""
+def wait_for(predicate, timeout_s: float = 60, interval_s: float = 0.1, what: str = "condition", state=None):
+    """Poll until predicate() is truthy; returns its value. Fails the test on timeout, showing
+    what `state()` returns then (e.g. the job's status and history)."""
     import time
 
     deadline = time.monotonic() + timeout_s
@@ -108,7 +119,8 @@ def wait_for(predicate, timeout_s: float = 60, interval_s: float = 0.1, what: st
         if value:
             return value
         time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+    seen = f"; state then: {state()}" if state is not None else ""
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}{seen}")
 
 
 @pytest.fixture(scope="session")

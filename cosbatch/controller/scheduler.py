@@ -368,6 +368,7 @@ class Scheduler:
     def _plan(self, job: Job) -> JobPlan:
         self.store.reset_running_segments(job.job_id)
         pending = self.store.segments(job.job_id, (SegmentState.PENDING,))
+        run_id = uuid.uuid4().hex[:12]  # a new run, never the graph of an earlier one
         report = None
         if job.report.enabled:
             report = ReportTarget(
@@ -383,7 +384,8 @@ class Scheduler:
             s3=self.settings.s3,
             operation=job.operation.wire(),
             segments=tuple(
-                SegmentRef(s.seg_no, s.source, s.start, s.end, s.first_line, s.task_count) for s in pending
+                SegmentRef(s.seg_no, s.source, s.start, s.end, s.first_line, s.task_count, run_id)
+                for s in pending
             ),
             report=report,
             dry_run=job.dry_run,
@@ -410,7 +412,7 @@ class Scheduler:
 
         run.thread = threading.Thread(target=target, name=f"cosbatch-job-{job.job_id[:8]}", daemon=True)
         run.thread.start()
-        logs.event("pipeline_started", job_id=job.job_id, segments=len(plan.segments))
+        logs.event("pipeline_started", job_id=job.job_id, segments=len(plan.segments), run_id=plan.segments[0].run_id)
 
     def _write_report(self, job: Job) -> FailureReason | None:
         if not job.report.enabled:

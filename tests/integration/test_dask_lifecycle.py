@@ -4,7 +4,6 @@ against a running 2-worker `distributed` cluster (as `--runner-option dask_clien
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -14,8 +13,16 @@ from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
 from launch import RunnerConfig
 from tests.conftest import put_objects, wait_for
-from tests.integration.helpers import copy_request, read_report, write_manifest
-from tests.integration.test_lifecycle_engine import count_objects, statuses
+from tests.integration.helpers import copy_request, write_manifest
+from tests.integration.lifecycle_checks import (
+    check_cancelled_part_way,
+    check_complete_exactly_once,
+    check_failed_by_threshold,
+    count_objects,
+    job_state,
+    statuses,
+    write_threshold_manifest,
+)
 
 
 @pytest.fixture()
@@ -47,8 +54,10 @@ def test_preemption_pauses_and_resumes_on_dask(s3, make_bucket, store, settings,
     assert time.monotonic() - requested < 5.0
     frozen = count_objects(s3, dst_a)
     assert frozen < len(part)  # it really was stopped part-way
-    wait_for(lambda: service.describe_job(b.job_id).status is S.COMPLETE, 60, what="B to complete")
-    wait_for(lambda: service.describe_job(a.job_id).status is S.COMPLETE, 120, what="A to complete")
+    wait_for(lambda: service.describe_job(b.job_id).status is S.COMPLETE, 60, what="B to complete",
+             state=lambda: job_state(service, b.job_id))
+    wait_for(lambda: service.describe_job(a.job_id).status is S.COMPLETE, 120, what="A to complete",
+             state=lambda: job_state(service, a.job_id))
 
     assert statuses(service, a.job_id) == [
         S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.ACTIVE, S.COMPLETING, S.COMPLETE
@@ -56,11 +65,7 @@ def test_preemption_pauses_and_resumes_on_dask(s3, make_bucket, store, settings,
     # Work redone after the pause: at most the segment each of the 2 workers had in hand.
     assert 0 <= store.abandoned_tasks(a.job_id) <= 2 * settings.segment_size
     for job, n in ((a, len(part)), (b, 20)):
-        job = service.describe_job(job.job_id)
-        assert job.progress_summary.number_of_tasks_succeeded == n
-        _, rows, _ = read_report(s3, rep, job)
-        assert len(rows) == n
-        assert Counter(r["Key"] for r in rows).most_common(1)[0][1] == 1  # duplicate-free
+        check_complete_exactly_once(s3, service, rep, job.job_id, n)
     assert count_objects(s3, dst_a) == len(part)
 
 
@@ -76,34 +81,14 @@ def test_cancel_while_active_on_dask(s3, make_bucket, store, controller, big_sou
     # remaining partitions (2.5-7 s quiet); the bound allows for a loaded CI machine.
     wait_for(lambda: service.describe_job(job.job_id).status is S.CANCELLED, 60, what="Cancelled")
     assert time.monotonic() - cancelled_at < 60
-    job = service.describe_job(job.job_id)
-    ran = job.progress_summary.tasks_run
-    assert 1000 <= ran < len(keys)  # the rest never ran
-    time.sleep(1)
-    assert count_objects(s3, dst) == job.progress_summary.number_of_tasks_succeeded
-    _, rows, job_doc = read_report(s3, rep, job)
-    assert len(rows) == ran and len({r["Key"] for r in rows}) == ran
-    assert job_doc["Job"]["Status"] == "Cancelled"
-    assert statuses(service, job.job_id)[-2:] == [S.CANCELLING, S.CANCELLED]
+    check_cancelled_part_way(s3, service, dst, rep, job.job_id, len(keys))
 
 
 def test_failure_threshold_on_dask(s3, make_bucket, store, controller):
     src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
-    present = [f"ok/{i}" for i in range(1000)]
-    put_objects(s3, src, present)
-    rows = []
-    for i in range(1000):  # interleaved: 2 of every 3 tasks fail, wherever execution starts
-        rows += [(src, present[i]), (src, f"missing/{2 * i}"), (src, f"missing/{2 * i + 1}")]
-    write_manifest(s3, src, "bad.csv", rows)
+    write_threshold_manifest(s3, src, "bad.csv")
     service = JobService(store)
     bad = service.create_job(parse_create_job(copy_request(src, "bad.csv", dst, rep, token="DT")))
     wait_for(lambda: service.describe_job(bad.job_id).status is S.FAILED, 120, what="threshold job Failed")
 
-    bad = service.describe_job(bad.job_id)
-    assert [f.failure_code for f in bad.failure_reasons] == ["FailureThresholdExceeded"]
-    assert statuses(service, bad.job_id)[-3:] == [S.ACTIVE, S.FAILING, S.FAILED]
-    p = bad.progress_summary
-    assert p.tasks_run >= 1000 and p.number_of_tasks_failed / p.tasks_run > 0.5
-    assert p.tasks_run < 3000  # it stopped issuing work
-    _, report_rows, _ = read_report(s3, rep, bad)
-    assert len(report_rows) == p.tasks_run  # every task that ran is in the report
+    check_failed_by_threshold(s3, service, rep, bad.job_id)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 from cosbatch.controller import JobService
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
 from tests.conftest import put_objects, wait_for
-from tests.integration.helpers import copy_request, read_report, write_manifest
-
-
-def count_objects(s3, bucket: str) -> int:
-    return sum(page.get("KeyCount", 0) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket))
-
-
-def statuses(service, job_id):
-    return [h.to_status for h in service.history(job_id)]
+from tests.integration.helpers import copy_request, write_manifest
+from tests.integration.lifecycle_checks import (
+    check_cancelled_part_way,
+    check_complete_exactly_once,
+    check_failed_by_threshold,
+    count_objects,
+    statuses,
+    write_threshold_manifest,
+)
 
 
 def test_preemption_pause_and_automatic_resume(s3, make_bucket, store, settings, controller, big_source):
@@ -47,11 +46,7 @@ def test_preemption_pause_and_automatic_resume(s3, make_bucket, store, settings,
     assert 0 <= store.abandoned_tasks(a.job_id) <= settings.segment_size
 
     for job, n in ((a, len(keys)), (b, 50)):
-        job = service.describe_job(job.job_id)
-        assert job.progress_summary.number_of_tasks_succeeded == n
-        _, rows, _ = read_report(s3, rep, job)
-        assert len(rows) == n
-        assert Counter(r["Key"] for r in rows).most_common(1)[0][1] == 1  # duplicate-free
+        check_complete_exactly_once(s3, service, rep, job.job_id, n)
     assert count_objects(s3, dst_a) == len(keys)
 
 
@@ -96,26 +91,13 @@ def test_cancel_while_active(s3, make_bucket, store, controller, big_source):
     cancelled_at = time.monotonic()
     wait_for(lambda: service.describe_job(job.job_id).status is S.CANCELLED, 20, what="Cancelled")
     assert time.monotonic() - cancelled_at < 10
-    job = service.describe_job(job.job_id)
-    ran = job.progress_summary.tasks_run
-    assert 1000 <= ran < len(keys)  # the rest never ran
-    assert job.status_update_reason == "wrong target" and job.termination_date is not None
-    time.sleep(1)
-    assert count_objects(s3, dst) == job.progress_summary.number_of_tasks_succeeded
-    _, rows, job_doc = read_report(s3, rep, job)
-    assert len(rows) == ran and len({r["Key"] for r in rows}) == ran
-    assert job_doc["Job"]["Status"] == "Cancelled"
-    assert statuses(service, job.job_id)[-2:] == [S.CANCELLING, S.CANCELLED]
+    job = check_cancelled_part_way(s3, service, dst, rep, job.job_id, len(keys))
+    assert job.status_update_reason == "wrong target"
 
 
 def test_failure_threshold(s3, make_bucket, store, controller):
     src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
-    present = [f"ok/{i}" for i in range(1000)]
-    put_objects(s3, src, present)
-    rows = []
-    for i in range(1000):  # interleaved: 2 of every 3 tasks fail, wherever execution starts
-        rows += [(src, present[i]), (src, f"missing/{2 * i}"), (src, f"missing/{2 * i + 1}")]
-    write_manifest(s3, src, "bad.csv", rows)
+    write_threshold_manifest(s3, src, "bad.csv")
     write_manifest(s3, src, "small.csv", [(src, f"missing/x{i}") for i in range(999)])
     service = JobService(store)
     bad = service.create_job(parse_create_job(copy_request(src, "bad.csv", dst, rep, token="T1")))
@@ -123,16 +105,8 @@ def test_failure_threshold(s3, make_bucket, store, controller):
     wait_for(lambda: service.describe_job(bad.job_id).status is S.FAILED, 120, what="threshold job Failed")
     wait_for(lambda: service.describe_job(small.job_id).status is S.COMPLETE, 120, what="999-task job Complete")
 
-    bad = service.describe_job(bad.job_id)
-    assert [f.failure_code for f in bad.failure_reasons] == ["FailureThresholdExceeded"]
+    bad = check_failed_by_threshold(s3, service, rep, bad.job_id)
     assert "50% failure threshold" in bad.failure_reasons[0].failure_reason
-    assert statuses(service, bad.job_id)[-3:] == [S.ACTIVE, S.FAILING, S.FAILED]
-    p = bad.progress_summary
-    assert p.tasks_run >= 1000 and p.number_of_tasks_failed / p.tasks_run > 0.5
-    assert p.tasks_run < 3000  # it stopped issuing work
-    _, report_rows, job_doc = read_report(s3, rep, bad)
-    assert len(report_rows) == p.tasks_run  # every task that ran is in the report
-    assert job_doc["Job"]["FailureReasons"][0]["FailureCode"] == "FailureThresholdExceeded"
 
     small = service.describe_job(small.job_id)
     assert small.progress_summary.number_of_tasks_failed == 999 and small.failure_reasons == []

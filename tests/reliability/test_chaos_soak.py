@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 from collections import Counter
 from dataclasses import replace
@@ -23,7 +22,7 @@ from cosbatch.dialects import parse_create_job
 from cosbatch.errors import IllegalTransition
 from cosbatch.lifecycle import TERMINAL
 from cosbatch.lifecycle import JobStatus as S
-from tests.conftest import put_objects, wait_for
+from tests.conftest import put_objects, serving, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history
 
@@ -48,12 +47,9 @@ def test_chaos_soak(s3, make_bucket, store, settings):
     started = time.monotonic()
     cfg = replace(settings, segment_size=100, concurrency=32)
     scheduler = Scheduler(store.__class__(store.path), cfg)
-    stop = threading.Event()
-    thread = threading.Thread(target=scheduler.serve_forever, args=(stop,), daemon=True)
-    thread.start()
     calls: Counter[str] = Counter()
     chaos_until = started + max(10.0, SOAK_S - SETTLE_S)
-    try:
+    with serving(scheduler):
         pending = list(range(N_JOBS))
         while time.monotonic() < chaos_until:
             if pending and (rng.random() < 0.4 or not jobs):
@@ -90,10 +86,6 @@ def test_chaos_soak(s3, make_bucket, store, settings):
                 service.update_job_status(job_id, "Ready", "soak over")
         wait_for(lambda: all(service.describe_job(j).status in TERMINAL for j in jobs),
                  120.0, interval_s=0.25, what="every job to be final")
-    finally:
-        stop.set()
-        thread.join(60)
-        scheduler.close()
 
     statuses: Counter[str] = Counter()
     preempted = 0

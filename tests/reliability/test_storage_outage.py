@@ -8,7 +8,6 @@ ends Complete, every object is copied, and the report has each task exactly once
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -21,7 +20,7 @@ from cosbatch.embedded_s3 import start_embedded_s3
 from cosbatch.lean_s3 import LeanS3Client
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.s3 import S3Config
-from tests.conftest import wait_for
+from tests.conftest import serving, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history
 
@@ -60,10 +59,7 @@ def test_storage_outage_mid_job(own_s3, store, settings):
     t0 = time.monotonic()
     job = service.create_job(parse_create_job(copy_request("src", "m.csv", "dst", "rep", token="outage")))
     scheduler = Scheduler(store.__class__(store.path), cfg)
-    stop = threading.Event()
-    thread = threading.Thread(target=scheduler.serve_forever, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with serving(scheduler):
         wait_for(lambda: service.describe_job(job.job_id).progress_summary.tasks_run >= 2000, 180,
                  interval_s=0.05, what="2,000 tasks before the outage")
         own_s3.stop(keep_data=True)  # SIGTERM: the server is gone, connections refused
@@ -75,10 +71,6 @@ def test_storage_outage_mid_job(own_s3, store, settings):
         outage = time.monotonic() - down_at
         wait_for(lambda: service.describe_job(job.job_id).status in (S.COMPLETE, S.FAILED), 300,
                  what="the job to end after the outage")
-    finally:
-        stop.set()
-        thread.join(60)
-        scheduler.close()
     assert outage >= OUTAGE_S
     assert at_stop.status is S.ACTIVE and at_stop.progress_summary.tasks_run < N_OBJECTS
     assert during.status is S.ACTIVE  # the outage did not end the job

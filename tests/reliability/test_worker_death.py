@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from dataclasses import replace
 
 import pytest
@@ -22,7 +21,7 @@ from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.store import SegmentState
 from launch.base import RunnerConfig
-from tests.conftest import put_objects, wait_for
+from tests.conftest import put_objects, serving, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history
 
@@ -52,10 +51,7 @@ def test_worker_killed_mid_bundle(s3, make_bucket, store, settings):
     service = JobService(store)
     job = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, rep, token="worker-death")))
     scheduler = Scheduler(store.__class__(store.path), multi)
-    stop = threading.Event()
-    thread = threading.Thread(target=scheduler.serve_forever, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with serving(scheduler):
         # Mid-bundle: both workers registered, a segment is running, the job is far from done.
         wait_for(lambda: len(_worker_pids(store, job.job_id)) == 2
                  and store.segments(job.job_id, (SegmentState.RUNNING,))
@@ -67,10 +63,6 @@ def test_worker_killed_mid_bundle(s3, make_bucket, store, settings):
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: service.describe_job(job.job_id).status in (S.COMPLETE, S.FAILED), 300,
                  what="the job to end after the worker died")
-    finally:
-        stop.set()
-        thread.join(60)
-        scheduler.close()
     done = service.describe_job(job.job_id)
     assert done.status is S.COMPLETE, done.failure_reasons
     assert len(scheduler.lost_runs) == 1  # the pipeline was given up once, then re-run

@@ -160,3 +160,28 @@ def test_dask_options():
     assert all_options["address"] == "tcp://10.0.0.5:8786"  # DaskOptions' dest for --dask_client_address
     assert all_options["npartitions"] == 3  # one bag partition per pending segment
     assert options.view_as(StandardOptions).runner.endswith("DaskRunner")
+
+
+def test_each_run_of_a_job_is_a_new_dask_graph(tmp_path):
+    """A re-run (after a pause, a failure) must not resubmit the keys of the run just released:
+    Dask names tasks by hashing their inputs, and can deadlock on released keys submitted again."""
+    from dask.base import tokenize
+
+    from cosbatch.controller import JobService, Scheduler
+    from cosbatch.dialects import parse_create_job
+    from cosbatch.settings import Settings
+    from cosbatch.store import Segment, open_store
+    from pipelines.transforms.apply_operation import _ApplyOperationFn
+    from tests.unit.test_models import s3_body
+
+    store = open_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    job = JobService(store).create_job(parse_create_job(s3_body()))
+    store.replace_segments(job.job_id, [Segment(job.job_id, i, "{}", 0, 10, 1, 10) for i in range(3)])
+    scheduler = Scheduler(store, Settings(store_url=store.url))
+    try:
+        first, again = scheduler._plan(job), scheduler._plan(job)
+    finally:
+        scheduler.close()
+    assert [s.seg_no for s in first.segments] == [s.seg_no for s in again.segments] == [0, 1, 2]
+    assert tokenize(list(first.segments)) != tokenize(list(again.segments))  # beam.Create's partitions
+    assert tokenize(_ApplyOperationFn(first, None)) != tokenize(_ApplyOperationFn(again, None))  # the DoFns
