@@ -14,6 +14,12 @@ from benchmarks import scenarios
 from benchmarks.harness import RESULTS, write_results
 
 ALL = ("copy", "delete", "tagging", "latency", "memory", "store", "http")
+#: Per mode: objects per throughput scenario, (small, large) manifest lines, jobs stored, HTTP seconds per round.
+SIZES = {
+    "smoke": (100, (1_000, 10_000), 1_000, 1.0),
+    "quick": (5_000, (20_000, 200_000), 10_000, 5.0),
+    "full": (20_000, (100_000, 1_000_000), 100_000, 5.0),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     rounds = args.rounds or (1 if args.smoke else 3)
-    n = {"smoke": 100, "quick": 5_000, "full": 20_000}[mode]
+    n, (small, large), jobs, http_s = SIZES[mode]
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     env = scenarios.make_env()
     results = []
@@ -48,15 +54,13 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "latency":
                 results.append(scenarios.latency(env, rounds))
             elif name == "memory":
-                small, large = {"smoke": (1_000, 10_000), "quick": (20_000, 200_000),
-                                "full": (100_000, 1_000_000)}[mode]
                 results.append(scenarios.memory(env, small, large))
             elif name == "store":
-                results.append(scenarios.store_queries(env, {"smoke": 1_000, "quick": 10_000, "full": 100_000}[mode]))
+                results.append(scenarios.store_queries(env, jobs))
             elif name == "http":
                 from benchmarks.http_api import http_describe
 
-                results.append(http_describe(env.workdir, rounds, seconds=1.0 if args.smoke else 5.0))
+                results.append(http_describe(env.workdir, rounds, seconds=http_s))
             else:
                 parser.error(f"unknown scenario {name}")
     finally:

@@ -53,14 +53,20 @@ class _Run:
     error: BaseException | None = None
 
 
+def _proc_stat(pid: int) -> list[bytes]:
+    """The fields of /proc/<pid>/stat after the command name: state, parent pid, ...
+    (OSError without the process or without /proc)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] not in (b"Z", b"X")  # zombie: dead
+        return _proc_stat(pid)[0] not in (b"Z", b"X")  # zombie: dead
     except FileNotFoundError:
         return False
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         pass  # no /proc: ask the kernel
     try:
         os.kill(pid, 0)
@@ -73,9 +79,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _parent_pid(pid: int) -> int | None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return int(stat[stat.rindex(b")") + 2 :].split()[1])
+        return int(_proc_stat(pid)[1])
     except (OSError, ValueError, IndexError):
         return None
 

@@ -614,19 +614,22 @@ class SqliteJobStore:
     @_guard
     def leases(self, prefix: str) -> dict[str, str]:
         """Unexpired leases whose name starts with `prefix`: name → owner."""
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._conn().execute(
             "SELECT name, owner FROM leases WHERE name LIKE ? ESCAPE '\\' AND expires_at > ?",
-            (escaped + "%", time.time()),
+            (_like_prefix(prefix), time.time()),
         ).fetchall()
         return {r["name"]: r["owner"] for r in rows}
 
     @_guard
     def release_leases(self, prefix: str) -> int:
         """Drop every lease whose name starts with `prefix` (whoever holds it)."""
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._write() as conn:
-            return conn.execute("DELETE FROM leases WHERE name LIKE ? ESCAPE '\\'", (escaped + "%",)).rowcount
+            return conn.execute("DELETE FROM leases WHERE name LIKE ? ESCAPE '\\'", (_like_prefix(prefix),)).rowcount
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') matching names that start with `prefix`, taken literally."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def default_store_url() -> str:
