@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cosbatch.lean_s3 import LeanS3Client
 from cosbatch.models import JobOperation
 from cosbatch.operations.acl import PutAclOperation
 from cosbatch.operations.base import (
@@ -24,14 +23,12 @@ from cosbatch.operations.delete import DeleteOperation
 from cosbatch.operations.invoke import InvokeOperation
 from cosbatch.operations.restore import RestoreOperation
 from cosbatch.operations.tagging import DeleteTaggingOperation, PutTaggingOperation
-from cosbatch.s3 import S3Config, make_client
+from cosbatch.storage import Storage, client_of_kind
 
 
-def client_for(operation: Operation, cfg: S3Config) -> Any:
+def client_for(operation: Operation, storage: Storage) -> Any:
     """The client an operation's apply() gets: lean for the fast path, else boto3."""
-    if getattr(operation, "client_kind", "boto3") == "lean":
-        return LeanS3Client(cfg)
-    return make_client(cfg)
+    return client_of_kind(getattr(operation, "client_kind", "boto3"), storage)
 
 
 #: Operation element name → the plugin that runs it.

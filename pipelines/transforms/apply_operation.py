@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import replace
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -53,7 +52,7 @@ class _ApplyOperationFn(beam.DoFn):
     def client(self) -> Any:
         if self._client is None:
             n = self.plan.concurrency
-            self._client = client_for(self.operation, replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
+            self._client = client_for(self.operation, self.plan.storage.tuned(max_attempts=1, max_pool_connections=n + 4))
         return self._client
 
     def _run_one(self, task: Task) -> TaskResult:

@@ -34,7 +34,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from cosbatch.s3 import S3Config
+from cosbatch.storage.config import CredentialsRef, Storage
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _ERROR_CODE = re.compile(rb"<Code>([^<]*)</Code>")
@@ -48,8 +48,9 @@ def _uri_encode(value: str, safe: str = "/") -> str:
 class _Signer:
     """SigV4 for S3, with the day's signing key cached."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, credentials: CredentialsRef) -> None:
         self.region = region
+        self._ref = credentials
         self._creds_at = 0.0
         self._creds: Any = None
         self._key_for: tuple[str, str] | None = None
@@ -61,10 +62,13 @@ class _Signer:
         now = time.monotonic()
         if self._creds is None or now - self._creds_at > 60:
             with self._lock:
-                creds = self._session.get_credentials()
+                creds = self._ref.resolve()
                 if creds is None:
-                    raise NoCredentialsError()
-                self._creds = creds.get_frozen_credentials()
+                    chain = self._session.get_credentials()
+                    if chain is None:
+                        raise NoCredentialsError()
+                    creds = chain.get_frozen_credentials()
+                self._creds = creds
                 self._creds_at = now
         return self._creds
 
@@ -98,7 +102,7 @@ class _Signer:
 class LeanS3Client:
     """The few S3 calls batch operations make per object, path-style, thread-safe."""
 
-    def __init__(self, cfg: S3Config) -> None:
+    def __init__(self, cfg: Storage) -> None:
         if not cfg.endpoint_url:
             self.base = f"https://s3.{cfg.region}.amazonaws.com"
         else:
@@ -107,7 +111,7 @@ class LeanS3Client:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.host = parts.netloc
         self.prefix = parts.path.rstrip("/")
-        self.signer = _Signer(cfg.region)
+        self.signer = _Signer(cfg.region, cfg.credentials)
         self.pool = urllib3.PoolManager(
             num_pools=4,
             maxsize=cfg.max_pool_connections,
