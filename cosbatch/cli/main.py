@@ -2,7 +2,7 @@
 `run` (process jobs) and `quickstart`.
 
 Errors are one line on stderr (`cosbatch: <Code>: <message>`) and exit code 1;
-usage errors exit 2.
+usage errors and refused requests (InvalidRequest, MalformedXML) exit 2.
 """
 
 from __future__ import annotations
@@ -309,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         return dispatch(args)
     except CosbatchError as exc:
         print(f"cosbatch: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
+        # A refused request (a bad argument or field) is a usage error, as argparse's are.
+        return 2 if isinstance(exc, InvalidRequest | MalformedRequest) else 1
     except KeyboardInterrupt:
         print("cosbatch: interrupted; running jobs continue from where they stopped on the next `cosbatch run`",
               file=sys.stderr)

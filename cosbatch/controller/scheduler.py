@@ -320,7 +320,8 @@ class Scheduler:
             logs.event("job_preparing", job_id=job.job_id)
             try:
                 size = segment_tasks_for(job.operation, self.settings.segment_size)
-                total, segments = prepare_job(job, self.client_for(job), size)
+                target = self.clients.get(job.target_storage) if job.target_storage else None
+                total, segments = prepare_job(job, self.client_for(job), size, target)
             except CosbatchError as exc:
                 code = exc.code if isinstance(exc, ManifestError) else "ManifestParseError"
                 self.store.transition(

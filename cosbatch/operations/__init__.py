@@ -44,8 +44,15 @@ PLUGINS: dict[str, Callable[[Any], Operation]] = {
 }
 
 
-def operation_for(job_operation: JobOperation) -> Operation:
-    """The plugin that runs this job's operation (its parameters already validated)."""
+def operation_for(job_operation: JobOperation, target_storage: Storage | None = None) -> Operation:
+    """The plugin that runs this job's operation (its parameters already validated); a copy to
+    another storage (`target_storage`) streams each object across."""
+    if target_storage is not None:
+        from cosbatch.operations.transfer import CrossStorageCopyOperation
+
+        if job_operation.name != "S3PutObjectCopy":
+            raise ValueError(f"{job_operation.name} has no target storage")
+        return CrossStorageCopyOperation(job_operation.params, target_storage)  # type: ignore[arg-type]
     return PLUGINS[job_operation.name](job_operation.params)
 
 

@@ -27,7 +27,18 @@ _KEYS: dict[str, tuple[type, ...]] = {
     "endpoint_url": (str,), "region": (str,), "addressing_style": (str,),
     "access_key_id_env": (str,), "secret_access_key_env": (str,), "session_token_env": (str,),
     "aws_profile": (str,), "max_ops_per_second": (int, float), "accounts": (list,), "default": (bool,),
+    "multipart_threshold": (int, str), "multipart_chunksize": (int, str),
 }
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
+_UNITS = {None: 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2, "GB": 1000**3, "GiB": 1024**3}
+
+
+def _size(value: int | str) -> int | None:
+    """Bytes of a size given as an integer or as "16MiB", "8 MB", ...; None if not a size."""
+    if isinstance(value, int):
+        return value
+    m = _SIZE.match(value)
+    return int(m[1]) * _UNITS[m[2]] if m else None
 #: Keys that would hold a secret inline: refused, secrets go by reference only.
 _SECRET_KEYS = {"access_key_id", "aws_access_key_id", "secret_access_key", "aws_secret_access_key",
                 "session_token", "aws_session_token", "secret", "secret_key", "access_key", "password"}
@@ -179,6 +190,13 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
     accounts = table.get("accounts")
     if accounts is not None and not all(isinstance(a, str) and a for a in accounts):
         raise fail("accounts must be a list of account ids (strings)", "accounts")
+    sizes: dict[str, int] = {}
+    for key in ("multipart_threshold", "multipart_chunksize"):
+        if key in table:
+            size = _size(table[key])
+            if size is None or size < 5 * 1024**2 or size > 5 * 1024**3:
+                raise fail(f"{key} must be a size from 5 MiB to 5 GiB (bytes, or e.g. \"16MiB\")", key)
+            sizes[key] = size
     try:
         endpoint = normalise_endpoint(table.get("endpoint_url"))
     except ConfigError as exc:
@@ -190,6 +208,7 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
                                    table.get("session_token_env"), table.get("aws_profile")),
         max_ops_per_second=float(rate) if rate is not None else None,
         accounts=tuple(accounts) if accounts is not None else None,
+        **sizes,
     )
     return storage, bool(table.get("default", False))
 

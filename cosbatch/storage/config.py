@@ -88,6 +88,10 @@ class Storage:
     max_ops_per_second: float | None = None
     #: Accounts allowed to use this storage (serve); None: every account.
     accounts: tuple[str, ...] | None = None
+    #: Copies into this storage from another one: objects above the threshold go as multipart
+    #: uploads of parts this size (raised as S3's 10,000-part limit needs; at least 5 MiB).
+    multipart_threshold: int = 64 * 1024**2
+    multipart_chunksize: int = 16 * 1024**2
     # Connection tuning (not identity).
     max_pool_connections: int = 64
     connect_timeout_s: float = 5.0

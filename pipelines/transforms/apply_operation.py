@@ -40,7 +40,7 @@ class _ApplyOperationFn(beam.DoFn):
     def setup(self) -> None:
         n = self.plan.concurrency
         # Retries are ours (counted, classified); botocore makes a single attempt.
-        self.operation = operation_for(JobOperation.model_validate(self.plan.operation))
+        self.operation = operation_for(JobOperation.model_validate(self.plan.operation), self.plan.target_storage)
         if self.plan.dry_run:
             self.operation = DryRunOperation(self.operation)
         self._client: Any = None  # made on first use: a stopped job's bundles need none (Dask sets up per partition)
@@ -115,6 +115,8 @@ class _ApplyOperationFn(beam.DoFn):
 
     def teardown(self) -> None:
         self.pool.shutdown(wait=True)
+        if hasattr(self.operation, "close"):
+            self.operation.close()  # its own clients (a cross-storage copy's target)
         if self._client is not None:
             self._client.close()
         self.control.close()
