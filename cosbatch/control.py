@@ -56,6 +56,9 @@ class JobControl:
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._signal: StopSignal | None = None
+        #: Object operations per second this worker process may make (None: no limit); the
+        #: controller sets it from the job's and the storage's limits and the job's worker count.
+        self.rate: float | None = None
 
     @classmethod
     def open(cls, store_url: str, job_id: str, poll_s: float = 0.5) -> JobControl:
@@ -74,7 +77,8 @@ class JobControl:
             if now - self._checked_at >= self.poll_s:
                 # A store that is briefly unavailable keeps the last answer.
                 with contextlib.suppress(Exception):
-                    self._signal = signal_for(self.store.get_status(self.job_id))
+                    status, self.rate = self.store.get_control(self.job_id)
+                    self._signal = signal_for(status)
                 self._checked_at = now
         return self._signal
 

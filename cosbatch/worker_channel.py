@@ -85,7 +85,11 @@ class HttpWorkerChannel:
         raise StoreUnavailable(f"the controller's worker channel failed: {last}")
 
     def get_status(self, job_id: str) -> JobStatus:
-        return JobStatus(self._call("GET", f"/{job_id}/status")["Status"])
+        return self.get_control(job_id)[0]
+
+    def get_control(self, job_id: str) -> tuple[JobStatus, float | None]:
+        answer = self._call("GET", f"/{job_id}/status")
+        return JobStatus(answer["Status"]), answer.get("WorkerRate")
 
     def update_segment(self, job_id: str, seg_no: int, state: SegmentState, succeeded: int, failed: int,
                        result_files: list[dict] | None = None, retries: int = 0) -> None:

@@ -52,6 +52,7 @@ class JobsApi:
         out = job.describe()
         out.pop("Storage", None)  # cosbatch's own: the XML answers stay as their specs say
         out.pop("TargetStorage", None)
+        out.pop("MaxOpsPerSecond", None)
         if dialect is Dialect.COS:
             out["Operation"] = {self._operation_name(k, dialect): v for k, v in out["Operation"].items()}
         return out

@@ -49,7 +49,8 @@ class WorkerApi:
         method = environ.get("REQUEST_METHOD", "GET")
         try:
             if m["what"] == "status" and method == "GET":
-                return _json(200, {"Status": self.store.get_status(job_id).value})
+                status, rate = self.store.get_control(job_id)
+                return _json(200, {"Status": status.value, "WorkerRate": rate})
             body = json.loads(read_body(environ, 1024 * 1024) or b"{}")
             if not isinstance(body, dict):
                 raise InvalidRequest("the body must be a JSON object")

@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="check every object exists (HEAD) and report what would happen; change nothing")
     p.add_argument("--wait", action="store_true", help="run the job here and wait for it to finish")
+    p.add_argument("--max-ops-per-second", default=None, metavar="N",
+                   help="at most N object operations per second for this job (its storage may set a lower ceiling)")
     _run_options(p)
 
     p = sub.add_parser("list-jobs", parents=[common], help="list jobs of the last 90 days")
@@ -261,9 +263,9 @@ def dispatch(args: argparse.Namespace) -> int:
                          "Description": args.description, "ClientRequestToken": args.client_request_token}
             earlier = service.describe_job(args.from_report, account)
             job = service.create_job_from_report(args.from_report, StorageClients(storages).get(earlier.storage),
-                                                 account, **overrides)
+                                                 account, args.max_ops_per_second, **overrides)
         else:
-            job = service.create_job(parse_create_job(_create_request(args)))
+            job = service.create_job(parse_create_job(_create_request(args)), args.max_ops_per_second)
         if args.wait:
             run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs={job.job_id}), args,
                      only_job=job.job_id)

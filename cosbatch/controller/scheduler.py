@@ -39,6 +39,8 @@ from launch import run_plan
 
 S = JobStatus
 LEASE = "scheduler"
+#: How often running jobs' rate limits are re-shared among their workers.
+RATE_REFRESH_S = 0.5
 #: Statuses in which a job still needs the scheduler; idle means none is left.
 _WORK = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.CANCELLING, S.FAILING, S.COMPLETING)
 
@@ -119,6 +121,8 @@ class Scheduler:
         self._retry_at: dict[str, float] = {}  # job id → monotonic time before which not to relaunch
         self._dead_worker_seen: dict[str, float] = {}
         self.clients = StorageClients(settings.storages)
+        self._rates: dict[str, float | None] = {}  # job id → rate per worker last written
+        self._rates_at = 0.0
         self._unreachable_noted: set[str] = set()
 
     # -- jobs and their storages ---------------------------------------------
@@ -169,6 +173,7 @@ class Scheduler:
             return False
         self._reap_finished()
         self._watch_workers()
+        self._share_rates()
         self._prepare_new()
         self._settle()
         self._check_thresholds()
@@ -313,6 +318,31 @@ class Scheduler:
             logs.event("worker_lost", level=logging.WARNING, job_id=job_id, dead=dead)
             self._pipeline_failed(job_id, f"pipeline worker process {', '.join(map(str, dead))} died")
 
+    def _share_rates(self, force: bool = False) -> None:
+        """Give each worker process of each running job its share of the limits: the job's own
+        ceiling, and its storage's ceiling split evenly over the jobs running on that storage.
+        Written before a pipeline starts (`force`), so its first operations are limited too."""
+        if not force and time.monotonic() - self._rates_at < RATE_REFRESH_S:
+            return
+        self._rates_at = time.monotonic()
+        jobs = [self.store.get_job(job_id) for job_id in self.runs]
+        on_storage: dict[str, int] = {}
+        for job in jobs:
+            for storage in (self.storage_of(job), self.target_storage_of(job)):
+                if storage is not None:
+                    on_storage[storage.name] = on_storage.get(storage.name, 0) + 1
+        for job in jobs:
+            limits = [job.max_ops_per_second]
+            for storage in (self.storage_of(job), self.target_storage_of(job)):
+                if storage is not None and storage.max_ops_per_second is not None:
+                    limits.append(storage.max_ops_per_second / on_storage[storage.name])
+            rate = min((x for x in limits if x is not None), default=None)
+            if rate is not None:
+                rate /= max(1, len(self.store.leases(worker_lease_prefix(job.job_id))))
+            if self._rates.get(job.job_id, -1.0) != rate:
+                self.store.set_worker_rate(job.job_id, rate)
+                self._rates[job.job_id] = rate
+
     def _prepare_new(self) -> None:
         for job in self._jobs_in((S.NEW, S.PREPARING)):
             if job.status is S.NEW and not self.store.transition(job.job_id, S.NEW, S.PREPARING):
@@ -439,10 +469,12 @@ class Scheduler:
 
     def _launch(self, job: Job) -> None:
         self._retry_at.pop(job.job_id, None)
+        self._rates.pop(job.job_id, None)
         self.store.release_leases(worker_lease_prefix(job.job_id))  # workers of earlier runs
         plan = self._plan(job)
         run = _Run(job.job_id)
         self.runs[job.job_id] = run
+        self._share_rates(force=True)
         if not plan.segments:
             run.done.set()
             return

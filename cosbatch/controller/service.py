@@ -39,6 +39,19 @@ def check_priority(priority: object) -> int:
     return priority
 
 
+def check_rate(value: object) -> float | None:
+    """A rate limit in object operations per second: a positive number, or None for none."""
+    if value is None:
+        return None
+    try:
+        rate = float(str(value)) if not isinstance(value, bool) else None
+    except ValueError:
+        rate = None
+    if rate is None or not 0 < rate < 1e9 or rate != rate:
+        raise InvalidRequest(f"max-ops-per-second must be a positive number, not {value!r}")
+    return rate
+
+
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -70,10 +83,11 @@ class JobService:
         target = self.storages.for_region(region, storage, request.account_id) if region else storage
         return storage.name, (target.name if target.name != storage.name else None)
 
-    def create_job(self, request: CreateJobRequest) -> Job:
+    def create_job(self, request: CreateJobRequest, max_ops_per_second: object = None) -> Job:
         """Create a New job, bound to its storage by name; the same ClientRequestToken with the same
-        request returns the first job."""
+        request returns the first job. `max_ops_per_second`: the job's own rate limit."""
         storage, target_storage = self.bind(request)
+        rate = check_rate(max_ops_per_second)
         job = Job(
             job_id=str(uuid.uuid4()),
             account_id=request.account_id,
@@ -93,12 +107,13 @@ class JobService:
             dialect=request.dialect,
             storage=storage,
             target_storage=target_storage,
+            max_ops_per_second=rate,
         )
         created, _ = self.store.insert_job(job, _request_hash(request))
         return created
 
     def create_job_from_report(self, job_id: str, client: Any, account_id: str | None = None,
-                               **overrides: Any) -> Job:
+                               max_ops_per_second: object = None, **overrides: Any) -> Job:
         """A new job over the failed tasks of a finished job, with the same operation and report.
 
         `client` is an S3 client that can read the earlier job's report; overrides
@@ -109,7 +124,8 @@ class JobService:
 
         earlier = self.store.get_job(check_job_id(job_id), account_id)
         bucket, key, etag, _ = failed_tasks_manifest(client, earlier)
-        return self.create_job(parse_create_job(rerun_request(earlier, bucket, key, etag, **overrides)))
+        return self.create_job(parse_create_job(rerun_request(earlier, bucket, key, etag, **overrides)),
+                               max_ops_per_second)
 
     def describe_job(self, job_id: str, account_id: str | None = None) -> Job:
         return self.store.get_job(check_job_id(job_id), account_id)
@@ -137,6 +153,10 @@ class JobService:
             max_results=max_results,
             next_token=next_token,
         )
+
+    def update_rate_limit(self, job_id: str, max_ops_per_second: object, account_id: str | None = None) -> Job:
+        """Change a job's rate limit (None: remove it); a running job follows within seconds."""
+        return self.store.set_rate_limit(check_job_id(job_id), check_rate(max_ops_per_second), account_id)
 
     def update_job_priority(self, job_id: str, priority: object, account_id: str | None = None) -> Job:
         """Change the priority at any time; the scheduler re-evaluates preemption on its next step."""

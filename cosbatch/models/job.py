@@ -248,6 +248,8 @@ class Job(WireModel):
     #: copy's target storage when it is another one. None: a job created before storages had names.
     storage: str | None = None
     target_storage: str | None = None
+    #: cosbatch: a ceiling on this job's object operations per second (None: none but the storage's).
+    max_ops_per_second: float | None = None
 
     def describe(self) -> dict:
         """The S3 Control DescribeJob `Job` shape, plus cosbatch's Storage (and TargetStorage)."""
@@ -257,6 +259,8 @@ class Job(WireModel):
         out.pop("Dialect", None)
         if self.target_storage is None:
             out.pop("TargetStorage", None)
+        if self.max_ops_per_second is None:
+            out.pop("MaxOpsPerSecond", None)
         if not self.failure_reasons:
             out.pop("FailureReasons", None)
         if not self.dry_run:

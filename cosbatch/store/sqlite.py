@@ -44,7 +44,8 @@ from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
 
 SCHEMA_VERSION = 2
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
-_ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT"}
+_ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
+                      "worker_rate": "REAL"}
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS jobs (
@@ -73,7 +74,9 @@ _SCHEMA = [
         dry_run INTEGER NOT NULL DEFAULT 0,
         manifest_generator TEXT,
         storage TEXT,
-        target_storage TEXT
+        target_storage TEXT,
+        max_ops_per_second REAL,
+        worker_rate REAL
     )""",
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs(account_id, client_request_token)",
     "CREATE INDEX IF NOT EXISTS jobs_account_created ON jobs(account_id, creation_time DESC, job_id DESC)",
@@ -245,8 +248,8 @@ class SqliteJobStore:
                     """INSERT INTO jobs(job_id, account_id, status, priority, description,
                         confirmation_required, creation_time, client_request_token, request_hash,
                         dialect, manifest, operation, report, role_arn, dry_run, manifest_generator,
-                        storage, target_storage)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                        storage, target_storage, max_ops_per_second)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         job.job_id,
                         job.account_id,
@@ -266,6 +269,7 @@ class SqliteJobStore:
                         json.dumps(job.manifest_generator.wire()) if job.manifest_generator else None,
                         job.storage,
                         job.target_storage,
+                        job.max_ops_per_second,
                     ),
                 )
                 conn.execute(
@@ -312,6 +316,7 @@ class SqliteJobStore:
             dialect=Dialect(row["dialect"]),
             storage=row["storage"],
             target_storage=row["target_storage"],
+            max_ops_per_second=row["max_ops_per_second"],
         )
 
     @_guard
@@ -460,6 +465,30 @@ class SqliteJobStore:
                 (job_id, seq, expected.value, target.value, now, reason),
             )
         return True
+
+    @_guard
+    def set_rate_limit(self, job_id: str, max_ops_per_second: float | None, account_id: str | None = None) -> Job:
+        with self._write() as conn:
+            sql = "UPDATE jobs SET max_ops_per_second = ? WHERE job_id = ?"
+            params: list[Any] = [max_ops_per_second, job_id]
+            if account_id is not None:
+                sql += " AND account_id = ?"
+                params.append(account_id)
+            if conn.execute(sql, params).rowcount == 0:
+                raise JobNotFound(f"no job with id {job_id!r}")
+        return self.get_job(job_id)
+
+    @_guard
+    def set_worker_rate(self, job_id: str, rate: float | None) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE jobs SET worker_rate = ? WHERE job_id = ?", (rate, job_id))
+
+    @_guard
+    def get_control(self, job_id: str) -> tuple[JobStatus, float | None]:
+        row = self._conn().execute("SELECT status, worker_rate FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return JobStatus(row["status"]), row["worker_rate"]
 
     @_guard
     def set_priority(self, job_id: str, priority: int, account_id: str | None = None) -> Job:

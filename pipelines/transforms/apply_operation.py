@@ -23,6 +23,7 @@ from cosbatch.operations.dry_run import DryRunOperation
 from cosbatch.plan import JobPlan
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
+from pipelines.transforms.rate_limit import bucket_for
 from pipelines.transforms.read_manifest import SegmentBatch
 
 
@@ -47,6 +48,7 @@ class _ApplyOperationFn(beam.DoFn):
         self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cosbatch-op")
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id, self.plan.control_poll_s)
         self.control.register_worker()
+        self.limiter = bucket_for(self.plan.job_id)  # shared by this process's DoFns and threads
 
     @property
     def client(self) -> Any:
@@ -58,9 +60,15 @@ class _ApplyOperationFn(beam.DoFn):
     def _run_one(self, task: Task) -> TaskResult:
         return run_with_retries(task, lambda: self.operation.apply(self.client, task), self.retry)
 
+    def _stop_signal(self) -> StopSignal | None:
+        """The controller's word: stop (and why), or go on at the rate it allows this worker."""
+        signal = self.control.stop_signal()
+        self.limiter.set_rate(self.control.rate)
+        return signal
+
     def process(self, batch: SegmentBatch):
         seg_no, tasks = batch
-        signal = self.control.stop_signal()
+        signal = self._stop_signal()
         if signal is not None:
             yield SegmentOutcome(seg_no, [], signal)
             return
@@ -83,6 +91,8 @@ class _ApplyOperationFn(beam.DoFn):
                     chunk = list(islice(pending, batch))
                 if not chunk:
                     return
+                if not self.limiter.acquire(len(chunk), stop):
+                    return  # stopped while waiting for the rate limit: this chunk never ran
                 if batched:
                     results.extend(self.operation.apply_batch(self.client, chunk, self.retry))  # type: ignore[attr-defined]
                 else:
@@ -95,7 +105,7 @@ class _ApplyOperationFn(beam.DoFn):
             done, not_done = wait(futures, timeout=self.plan.control_poll_s)
             if not not_done:
                 break
-            signal = self.control.stop_signal()
+            signal = self._stop_signal()
             if signal is not None and not stop.is_set():
                 stop.set()
                 stopped = signal
