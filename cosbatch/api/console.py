@@ -244,6 +244,7 @@ class Console:
             ("Report", self._report(job)),
             ("Confirmation required", "yes" if job.confirmation_required else "no"),
             ("Role", e(job.role_arn)),
+            ("Storage", f"<span class='mono' data-field='storage'>{e(job.storage_text())}</span>"),
             ("Created", _time(job.creation_time)),
             ("Terminated", _time(job.termination_date)),
         ]

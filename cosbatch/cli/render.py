@@ -36,6 +36,7 @@ def describe(job: Job, history: list[StatusChange] | None = None) -> str:
         ("Operation", f"{job.operation.name} ({params})"),
         ("Progress", _progress(job)),
         ("Manifest", manifest),
+        ("Storage", job.storage_text()),
     ]
     if job.report.enabled:
         prefix = (job.report.prefix or "").strip("/")

@@ -24,7 +24,7 @@ from typing import Any
 from cosbatch import logs
 from cosbatch.control import worker_lease_prefix
 from cosbatch.controller.preparer import prepare_job
-from cosbatch.errors import CosbatchError, ManifestError, StoreUnavailable
+from cosbatch.errors import ConfigError, CosbatchError, ManifestError, StoreUnavailable
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import FailureReason, Job, ReportFormat
 from cosbatch.operations import segment_tasks_for
@@ -353,7 +353,8 @@ class Scheduler:
                 target = self.clients.get(job.target_storage) if job.target_storage else None
                 total, segments = prepare_job(job, self.client_for(job), size, target)
             except CosbatchError as exc:
-                code = exc.code if isinstance(exc, ManifestError) else "ManifestParseError"
+                # Typed errors keep their code (ManifestError's, CredentialsNotSet, ...).
+                code = exc.code if isinstance(exc, ManifestError | ConfigError) else "ManifestParseError"
                 self.store.transition(
                     job.job_id, S.PREPARING, S.FAILED,
                     failure=FailureReason.of(code, exc.message), reason="manifest could not be used",

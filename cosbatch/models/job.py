@@ -267,6 +267,15 @@ class Job(WireModel):
             out.pop("DryRun", None)
         return out
 
+    def storage_text(self) -> str:
+        """The storage the job acts on, the copy's target storage and the rate limit, in words."""
+        text = self.storage or "(the default storage: created before storages had names)"
+        if self.target_storage:
+            text += f" → {self.target_storage}"
+        if self.max_ops_per_second is not None:
+            text += f", at most {self.max_ops_per_second:g} operations/s"
+        return text
+
     def list_entry(self) -> dict:
         """The S3 Control ListJobs `JobListDescriptor` shape."""
         entry = {

@@ -13,6 +13,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.loaders import create_loader
 
+from cosbatch.errors import ConfigError
 from cosbatch.storage.catalog import StorageCatalog
 from cosbatch.storage.config import Storage
 
@@ -30,7 +31,7 @@ def make_client(storage: Storage) -> Any:
     creds = storage.credentials
     session = boto3.session.Session(botocore_session=core, profile_name=creds.aws_profile)
     keys: dict[str, Any] = {}
-    if not creds.aws_profile and (resolved := creds.resolve()) is not None:
+    if not creds.aws_profile and (resolved := resolve_credentials(storage)) is not None:
         keys = {"aws_access_key_id": resolved.access_key, "aws_secret_access_key": resolved.secret_key,
                 "aws_session_token": resolved.token}
     return session.client(
@@ -47,6 +48,15 @@ def make_client(storage: Storage) -> Any:
         ),
         **keys,
     )
+
+
+def resolve_credentials(storage: Storage) -> Any:
+    """The storage's keys from this process's environment or profile (None: boto3's chain);
+    CredentialsNotSet naming the storage and the variable, never a value, when they are missing."""
+    try:
+        return storage.credentials.resolve()
+    except ConfigError as exc:
+        raise ConfigError(f"{storage.describe()}: {exc.message}", code="CredentialsNotSet") from None
 
 
 def client_of_kind(kind: str, storage: Storage) -> Any:
