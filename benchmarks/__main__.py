@@ -13,13 +13,15 @@ from pathlib import Path
 from benchmarks import scenarios
 from benchmarks.harness import RESULTS, write_results
 
-ALL = ("copy", "delete", "tagging", "latency", "memory", "store", "http")
+ALL = ("copy", "delete", "tagging", "latency", "memory", "store", "http", "cross", "ratelimit")
 #: Per mode: objects per throughput scenario, (small, large) manifest lines, jobs stored, HTTP seconds per round.
 SIZES = {
     "smoke": (100, (1_000, 10_000), 1_000, 1.0),
     "quick": (5_000, (20_000, 200_000), 10_000, 5.0),
     "full": (20_000, (100_000, 1_000_000), 100_000, 5.0),
 }
+#: Per mode: cross-storage copies (1 KiB objects, 64 MiB objects), rate-limited tasks and their limit.
+CROSS = {"smoke": (50, 1, 200, 100.0), "quick": (2_000, 4, 1_000, 200.0), "full": (5_000, 8, 3_000, 300.0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(scenarios.memory(env, small, large))
             elif name == "store":
                 results.append(scenarios.store_queries(env, jobs))
+            elif name == "cross":
+                from benchmarks.cross_storage import cross_copy
+
+                results.extend(cross_copy(env, CROSS[mode][0], CROSS[mode][1], rounds))
+            elif name == "ratelimit":
+                from benchmarks.cross_storage import rate_limit
+
+                results.append(rate_limit(env, CROSS[mode][2], CROSS[mode][3], rounds))
             elif name == "http":
                 from benchmarks.http_api import http_describe
 

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["copy", "delete", "tagging", "latency", "memory", "store", "http"]
+SCENARIOS = ["copy", "delete", "tagging", "latency", "memory", "store", "http", "cross-small", "cross-large",
+             "rate-limit"]
 PEERS = {"copy": {"cosbatch", "s5cmd run", "boto3 32 threads"}, "delete": {"cosbatch", "s5cmd rm"},
-         "tagging": {"cosbatch", "boto3 32 threads"}}
+         "tagging": {"cosbatch", "boto3 32 threads"}, "cross-small": {"cosbatch", "rclone copy"},
+         "cross-large": {"cosbatch", "rclone copy"}}
 
 
 def test_every_scenario_runs_and_is_written(tmp_path):
