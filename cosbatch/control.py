@@ -82,6 +82,11 @@ class JobControl:
                 self._checked_at = now
         return self._signal
 
+    def segment_recorded(self, seg_no: int) -> bool:
+        """Whether the segment's results are persisted already (DONE or STOPPED): a runner that
+        recomputes lost work (Dask, after a worker died) must not run it or rewrite its files."""
+        return self.store.segment_state(self.job_id, seg_no) in (SegmentState.DONE, SegmentState.STOPPED)
+
     def register_worker(self) -> None:
         """Record this process as one of the job's pipeline workers, so a controller can tell
         when the process is gone (a worker killed mid-bundle leaves the DirectRunner waiting)."""

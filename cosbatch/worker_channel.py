@@ -91,6 +91,9 @@ class HttpWorkerChannel:
         answer = self._call("GET", f"/{job_id}/status")
         return JobStatus(answer["Status"]), answer.get("WorkerRate")
 
+    def segment_state(self, job_id: str, seg_no: int) -> SegmentState:
+        return SegmentState(self._call("GET", f"/{job_id}/segments/{seg_no}")["State"])
+
     def update_segment(self, job_id: str, seg_no: int, state: SegmentState, succeeded: int, failed: int,
                        result_files: list[dict] | None = None, retries: int = 0) -> None:
         self._call("PUT", f"/{job_id}/segments/{seg_no}", {

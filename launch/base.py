@@ -85,3 +85,9 @@ def pipeline_options_for(plan: JobPlan, config: RunnerConfig) -> PipelineOptions
 def run_plan(plan: JobPlan, config: RunnerConfig) -> PipelineResult:
     """Build the job's pipeline, run it on the configured runner, wait for it to finish."""
     return runner_module(config.runner).run(plan, config.options)
+
+
+def runner_recovers_lost_workers(config: RunnerConfig) -> bool:
+    """Whether the runner itself runs a dead worker's work again (`RECOVERS_LOST_WORKERS`), so
+    the controller must not give the pipeline up and run its segments a second time."""
+    return bool(getattr(runner_module(config.runner), "RECOVERS_LOST_WORKERS", False))

@@ -39,6 +39,10 @@ OPTIONS = {
 REQUIRED: tuple[tuple[str, ...], ...] = ()
 RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 LOCAL_CLUSTER_OPTIONS = ("dask_local_workers", "dask_threads_per_worker")
+#: The distributed scheduler runs a lost worker's tasks again on the others (up to its
+#: `allowed-failures`, then the pipeline fails with KilledWorker), so the controller does not
+#: give the pipeline up when a worker process dies: that would run its segments twice at once.
+RECOVERS_LOST_WORKERS = True
 
 
 def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:

@@ -62,6 +62,8 @@ class WorkerApi:
             if m["abandon"] and method == "POST":
                 self.store.abandon_segment(job_id, seg_no, _int(body, "TasksRun"))
                 return _json(200, {})
+            if not m["abandon"] and method == "GET":
+                return _json(200, {"State": self.store.segment_state(job_id, seg_no).value})
             if not m["abandon"] and method == "PUT":
                 files = body.get("ResultFiles")
                 if files is not None and not (isinstance(files, list) and all(isinstance(f, dict) for f in files)):

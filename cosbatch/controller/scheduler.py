@@ -36,6 +36,7 @@ from cosbatch.store import SegmentState
 from cosbatch.store.sqlite import SqliteJobStore
 from cosbatch.worker_channel import channel_url
 from launch import run_plan
+from launch.base import runner_recovers_lost_workers
 
 S = JobStatus
 LEASE = "scheduler"
@@ -296,6 +297,8 @@ class Scheduler:
         once one is gone for `worker_grace_s` while its pipeline still runs, the pipeline's
         other workers are stopped and the job's unfinished segments run again.
         """
+        if runner_recovers_lost_workers(self.settings.runner):
+            return  # the runner reruns a dead worker's tasks itself; a second pipeline would double them
         for job_id, run in list(self.runs.items()):
             if run.done.is_set() or run.thread is None:
                 continue

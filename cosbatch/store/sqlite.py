@@ -546,6 +546,14 @@ class SqliteJobStore:
             )
 
     @_guard
+    def segment_state(self, job_id: str, seg_no: int) -> SegmentState:
+        row = self._conn().execute("SELECT state FROM segments WHERE job_id=? AND seg_no=?",
+                                   (job_id, seg_no)).fetchone()
+        if row is None:
+            raise JobNotFound(f"job {job_id!r} has no segment {seg_no}")
+        return SegmentState(row["state"])
+
+    @_guard
     def segments(self, job_id: str, states: Iterable[SegmentState] = ()) -> list[Segment]:
         values = [s.value for s in states]
         sql = "SELECT * FROM segments WHERE job_id=?"

@@ -68,6 +68,8 @@ class _ApplyOperationFn(beam.DoFn):
 
     def process(self, batch: SegmentBatch):
         seg_no, tasks = batch
+        if self.control.segment_recorded(seg_no):
+            return  # recorded already: a runner redoing a lost worker's output (Dask) must not redo it
         signal = self._stop_signal()
         if signal is not None:
             yield SegmentOutcome(seg_no, [], signal)
