@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from distributed import Client
 
 from cosbatch.control import worker_lease_prefix
 from cosbatch.controller import JobService
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
-from cosbatch.store import SegmentState
 from tests.conftest import put_objects, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history
@@ -64,12 +64,15 @@ def _finish(run: subprocess.Popen, log: Path, cluster: DaskProcesses) -> None:
     assert code == 0, f"cosbatch run exited {code}:\n{log.read_text()[-4000:]}\n{cluster.logs()}"
 
 
+def _running_tasks(client) -> dict[str, int]:
+    """Tasks occupying a thread on each worker, by worker address; released tasks still running count."""
+    return client.run(lambda dask_worker: len(dask_worker.state.all_running_tasks))
+
+
 def _cluster_idle(cluster: DaskProcesses) -> None:
     """Wait until no task runs on the cluster any more: nothing may still write after the job ended."""
-    from distributed import Client
-
     with Client(cluster.address, timeout=30) as client:
-        wait_for(lambda: not any(client.processing().values()), 60, what="the dask cluster to be idle")
+        wait_for(lambda: not any(_running_tasks(client).values()), 60, what="the dask cluster to be idle")
 
 
 def _check_exact(s3, store, job_id: str, keys: list[str], src: str, dst: str, rep: str,
@@ -117,16 +120,19 @@ def test_dask_worker_killed_mid_job(s3, s3_server, store, cluster, copy_job, tmp
     log = tmp_path / "run.log"
     run = _cosbatch_run(store, s3_server, cluster, log)
     try:
-        # Mid-job: both workers have taken segments, one is in hand, the job is far from done.
-        wait_for(lambda: len(_worker_pids(store, job_id)) == 2
-                 and store.segments(job_id, (SegmentState.RUNNING,))
-                 and service.describe_job(job_id).progress_summary.tasks_run >= 3 * SEGMENT,
-                 120, interval_s=0.02, what="both dask workers with segments in hand",
-                 state=lambda: log.read_text()[-2000:])
-        victim = cluster.worker_of(min(_worker_pids(store, job_id)))
-        done_at_kill = service.describe_job(job_id).progress_summary.tasks_run
-        killed_at = time.monotonic()
-        cluster.kill_worker(victim)
+        with Client(cluster.address, timeout=30) as client:
+            # Mid-job: both workers have taken segments, the job is far from done, and the
+            # victim is running one (a partition is a segment: read, applied and recorded).
+            wait_for(lambda: len(_worker_pids(store, job_id)) == 2
+                     and service.describe_job(job_id).progress_summary.tasks_run >= 3 * SEGMENT
+                     and any(_running_tasks(client).values()),
+                     120, interval_s=0.02, what="both dask workers with segments in hand",
+                     state=lambda: log.read_text()[-2000:])
+            busy = next(addr for addr, n in _running_tasks(client).items() if n)
+            victim = cluster.worker_of(client.run(os.getpid)[busy])
+            done_at_kill = service.describe_job(job_id).progress_summary.tasks_run
+            killed_at = time.monotonic()
+            cluster.kill_worker(victim)
     except BaseException:
         os.killpg(run.pid, 9)
         raise
