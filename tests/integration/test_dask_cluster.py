@@ -78,7 +78,8 @@ def _cluster_idle(cluster: DaskProcesses) -> None:
 def _check_exact(s3, store, job_id: str, keys: list[str], src: str, dst: str, rep: str,
                  files_as_recorded: bool = True) -> None:
     """Complete, every task once in the report and in the job's counters, every object copied
-    with its bytes; with `files_as_recorded`, each results file is the one its segment recorded."""
+    with its bytes, each results file has the rows its segment recorded; with `files_as_recorded`,
+    it is byte for byte the file its segment recorded (its MD5Checksum)."""
     service = JobService(store)
     job = service.describe_job(job_id)
     assert job.status is S.COMPLETE, (job.status, job.failure_reasons)
@@ -86,9 +87,13 @@ def _check_exact(s3, store, job_id: str, keys: list[str], src: str, dst: str, re
     assert p.total_number_of_tasks == p.number_of_tasks_succeeded == len(keys) and p.number_of_tasks_failed == 0
     manifest, rows, _ = read_report(s3, rep, job)
     assert_exact_report(rows, keys, len(keys), 0)
-    for result in manifest["Results"] if files_as_recorded else ():
-        body = s3.get_object(Bucket=result["Bucket"], Key=result["Key"])["Body"].read()
-        assert hashlib.md5(body).hexdigest() == result["MD5Checksum"], result["Key"]
+    recorded = {f["Key"]: f for segment in store.segments(job_id) for f in segment.result_files}
+    assert sorted(r["Key"] for r in manifest["Results"]) == sorted(recorded)
+    for key, file in recorded.items():
+        body = s3.get_object(Bucket=rep, Key=key)["Body"].read()
+        assert len(body.splitlines()) == file["Rows"], key
+        if files_as_recorded:
+            assert hashlib.md5(body).hexdigest() == file["MD5Checksum"], key
     assert_legal_history(service.history(job_id))
     copied = {o["Key"]: o["Size"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=dst)
               for o in page.get("Contents", [])}
