@@ -12,8 +12,8 @@ from pathlib import Path
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
-from cosbatch.s3 import S3Config
 from cosbatch.settings import Settings
+from cosbatch.storage import StorageCatalog
 from cosbatch.store import open_store
 
 
@@ -38,8 +38,9 @@ def main() -> int:
         "Operation": {"Invoke": {"Function": "benchmarks.noop:noop"}},
         "Report": {"Enabled": False},
     }
-    job = JobService(store).create_job(parse_create_job(body))
-    Scheduler(store, Settings(store_url=store.url, s3=S3Config(endpoint_url=args.endpoint))).run_until_idle()
+    settings = Settings(store_url=store.url, storages=StorageCatalog.at(args.endpoint))
+    job = JobService(store, settings.storages).create_job(parse_create_job(body))
+    Scheduler(store, settings).run_until_idle()
     done = store.get_job(job.job_id)
     ok = done.status is JobStatus.COMPLETE
     print(json.dumps({"peak_rss_kib": peak_rss_kib(), "tasks": done.progress_summary.number_of_tasks_succeeded,

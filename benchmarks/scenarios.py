@@ -19,10 +19,10 @@ from typing import Any
 from benchmarks.harness import Measurement, ScenarioResult, alternate, timed
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.dialects import parse_create_job
-from cosbatch.embedded_s3 import EmbeddedS3
 from cosbatch.lifecycle import JobStatus
-from cosbatch.s3 import S3Config, make_client
 from cosbatch.settings import Settings
+from cosbatch.storage import StorageCatalog, implicit_storage, make_client
+from cosbatch.storage.embedded import EmbeddedS3
 from cosbatch.store import open_store
 
 
@@ -74,9 +74,10 @@ class Env:
             "Report": {"Enabled": True, "Bucket": f"arn:aws:s3:::{report_bucket}", "Format": "Report_CSV_20180820",
                        "Prefix": "bench", "ReportScope": "AllTasks"} if report_bucket else {"Enabled": False},
         }
-        scheduler = Scheduler(store, Settings(store_url=store.url, s3=S3Config(endpoint_url=self.endpoint)))
+        settings = Settings(store_url=store.url, storages=StorageCatalog.at(self.endpoint))
+        scheduler = Scheduler(store, settings)
         start = time.perf_counter()
-        job = JobService(store).create_job(parse_create_job(body))
+        job = JobService(store, settings.storages).create_job(parse_create_job(body))
         scheduler.run_until_idle()
         elapsed = time.perf_counter() - start
         scheduler.close()
@@ -88,9 +89,8 @@ class Env:
 
 
 def boto3_pool(env: Env, threads: int, fn: Any, items: list[Any]) -> float:
-    from dataclasses import replace
 
-    client = make_client(replace(S3Config(endpoint_url=env.endpoint), max_pool_connections=threads))
+    client = make_client(implicit_storage(env.endpoint, max_pool_connections=threads))
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(lambda item: fn(client, item), items))
@@ -234,7 +234,7 @@ def store_queries(env: Env, jobs: int) -> ScenarioResult:
 
 
 def make_env() -> Env:
-    from cosbatch.embedded_s3 import start_embedded_s3
+    from cosbatch.storage.embedded import start_embedded_s3
 
     workdir = Path(tempfile.mkdtemp(prefix="cosbatch-bench-"))
     server = start_embedded_s3(workdir / "s3")

@@ -1,6 +1,6 @@
 """Resource names of both dialects, parsed to plain bucket/key references.
 
-S3:  arn:aws:s3:::bucket/key, arn:aws:s3:::bucket
+S3:  arn:aws:s3:::bucket/key, arn:aws:s3:::bucket (a copy's target also arn:aws:s3:<region>::bucket)
 COS: qcs::cos:<region>::<bucket>/<key>, qcs::cos:<region>:uid/<appid>:<bucket>
 cosbatch also accepts s3://bucket/key and local files (file:///abs/path or a path)
 for manifests, which the CLI and notebooks use.
@@ -16,6 +16,7 @@ from cosbatch.errors import InvalidRequest
 
 _S3_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:s3:::(?P<rest>.+)$")
 _COS_QCS = re.compile(r"^qcs::cos:(?P<region>[^:]*):(?P<owner>[^:]*):(?P<rest>.+)$")
+_S3_REGIONAL_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:s3:(?P<region>[a-z0-9-]+)::(?P<rest>[^/]+)$")
 _BUCKET = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,254}$")
 
 
@@ -77,3 +78,14 @@ def parse_object_name(name: str) -> ObjectRef:
     if not key:
         raise InvalidRequest(f"invalid object name {name!r}: the key is empty")
     return ObjectRef(_check_bucket(bucket, name), key)
+
+
+def parse_target_resource(name: str) -> tuple[str | None, str]:
+    """(region, bucket) of a copy's TargetResource. The region names the target storage:
+    `arn:aws:s3:<region>::<bucket>` or `qcs::cos:<region>:uid/<appid>:<bucket>`; plain
+    `arn:aws:s3:::<bucket>` (region None) means the job's own storage."""
+    stripped = name.strip()
+    if m := _S3_REGIONAL_ARN.match(stripped):
+        return m["region"], _check_bucket(m["rest"], name)
+    m = _COS_QCS.match(stripped)
+    return (m["region"] or None) if m else None, parse_bucket_name(name)

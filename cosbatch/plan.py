@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cosbatch.s3 import S3Config
+from cosbatch.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ReportTarget:
 class JobPlan:
     job_id: str
     store_url: str
-    s3: S3Config
+    storage: Storage  # the job's own: manifest, objects and report
     operation: dict  # JobOperation wire shape
     segments: tuple[SegmentRef, ...]
     report: ReportTarget | None = None
@@ -47,3 +47,4 @@ class JobPlan:
     control_poll_s: float = 0.5
     progress_push_s: float = 1.0
     labels: dict[str, str] = field(default_factory=dict)
+    target_storage: Storage | None = None  # a copy's target, when it is another storage

@@ -18,8 +18,8 @@ from cosbatch.controller import JobService, Scheduler
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.reports import parse_csv_row
-from cosbatch.s3 import S3Config
 from cosbatch.settings import Settings
+from cosbatch.storage import implicit_storage
 from cosbatch.store import open_store
 
 SOURCE, TARGET, REPORTS = "cosbatch-source", "cosbatch-target", "cosbatch-reports"
@@ -38,8 +38,8 @@ def _seed(client, n: int) -> str:
 
 
 def quickstart(args: argparse.Namespace) -> int:
-    from cosbatch.cli.main import run_jobs
-    from cosbatch.embedded_s3 import start_embedded_s3
+    from cosbatch.cli.main import _storages, run_jobs
+    from cosbatch.storage.embedded import start_embedded_s3
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-secret")
@@ -51,7 +51,9 @@ def quickstart(args: argparse.Namespace) -> int:
         manifest_key = _seed(client, args.objects)
         print(f"Seeded {args.objects} objects in s3://{SOURCE}/photos/ and a manifest s3://{SOURCE}/{manifest_key}")
         store = open_store(args.store or f"sqlite:///{workdir / 'cosbatch.db'}")
-        service = JobService(store)
+        # The embedded server is the default storage; --storage-config's storages are there too.
+        storages = _storages(args).with_default(implicit_storage(s3.endpoint_url))
+        service = JobService(store, storages)
         request = parse_create_job(
             {
                 "AccountId": "000000000000",
@@ -76,9 +78,9 @@ def quickstart(args: argparse.Namespace) -> int:
         )
         job = service.create_job(request)
         print(f"Created job {job.job_id}; running it on Beam's DirectRunner ...", flush=True)
-        settings = Settings(store_url=store.url, s3=S3Config(endpoint_url=s3.endpoint_url), segment_size=25)
+        settings = Settings(store_url=store.url, storages=storages, segment_size=25)
         run_args = argparse.Namespace(progress=None, timeout=600)  # a bar when on a terminal
-        run_jobs(Scheduler(store, settings), run_args, only_job=job.job_id)
+        run_jobs(Scheduler(store, settings, only_jobs={job.job_id}), run_args, only_job=job.job_id)
         job = service.describe_job(job.job_id)
         print()
         if args.output == "json":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cosbatch.s3 import S3Config
+from cosbatch.storage import StorageCatalog
 from launch.base import RunnerConfig
 
 
@@ -23,7 +23,8 @@ class FailureThreshold:
 @dataclass(frozen=True)
 class Settings:
     store_url: str
-    s3: S3Config = field(default_factory=S3Config)
+    #: The storages this process can reach; each job runs on the one it was bound to at creation.
+    storages: StorageCatalog = field(default_factory=StorageCatalog.from_env)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     #: Tasks per manifest segment; None: the operation's own (1,000; 10,000 for multi-object delete).
     segment_size: int | None = None

@@ -19,9 +19,11 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory) -> Iterator:
     """A real SeaweedFS S3 server on loopback, free ports, a temp dir; stopped after the session."""
-    from cosbatch.embedded_s3 import start_embedded_s3
+    from cosbatch.storage.embedded import start_embedded_s3
 
     server = start_embedded_s3(tmp_path_factory.mktemp("seaweedfs"))
+    # The process-wide storage (what JobService binds jobs to without a storage config) is this one.
+    os.environ["COSBATCH_ENDPOINT_URL"] = server.endpoint_url
     yield server
     server.stop()
 
@@ -66,10 +68,10 @@ def store(tmp_path):
 
 @pytest.fixture()
 def settings(store, s3_server):
-    from cosbatch.s3 import S3Config
     from cosbatch.settings import Settings
+    from cosbatch.storage import StorageCatalog
 
-    return Settings(store_url=store.url, s3=S3Config(endpoint_url=s3_server.endpoint_url), segment_size=250,
+    return Settings(store_url=store.url, storages=StorageCatalog.at(s3_server.endpoint_url), segment_size=250,
                     poll_s=0.1)
 
 

@@ -31,7 +31,7 @@ from cosbatch.errors import (
     JobNotFound,
     MalformedRequest,
 )
-from cosbatch.models import Dialect
+from cosbatch.models import Dialect, Job
 
 log = logging.getLogger("cosbatch.api")
 
@@ -85,7 +85,7 @@ class ApiApp:
     """cosbatch's HTTP server application (WSGI)."""
 
     def __init__(self, service: JobService, keys: dict[str, AccessKey] | None,
-                 max_body_bytes: int = MAX_BODY_BYTES, storage: Callable[[], Any] | None = None,
+                 max_body_bytes: int = MAX_BODY_BYTES, storage: Callable[[Job], Any] | None = None,
                  worker_secret: bytes | None = None) -> None:
         self.service = service
         self.keys = keys  # None: dev mode, no authentication

@@ -97,11 +97,10 @@ def _time(t: Any) -> str:
 
 class Console:
     def __init__(self, service: JobService, keys: dict[str, AccessKey] | None,
-                 storage: Callable[[], Any] | None = None) -> None:
+                 storage: Callable[[Job], Any] | None = None) -> None:
         self.service = service
         self.keys = keys
-        self._storage_factory = storage  # makes the S3 client that reads reports (None: no links)
-        self._storage: Any = None
+        self._storage = storage  # a job → an S3 client on its storage, to read reports (None: no links)
         self._form_secret = secrets.token_bytes(32)
 
     # -- plumbing ------------------------------------------------------------------
@@ -278,7 +277,7 @@ class Console:
         links = [f"<a id='report-manifest' href='{base}manifest.json'>manifest.json</a>",
                  f"<a href='{base}job.json'>job.json</a>"]
         try:
-            manifest = json.loads(self._read(location.manifest_key, location.bucket))
+            manifest = json.loads(self._read(job, location.manifest_key, location.bucket))
             for item in manifest.get("Results", []):
                 name = str(item.get("Key", "")).removeprefix(location.job_dir + "/")
                 links.append(f"<a class='report-file' href='{base}{e(quote(name))}'>{e(name)}</a> "
@@ -287,12 +286,10 @@ class Console:
             links.append(f"<span class='flash err'>results not readable: {e(type(exc).__name__)}</span>")
         return text + "<br>" + " · ".join(links)
 
-    def _read(self, key: str, bucket: str) -> bytes:
-        if self._storage_factory is None:
-            raise CosbatchError("this server has no storage client for reports")
+    def _read(self, job: Job, key: str, bucket: str) -> bytes:
         if self._storage is None:
-            self._storage = self._storage_factory()
-        return self._storage.get_object(Bucket=bucket, Key=key)["Body"].read()
+            raise CosbatchError("this server has no storage client for reports")
+        return self._storage(job).get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def report_file(self, account: str | None, job_id: str, name: str) -> Response:
         job = self.service.describe_job(job_id, account)
@@ -300,7 +297,7 @@ class Console:
             return self._page("Not found", "<p>This job has no report.</p>", 404)
         location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
         try:
-            body = self._read(f"{location.job_dir}/{name}", location.bucket)
+            body = self._read(job, f"{location.job_dir}/{name}", location.bucket)
         except Exception as exc:
             return self._page("Not found", f"<p>{e(name)} cannot be read: {e(type(exc).__name__)}</p>", 404)
         kind = {"json": "application/json", "csv": "text/csv; charset=utf-8"}.get(name.rsplit(".", 1)[-1],

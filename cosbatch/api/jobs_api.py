@@ -50,6 +50,8 @@ class JobsApi:
 
     def _job(self, job: Job, dialect: Dialect) -> dict[str, Any]:
         out = job.describe()
+        out.pop("Storage", None)  # cosbatch's own: the XML answers stay as their specs say
+        out.pop("TargetStorage", None)
         if dialect is Dialect.COS:
             out["Operation"] = {self._operation_name(k, dialect): v for k, v in out["Operation"].items()}
         return out

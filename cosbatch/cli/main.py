@@ -2,7 +2,7 @@
 `run` (process jobs) and `quickstart`.
 
 Errors are one line on stderr (`cosbatch: <Code>: <message>`) and exit code 1;
-usage errors exit 2.
+usage errors and refused requests (InvalidRequest, MalformedXML) exit 2.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from cosbatch.controller.service import check_priority
 from cosbatch.dialects import parse_create_job
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
-from cosbatch.s3 import S3Config
 from cosbatch.settings import FailureThreshold, Settings
+from cosbatch.storage import StorageCatalog
 from cosbatch.store import open_store
 from cosbatch.store.sqlite import default_store_url
 from launch.base import RUNNERS, RunnerConfig, check_store_reachable
@@ -51,6 +51,9 @@ def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--store", default=d, help="metadata store URL (default: $COSBATCH_STORE or ~/.cosbatch/cosbatch.db)")
     parser.add_argument("--endpoint-url", default=d, help="S3/COS endpoint for object storage (default: boto3's)")
     parser.add_argument("--region", default=d, help="storage region (default: $AWS_REGION or us-east-1)")
+    parser.add_argument("--storage-config", default=d, metavar="PATH",
+                        help="named storages (TOML, [storage.NAME] tables); a job's RoleArn names its storage "
+                             "(default: $COSBATCH_STORAGE_CONFIG; none: the --endpoint-url storage alone)")
     parser.add_argument("--output", choices=("text", "json"), default=argparse.SUPPRESS if suppress else "text")
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0)
 
@@ -122,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status-update-reason", default=None)
 
     p = sub.add_parser("run", parents=[common], help="process jobs until none is runnable")
+    p.add_argument("--job-id", default=None, help="run just this job; leave every other job as it is")
     _run_options(p)
 
     p = sub.add_parser("serve", parents=[common], help="run the controller and the HTTP API + web console")
@@ -136,7 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, store_url: str) -> Settings:
+def _storages(args: argparse.Namespace) -> StorageCatalog:
+    """The storages this command can reach: --storage-config's, plus the --endpoint-url one."""
+    path = getattr(args, "storage_config", None) or os.environ.get("COSBATCH_STORAGE_CONFIG")
+    return StorageCatalog.from_env(args.endpoint_url, args.region, path)
+
+
+def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog | None = None) -> Settings:
     options: dict[str, str] = {}
     for item in getattr(args, "runner_option", []) or []:
         key, sep, value = item.partition("=")
@@ -148,7 +158,7 @@ def _settings(args: argparse.Namespace, store_url: str) -> Settings:
         check_store_reachable(runner, store_url)
     return Settings(
         store_url=store_url,
-        s3=S3Config.from_env(args.endpoint_url, **({"region": args.region} if args.region else {})),
+        storages=storages or _storages(args),
         runner=runner,
         segment_size=getattr(args, "segment_size", None),
         concurrency=getattr(args, "concurrency", 64),
@@ -160,7 +170,14 @@ def _settings(args: argparse.Namespace, store_url: str) -> Settings:
 
 
 def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None) -> None:
-    """Drive the scheduler with a progress bar until idle (or until `only_job` settles)."""
+    """Drive the scheduler with a progress bar until idle (or until `only_job` settles).
+
+    With `only_job`, the scheduler must drive that job alone (Scheduler(only_jobs=...)); a job
+    bound to a storage this process lacks is StorageNotConfigured, and stays untouched."""
+    if only_job is not None:
+        job = scheduler.store.get_job(only_job)
+        scheduler.storage_of(job)
+        scheduler.target_storage_of(job)
     bar = ProgressBar(force=bool(args.progress)) if args.progress is not False else None
     store = scheduler.store
 
@@ -183,6 +200,10 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
                 bar.show([store.get_job(only_job)], final=True)
             bar.close()
         scheduler.close()
+    if scheduler.skipped_jobs and only_job is None:
+        print(f"cosbatch: left {len(scheduler.skipped_jobs)} job(s) alone: they are bound to storages this "
+              "process does not have (see --storage-config): " + ", ".join(sorted(scheduler.skipped_jobs)),
+              file=sys.stderr)
 
 
 def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
@@ -228,21 +249,24 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return quickstart(args)
     store = open_store(store_url)
-    service = JobService(store)
+    storages = _storages(args)
+    service = JobService(store, storages)
     account = getattr(args, "account_id", None)
 
     if args.command == "create-job":
         if args.from_report:
-            from cosbatch.s3 import make_client
+            from cosbatch.storage import StorageClients
 
             overrides = {"Priority": check_priority(args.priority) if args.priority is not None else None,
                          "Description": args.description, "ClientRequestToken": args.client_request_token}
-            job = service.create_job_from_report(args.from_report, make_client(_settings(args, store.url).s3),
+            earlier = service.describe_job(args.from_report, account)
+            job = service.create_job_from_report(args.from_report, StorageClients(storages).get(earlier.storage),
                                                  account, **overrides)
         else:
             job = service.create_job(parse_create_job(_create_request(args)))
         if args.wait:
-            run_jobs(Scheduler(store, _settings(args, store.url)), args, only_job=job.job_id)
+            run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs={job.job_id}), args,
+                     only_job=job.job_id)
             job = service.describe_job(job.job_id)
             _emit(args, {"JobId": job.job_id, "Job": job.describe()}, render.describe(job))
             return 0 if job.status is JobStatus.COMPLETE else 1
@@ -272,7 +296,8 @@ def dispatch(args: argparse.Namespace) -> int:
             data["StatusUpdateReason"] = job.status_update_reason
         _emit(args, data, f"{job.job_id} {job.status.value}")
     elif args.command == "run":
-        run_jobs(Scheduler(store, _settings(args, store.url)), args)
+        only = {args.job_id} if args.job_id else None
+        run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs=only), args, only_job=args.job_id)
     return 0
 
 
@@ -284,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         return dispatch(args)
     except CosbatchError as exc:
         print(f"cosbatch: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
+        # A refused request (a bad argument or field) is a usage error, as argparse's are.
+        return 2 if isinstance(exc, InvalidRequest | MalformedRequest) else 1
     except KeyboardInterrupt:
         print("cosbatch: interrupted; running jobs continue from where they stopped on the next `cosbatch run`",
               file=sys.stderr)

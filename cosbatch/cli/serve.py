@@ -16,8 +16,8 @@ from cosbatch.api.auth import load_access_keys
 from cosbatch.api.http import MAX_BODY_BYTES
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.errors import ConfigError
-from cosbatch.s3 import make_client
 from cosbatch.settings import Settings
+from cosbatch.storage import StorageClients
 from cosbatch.store import open_store
 from cosbatch.worker_channel import load_worker_secret
 
@@ -52,7 +52,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
                           "or give --access-keys-file, or pass --no-auth for a development server")
     store = open_store(settings.store_url)
     secret = load_worker_secret(Path(f"{store.path}.worker-key")) if args.worker_control == "http" else None
-    app = ApiApp(JobService(store), keys, storage=lambda: make_client(settings.s3), worker_secret=secret)
+    clients = StorageClients(settings.storages)
+    app = ApiApp(JobService(store, settings.storages), keys, storage=lambda job: clients.get(job.storage),
+                 worker_secret=secret)
     server = create_server(app, host=args.host, port=args.port, threads=args.threads,
                            max_request_body_size=WAITRESS_BODY_CAP, ident="cosbatch", clear_untrusted_proxy_headers=True)
     if secret is not None:

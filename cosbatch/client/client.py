@@ -14,8 +14,8 @@ from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, r
 from cosbatch.controller import JobService
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
-from cosbatch.s3 import S3Config, make_client
 from cosbatch.settings import FailureThreshold, Settings
+from cosbatch.storage import StorageCatalog, StorageClients
 from cosbatch.store import open_store
 from launch.base import RunnerConfig
 
@@ -36,6 +36,7 @@ class Client:
         endpoint_url: str | None = None,
         *,
         region: str | None = None,
+        storage_config: str | Path | None = None,
         runner: str | RunnerConfig = "direct",
         runner_options: dict[str, str] | None = None,
         account_id: str | None = None,
@@ -47,12 +48,13 @@ class Client:
     ) -> None:
         self.store = open_store(None if store is None else str(store))
         self.account_id = account_id
-        self.service = JobService(self.store)
+        storages = StorageCatalog.from_env(endpoint_url, region, str(storage_config) if storage_config else None)
+        self.service = JobService(self.store, storages)
         if not isinstance(runner, RunnerConfig):
             runner = RunnerConfig(runner, dict(runner_options or {}))
         self.settings = Settings(
             store_url=self.store.url,
-            s3=S3Config.from_env(endpoint_url, **({"region": region} if region else {})),
+            storages=storages,
             runner=runner,
             segment_size=segment_size,
             concurrency=concurrency,
@@ -61,14 +63,12 @@ class Client:
             poll_s=poll_s,
         )
         self._scheduler = BackgroundScheduler(self.store.url, self.settings)
-        self._s3: Any = None
+        self.clients = StorageClients(storages)
 
     @property
     def s3(self) -> Any:
-        """A boto3 S3 client for the same storage the jobs use."""
-        if self._s3 is None:
-            self._s3 = make_client(self.settings.s3)
-        return self._s3
+        """A boto3 S3 client for the default storage (the one jobs bind to unless their role names another)."""
+        return self.clients.get(None)
 
     # -- jobs ----------------------------------------------------------------
     def create_job(
@@ -173,9 +173,7 @@ class Client:
     def close(self) -> None:
         """Stop the background scheduler (running segments finish first) and close the store."""
         self._scheduler.stop()
-        if self._s3 is not None:
-            self._s3.close()
-            self._s3 = None
+        self.clients.close()
         self.store.close()
 
     def __enter__(self) -> Client:
@@ -185,4 +183,4 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<cosbatch.Client store={self.store.url} endpoint={self.settings.s3.endpoint_url or '(boto3 default)'}>"
+        return f"<cosbatch.Client store={self.store.url} storage={self.settings.storages.default.describe()}>"

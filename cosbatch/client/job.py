@@ -74,7 +74,8 @@ class Job:
         `.to_pandas()` on it needs pandas."""
         from cosbatch.reports.reader import read_report_table
 
-        return read_report_table(self._client.s3, self.refresh().model, task_status)
+        model = self.refresh().model
+        return read_report_table(self._client.clients.get(model.storage), model, task_status)
 
     # -- changing ------------------------------------------------------------
     def cancel(self, reason: str | None = None) -> Job:
@@ -94,7 +95,9 @@ class Job:
 
     def rerun_failed(self, **overrides: Any) -> Job:
         """A new job over this finished job's failed tasks (same operation and report)."""
-        model = self._client.service.create_job_from_report(self.id, self._client.s3, **overrides)
+        earlier = self.refresh().model
+        model = self._client.service.create_job_from_report(self.id, self._client.clients.get(earlier.storage),
+                                                            **overrides)
         return Job(self._client, model)
 
     def wait(self, timeout: float | None = None, progress: bool = True, poll_s: float = 0.2) -> Job:

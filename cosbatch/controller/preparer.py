@@ -104,8 +104,9 @@ def _generate(job: Job, client: Any, segment_size: int) -> tuple[int, list[Segme
     return _csv_segments(job, client, out, None, etag, None, segment_size)
 
 
-def prepare_job(job: Job, client: Any, segment_size: int) -> tuple[int, list[Segment]]:
-    """(total tasks, segments) of the job's manifest; ManifestError if it cannot be used."""
+def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = None) -> tuple[int, list[Segment]]:
+    """(total tasks, segments) of the job's manifest; ManifestError if it cannot be used.
+    `target_client`: a client on a copy's target storage, when it is another one."""
     try:
         operation_for(job.operation)  # e.g. an Invoke function that cannot be imported
     except Exception as exc:
@@ -113,7 +114,7 @@ def prepare_job(job: Job, client: Any, segment_size: int) -> tuple[int, list[Seg
     params = job.operation.params
     target_bucket = getattr(params, "target_bucket", None)
     if target_bucket:
-        _check_bucket(client, target_bucket, "TargetBucketNotFound", "target")
+        _check_bucket(target_client or client, target_bucket, "TargetBucketNotFound", "target")
     if job.report.enabled:
         _check_bucket(client, job.report.bucket_name, "ReportBucketNotFound", "report")
     if job.manifest is None:

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +30,8 @@ from cosbatch.models import FailureReason, Job, ReportFormat
 from cosbatch.operations import segment_tasks_for
 from cosbatch.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.reports import finalize_report
-from cosbatch.s3 import make_client
 from cosbatch.settings import Settings
+from cosbatch.storage import Storage, StorageClients, StorageNotConfigured
 from cosbatch.store import SegmentState
 from cosbatch.store.sqlite import SqliteJobStore
 from cosbatch.worker_channel import channel_url
@@ -104,9 +104,12 @@ def _owner_pid(owner: str) -> int | None:
 
 
 class Scheduler:
-    def __init__(self, store: SqliteJobStore, settings: Settings, lease_ttl_s: float = 10.0) -> None:
+    def __init__(self, store: SqliteJobStore, settings: Settings, lease_ttl_s: float = 10.0,
+                 only_jobs: Collection[str] | None = None) -> None:
+        """`only_jobs`: drive just these jobs (`create-job --wait`, `run --job-id`); others stay as they are."""
         self.store = store
         self.settings = settings
+        self.only_jobs = frozenset(only_jobs) if only_jobs is not None else None
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_ttl_s = lease_ttl_s
         self.runs: dict[str, _Run] = {}
@@ -115,13 +118,49 @@ class Scheduler:
         self._failures: dict[str, int] = {}  # job id → pipeline runs failed in a row
         self._retry_at: dict[str, float] = {}  # job id → monotonic time before which not to relaunch
         self._dead_worker_seen: dict[str, float] = {}
-        self._client: Any = None
+        self.clients = StorageClients(settings.storages)
+        self._unreachable_noted: set[str] = set()
+
+    # -- jobs and their storages ---------------------------------------------
+    def storage_of(self, job: Job) -> Storage:
+        """The job's own storage, from this process's config; StorageNotConfigured if it lacks it.
+        A job created before storages had names runs on the default storage."""
+        return self.settings.storages.get(job.storage or self.settings.storages.default_name)
+
+    def target_storage_of(self, job: Job) -> Storage | None:
+        return self.settings.storages.get(job.target_storage) if job.target_storage else None
+
+    def client_for(self, job: Job) -> Any:
+        """A boto3 client on the job's own storage (manifest, buckets, report), one per storage."""
+        return self.clients.get(job.storage)
+
+    def _mine(self, jobs: list[Job]) -> list[Job]:
+        """The jobs this scheduler drives: those asked for (all by default) whose storages this
+        process has. A job bound to a storage this process lacks is left untouched, never run
+        against another storage; a process that has its storage will run it."""
+        out = []
+        for job in jobs:
+            if self.only_jobs is not None and job.job_id not in self.only_jobs:
+                continue
+            try:
+                self.storage_of(job)
+                self.target_storage_of(job)
+            except StorageNotConfigured as exc:
+                if job.job_id not in self._unreachable_noted:
+                    self._unreachable_noted.add(job.job_id)
+                    logs.event("job_storage_not_configured", level=logging.WARNING, job_id=job.job_id,
+                               error=exc.message)
+                continue
+            out.append(job)
+        return out
+
+    def _jobs_in(self, statuses: tuple[JobStatus, ...]) -> list[Job]:
+        return self._mine(self.store.jobs_in(statuses))
 
     @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client(self.settings.s3)
-        return self._client
+    def skipped_jobs(self) -> set[str]:
+        """Jobs left alone because this process lacks their storage."""
+        return set(self._unreachable_noted)
 
     # -- the loop ----------------------------------------------------------
     def step(self) -> bool:
@@ -137,7 +176,7 @@ class Scheduler:
         return True
 
     def idle(self) -> bool:
-        return not self.runs and not self.store.jobs_in(_WORK)
+        return not self.runs and not self._jobs_in(_WORK)
 
     def run_until_idle(
         self,
@@ -275,13 +314,14 @@ class Scheduler:
             self._pipeline_failed(job_id, f"pipeline worker process {', '.join(map(str, dead))} died")
 
     def _prepare_new(self) -> None:
-        for job in self.store.jobs_in((S.NEW, S.PREPARING)):
+        for job in self._jobs_in((S.NEW, S.PREPARING)):
             if job.status is S.NEW and not self.store.transition(job.job_id, S.NEW, S.PREPARING):
                 continue
             logs.event("job_preparing", job_id=job.job_id)
             try:
                 size = segment_tasks_for(job.operation, self.settings.segment_size)
-                total, segments = prepare_job(job, self.client, size)
+                target = self.clients.get(job.target_storage) if job.target_storage else None
+                total, segments = prepare_job(job, self.client_for(job), size, target)
             except CosbatchError as exc:
                 code = exc.code if isinstance(exc, ManifestError) else "ManifestParseError"
                 self.store.transition(
@@ -303,7 +343,7 @@ class Scheduler:
 
     def _settle(self) -> None:
         """Finish draining jobs whose pipeline has stopped; relaunch orphaned Active jobs."""
-        for job in self.store.jobs_in((S.ACTIVE, S.PAUSING, S.CANCELLING, S.FAILING, S.COMPLETING)):
+        for job in self._jobs_in((S.ACTIVE, S.PAUSING, S.CANCELLING, S.FAILING, S.COMPLETING)):
             if job.job_id in self.runs:
                 continue
             if job.status is S.ACTIVE:
@@ -325,7 +365,7 @@ class Scheduler:
 
     def _check_thresholds(self) -> None:
         threshold = self.settings.threshold
-        for job in self.store.jobs_in((S.ACTIVE,)):
+        for job in self._jobs_in((S.ACTIVE,)):
             p = job.progress_summary
             total = p.total_number_of_tasks or 0
             if threshold.exceeded(total, p.number_of_tasks_succeeded, p.number_of_tasks_failed):
@@ -343,15 +383,15 @@ class Scheduler:
                     logs.event("job_failing", job_id=job.job_id, reason=reason)
 
     def _schedule(self) -> None:
-        runnable = self.store.jobs_in((S.READY, S.PAUSED))  # priority desc, then oldest first
+        runnable = self._jobs_in((S.READY, S.PAUSED))  # priority desc, then oldest first
         while runnable and len(self.runs) < self.settings.capacity:
             self._start(runnable.pop(0))
         if not runnable:
             return
         best = runnable[0]
-        if self.store.jobs_in((S.PAUSING,)):
+        if self._jobs_in((S.PAUSING,)):
             return  # one preemption at a time
-        active = [j for j in self.store.jobs_in((S.ACTIVE,)) if j.job_id in self.runs]
+        active = [j for j in self._jobs_in((S.ACTIVE,)) if j.job_id in self.runs]
         if not active:
             return
         victim = min(active, key=lambda j: (j.priority, -j.creation_time.timestamp()))
@@ -385,7 +425,8 @@ class Scheduler:
         return JobPlan(
             job_id=job.job_id,
             store_url=store_url,
-            s3=self.settings.s3,
+            storage=self.storage_of(job),
+            target_storage=self.target_storage_of(job),
             operation=job.operation.wire(),
             segments=tuple(
                 SegmentRef(s.seg_no, s.source, s.start, s.end, s.first_line, s.task_count, run_id)
@@ -422,7 +463,7 @@ class Scheduler:
         if not job.report.enabled:
             return None
         try:
-            location = finalize_report(self.client, job, self.store.segments(job.job_id))
+            location = finalize_report(self.client_for(job), job, self.store.segments(job.job_id))
         except CosbatchError as exc:
             logs.event("report_failed", job_id=job.job_id, error=exc.message)
             return FailureReason.of("ReportWriteError", exc.message)
@@ -447,5 +488,4 @@ class Scheduler:
         for run in self.runs.values():
             if run.thread is not None:
                 run.thread.join(timeout=30)
-        if self._client is not None:
-            self._client.close()
+        self.clients.close()

@@ -17,6 +17,7 @@ from typing import Any
 from cosbatch.errors import IllegalTransition, InvalidRequest
 from cosbatch.lifecycle import JobStatus, parse_status, user_request_target
 from cosbatch.models import MAX_PRIORITY, CreateJobRequest, Job, ProgressSummary, utcnow
+from cosbatch.storage import StorageCatalog
 from cosbatch.store.base import JobPage, JobStore, StatusChange
 
 MAX_LIST_RESULTS = 1000
@@ -54,12 +55,25 @@ def check_job_id(job_id: object) -> str:
 
 
 class JobService:
-    def __init__(self, store: JobStore, list_window_days: int = 90) -> None:
+    def __init__(self, store: JobStore, storages: StorageCatalog | None = None, list_window_days: int = 90) -> None:
+        """`storages`: the storages jobs may bind to (default: the process-wide endpoint alone)."""
         self.store = store
+        self.storages = storages or StorageCatalog.from_env()
         self.list_window = timedelta(days=list_window_days)
 
+    def bind(self, request: CreateJobRequest) -> tuple[str, str | None]:
+        """(storage, target storage or None) of a new job: the storage its RoleArn names, else the
+        default; a copy's TargetResource region may name another. InvalidRequest for a region no
+        storage serves, AccessDenied for a storage the account may not use."""
+        storage = self.storages.for_role(request.role_arn, request.account_id)
+        region = getattr(request.operation.params, "target_region", None)
+        target = self.storages.for_region(region, storage, request.account_id) if region else storage
+        return storage.name, (target.name if target.name != storage.name else None)
+
     def create_job(self, request: CreateJobRequest) -> Job:
-        """Create a New job; the same ClientRequestToken with the same request returns the first job."""
+        """Create a New job, bound to its storage by name; the same ClientRequestToken with the same
+        request returns the first job."""
+        storage, target_storage = self.bind(request)
         job = Job(
             job_id=str(uuid.uuid4()),
             account_id=request.account_id,
@@ -77,6 +91,8 @@ class JobService:
             client_request_token=request.client_request_token,
             dry_run=request.dry_run,
             dialect=request.dialect,
+            storage=storage,
+            target_storage=target_storage,
         )
         created, _ = self.store.insert_job(job, _request_hash(request))
         return created

@@ -244,13 +244,19 @@ class Job(WireModel):
     client_request_token: str
     dry_run: bool = False
     dialect: Dialect = Dialect.S3
+    #: cosbatch: the named storage the job acts on (bound from its RoleArn at creation), and a
+    #: copy's target storage when it is another one. None: a job created before storages had names.
+    storage: str | None = None
+    target_storage: str | None = None
 
     def describe(self) -> dict:
-        """The S3 Control DescribeJob `Job` shape."""
+        """The S3 Control DescribeJob `Job` shape, plus cosbatch's Storage (and TargetStorage)."""
         out = self.wire()
         out.pop("AccountId", None)
         out.pop("ClientRequestToken", None)
         out.pop("Dialect", None)
+        if self.target_storage is None:
+            out.pop("TargetStorage", None)
         if not self.failure_reasons:
             out.pop("FailureReasons", None)
         if not self.dry_run:

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from cosbatch.models.base import WireModel
-from cosbatch.names import parse_bucket_name
+from cosbatch.names import parse_target_resource
 
 
 class MetadataDirective(StrEnum):
@@ -93,14 +93,19 @@ class PutObjectCopy(WireModel):
 
     @model_validator(mode="after")
     def _check(self) -> PutObjectCopy:
-        parse_bucket_name(self.target_resource)
+        parse_target_resource(self.target_resource)
         if self.prefix_replace and self.resources_prefix is None:
             raise ValueError("PrefixReplace=true needs ResourcesPrefix")
         return self
 
     @property
     def target_bucket(self) -> str:
-        return parse_bucket_name(self.target_resource)
+        return parse_target_resource(self.target_resource)[1]
+
+    @property
+    def target_region(self) -> str | None:
+        """The region the TargetResource names (another storage's, for a cross-storage copy), if any."""
+        return parse_target_resource(self.target_resource)[0]
 
     def target_key(self, source_key: str) -> str:
         """Destination key: COS prefix replacement, else the key under the TargetKeyPrefix folder."""

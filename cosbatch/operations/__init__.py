@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cosbatch.lean_s3 import LeanS3Client
 from cosbatch.models import JobOperation
 from cosbatch.operations.acl import PutAclOperation
 from cosbatch.operations.base import (
@@ -24,14 +23,12 @@ from cosbatch.operations.delete import DeleteOperation
 from cosbatch.operations.invoke import InvokeOperation
 from cosbatch.operations.restore import RestoreOperation
 from cosbatch.operations.tagging import DeleteTaggingOperation, PutTaggingOperation
-from cosbatch.s3 import S3Config, make_client
+from cosbatch.storage import Storage, client_of_kind
 
 
-def client_for(operation: Operation, cfg: S3Config) -> Any:
+def client_for(operation: Operation, storage: Storage) -> Any:
     """The client an operation's apply() gets: lean for the fast path, else boto3."""
-    if getattr(operation, "client_kind", "boto3") == "lean":
-        return LeanS3Client(cfg)
-    return make_client(cfg)
+    return client_of_kind(getattr(operation, "client_kind", "boto3"), storage)
 
 
 #: Operation element name → the plugin that runs it.
@@ -47,8 +44,15 @@ PLUGINS: dict[str, Callable[[Any], Operation]] = {
 }
 
 
-def operation_for(job_operation: JobOperation) -> Operation:
-    """The plugin that runs this job's operation (its parameters already validated)."""
+def operation_for(job_operation: JobOperation, target_storage: Storage | None = None) -> Operation:
+    """The plugin that runs this job's operation (its parameters already validated); a copy to
+    another storage (`target_storage`) streams each object across."""
+    if target_storage is not None:
+        from cosbatch.operations.transfer import CrossStorageCopyOperation
+
+        if job_operation.name != "S3PutObjectCopy":
+            raise ValueError(f"{job_operation.name} has no target storage")
+        return CrossStorageCopyOperation(job_operation.params, target_storage)  # type: ignore[arg-type]
     return PLUGINS[job_operation.name](job_operation.params)
 
 

@@ -42,7 +42,9 @@ from cosbatch.models import (
 )
 from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Columns added after version 1, with their types: added to an older store's jobs table at open.
+_ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT"}
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS jobs (
@@ -69,7 +71,9 @@ _SCHEMA = [
         report TEXT NOT NULL,
         role_arn TEXT NOT NULL,
         dry_run INTEGER NOT NULL DEFAULT 0,
-        manifest_generator TEXT
+        manifest_generator TEXT,
+        storage TEXT,
+        target_storage TEXT
     )""",
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs(account_id, client_request_token)",
     "CREATE INDEX IF NOT EXISTS jobs_account_created ON jobs(account_id, creation_time DESC, job_id DESC)",
@@ -202,8 +206,14 @@ class SqliteJobStore:
             for stmt in _SCHEMA:
                 conn.execute(stmt)
             row = conn.execute("SELECT version FROM schema_version").fetchone()
+            have = {r["name"] for r in conn.execute("PRAGMA table_info(jobs)")}
+            for column, kind in _ADDED_JOB_COLUMNS.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
             if row is None:
                 conn.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row["version"] < SCHEMA_VERSION:
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             elif row["version"] > SCHEMA_VERSION:
                 raise ConfigError(
                     f"store {self.path} has schema version {row['version']}, newer than this "
@@ -234,8 +244,9 @@ class SqliteJobStore:
                 conn.execute(
                     """INSERT INTO jobs(job_id, account_id, status, priority, description,
                         confirmation_required, creation_time, client_request_token, request_hash,
-                        dialect, manifest, operation, report, role_arn, dry_run, manifest_generator)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                        dialect, manifest, operation, report, role_arn, dry_run, manifest_generator,
+                        storage, target_storage)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         job.job_id,
                         job.account_id,
@@ -253,6 +264,8 @@ class SqliteJobStore:
                         job.role_arn,
                         int(job.dry_run),
                         json.dumps(job.manifest_generator.wire()) if job.manifest_generator else None,
+                        job.storage,
+                        job.target_storage,
                     ),
                 )
                 conn.execute(
@@ -297,6 +310,8 @@ class SqliteJobStore:
             client_request_token=row["client_request_token"],
             dry_run=bool(row["dry_run"]),
             dialect=Dialect(row["dialect"]),
+            storage=row["storage"],
+            target_storage=row["target_storage"],
         )
 
     @_guard

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import replace
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -41,7 +40,7 @@ class _ApplyOperationFn(beam.DoFn):
     def setup(self) -> None:
         n = self.plan.concurrency
         # Retries are ours (counted, classified); botocore makes a single attempt.
-        self.operation = operation_for(JobOperation.model_validate(self.plan.operation))
+        self.operation = operation_for(JobOperation.model_validate(self.plan.operation), self.plan.target_storage)
         if self.plan.dry_run:
             self.operation = DryRunOperation(self.operation)
         self._client: Any = None  # made on first use: a stopped job's bundles need none (Dask sets up per partition)
@@ -53,7 +52,7 @@ class _ApplyOperationFn(beam.DoFn):
     def client(self) -> Any:
         if self._client is None:
             n = self.plan.concurrency
-            self._client = client_for(self.operation, replace(self.plan.s3, max_attempts=1, max_pool_connections=n + 4))
+            self._client = client_for(self.operation, self.plan.storage.tuned(max_attempts=1, max_pool_connections=n + 4))
         return self._client
 
     def _run_one(self, task: Task) -> TaskResult:
@@ -116,6 +115,8 @@ class _ApplyOperationFn(beam.DoFn):
 
     def teardown(self) -> None:
         self.pool.shutdown(wait=True)
+        if hasattr(self.operation, "close"):
+            self.operation.close()  # its own clients (a cross-storage copy's target)
         if self._client is not None:
             self._client.close()
         self.control.close()

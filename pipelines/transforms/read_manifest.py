@@ -12,7 +12,7 @@ from cosbatch.manifests.inventory import InventoryFile, read_inventory_tasks
 from cosbatch.manifests.source import open_segment_source
 from cosbatch.models import ManifestField
 from cosbatch.plan import JobPlan, SegmentRef
-from cosbatch.s3 import make_client
+from cosbatch.storage import make_client
 
 
 class SegmentBatch(NamedTuple):
@@ -26,7 +26,7 @@ class _ReadSegmentFn(beam.DoFn):
         self.client: Any = None
 
     def setup(self) -> None:
-        self.client = make_client(self.plan.s3)
+        self.client = make_client(self.plan.storage)
 
     def process(self, seg: SegmentRef):
         source = SegmentSource.from_json(seg.source)

@@ -24,7 +24,7 @@ from cosbatch.control import JobControl, StopSignal
 from cosbatch.models import ReportFormat, ReportScope
 from cosbatch.plan import JobPlan
 from cosbatch.reports import ReportLocation, write_segment_results
-from cosbatch.s3 import make_client
+from cosbatch.storage import make_client
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
 from pipelines.transforms.apply_operation import SegmentOutcome
@@ -57,7 +57,7 @@ class _RecordSegmentFn(beam.DoFn):
         while len(self.pending) >= self.MAX_PENDING:
             self._recorded(self.pending.popleft())
         if self.plan.report is not None and results and self.client is None:
-            self.client = make_client(self.plan.s3)  # here, once: the writer threads share it
+            self.client = make_client(self.plan.storage)  # here, once: the writer threads share it
         self.pending.append(self.writer.submit(self._record, seg_no, results, stopped))
         return
         yield  # a generator: outputs are emitted in finish_bundle

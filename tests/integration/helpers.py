@@ -37,7 +37,7 @@ def write_manifest(s3, bucket: str, key: str, rows: list[tuple[str, str]]) -> No
 
 
 def create_and_run(store, settings, body: dict, timeout_s: float = 300) -> Job:
-    service = JobService(store)
+    service = JobService(store, settings.storages)
     job = service.create_job(parse_create_job(body))
     scheduler = Scheduler(store, settings)
     try:

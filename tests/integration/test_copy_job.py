@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from cosbatch.lifecycle import JobStatus
+from cosbatch.storage import StorageCatalog
 from tests.conftest import put_objects
 from tests.integration.helpers import copy_request, create_and_run, read_report, write_manifest
 
@@ -138,7 +139,7 @@ def test_throttling_is_retried_until_every_task_succeeds(s3, s3_server, make_buc
     put_objects(s3, src, keys)
     write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
     with FaultProxy(s3_server.endpoint_url, slow_down_ratio=0.3) as proxy:
-        flaky = replace(settings, s3=replace(settings.s3, endpoint_url=proxy.url))
+        flaky = replace(settings, storages=StorageCatalog.at(proxy.url))
         job = create_and_run(store, flaky, copy_request(src, "m.csv", dst, rep, token="flaky"))
     assert proxy.injected > 50  # about 30% of the requests were refused
     assert job.status is JobStatus.COMPLETE

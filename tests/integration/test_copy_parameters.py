@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cosbatch.lifecycle import JobStatus
+from cosbatch.storage import StorageCatalog
 from tests.conftest import put_objects
 from tests.integration.helpers import copy_request, create_and_run, read_report, write_manifest
 from tests.support.fault_proxy import FaultProxy
@@ -74,7 +75,7 @@ def test_copy_grants_and_tricky_keys_round_trip(s3, s3_server, make_bucket, stor
                                  "Permission": "READ"}],
     }}
     with FaultProxy(s3_server.endpoint_url) as proxy:  # forwards everything; records what was sent
-        job = create_and_run(store, replace(settings, s3=replace(settings.s3, endpoint_url=proxy.url)), body)
+        job = create_and_run(store, replace(settings, storages=StorageCatalog.at(proxy.url)), body)
     assert job.progress_summary.number_of_tasks_succeeded == len(keys), read_report(s3, rep, job)[1]
     copied = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"])
     assert copied == sorted(keys)

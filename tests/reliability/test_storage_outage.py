@@ -16,10 +16,10 @@ import pytest
 
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.dialects import parse_create_job
-from cosbatch.embedded_s3 import start_embedded_s3
-from cosbatch.lean_s3 import LeanS3Client
 from cosbatch.lifecycle import JobStatus as S
-from cosbatch.s3 import S3Config
+from cosbatch.storage import StorageCatalog, implicit_storage
+from cosbatch.storage.embedded import start_embedded_s3
+from cosbatch.storage.lean import LeanS3Client
 from tests.conftest import running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history
@@ -32,7 +32,7 @@ OUTAGE_S = 10.0
 
 def seed(endpoint: str, bucket: str, keys: list[str]) -> None:
     """PUT small objects through the lean SigV4 client (boto3 spends ~3x the CPU per request)."""
-    client = LeanS3Client(S3Config(endpoint_url=endpoint, max_pool_connections=32))
+    client = LeanS3Client(implicit_storage(endpoint, max_pool_connections=32))
     with ThreadPoolExecutor(32) as pool:
         list(pool.map(lambda k: client._request("PutObject", "PUT", bucket, k, body=k.encode()), keys))
     client.close()
@@ -53,9 +53,9 @@ def test_storage_outage_mid_job(own_s3, store, settings):
     seed(own_s3.endpoint_url, "src", keys)
     seeded_s = time.monotonic() - t0
     write_manifest(s3, "src", "m.csv", [("src", k) for k in keys])
-    cfg = replace(settings, s3=S3Config(endpoint_url=own_s3.endpoint_url, connect_timeout_s=1.0, read_timeout_s=10.0),
+    cfg = replace(settings, storages=StorageCatalog.at(own_s3.endpoint_url, connect_timeout_s=1.0, read_timeout_s=10.0),
                   segment_size=500, pipeline_retry_s=0.5, pipeline_retry_max_s=4.0)
-    service = JobService(store)
+    service = JobService(store, cfg.storages)
     t0 = time.monotonic()
     job = service.create_job(parse_create_job(copy_request("src", "m.csv", "dst", "rep", token="outage")))
     scheduler = Scheduler(store.__class__(store.path), cfg)

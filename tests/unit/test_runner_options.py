@@ -18,14 +18,14 @@ from apache_beam.runners.portability.portable_runner import PortableRunner
 
 from cosbatch.errors import ConfigError
 from cosbatch.plan import JobPlan, SegmentRef
-from cosbatch.s3 import S3Config
+from cosbatch.storage import implicit_storage
 from launch import dataflow
 from launch.base import RunnerConfig, check_store_reachable, pipeline_options_for
 
 PLAN = JobPlan(
     job_id="7F3A9C2E-0D1B-4E5F-8A6B-1C2D3E4F5A6B",
     store_url="sqlite:////var/lib/cosbatch/cosbatch.db",
-    s3=S3Config(endpoint_url="http://storage.internal:8333"),
+    storage=implicit_storage("http://storage.internal:8333"),
     operation={"S3PutObjectCopy": {"TargetResource": "arn:aws:s3:::dst"}},
     segments=tuple(SegmentRef(i, "{}", 0, 0, 1, 250) for i in range(3)),
 )

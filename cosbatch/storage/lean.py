@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape as xml_escape
@@ -34,7 +34,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from cosbatch.s3 import S3Config
+from cosbatch.storage.config import CredentialsRef, Storage
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _ERROR_CODE = re.compile(rb"<Code>([^<]*)</Code>")
@@ -48,8 +48,9 @@ def _uri_encode(value: str, safe: str = "/") -> str:
 class _Signer:
     """SigV4 for S3, with the day's signing key cached."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, credentials: CredentialsRef) -> None:
         self.region = region
+        self._ref = credentials
         self._creds_at = 0.0
         self._creds: Any = None
         self._key_for: tuple[str, str] | None = None
@@ -61,10 +62,13 @@ class _Signer:
         now = time.monotonic()
         if self._creds is None or now - self._creds_at > 60:
             with self._lock:
-                creds = self._session.get_credentials()
+                creds = self._ref.resolve()
                 if creds is None:
-                    raise NoCredentialsError()
-                self._creds = creds.get_frozen_credentials()
+                    chain = self._session.get_credentials()
+                    if chain is None:
+                        raise NoCredentialsError()
+                    creds = chain.get_frozen_credentials()
+                self._creds = creds
                 self._creds_at = now
         return self._creds
 
@@ -98,7 +102,7 @@ class _Signer:
 class LeanS3Client:
     """The few S3 calls batch operations make per object, path-style, thread-safe."""
 
-    def __init__(self, cfg: S3Config) -> None:
+    def __init__(self, cfg: Storage) -> None:
         if not cfg.endpoint_url:
             self.base = f"https://s3.{cfg.region}.amazonaws.com"
         else:
@@ -107,7 +111,7 @@ class LeanS3Client:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.host = parts.netloc
         self.prefix = parts.path.rstrip("/")
-        self.signer = _Signer(cfg.region)
+        self.signer = _Signer(cfg.region, cfg.credentials)
         self.pool = urllib3.PoolManager(
             num_pools=4,
             maxsize=cfg.max_pool_connections,
@@ -124,8 +128,12 @@ class LeanS3Client:
         key: str | None = None,
         query: Mapping[str, str] | None = None,
         headers: dict[str, str] | None = None,
-        body: bytes = b"",
+        body: bytes | BinaryIO = b"",
+        stream: bool = False,
     ) -> urllib3.BaseHTTPResponse:
+        """Send one signed request. A file-like `body` is streamed, unsigned (UNSIGNED-PAYLOAD),
+        with the content-length the caller put in `headers`; `stream` leaves the answer's body
+        unread (the caller reads and releases it)."""
         path = f"{self.prefix}/{_uri_encode(bucket)}"
         if key is not None:
             path += "/" + _uri_encode(key)
@@ -133,11 +141,14 @@ class LeanS3Client:
         if query:
             qs = "&".join(f"{_uri_encode(k, '')}={_uri_encode(v, '')}" for k, v in sorted(query.items()))
         hdrs = {k.lower(): v for k, v in (headers or {}).items()}
-        payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        if isinstance(body, bytes | bytearray):
+            payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        else:
+            payload_hash = "UNSIGNED-PAYLOAD"
         self.signer.sign(method, self.host, path, qs, hdrs, payload_hash)
         url = self.origin + path + (f"?{qs}" if qs else "")
         try:
-            resp = self.pool.request(method, url, body=body or None, headers=hdrs, preload_content=True,
+            resp = self.pool.request(method, url, body=body or None, headers=hdrs, preload_content=not stream,
                                      redirect=False)
         except urllib3.exceptions.ConnectTimeoutError as exc:
             raise ConnectTimeoutError(endpoint_url=self.base, error=exc) from exc
@@ -147,6 +158,8 @@ class LeanS3Client:
             raise EndpointConnectionError(endpoint_url=self.base, error=exc) from exc
         except (urllib3.exceptions.ProtocolError, urllib3.exceptions.HTTPError) as exc:
             raise ConnectionClosedError(endpoint_url=self.base, error=exc) from exc
+        if stream and resp.status < 300:
+            return resp
         data = resp.data or b""
         # S3 can answer 200 to a copy and still fail it in the body.
         if resp.status >= 300 or (method != "GET" and data.startswith(b"<?xml") and b"<Error>" in data[:512]):
@@ -171,7 +184,7 @@ class LeanS3Client:
         if CopySource.get("VersionId"):
             source += f"?versionId={_uri_encode(CopySource['VersionId'], '')}"
         headers = {"x-amz-copy-source": source}
-        headers.update(_copy_headers(extra))
+        headers.update(copy_headers(extra))
         resp = self._request("CopyObject", "PUT", Bucket, Key, headers=headers)
         return {"VersionId": resp.headers.get("x-amz-version-id")}
 
@@ -233,6 +246,62 @@ class LeanS3Client:
         self._request("DeleteObjectTagging", "DELETE", Bucket, Key, query=query)
         return {}
 
+    # -- streaming transfers (cross-storage copies) -------------------------------------
+    def get_object_stream(self, Bucket: str, Key: str, VersionId: str | None = None,  # noqa: N803
+                          headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+        """GET with the body left unread: `.headers`, `.read(n)`, then `.release_conn()`."""
+        query = {"versionId": VersionId} if VersionId else None
+        return self._request("GetObject", "GET", Bucket, Key, query=query, headers=headers, stream=True)
+
+    def head_object_headers(self, Bucket: str, Key: str, VersionId: str | None = None,  # noqa: N803
+                            headers: dict[str, str] | None = None) -> Mapping[str, str]:
+        query = {"versionId": VersionId} if VersionId else None
+        return self._request("HeadObject", "HEAD", Bucket, Key, query=query, headers=headers).headers
+
+    def get_object_tagging(self, Bucket: str, Key: str, VersionId: str | None = None) -> list[tuple[str, str]]:  # noqa: N803
+        query = {"tagging": ""}
+        if VersionId:
+            query["versionId"] = VersionId
+        root = ElementTree.fromstring(self._request("GetObjectTagging", "GET", Bucket, Key, query=query).data)
+        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        return [(t.findtext(f"{ns}Key") or "", t.findtext(f"{ns}Value") or "") for t in root.iter(f"{ns}Tag")]
+
+    def put_object_stream(self, Bucket: str, Key: str, body: BinaryIO, length: int,  # noqa: N803
+                          headers: dict[str, str]) -> str:
+        """PUT `length` bytes read from `body`; returns the new object's ETag (quotes removed)."""
+        resp = self._request("PutObject", "PUT", Bucket, Key, body=body,
+                             headers={**headers, "content-length": str(length)})
+        return (resp.headers.get("etag") or "").strip('"')
+
+    def create_multipart_upload(self, Bucket: str, Key: str, headers: dict[str, str]) -> str:  # noqa: N803
+        resp = self._request("CreateMultipartUpload", "POST", Bucket, Key, query={"uploads": ""}, headers=headers)
+        upload_id = re.search(rb"<UploadId>([^<]+)</UploadId>", resp.data)
+        if upload_id is None:
+            raise ClientError({"Error": {"Code": "InvalidResponse", "Message": "no UploadId in the answer"}},
+                              "CreateMultipartUpload")
+        return upload_id.group(1).decode()
+
+    def upload_part_stream(self, Bucket: str, Key: str, UploadId: str, PartNumber: int,  # noqa: N803
+                           body: BinaryIO, length: int) -> str:
+        resp = self._request("UploadPart", "PUT", Bucket, Key, body=body,
+                             query={"partNumber": str(PartNumber), "uploadId": UploadId},
+                             headers={"content-length": str(length)})
+        return (resp.headers.get("etag") or "").strip('"')
+
+    def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str,  # noqa: N803
+                                  parts: list[tuple[int, str]]) -> str:
+        body = ("<CompleteMultipartUpload>" + "".join(
+            f"<Part><PartNumber>{n}</PartNumber><ETag>\"{xml_escape(etag)}\"</ETag></Part>" for n, etag in parts
+        ) + "</CompleteMultipartUpload>").encode()
+        resp = self._request("CompleteMultipartUpload", "POST", Bucket, Key, query={"uploadId": UploadId},
+                             headers={"content-type": "application/xml"}, body=body)
+        root = ElementTree.fromstring(resp.data)
+        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        return (root.findtext(f"{ns}ETag") or "").strip('"')
+
+    def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> None:  # noqa: N803
+        self._request("AbortMultipartUpload", "DELETE", Bucket, Key, query={"uploadId": UploadId})
+
     def close(self) -> None:
         self.pool.clear()
 
@@ -255,13 +324,13 @@ _HEADER_ARGS = {
 }
 
 
-def _http_date(value: Any) -> str:
+def http_date(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     return str(value)
 
 
-def _copy_headers(extra: Mapping[str, Any]) -> dict[str, str]:
+def copy_headers(extra: Mapping[str, Any]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for arg, value in extra.items():
         if arg in _HEADER_ARGS:
@@ -269,11 +338,11 @@ def _copy_headers(extra: Mapping[str, Any]) -> dict[str, str]:
         elif arg == "Metadata":
             headers.update({f"x-amz-meta-{k.lower()}": str(v) for k, v in value.items()})
         elif arg == "Expires":
-            headers["expires"] = _http_date(value)
+            headers["expires"] = http_date(value)
         elif arg == "CopySourceIfModifiedSince":
-            headers["x-amz-copy-source-if-modified-since"] = _http_date(value)
+            headers["x-amz-copy-source-if-modified-since"] = http_date(value)
         elif arg == "CopySourceIfUnmodifiedSince":
-            headers["x-amz-copy-source-if-unmodified-since"] = _http_date(value)
+            headers["x-amz-copy-source-if-unmodified-since"] = http_date(value)
         else:
             raise TypeError(f"copy_object: unsupported argument {arg}")
     return headers

@@ -9,8 +9,8 @@ interpreter exit if the caller forgets.
 Credentials: `weed mini` turns authentication on when AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY are in its environment (only that pair is then accepted);
 without them any key works, but object ACL calls are refused (AccessDenied).
-So the server always gets a pair: the one in the environment at construction,
-else DEFAULT_ACCESS_KEY / DEFAULT_SECRET_KEY; `access_key`, `secret_key` and
+So the server always gets a pair: the one given, else the one in the environment at
+construction, else DEFAULT_ACCESS_KEY / DEFAULT_SECRET_KEY; `access_key`, `secret_key` and
 `client()` use the same pair, across restarts too.
 """
 
@@ -167,6 +167,8 @@ class EmbeddedS3:
         owns_dir: bool = False,
         weed_binary: str | None = None,
         log_path: Path | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path or data_dir / "weed.log"
@@ -175,7 +177,9 @@ class EmbeddedS3:
         self.ports = _choose_ports()
         # Keys fixed now, so the server and client() agree even if the environment changes later.
         env_key, env_secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-        if env_key and env_secret:
+        if access_key and secret_key:
+            self.access_key, self.secret_key = access_key, secret_key
+        elif env_key and env_secret:
             self.access_key, self.secret_key = env_key, env_secret
         else:
             self.access_key, self.secret_key = DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -424,6 +428,8 @@ def start_embedded_s3(
     weed_binary: str | None = None,
     timeout: float = 60,
     log_path: Path | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
 ) -> EmbeddedS3:
     """Start SeaweedFS on free loopback ports, wait until S3 answers, create `buckets`.
 
@@ -433,7 +439,8 @@ def start_embedded_s3(
     owns = data_dir is None
     path = Path(tempfile.mkdtemp(prefix="cosbatch-s3-")) if data_dir is None else Path(data_dir)
     try:
-        server = EmbeddedS3(path, owns_dir=owns, weed_binary=weed_binary, log_path=log_path)
+        server = EmbeddedS3(path, owns_dir=owns, weed_binary=weed_binary, log_path=log_path,
+                            access_key=access_key, secret_key=secret_key)
         server.start(timeout)
     except BaseException:
         if owns and not (log_path is None and (path / "weed.log").exists()):

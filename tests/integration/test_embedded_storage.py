@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from cosbatch.embedded_s3 import EmbeddedS3Error, find_weed_binary, start_embedded_s3
+from cosbatch.storage.embedded import EmbeddedS3Error, find_weed_binary, start_embedded_s3
 
 
 def _gone(pid: int) -> bool:

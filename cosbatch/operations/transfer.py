@@ -1,0 +1,202 @@
+"""Cross-storage copy: S3PutObjectCopy whose TargetResource names another storage.
+
+No server-side copy spans two storages, so each object streams GET → PUT through
+this worker, never held whole in memory: objects up to the target storage's
+`multipart_threshold` in one PUT, larger ones as a multipart upload whose parts
+(ranged GET → UploadPart) run in parallel. Every byte is hashed on its way
+through; the target's ETag (MD5 for a PUT or a part) and the source's (when it is
+a plain MD5) are checked against it, and a mismatch fails the task with
+ChecksumMismatch. A failed multipart upload is aborted, leaving no parts behind.
+Metadata, content type and tags follow the copy's directives as a server-side
+copy would: copied from the source unless NewObjectMetadata / NewObjectTagging
+replace them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cosbatch.manifests import Task
+from cosbatch.models import PutObjectCopy
+from cosbatch.operations.copy import CopyOperation
+from cosbatch.storage import Storage
+from cosbatch.storage.lean import LeanS3Client, copy_headers, http_date
+
+#: S3's limits on multipart uploads.
+MIN_PART = 5 * 1024**2
+MAX_PARTS = 10_000
+#: Source headers a copy with the COPY metadata directive carries over.
+_CARRIED = ("content-type", "cache-control", "content-disposition", "content-encoding", "content-language",
+            "expires")
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+READ_BLOCK = 1024 * 1024
+
+
+def part_size(size: int, chunksize: int) -> int:
+    """The part size for an object of `size` bytes: `chunksize`, raised so no more than
+    10,000 parts are needed, at least 5 MiB."""
+    need = -(-size // MAX_PARTS)
+    return max(MIN_PART, chunksize, -(-need // MIN_PART) * MIN_PART)
+
+
+def mismatch(what: str) -> ClientError:
+    return ClientError({"Error": {"Code": "ChecksumMismatch", "Message": what},
+                        "ResponseMetadata": {"HTTPStatusCode": 400}}, "CopyObject")
+
+
+class _HashingReader:
+    """Reads a streamed GET answer as a file, hashing what passes, no content decoding."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.length = 0
+
+    def read(self, amt: int | None = None) -> bytes:
+        data = self.response.read(amt or READ_BLOCK, decode_content=False)
+        self.md5.update(data)
+        self.length += len(data)
+        return data
+
+    def release(self) -> None:
+        self.response.drain_conn()
+        self.response.release_conn()
+
+
+class CrossStorageCopyOperation:
+    name: ClassVar[str] = "S3PutObjectCopy"
+    client_kind: ClassVar[str] = "lean"
+
+    def __init__(self, params: PutObjectCopy, target: Storage, part_threads: int = 8) -> None:
+        self.params = params
+        self.target_storage = target
+        self.target_bucket = params.target_bucket
+        args = CopyOperation._static_args(params)
+        self._conditions = {"if-modified-since": args.pop("CopySourceIfModifiedSince", None),
+                            "if-unmodified-since": args.pop("CopySourceIfUnmodifiedSince", None)}
+        self._replace_metadata = args.pop("MetadataDirective", None) == "REPLACE"
+        self._replace_tags = args.pop("TaggingDirective", None) == "REPLACE"
+        self._headers = copy_headers(args)  # storage class, ACL, grants, new metadata and tags
+        self._target: LeanS3Client | None = None
+        self._lock = threading.Lock()
+        self._part_threads = part_threads
+        self._parts: ThreadPoolExecutor | None = None
+
+    # -- the target's client and the part pool, made once on first use -----------------
+    def _target_client(self) -> LeanS3Client:
+        with self._lock:
+            if self._target is None:
+                self._target = LeanS3Client(self.target_storage.tuned(max_attempts=1, max_pool_connections=64))
+                self._parts = ThreadPoolExecutor(self._part_threads, thread_name_prefix="cosbatch-part")
+            return self._target
+
+    def close(self) -> None:
+        if self._parts is not None:
+            self._parts.shutdown(wait=True)
+        if self._target is not None:
+            self._target.close()
+
+    # -- one object ----------------------------------------------------------------------
+    def _source_headers(self) -> dict[str, str]:
+        return {name: http_date(value) for name, value in self._conditions.items() if value is not None}
+
+    def _put_headers(self, client: Any, task: Task, source: Any) -> dict[str, str]:
+        headers = dict(self._headers)
+        if not self._replace_metadata:
+            for name in _CARRIED:
+                if source.get(name) is not None:
+                    headers[name] = source[name]
+            headers.update({k.lower(): v for k, v in source.items() if k.lower().startswith("x-amz-meta-")})
+        if not self._replace_tags and int(source.get("x-amz-tagging-count") or 0) > 0:
+            tags = client.get_object_tagging(task.bucket, task.key, task.version_id)
+            headers["x-amz-tagging"] = urlencode(tags)
+        return headers
+
+    def apply(self, client: LeanS3Client, task: Task) -> str:
+        target = self._target_client()
+        key = self.params.target_key(task.key)
+        try:
+            head = client.head_object_headers(task.bucket, task.key, task.version_id, self._source_headers())
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:  # If-Modified-Since
+                raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "not modified since the "
+                                             "ModifiedSinceConstraint"}, "ResponseMetadata": {"HTTPStatusCode": 412}},
+                                  "CopyObject") from None
+            raise
+        size = int(head.get("content-length") or 0)
+        source_etag = (head.get("etag") or "").strip('"')
+        headers = self._put_headers(client, task, head)
+        if size <= self.target_storage.multipart_threshold:
+            etag = self._put(client, target, task, key, size, source_etag, headers)
+            return f"Successful: {size} bytes, ETag {etag}"
+        chunk = part_size(size, self.target_storage.multipart_chunksize)
+        etag = self._multipart(client, target, task, key, size, chunk, source_etag, headers)
+        return f"Successful: {size} bytes in {-(-size // chunk)} parts, ETag {etag}"
+
+    def _put(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, size: int,
+             source_etag: str, headers: dict[str, str]) -> str:
+        reader = _HashingReader(client.get_object_stream(task.bucket, task.key, task.version_id,
+                                                         {"if-match": f'"{source_etag}"'} if source_etag else None))
+        try:
+            etag = target.put_object_stream(self.target_bucket, key, reader, size, headers)  # type: ignore[arg-type]
+        finally:
+            reader.release()
+        digest = reader.md5.hexdigest()
+        if reader.length != size:
+            raise mismatch(f"read {reader.length} bytes of {size}")
+        if _MD5.match(source_etag) and source_etag != digest:
+            raise mismatch(f"bytes read (MD5 {digest}) differ from the source's ETag {source_etag}")
+        if _MD5.match(etag) and etag != digest:
+            raise mismatch(f"target ETag {etag} differs from the MD5 of the bytes sent ({digest})")
+        return etag
+
+    def _part(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, upload_id: str,
+              number: int, start: int, end: int, source_etag: str) -> tuple[int, str, bytes]:
+        headers = {"range": f"bytes={start}-{end - 1}"}
+        if source_etag:
+            headers["if-match"] = f'"{source_etag}"'  # the object must not change between parts
+        reader = _HashingReader(client.get_object_stream(task.bucket, task.key, task.version_id, headers))
+        try:
+            etag = target.upload_part_stream(self.target_bucket, key, upload_id, number, reader,  # type: ignore[arg-type]
+                                             end - start)
+        finally:
+            reader.release()
+        if reader.length != end - start:
+            raise mismatch(f"part {number}: read {reader.length} bytes of {end - start}")
+        if _MD5.match(etag) and etag != reader.md5.hexdigest():
+            raise mismatch(f"part {number}: target ETag {etag} differs from the MD5 of the bytes sent")
+        return number, etag, reader.md5.digest()
+
+    def _multipart(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, size: int,
+                   chunk: int, source_etag: str, headers: dict[str, str]) -> str:
+        assert self._parts is not None
+        upload_id = target.create_multipart_upload(self.target_bucket, key, headers)
+        futures: list[Future] = []
+        try:
+            futures = [self._parts.submit(self._part, client, target, task, key, upload_id, n + 1, start,
+                                          min(size, start + chunk), source_etag)
+                       for n, start in enumerate(range(0, size, chunk))]
+            parts = [f.result() for f in futures]
+            etag = target.complete_multipart_upload(self.target_bucket, key, upload_id,
+                                                    [(n, e) for n, e, _ in parts])
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            wait(futures)  # parts still in flight end before the upload is aborted
+            # Suppressed: the upload is gone already, or the storage is down (its lifecycle rules clean up).
+            with contextlib.suppress(ClientError, BotoCoreError):
+                target.abort_multipart_upload(self.target_bucket, key, upload_id)
+            raise
+        composite = hashlib.md5(b"".join(d for _, _, d in parts), usedforsecurity=False).hexdigest()
+        expected = f"{composite}-{len(parts)}"
+        if "-" in etag and etag != expected:
+            raise mismatch(f"target ETag {etag} differs from the parts' composite MD5 {expected}")
+        return etag

@@ -1,0 +1,79 @@
+"""Clients for a storage: boto3 for everything, the lean SigV4 client for the hot path.
+
+Each client is made from a `Storage` value; credentials are resolved from its
+reference at that moment, in the calling process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.loaders import create_loader
+
+from cosbatch.storage.catalog import StorageCatalog
+from cosbatch.storage.config import Storage
+
+#: botocore's service models, parsed once per process. Runners that set a DoFn up per
+#: bundle (Beam's DaskRunner: per partition) make many clients; with a fresh loader each
+#: one re-reads the S3 model JSON (~0.2-0.4 s), with this one it takes ~20 ms.
+_SHARED_LOADER = create_loader()
+
+
+def make_client(storage: Storage) -> Any:
+    """A boto3 S3 client; thread-safe, so one per DoFn instance serves all its threads."""
+    # A new session per client, so credentials come fresh; only the models are shared.
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SHARED_LOADER)
+    creds = storage.credentials
+    session = boto3.session.Session(botocore_session=core, profile_name=creds.aws_profile)
+    keys: dict[str, Any] = {}
+    if not creds.aws_profile and (resolved := creds.resolve()) is not None:
+        keys = {"aws_access_key_id": resolved.access_key, "aws_secret_access_key": resolved.secret_key,
+                "aws_session_token": resolved.token}
+    return session.client(
+        "s3",
+        endpoint_url=storage.endpoint_url,
+        region_name=storage.region,
+        config=Config(
+            max_pool_connections=storage.max_pool_connections,
+            connect_timeout=storage.connect_timeout_s,
+            read_timeout=storage.read_timeout_s,
+            retries={"max_attempts": storage.max_attempts, "mode": "standard"},
+            s3={"addressing_style": storage.addressing_style},
+            tcp_keepalive=True,
+        ),
+        **keys,
+    )
+
+
+def client_of_kind(kind: str, storage: Storage) -> Any:
+    """"lean": the SigV4 + urllib3 client of the hot path; anything else: boto3."""
+    if kind == "lean":
+        from cosbatch.storage.lean import LeanS3Client
+
+        return LeanS3Client(storage)
+    return make_client(storage)
+
+
+class StorageClients:
+    """One boto3 client per named storage, made on first use (thread-safe enough: a race
+    makes a spare client, never a wrong one)."""
+
+    def __init__(self, catalog: StorageCatalog) -> None:
+        self.catalog = catalog
+        self._clients: dict[str, Any] = {}
+
+    def get(self, name: str | None) -> Any:
+        """The client of storage `name` (None: the default storage); StorageNotConfigured if unknown."""
+        storage = self.catalog.get(name or self.catalog.default_name)
+        if storage.name not in self._clients:
+            self._clients[storage.name] = make_client(storage)
+        return self._clients[storage.name]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
