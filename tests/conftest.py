@@ -76,7 +76,7 @@ def settings(store, s3_server):
 
 
 @contextlib.contextmanager
-def serving(scheduler, join_s: float = 60) -> Iterator[threading.Thread]:
+def running_scheduler(scheduler, join_s: float = 60) -> Iterator[threading.Thread]:
     """`scheduler.serve_forever` in a background thread, as `cosbatch serve` runs it; stopped,
     joined and closed on the way out."""
     stop = threading.Event()
@@ -96,7 +96,7 @@ def controller(store, settings):
     from cosbatch.controller import Scheduler
 
     scheduler = Scheduler(store.__class__(store.path), settings)
-    with serving(scheduler):
+    with running_scheduler(scheduler):
         yield scheduler
 
 

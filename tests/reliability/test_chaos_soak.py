@@ -22,7 +22,7 @@ from cosbatch.dialects import parse_create_job
 from cosbatch.errors import IllegalTransition
 from cosbatch.lifecycle import TERMINAL
 from cosbatch.lifecycle import JobStatus as S
-from tests.conftest import put_objects, serving, wait_for
+from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history
 
@@ -49,7 +49,7 @@ def test_chaos_soak(s3, make_bucket, store, settings):
     scheduler = Scheduler(store.__class__(store.path), cfg)
     calls: Counter[str] = Counter()
     chaos_until = started + max(10.0, SOAK_S - SETTLE_S)
-    with serving(scheduler):
+    with running_scheduler(scheduler):
         pending = list(range(N_JOBS))
         while time.monotonic() < chaos_until:
             if pending and (rng.random() < 0.4 or not jobs):

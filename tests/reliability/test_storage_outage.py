@@ -20,7 +20,7 @@ from cosbatch.lifecycle import JobStatus as S
 from cosbatch.storage import StorageCatalog, implicit_storage
 from cosbatch.storage.embedded import start_embedded_s3
 from cosbatch.storage.lean import LeanS3Client
-from tests.conftest import serving, wait_for
+from tests.conftest import running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history
 
@@ -59,7 +59,7 @@ def test_storage_outage_mid_job(own_s3, store, settings):
     t0 = time.monotonic()
     job = service.create_job(parse_create_job(copy_request("src", "m.csv", "dst", "rep", token="outage")))
     scheduler = Scheduler(store.__class__(store.path), cfg)
-    with serving(scheduler):
+    with running_scheduler(scheduler):
         wait_for(lambda: service.describe_job(job.job_id).progress_summary.tasks_run >= 2000, 180,
                  interval_s=0.05, what="2,000 tasks before the outage")
         own_s3.stop(keep_data=True)  # SIGTERM: the server is gone, connections refused

@@ -23,7 +23,7 @@ from cosbatch.errors import StoreUnavailable
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.store import SegmentState, open_store
 from cosbatch.store.sqlite import SqliteJobStore
-from tests.conftest import put_objects, serving, wait_for
+from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_legal_history
 
@@ -162,7 +162,7 @@ def test_scheduler_waits_out_a_store_outage_and_finishes(s3, make_bucket, tmp_pa
     service = JobService(store)
     job = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, rep, token="outage")))
     scheduler = Scheduler(SqliteJobStore(path, busy_timeout_s=0.2), settings)
-    with serving(scheduler) as thread:
+    with running_scheduler(scheduler) as thread:
         wait_for(lambda: service.describe_job(job.job_id).progress_summary.tasks_run >= 200, 120,
                  what="progress before the outage")
         holder = _hold_write_lock(path, 3)
@@ -188,7 +188,7 @@ def test_store_unavailable_is_retried_by_serve_forever_without_a_job(tmp_path, s
     store = SqliteJobStore(path, busy_timeout_s=0.2)
     scheduler = Scheduler(SqliteJobStore(path, busy_timeout_s=0.2), replace(settings, store_url=store.url))
     try:
-        with serving(scheduler) as thread:
+        with running_scheduler(scheduler) as thread:
             holder = _hold_write_lock(path, 2)
             time.sleep(0.5)
             assert thread.is_alive()

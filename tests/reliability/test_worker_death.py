@@ -21,7 +21,7 @@ from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.store import SegmentState
 from launch.base import RunnerConfig
-from tests.conftest import put_objects, serving, wait_for
+from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history
 
@@ -51,7 +51,7 @@ def test_worker_killed_mid_bundle(s3, make_bucket, store, settings):
     service = JobService(store)
     job = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, rep, token="worker-death")))
     scheduler = Scheduler(store.__class__(store.path), multi)
-    with serving(scheduler):
+    with running_scheduler(scheduler):
         # Mid-bundle: both workers registered, a segment is running, the job is far from done.
         wait_for(lambda: len(_worker_pids(store, job.job_id)) == 2
                  and store.segments(job.job_id, (SegmentState.RUNNING,))
