@@ -145,11 +145,9 @@ def test_dask_worker_killed_mid_job(s3, s3_server, store, cluster, copy_job, tmp
     recovered_s = time.monotonic() - killed_at
     _cluster_idle(cluster)
     assert done_at_kill < N_OBJECTS
-    # Not files_as_recorded, yet: a recorded segment runs again and rewrites its results file
-    # (same rows, another order), because Dask recomputes the partitions whose outputs the dead
-    # worker held, and because the scheduler's _watch_workers also gives the pipeline up and
-    # launches a second one beside it, which Dask recovers by itself.
-    _check_exact(s3, store, job_id, keys, src, dst, rep, files_as_recorded=False)
+    # Byte for byte: Dask recomputes the partitions whose outputs the dead worker held, but a
+    # recorded segment is never run again, and the controller leaves the recovery to Dask.
+    _check_exact(s3, store, job_id, keys, src, dst, rep)
     assert [h.to_status for h in service.history(job_id)] == [
         S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.COMPLETING, S.COMPLETE]
     print(f"dask worker death: killed `dask worker` pid {victim.pid} at task {done_at_kill}/{N_OBJECTS}; "

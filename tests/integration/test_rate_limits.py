@@ -9,7 +9,7 @@ from cosbatch.controller import JobService, Scheduler
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.storage import StorageCatalog, implicit_storage
-from tests.conftest import put_objects, serving, wait_for
+from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import write_manifest
 
 
@@ -58,7 +58,7 @@ def test_a_jobs_limit_holds_and_can_be_raised_while_it_runs(s3, make_bucket, sto
     service = JobService(store, cfg.storages)
     job = service.create_job(parse_create_job(tagging_body(src, "limited")), max_ops_per_second=25)
     assert service.describe_job(job.job_id).describe()["MaxOpsPerSecond"] == 25.0
-    with serving(Scheduler(store.__class__(store.path), cfg)):
+    with running_scheduler(Scheduler(store.__class__(store.path), cfg)):
         samples = watch(service, job.job_id, until=120)
         rate = rate_between(samples, 20, 120)
         assert rate <= 25 * 1.1, f"{rate:.1f} tasks/s with a limit of 25"
@@ -77,7 +77,7 @@ def test_a_storages_ceiling_holds_for_its_jobs(s3, s3_server, make_bucket, store
     cfg = replace(settings, storages=StorageCatalog.single(storage), segment_size=50)
     service = JobService(store, cfg.storages)
     job = service.create_job(parse_create_job(tagging_body(src, "storage-limited")))
-    with serving(Scheduler(store.__class__(store.path), cfg)):
+    with running_scheduler(Scheduler(store.__class__(store.path), cfg)):
         samples = watch(service, job.job_id, until=150)
     rate = rate_between(samples, 20, 140)
     assert rate <= 30 * 1.1, f"{rate:.1f} tasks/s on a storage limited to 30"
