@@ -114,7 +114,7 @@ def test_illegal_requests_give_one_line_errors(cli, s3, make_bucket, args, code)
     src = make_bucket("src")
     job_id = cli(*create_args(src, src, src)).stdout.strip()
     proc = cli(*[a.replace("{job}", job_id) for a in args], check=False)
-    assert proc.returncode == (1 if code == "NoSuchJob" else 2)  # a refused request is a usage error
+    assert proc.returncode == (2 if code in ("InvalidRequest", "MalformedXML") else 1)  # refused: usage error
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"cosbatch: {code}: "), proc.stderr
