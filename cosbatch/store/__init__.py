@@ -1,7 +1,11 @@
-"""The metadata store: jobs, status history, segments and progress, idempotency tokens."""
+"""The metadata store: jobs, status history, segments and progress, idempotency tokens.
+
+SQLite (embedded default) and PostgreSQL behind one `JobStore` protocol; imports only models,
+lifecycle and errors."""
 
 from cosbatch.store.base import JobPage, JobStore, Segment, SegmentState, StatusChange
-from cosbatch.store.sqlite import SqliteJobStore, open_store
+from cosbatch.store.opener import open_store
+from cosbatch.store.sqlite import SqliteJobStore
 
 __all__ = [
     "JobPage",
