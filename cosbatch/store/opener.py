@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from cosbatch.errors import ConfigError
 from cosbatch.store.base import JobStore
 from cosbatch.store.sqlite import SqliteJobStore, default_store_url
@@ -24,3 +27,18 @@ def open_store(url: str | None = None) -> JobStore:
             f"unsupported store URL {url!r}; use sqlite:////abs/path/cosbatch.db or postgresql://user@host:port/db"
         )
     return SqliteJobStore(url)
+
+
+def local_dir(store: JobStore) -> Path:
+    """Where this host keeps files that go with the store (worker key, uploaded manifests): the
+    SQLite file's directory, or $COSBATCH_HOME (default ~/.cosbatch) for a database server."""
+    if isinstance(store, SqliteJobStore):
+        return store.path.parent
+    return Path(os.environ.get("COSBATCH_HOME") or Path.home() / ".cosbatch").absolute()
+
+
+def worker_key_file(store: JobStore) -> Path:
+    """The HTTP worker channel's secret: next to the SQLite file, or in local_dir()."""
+    if isinstance(store, SqliteJobStore):
+        return Path(f"{store.path}.worker-key")
+    return local_dir(store) / "worker-key"
