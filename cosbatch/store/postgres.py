@@ -4,8 +4,9 @@ Same semantics as the SQLite store. Status changes lock the job row (`SELECT …
 and are compare-and-set; idempotent create relies on the unique (account, token) index with
 `ON CONFLICT DO NOTHING`; leases are one atomic upsert judged by the database's clock, so
 controllers on hosts with skewed clocks agree on who holds one. Lost connections and a server
-that is down surface as StoreUnavailable; the pool checks a connection before lending it, so
-calls work again as soon as the server is back.
+that is down surface as StoreUnavailable and drop the pool; the next call opens a fresh one
+(and the pool checks a connection before lending it), so calls work again as soon as the
+server is back.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def _guard(fn: Callable[..., T]) -> Callable[..., T]:
         try:
             return fn(*args, **kwargs)
         except (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout) as exc:
+            args[0]._drop_pool()  # the next call connects afresh, not after the pool's growing backoff
             raise StoreUnavailable(f"metadata store unavailable: {exc}") from exc
 
     return wrapper
@@ -79,6 +81,12 @@ class PostgresJobStore:
                     name="cosbatch-store",
                 )
             return self._pool_obj
+
+    def _drop_pool(self) -> None:
+        with self._lock:
+            pool, self._pool_obj = self._pool_obj, None
+        if pool is not None and self._pid == os.getpid():
+            threading.Thread(target=pool.close, kwargs={"timeout": 1.0}, daemon=True).start()
 
     @contextmanager
     def _read(self) -> Iterator[psycopg.Connection]:
