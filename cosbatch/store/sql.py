@@ -1,0 +1,309 @@
+"""What the SQL stores share: every JobStore method but opening, migrating and taking leases.
+
+Written once with `?` placeholders in SQL that SQLite and PostgreSQL both accept; a store
+supplies connections (`_one`, `_all`, `_write`, whose connection's `execute` and
+`executemany` take `?`), the errors that mean "unavailable", and `FOR_UPDATE` (row locks
+where the database has them; SQLite's write transaction locks the whole file anyway).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from cosbatch.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
+from cosbatch.lifecycle import JobStatus, check_transition
+from cosbatch.models import FailureReason, Job
+from cosbatch.store import rows
+from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
+
+T = TypeVar("T")
+
+
+def guarded(fn: Callable[..., T]) -> Callable[..., T]:
+    """The store's own "unavailable" errors (lost connection, locked, disk full) become StoreUnavailable."""
+
+    @functools.wraps(fn)
+    def wrapper(self: SqlJobStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(self, *args, **kwargs)
+        except self.UNAVAILABLE as exc:
+            self._on_unavailable()
+            raise StoreUnavailable(f"metadata store unavailable: {exc}") from exc
+
+    return wrapper
+
+
+class SqlJobStore:
+    """The shared half of a SQL JobStore (see the module docstring for what a subclass supplies)."""
+
+    url: str
+    UNAVAILABLE: tuple[type[BaseException], ...] = ()
+    FOR_UPDATE = ""
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+    def _write(self) -> AbstractContextManager[Any]: ...
+
+    def _on_unavailable(self) -> None:
+        """Called before StoreUnavailable is raised (e.g. to drop a pool of dead connections)."""
+
+    # -- jobs --------------------------------------------------------------
+    @guarded
+    def insert_job(self, job: Job, request_hash: str) -> tuple[Job, bool]:
+        """Insert a new job; a repeated (account, token) returns the first job (created=False)."""
+        with self._write() as conn:
+            placeholders = ",".join(["?"] * 19)
+            inserted = conn.execute(
+                f"INSERT INTO jobs({rows.INSERT_JOB_COLUMNS}) VALUES ({placeholders}) "
+                "ON CONFLICT (account_id, client_request_token) DO NOTHING RETURNING job_id",
+                rows.job_insert_values(job, request_hash),
+            ).fetchone()
+            if inserted is not None:
+                conn.execute(
+                    "INSERT INTO job_events(job_id, seq, from_status, to_status, at, reason) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (job.job_id, 1, None, job.status.value, job.creation_time.timestamp(), None),
+                )
+                existing_id = None
+            else:
+                row = conn.execute(
+                    "SELECT job_id, request_hash FROM jobs WHERE account_id=? AND client_request_token=?",
+                    (job.account_id, job.client_request_token),
+                ).fetchone()
+                if row is None or row["request_hash"] != request_hash:
+                    raise IdempotencyConflict(
+                        "ClientRequestToken was already used for a different CreateJob request"
+                    )
+                existing_id = row["job_id"]
+        if existing_id is not None:
+            return self.get_job(existing_id), False
+        return self.get_job(job.job_id), True
+
+    @guarded
+    def get_job(self, job_id: str, account_id: str | None = None) -> Job:
+        sql = f"SELECT {rows.JOB_COLUMNS} FROM jobs j WHERE j.job_id = ?"
+        params: list[Any] = [job_id]
+        if account_id is not None:
+            sql += " AND j.account_id = ?"
+            params.append(account_id)
+        row = self._one(sql, params)
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return rows.job_from_row(row)
+
+    @guarded
+    def get_status(self, job_id: str) -> JobStatus:
+        row = self._one("SELECT status FROM jobs WHERE job_id=?", (job_id,))
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return JobStatus(row["status"])
+
+    @guarded
+    def list_jobs(
+        self,
+        account_id: str | None,
+        statuses: Sequence[JobStatus] = (),
+        text: str | None = None,
+        created_after: datetime | None = None,
+        max_results: int = 1000,
+        next_token: str | None = None,
+    ) -> JobPage:
+        sql, params = rows.list_jobs_query("?", account_id, statuses, text, created_after, max_results, next_token)
+        return JobPage(*rows.job_page_parts(self._all(sql, params), max_results))
+
+    @guarded
+    def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]:
+        values = [s.value for s in statuses]
+        if not values:
+            return []
+        found = self._all(
+            f"SELECT {rows.JOB_COLUMNS} FROM jobs j WHERE j.status IN ({','.join('?' * len(values))})"
+            " ORDER BY j.priority DESC, j.creation_time ASC",
+            values,
+        )
+        now = time.time()
+        return [rows.job_from_row(r, now) for r in found]
+
+    @guarded
+    def transition(
+        self,
+        job_id: str,
+        expected: JobStatus,
+        target: JobStatus,
+        *,
+        reason: str | None = None,
+        suspended_cause: str | None = None,
+        failure: FailureReason | None = None,
+        total_tasks: int | None = None,
+    ) -> bool:
+        """Move the job expected → target if it is still in `expected`; False if it moved on.
+
+        Raises IllegalTransition (before writing anything) if the arrow is not in the table.
+        """
+        check_transition(expected, target)
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT status, active_since, active_seconds, failure_reasons FROM jobs WHERE job_id=?" + self.FOR_UPDATE,
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            if row["status"] != expected.value:
+                return False
+            sets, params = rows.transition_sets("?", row, target, now, reason=reason, suspended_cause=suspended_cause,
+                                                failure=failure, total_tasks=total_tasks)
+            moved = conn.execute(
+                f"UPDATE jobs SET {', '.join(sets)} WHERE job_id = ? AND status = ?",
+                [*params, job_id, expected.value],
+            ).rowcount
+            if moved == 0:
+                return False
+            conn.execute(
+                "INSERT INTO job_events(job_id, seq, from_status, to_status, at, reason) "
+                "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM job_events WHERE job_id=?",
+                (job_id, expected.value, target.value, now, reason, job_id),
+            )
+        return True
+
+    def _set_job_column(self, column: str, value: Any, job_id: str, account_id: str | None) -> Job:
+        with self._write() as conn:
+            sql = f"UPDATE jobs SET {column} = ? WHERE job_id = ?"
+            params: list[Any] = [value, job_id]
+            if account_id is not None:
+                sql += " AND account_id = ?"
+                params.append(account_id)
+            if conn.execute(sql, params).rowcount == 0:
+                raise JobNotFound(f"no job with id {job_id!r}")
+        return self.get_job(job_id)
+
+    @guarded
+    def set_rate_limit(self, job_id: str, max_ops_per_second: float | None, account_id: str | None = None) -> Job:
+        return self._set_job_column("max_ops_per_second", max_ops_per_second, job_id, account_id)
+
+    @guarded
+    def set_priority(self, job_id: str, priority: int, account_id: str | None = None) -> Job:
+        return self._set_job_column("priority", priority, job_id, account_id)
+
+    @guarded
+    def set_worker_rate(self, job_id: str, rate: float | None) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE jobs SET worker_rate = ? WHERE job_id = ?", (rate, job_id))
+
+    @guarded
+    def get_control(self, job_id: str) -> tuple[JobStatus, float | None]:
+        row = self._one("SELECT status, worker_rate FROM jobs WHERE job_id = ?", (job_id,))
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return JobStatus(row["status"]), row["worker_rate"]
+
+    @guarded
+    def add_failure(self, job_id: str, failure: FailureReason) -> None:
+        with self._write() as conn:
+            row = conn.execute("SELECT failure_reasons FROM jobs WHERE job_id=?" + self.FOR_UPDATE, (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            conn.execute("UPDATE jobs SET failure_reasons=? WHERE job_id=?",
+                         (rows.with_failure(row["failure_reasons"], failure), job_id))
+
+    @guarded
+    def history(self, job_id: str) -> list[StatusChange]:
+        found = self._all("SELECT * FROM job_events WHERE job_id=? ORDER BY seq", (job_id,))
+        return [rows.status_change_from_row(r) for r in found]
+
+    # -- segments ----------------------------------------------------------
+    @guarded
+    def replace_segments(self, job_id: str, segments: Sequence[Segment]) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM segments WHERE job_id=?", (job_id,))
+            conn.executemany(
+                """INSERT INTO segments(job_id, seg_no, source, start, "end", first_line, task_count, state)
+                   VALUES (?,?,?,?,?,?,?,?)""",
+                [rows.segment_values(job_id, s) for s in segments],
+            )
+
+    @guarded
+    def segment_state(self, job_id: str, seg_no: int) -> SegmentState:
+        row = self._one("SELECT state FROM segments WHERE job_id=? AND seg_no=?", (job_id, seg_no))
+        if row is None:
+            raise JobNotFound(f"job {job_id!r} has no segment {seg_no}")
+        return SegmentState(row["state"])
+
+    @guarded
+    def segments(self, job_id: str, states: Iterable[SegmentState] = ()) -> list[Segment]:
+        values = [s.value for s in states]
+        sql = "SELECT * FROM segments WHERE job_id=?"
+        params: list[Any] = [job_id]
+        if values:
+            sql += f" AND state IN ({','.join('?' * len(values))})"
+            params.extend(values)
+        return [rows.segment_from_row(r) for r in self._all(sql + " ORDER BY seg_no", params)]
+
+    @guarded
+    def update_segment(
+        self,
+        job_id: str,
+        seg_no: int,
+        state: SegmentState,
+        succeeded: int,
+        failed: int,
+        result_files: list[dict] | None = None,
+        retries: int = 0,
+    ) -> None:
+        """Set a segment's absolute counters; a segment already DONE or STOPPED is final."""
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?
+                   WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
+                (state.value, succeeded, failed, json.dumps(result_files or []), retries, job_id, seg_no),
+            )
+
+    @guarded
+    def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None:
+        """A paused worker gave a segment back: it runs again, whole; count the work redone."""
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE segments SET state='pending', succeeded=0, failed=0, result_files='[]',
+                   abandoned_tasks = abandoned_tasks + ?
+                   WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
+                (tasks_run, job_id, seg_no),
+            )
+
+    @guarded
+    def retries(self, job_id: str) -> int:
+        row = self._one("SELECT COALESCE(SUM(retries), 0) AS n FROM segments WHERE job_id=?", (job_id,))
+        return int(row["n"]) if row else 0
+
+    @guarded
+    def abandoned_tasks(self, job_id: str) -> int:
+        row = self._one("SELECT COALESCE(SUM(abandoned_tasks), 0) AS n FROM segments WHERE job_id=?", (job_id,))
+        return int(row["n"]) if row else 0
+
+    @guarded
+    def reset_running_segments(self, job_id: str) -> int:
+        """Segments left RUNNING by a stopped or crashed pipeline go back to PENDING (counters zeroed)."""
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE segments SET state='pending', succeeded=0, failed=0, result_files='[]' "
+                "WHERE job_id=? AND state IN ('running', 'pending')",
+                (job_id,),
+            ).rowcount
+
+    # -- leases (taking one is the store's own: it judges expiry by its clock) --
+    @guarded
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM leases WHERE name=? AND owner=?", (name, owner))
+
+    @guarded
+    def release_leases(self, prefix: str) -> int:
+        """Drop every lease whose name starts with `prefix` (whoever holds it)."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM leases WHERE name LIKE ? ESCAPE '\\'",
+                                (rows.like_prefix(prefix),)).rowcount
