@@ -70,6 +70,21 @@ def test_second_controller_takes_over_a_killed_leaders_job(s3, make_bucket, s3_s
         # The survivor answers the API for the job the dead one started.
         resp = other.request("GET", f"/v20180820/jobs/{job.job_id}", headers={"x-amz-account-id": "123456789012"})
         assert resp.status == 200 and b"<Status>Complete</Status>" in resp.data
+        # The killed controller restarts and becomes the leader (the survivor stops and lets go of the
+        # lease): it runs nothing again; the job, its history and its report stay as they were.
+        history = service.history(job.job_id)
+        report_before = read_report(s3, rep, done)[1]
+        servers.append(start_api_server(tmp_path / "serve-a2", s3_server.endpoint_url, [], "--no-auth",
+                                        store_url=pg_store.url))
+        other.stop()
+        restarted = servers[-1]
+        wait_for(lambda: f":{restarted.process.pid}:" in (pg_store.lease_holder("scheduler") or ""), 60,
+                 what="the restarted controller to lead")
+        assert restarted.request("GET", f"/v20180820/jobs/{job.job_id}",
+                                 headers={"x-amz-account-id": "123456789012"}).status == 200
+        assert service.history(job.job_id) == history
+        assert service.describe_job(job.job_id).progress_summary == done.progress_summary
+        assert read_report(s3, rep, done)[1] == report_before
     finally:
         for server in servers:
             if server.process.poll() is None:
