@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from cosbatch.cli import render
+from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
@@ -38,7 +39,6 @@ def _seed(client, n: int) -> str:
 
 
 def quickstart(args: argparse.Namespace) -> int:
-    from cosbatch.cli.main import _storages, run_jobs
     from cosbatch.storage.embedded import start_embedded_s3
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch")
@@ -52,7 +52,7 @@ def quickstart(args: argparse.Namespace) -> int:
         print(f"Seeded {args.objects} objects in s3://{SOURCE}/photos/ and a manifest s3://{SOURCE}/{manifest_key}")
         store = open_store(args.store or f"sqlite:///{workdir / 'cosbatch.db'}")
         # The embedded server is the default storage; --storage-config's storages are there too.
-        storages = _storages(args).with_default(implicit_storage(s3.endpoint_url))
+        storages = storages_from_args(args).with_default(implicit_storage(s3.endpoint_url))
         service = JobService(store, storages)
         request = parse_create_job(
             {

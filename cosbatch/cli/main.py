@@ -17,12 +17,12 @@ from typing import Any
 
 from cosbatch import logs
 from cosbatch.cli import render
-from cosbatch.cli.progress import ProgressBar
+from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.controller.service import check_priority
 from cosbatch.dialects import parse_create_job
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
-from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store import open_store
@@ -142,12 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _storages(args: argparse.Namespace) -> StorageCatalog:
-    """The storages this command can reach: --storage-config's, plus the --endpoint-url one."""
-    path = getattr(args, "storage_config", None) or os.environ.get("COSBATCH_STORAGE_CONFIG")
-    return StorageCatalog.from_env(args.endpoint_url, args.region, path)
-
-
 def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog | None = None) -> Settings:
     options: dict[str, str] = {}
     for item in getattr(args, "runner_option", []) or []:
@@ -160,7 +154,7 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
         check_store_reachable(runner, store_url)
     return Settings(
         store_url=store_url,
-        storages=storages or _storages(args),
+        storages=storages or storages_from_args(args),
         runner=runner,
         segment_size=getattr(args, "segment_size", None),
         concurrency=getattr(args, "concurrency", 64),
@@ -169,43 +163,6 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
             getattr(args, "failure_threshold_tasks", 1000), getattr(args, "failure_threshold_ratio", 0.5)
         ),
     )
-
-
-def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None) -> None:
-    """Drive the scheduler with a progress bar until idle (or until `only_job` settles).
-
-    With `only_job`, the scheduler must drive that job alone (Scheduler(only_jobs=...)); a job
-    bound to a storage this process lacks is StorageNotConfigured, and stays untouched."""
-    if only_job is not None:
-        job = scheduler.store.get_job(only_job)
-        scheduler.storage_of(job)
-        scheduler.target_storage_of(job)
-    bar = ProgressBar(force=bool(args.progress)) if args.progress is not False else None
-    store = scheduler.store
-
-    def tick() -> None:
-        if bar is not None:
-            shown = [store.get_job(only_job)] if only_job else store.jobs_in(
-                (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING)
-            )
-            bar.show(shown)
-
-    def settled() -> bool:
-        status = store.get_status(only_job)  # type: ignore[arg-type]
-        return status in TERMINAL or status is JobStatus.SUSPENDED
-
-    try:
-        scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
-    finally:
-        if bar is not None:
-            if only_job:
-                bar.show([store.get_job(only_job)], final=True)
-            bar.close()
-        scheduler.close()
-    if scheduler.skipped_jobs and only_job is None:
-        print(f"cosbatch: left {len(scheduler.skipped_jobs)} job(s) alone: they are bound to storages this "
-              "process does not have (see --storage-config): " + ", ".join(sorted(scheduler.skipped_jobs)),
-              file=sys.stderr)
 
 
 def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
@@ -251,7 +208,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return quickstart(args)
     store = open_store(store_url)
-    storages = _storages(args)
+    storages = storages_from_args(args)
     service = JobService(store, storages)
     account = getattr(args, "account_id", None)
 
