@@ -44,15 +44,18 @@ PLUGINS: dict[str, Callable[[Any], Operation]] = {
 }
 
 
-def operation_for(job_operation: JobOperation, target_storage: Storage | None = None) -> Operation:
-    """The plugin that runs this job's operation (its parameters already validated); a copy to
-    another storage (`target_storage`) streams each object across."""
+def operation_for(job_operation: JobOperation, storage: Storage | None = None,
+                  target_storage: Storage | None = None) -> Operation:
+    """The plugin that runs this job's operation (its parameters already validated) on
+    `storage`; a copy to another storage (`target_storage`) streams each object across."""
     if target_storage is not None:
         from cosbatch.operations.transfer import CrossStorageCopyOperation
 
         if job_operation.name != "S3PutObjectCopy":
             raise ValueError(f"{job_operation.name} has no target storage")
         return CrossStorageCopyOperation(job_operation.params, target_storage)  # type: ignore[arg-type]
+    if job_operation.name == "S3PutObjectCopy":
+        return CopyOperation(job_operation.params, storage)  # type: ignore[arg-type]
     return PLUGINS[job_operation.name](job_operation.params)
 
 
