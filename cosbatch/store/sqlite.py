@@ -466,17 +466,8 @@ class SqliteJobStore:
             )
         return True
 
-    @_guard
     def set_rate_limit(self, job_id: str, max_ops_per_second: float | None, account_id: str | None = None) -> Job:
-        with self._write() as conn:
-            sql = "UPDATE jobs SET max_ops_per_second = ? WHERE job_id = ?"
-            params: list[Any] = [max_ops_per_second, job_id]
-            if account_id is not None:
-                sql += " AND account_id = ?"
-                params.append(account_id)
-            if conn.execute(sql, params).rowcount == 0:
-                raise JobNotFound(f"no job with id {job_id!r}")
-        return self.get_job(job_id)
+        return self._set_job_column(job_id, "max_ops_per_second", max_ops_per_second, account_id)
 
     @_guard
     def set_worker_rate(self, job_id: str, rate: float | None) -> None:
@@ -490,11 +481,16 @@ class SqliteJobStore:
             raise JobNotFound(f"no job with id {job_id!r}")
         return JobStatus(row["status"]), row["worker_rate"]
 
-    @_guard
     def set_priority(self, job_id: str, priority: int, account_id: str | None = None) -> Job:
+        return self._set_job_column(job_id, "priority", priority, account_id)
+
+    @_guard
+    def _set_job_column(self, job_id: str, column: str, value: Any, account_id: str | None) -> Job:
+        """Set one user-settable column of a job (of that account, if given); NoSuchJob otherwise."""
+        assert column in ("priority", "max_ops_per_second")
         with self._write() as conn:
-            sql = "UPDATE jobs SET priority = ? WHERE job_id = ?"
-            params: list[Any] = [priority, job_id]
+            sql = f"UPDATE jobs SET {column} = ? WHERE job_id = ?"
+            params: list[Any] = [value, job_id]
             if account_id is not None:
                 sql += " AND account_id = ?"
                 params.append(account_id)
