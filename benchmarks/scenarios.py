@@ -18,12 +18,12 @@ from typing import Any
 
 from benchmarks.harness import Measurement, ScenarioResult, alternate, timed
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageCatalog, implicit_storage, make_client
 from cosbatch.storage.embedded import EmbeddedS3
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 
 
 @dataclass

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cosbatch.api.shapes import namespace_for, shapes_for
-from cosbatch.api.xml_codec import decode, document, parse_document
 from cosbatch.controller import JobService
-from cosbatch.dialects import S3_TO_COS_OPERATIONS, parse_create_job
 from cosbatch.errors import InvalidRequest
 from cosbatch.models import Dialect, Job
+from cosbatch.wire.dialects import S3_TO_COS_OPERATIONS, parse_create_job
+from cosbatch.wire.shapes import namespace_for, shapes_for
+from cosbatch.wire.xml_codec import decode, document, parse_document
 
 JOB_ID = re.compile(r"^[a-zA-Z0-9_-]{5,36}$")
 

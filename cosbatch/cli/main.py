@@ -20,13 +20,13 @@ from cosbatch.cli import render
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.controller.service import check_priority
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store import open_store
 from cosbatch.store.sqlite import default_store_url
+from cosbatch.wire.dialects import parse_create_job
 from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -204,7 +204,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_serve(args, _settings(args, open_store(store_url).url))
     if args.command == "quickstart":
-        from cosbatch.quickstart import quickstart
+        from cosbatch.cli.quickstart import quickstart
 
         return quickstart(args)
     store = open_store(store_url)

@@ -12,11 +12,11 @@ from cosbatch.client.job import WORK, Job, JobList
 from cosbatch.client.progress import make_progress
 from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, report_body
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog, StorageClients
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 from launch.base import RunnerConfig
 
 

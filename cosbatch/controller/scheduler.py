@@ -23,18 +23,18 @@ from typing import Any
 
 from cosbatch import logs
 from cosbatch.control import worker_lease_prefix
+from cosbatch.control.http_channel import channel_url
+from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.controller.preparer import prepare_job
 from cosbatch.errors import ConfigError, CosbatchError, ManifestError, StoreUnavailable
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import FailureReason, Job, ReportFormat
 from cosbatch.operations import segment_tasks_for
-from cosbatch.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.reports import finalize_report
 from cosbatch.settings import Settings
 from cosbatch.storage import Storage, StorageClients, StorageNotConfigured
 from cosbatch.store import SegmentState
 from cosbatch.store.sqlite import SqliteJobStore
-from cosbatch.worker_channel import channel_url
 from launch import run_plan
 from launch.base import runner_recovers_lost_workers
 

@@ -119,8 +119,8 @@ class JobService:
         `client` is an S3 client that can read the earlier job's report; overrides
         (Priority, Description, ClientRequestToken, ...) replace the copied fields.
         """
-        from cosbatch.dialects import parse_create_job
         from cosbatch.reports.rerun import failed_tasks_manifest, rerun_request
+        from cosbatch.wire.dialects import parse_create_job
 
         earlier = self.store.get_job(check_job_id(job_id), account_id)
         bucket, key, etag, _ = failed_tasks_manifest(client, earlier)

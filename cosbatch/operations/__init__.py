@@ -1,4 +1,7 @@
-"""Batch operations: one module per kind of work, behind the `Operation` interface."""
+"""Batch operations: one module per kind of work, behind the `Operation` interface.
+
+It must not import the controller, launch, the pipelines or the surfaces.
+"""
 
 from __future__ import annotations
 

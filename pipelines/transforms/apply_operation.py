@@ -16,11 +16,11 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 
 from cosbatch.control import JobControl, StopSignal
+from cosbatch.control.plan import JobPlan
 from cosbatch.manifests import Task
 from cosbatch.models import JobOperation
 from cosbatch.operations import RetryPolicy, TaskResult, client_for, operation_for, run_with_retries
 from cosbatch.operations.dry_run import DryRunOperation
-from cosbatch.plan import JobPlan
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
 from pipelines.transforms.rate_limit import bucket_for

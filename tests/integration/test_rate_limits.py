@@ -6,9 +6,9 @@ import time
 from dataclasses import replace
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.storage import StorageCatalog, implicit_storage
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import write_manifest
 

@@ -12,13 +12,12 @@ PACKAGES = ("cosbatch", "pipelines", "launch")
 
 #: Floors, top first. A module may import its own floor's modules and any floor below.
 FLOORS: list[tuple[str, ...]] = [
-    ("cosbatch.cli", "cosbatch.api", "cosbatch.client", "cosbatch.quickstart"),
+    ("cosbatch.cli", "cosbatch.api", "cosbatch.client"),
     ("cosbatch.controller",),
     ("launch",),
     ("pipelines",),
-    ("cosbatch.operations", "cosbatch.manifests", "cosbatch.reports", "cosbatch.control", "cosbatch.worker_channel",
-     "cosbatch.settings"),
-    ("cosbatch.store", "cosbatch.storage", "cosbatch.plan", "cosbatch.dialects"),
+    ("cosbatch.operations", "cosbatch.manifests", "cosbatch.reports", "cosbatch.control", "cosbatch.settings"),
+    ("cosbatch.store", "cosbatch.storage", "cosbatch.wire"),
     ("cosbatch.models", "cosbatch.lifecycle", "cosbatch.names", "cosbatch.errors", "cosbatch.logs", "cosbatch"),
 ]
 #: Known exceptions, each with its reason. An entry here is a debt, not a design.

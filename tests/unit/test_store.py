@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import IdempotencyConflict, IllegalTransition, InvalidRequest, JobNotFound
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.models import utcnow
 from cosbatch.store import Segment, SegmentState, open_store
+from cosbatch.wire.dialects import parse_create_job
 from tests.unit.test_models import s3_body
 
 

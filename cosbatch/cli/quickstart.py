@@ -16,12 +16,12 @@ from pathlib import Path
 from cosbatch.cli import render
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.reports import parse_csv_row
 from cosbatch.settings import Settings
 from cosbatch.storage import implicit_storage
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 
 SOURCE, TARGET, REPORTS = "cosbatch-source", "cosbatch-target", "cosbatch-reports"
 
