@@ -159,6 +159,8 @@ class ApiApp:
             raise InvalidRequest(f"{header} must be a 12-digit account ID")
         if self.keys is not None:
             raw_uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
+            if raw_uri.startswith(("http://", "https://")):  # absolute form: sent to us as a proxy (aws CLI)
+                raw_uri = "/" + raw_uri.split("/", 3)[3] if raw_uri.count("/") >= 3 else "/"
             path, _, raw_query = raw_uri.partition("?")
             key = verify(SignedRequest(environ.get("REQUEST_METHOD", "GET"), path, raw_query, headers, body),
                          self.keys)
