@@ -66,6 +66,43 @@ def store(tmp_path):
     s.close()
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator:
+    """A real PostgreSQL server (Debian's binaries) on a free loopback port; removed after the session."""
+    from tests.support.postgres import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.remove()
+
+
+@pytest.fixture()
+def pg_url(pg_server) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    return pg_server.create_database()
+
+
+@pytest.fixture()
+def pg_store(pg_url):
+    from cosbatch.store import open_store
+
+    s = open_store(pg_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    """The store under test, once per kind: a module runs its store tests over both by defining
+    `store` as this fixture."""
+    from cosbatch.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'cosbatch.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = open_store(url)
+    yield s
+    s.close()
+
+
 @pytest.fixture()
 def settings(store, s3_server):
     from cosbatch.settings import Settings
@@ -94,8 +131,9 @@ def running_scheduler(scheduler, join_s: float = 60) -> Iterator[threading.Threa
 def controller(store, settings):
     """A Scheduler serving in a background thread for the test; stopped after."""
     from cosbatch.controller import Scheduler
+    from cosbatch.store import open_store
 
-    scheduler = Scheduler(store.__class__(store.path), settings)
+    scheduler = Scheduler(open_store(store.url), settings)
     with running_scheduler(scheduler):
         yield scheduler
 

@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 from dataclasses import replace
-from pathlib import Path
 from types import FrameType
 
 from cosbatch import logs
@@ -20,6 +19,7 @@ from cosbatch.errors import ConfigError
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageClients
 from cosbatch.store import open_store
+from cosbatch.store.opener import worker_key_file
 
 #: waitress refuses bodies over this itself (plain text); up to it, the app answers 413 in XML.
 WAITRESS_BODY_CAP = 64 * MAX_BODY_BYTES
@@ -51,7 +51,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("no access keys are configured: set COSBATCH_ACCESS_KEYS=ACCOUNT:KEY_ID:SECRET, "
                           "or give --access-keys-file, or pass --no-auth for a development server")
     store = open_store(settings.store_url)
-    secret = load_worker_secret(Path(f"{store.path}.worker-key")) if args.worker_control == "http" else None
+    secret = load_worker_secret(worker_key_file(store)) if args.worker_control == "http" else None
     clients = StorageClients(settings.storages)
     app = ApiApp(JobService(store, settings.storages), keys, storage=lambda job: clients.get(job.storage),
                  worker_secret=secret)

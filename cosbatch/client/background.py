@@ -13,7 +13,7 @@ import threading
 from cosbatch.controller import Scheduler
 from cosbatch.errors import ConfigError
 from cosbatch.settings import Settings
-from cosbatch.store import SqliteJobStore
+from cosbatch.store import JobStore
 
 
 def check_beam_in_ipython() -> None:
@@ -69,7 +69,7 @@ class BackgroundScheduler:
     def _run(self) -> None:
         from cosbatch.store import open_store
 
-        store: SqliteJobStore = open_store(self.store_url)  # its own connections, as any controller
+        store: JobStore = open_store(self.store_url)  # its own connections, as any controller
         scheduler = Scheduler(store, self.settings)
         try:
             scheduler.run_until_idle(done=lambda: self._stop.is_set() or scheduler.idle())

@@ -16,6 +16,7 @@ from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog, StorageClients
 from cosbatch.store import open_store
+from cosbatch.store.opener import local_dir
 from cosbatch.wire.dialects import parse_create_job
 from launch.base import RunnerConfig
 
@@ -103,7 +104,7 @@ class Client:
             "ConfirmationRequired": confirmation_required,
         }
         if manifest is not None:
-            body["Manifest"] = manifest_body(manifest, manifest_fields, self.store.path.parent / "manifests")
+            body["Manifest"] = manifest_body(manifest, manifest_fields, local_dir(self.store) / "manifests")
         if manifest_generator is not None:
             body["ManifestGenerator"] = manifest_generator
         if description is not None:

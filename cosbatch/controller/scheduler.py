@@ -34,7 +34,7 @@ from cosbatch.reports import finalize_report
 from cosbatch.settings import Settings
 from cosbatch.storage import Storage, StorageClients, StorageNotConfigured
 from cosbatch.store import SegmentState
-from cosbatch.store.sqlite import SqliteJobStore
+from cosbatch.store.base import JobStore
 from launch import run_plan
 from launch.base import runner_recovers_lost_workers
 
@@ -107,7 +107,7 @@ def _owner_pid(owner: str) -> int | None:
 
 
 class Scheduler:
-    def __init__(self, store: SqliteJobStore, settings: Settings, lease_ttl_s: float = 10.0,
+    def __init__(self, store: JobStore, settings: Settings, lease_ttl_s: float = 10.0,
                  only_jobs: Collection[str] | None = None) -> None:
         """`only_jobs`: drive just these jobs (`create-job --wait`, `run --job-id`); others stay as they are."""
         self.store = store

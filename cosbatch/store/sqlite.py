@@ -7,7 +7,6 @@ both move a job. Connections are per thread and per process (fork-safe).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import json
@@ -17,114 +16,30 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cosbatch.errors import (
     ConfigError,
     IdempotencyConflict,
-    InvalidRequest,
     JobNotFound,
     StoreUnavailable,
 )
-from cosbatch.lifecycle import RUNNING, TERMINAL, JobStatus, check_transition
-from cosbatch.models import (
-    Dialect,
-    FailureReason,
-    Job,
-    JobOperation,
-    JobTimers,
-    Manifest,
-    ManifestGenerator,
-    ProgressSummary,
-    ReportConfig,
-)
+from cosbatch.lifecycle import JobStatus, check_transition
+from cosbatch.models import FailureReason, Job
+from cosbatch.store import rows
 from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
+from cosbatch.store.schema import TABLES
 
 SCHEMA_VERSION = 2
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
                       "worker_rate": "REAL"}
 
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS jobs (
-        job_id TEXT PRIMARY KEY,
-        account_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        priority INTEGER NOT NULL,
-        description TEXT,
-        confirmation_required INTEGER NOT NULL,
-        creation_time REAL NOT NULL,
-        termination_date REAL,
-        suspended_date REAL,
-        suspended_cause TEXT,
-        status_update_reason TEXT,
-        total_tasks INTEGER,
-        active_seconds REAL NOT NULL DEFAULT 0,
-        active_since REAL,
-        failure_reasons TEXT NOT NULL DEFAULT '[]',
-        client_request_token TEXT NOT NULL,
-        request_hash TEXT NOT NULL,
-        dialect TEXT NOT NULL,
-        manifest TEXT NOT NULL,
-        operation TEXT NOT NULL,
-        report TEXT NOT NULL,
-        role_arn TEXT NOT NULL,
-        dry_run INTEGER NOT NULL DEFAULT 0,
-        manifest_generator TEXT,
-        storage TEXT,
-        target_storage TEXT,
-        max_ops_per_second REAL,
-        worker_rate REAL
-    )""",
-    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs(account_id, client_request_token)",
-    "CREATE INDEX IF NOT EXISTS jobs_account_created ON jobs(account_id, creation_time DESC, job_id DESC)",
-    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(creation_time DESC, job_id DESC)",
-    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status)",
-    """CREATE TABLE IF NOT EXISTS job_events (
-        job_id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        from_status TEXT,
-        to_status TEXT NOT NULL,
-        at REAL NOT NULL,
-        reason TEXT,
-        PRIMARY KEY (job_id, seq)
-    )""",
-    """CREATE TABLE IF NOT EXISTS segments (
-        job_id TEXT NOT NULL,
-        seg_no INTEGER NOT NULL,
-        source TEXT NOT NULL,
-        start INTEGER NOT NULL,
-        "end" INTEGER NOT NULL,
-        first_line INTEGER NOT NULL,
-        task_count INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        succeeded INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0,
-        result_files TEXT NOT NULL DEFAULT '[]',
-        abandoned_tasks INTEGER NOT NULL DEFAULT 0,
-        retries INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (job_id, seg_no)
-    )""",
-    """CREATE TABLE IF NOT EXISTS leases (
-        name TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        expires_at REAL NOT NULL
-    )""",
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-]
+_SCHEMA = [*TABLES, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
 
 T = TypeVar("T")
-
-
-def _ts(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def _optional(model: Any, text: str | None) -> Any:
-    data = json.loads(text) if text else None
-    return None if data is None else model.model_validate(data)
 
 
 def _guard(fn: Callable[..., T]) -> Callable[..., T]:
@@ -243,85 +158,21 @@ class SqliteJobStore:
                 existing_id = row["job_id"]
             else:
                 existing_id = None
-                now = job.creation_time.timestamp()
                 conn.execute(
-                    """INSERT INTO jobs(job_id, account_id, status, priority, description,
-                        confirmation_required, creation_time, client_request_token, request_hash,
-                        dialect, manifest, operation, report, role_arn, dry_run, manifest_generator,
-                        storage, target_storage, max_ops_per_second)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                    (
-                        job.job_id,
-                        job.account_id,
-                        job.status.value,
-                        job.priority,
-                        job.description,
-                        int(job.confirmation_required),
-                        now,
-                        job.client_request_token,
-                        request_hash,
-                        job.dialect.value,
-                        json.dumps(job.manifest.wire() if job.manifest else None),
-                        json.dumps(job.operation.wire()),
-                        json.dumps(job.report.wire()),
-                        job.role_arn,
-                        int(job.dry_run),
-                        json.dumps(job.manifest_generator.wire()) if job.manifest_generator else None,
-                        job.storage,
-                        job.target_storage,
-                        job.max_ops_per_second,
-                    ),
+                    f"INSERT INTO jobs({rows.INSERT_JOB_COLUMNS}) VALUES ({','.join('?' * 19)})",
+                    rows.job_insert_values(job, request_hash),
                 )
                 conn.execute(
                     "INSERT INTO job_events(job_id, seq, from_status, to_status, at, reason) VALUES (?,?,?,?,?,?)",
-                    (job.job_id, 1, None, job.status.value, now, None),
+                    (job.job_id, 1, None, job.status.value, job.creation_time.timestamp(), None),
                 )
         if existing_id is not None:
             return self.get_job(existing_id), False
         return self.get_job(job.job_id), True
 
-    _JOB_COLUMNS = """j.*,
-        (SELECT COALESCE(SUM(succeeded), 0) FROM segments s WHERE s.job_id = j.job_id) AS succeeded,
-        (SELECT COALESCE(SUM(failed), 0) FROM segments s WHERE s.job_id = j.job_id) AS failed"""
-
-    def _job_from_row(self, row: sqlite3.Row, now: float | None = None) -> Job:
-        now = time.time() if now is None else now
-        active = row["active_seconds"] + (now - row["active_since"] if row["active_since"] else 0.0)
-        return Job.model_construct(
-            job_id=row["job_id"],
-            account_id=row["account_id"],
-            confirmation_required=bool(row["confirmation_required"]),
-            description=row["description"],
-            failure_reasons=[FailureReason.model_validate(f) for f in json.loads(row["failure_reasons"])],
-            manifest=_optional(Manifest, row["manifest"]),
-            manifest_generator=_optional(ManifestGenerator, row["manifest_generator"]),
-            operation=JobOperation.model_validate(json.loads(row["operation"])),
-            priority=row["priority"],
-            progress_summary=ProgressSummary(
-                total_number_of_tasks=row["total_tasks"],
-                number_of_tasks_succeeded=row["succeeded"],
-                number_of_tasks_failed=row["failed"],
-                timers=JobTimers(elapsed_time_in_active_seconds=int(active)),
-            ),
-            status=JobStatus(row["status"]),
-            status_update_reason=row["status_update_reason"],
-            suspended_cause=row["suspended_cause"],
-            suspended_date=_ts(row["suspended_date"]),
-            creation_time=_ts(row["creation_time"]),
-            termination_date=_ts(row["termination_date"]),
-            report=ReportConfig.model_validate(json.loads(row["report"])),
-            role_arn=row["role_arn"],
-            client_request_token=row["client_request_token"],
-            dry_run=bool(row["dry_run"]),
-            dialect=Dialect(row["dialect"]),
-            storage=row["storage"],
-            target_storage=row["target_storage"],
-            max_ops_per_second=row["max_ops_per_second"],
-        )
-
     @_guard
     def get_job(self, job_id: str, account_id: str | None = None) -> Job:
-        sql = f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE j.job_id = ?"
+        sql = f"SELECT {rows.JOB_COLUMNS} FROM jobs j WHERE j.job_id = ?"
         params: list[Any] = [job_id]
         if account_id is not None:
             sql += " AND j.account_id = ?"
@@ -329,7 +180,7 @@ class SqliteJobStore:
         row = self._conn().execute(sql, params).fetchone()
         if row is None:
             raise JobNotFound(f"no job with id {job_id!r}")
-        return self._job_from_row(row)
+        return rows.job_from_row(row)
 
     @_guard
     def get_status(self, job_id: str) -> JobStatus:
@@ -337,18 +188,6 @@ class SqliteJobStore:
         if row is None:
             raise JobNotFound(f"no job with id {job_id!r}")
         return JobStatus(row["status"])
-
-    @staticmethod
-    def _encode_token(creation_time: float, job_id: str) -> str:
-        return base64.urlsafe_b64encode(json.dumps([creation_time, job_id]).encode()).decode()
-
-    @staticmethod
-    def _decode_token(token: str) -> tuple[float, str]:
-        try:
-            ct, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-            return float(ct), str(job_id)
-        except (ValueError, TypeError) as exc:
-            raise InvalidRequest(f"invalid NextToken {token!r}") from exc
 
     @_guard
     def list_jobs(
@@ -360,49 +199,19 @@ class SqliteJobStore:
         max_results: int = 1000,
         next_token: str | None = None,
     ) -> JobPage:
-        where: list[str] = []
-        params: list[Any] = []
-        if account_id is not None:
-            where.append("j.account_id = ?")
-            params.append(account_id)
-        if statuses:
-            where.append(f"j.status IN ({','.join('?' * len(statuses))})")
-            params.extend(s.value for s in statuses)
-        if text:
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append("(j.description LIKE ? ESCAPE '\\' OR j.job_id LIKE ? ESCAPE '\\')")
-            params.extend([f"%{escaped}%"] * 2)
-        if created_after is not None:
-            where.append("j.creation_time >= ?")
-            params.append(created_after.timestamp())
-        if next_token:
-            ct, jid = self._decode_token(next_token)
-            where.append("(j.creation_time, j.job_id) < (?, ?)")
-            params.extend([ct, jid])
-        sql = f"SELECT {self._JOB_COLUMNS} FROM jobs j"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY j.creation_time DESC, j.job_id DESC LIMIT ?"
-        params.append(max_results + 1)
-        rows = self._conn().execute(sql, params).fetchall()
-        now = time.time()
-        jobs = [self._job_from_row(r, now) for r in rows[:max_results]]
-        token = None
-        if len(rows) > max_results and rows[:max_results]:
-            last = rows[max_results - 1]
-            token = self._encode_token(last["creation_time"], last["job_id"])
-        return JobPage(jobs, token)
+        sql, params = rows.list_jobs_query("?", account_id, statuses, text, created_after, max_results, next_token)
+        return JobPage(*rows.job_page_parts(self._conn().execute(sql, params).fetchall(), max_results))
 
     @_guard
     def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]:
         values = [s.value for s in statuses]
-        rows = self._conn().execute(
-            f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE j.status IN ({','.join('?' * len(values))})"
+        found = self._conn().execute(
+            f"SELECT {rows.JOB_COLUMNS} FROM jobs j WHERE j.status IN ({','.join('?' * len(values))})"
             " ORDER BY j.priority DESC, j.creation_time ASC",
             values,
         ).fetchall()
         now = time.time()
-        return [self._job_from_row(r, now) for r in rows]
+        return [rows.job_from_row(r, now) for r in found]
 
     @_guard
     def transition(
@@ -431,31 +240,8 @@ class SqliteJobStore:
                 raise JobNotFound(f"no job with id {job_id!r}")
             if row["status"] != expected.value:
                 return False
-            sets = ["status = ?"]
-            params: list[Any] = [target.value]
-            if target is JobStatus.ACTIVE:
-                sets.append("active_since = ?")
-                params.append(now)
-            elif target not in RUNNING and row["active_since"] is not None:
-                sets += ["active_seconds = ?", "active_since = NULL"]
-                params.append(row["active_seconds"] + (now - row["active_since"]))
-            if target in TERMINAL:
-                sets.append("termination_date = ?")
-                params.append(now)
-            if target is JobStatus.SUSPENDED:
-                sets += ["suspended_date = ?", "suspended_cause = ?"]
-                params += [now, suspended_cause]
-            if reason is not None:
-                sets.append("status_update_reason = ?")
-                params.append(reason[:256])
-            if failure is not None:
-                failures = json.loads(row["failure_reasons"])
-                failures.append(failure.wire())
-                sets.append("failure_reasons = ?")
-                params.append(json.dumps(failures))
-            if total_tasks is not None:
-                sets.append("total_tasks = ?")
-                params.append(total_tasks)
+            sets, params = rows.transition_sets("?", row, target, now, reason=reason, suspended_cause=suspended_cause,
+                                                failure=failure, total_tasks=total_tasks)
             conn.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE job_id = ?", [*params, job_id])
             seq = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id=?", (job_id,)
@@ -504,28 +290,13 @@ class SqliteJobStore:
             row = conn.execute("SELECT failure_reasons FROM jobs WHERE job_id=?", (job_id,)).fetchone()
             if row is None:
                 raise JobNotFound(f"no job with id {job_id!r}")
-            failures = json.loads(row["failure_reasons"])
-            failures.append(failure.wire())
-            conn.execute(
-                "UPDATE jobs SET failure_reasons=? WHERE job_id=?", (json.dumps(failures), job_id)
-            )
+            conn.execute("UPDATE jobs SET failure_reasons=? WHERE job_id=?",
+                         (rows.with_failure(row["failure_reasons"], failure), job_id))
 
     @_guard
     def history(self, job_id: str) -> list[StatusChange]:
-        rows = self._conn().execute(
-            "SELECT * FROM job_events WHERE job_id=? ORDER BY seq", (job_id,)
-        ).fetchall()
-        return [
-            StatusChange(
-                job_id=r["job_id"],
-                seq=r["seq"],
-                from_status=JobStatus(r["from_status"]) if r["from_status"] else None,
-                to_status=JobStatus(r["to_status"]),
-                at=_ts(r["at"]),  # type: ignore[arg-type]
-                reason=r["reason"],
-            )
-            for r in rows
-        ]
+        found = self._conn().execute("SELECT * FROM job_events WHERE job_id=? ORDER BY seq", (job_id,)).fetchall()
+        return [rows.status_change_from_row(r) for r in found]
 
     # -- segments ----------------------------------------------------------
     @_guard
@@ -535,10 +306,7 @@ class SqliteJobStore:
             conn.executemany(
                 """INSERT INTO segments(job_id, seg_no, source, start, "end", first_line, task_count, state)
                    VALUES (?,?,?,?,?,?,?,?)""",
-                [
-                    (job_id, s.seg_no, s.source, s.start, s.end, s.first_line, s.task_count, s.state.value)
-                    for s in segments
-                ],
+                [rows.segment_values(job_id, s) for s in segments],
             )
 
     @_guard
@@ -555,23 +323,8 @@ class SqliteJobStore:
         sql = "SELECT * FROM segments WHERE job_id=?"
         if values:
             sql += f" AND state IN ({','.join('?' * len(values))})"
-        rows = self._conn().execute(sql + " ORDER BY seg_no", [job_id, *values]).fetchall()
-        return [
-            Segment(
-                job_id=r["job_id"],
-                seg_no=r["seg_no"],
-                source=r["source"],
-                start=r["start"],
-                end=r["end"],
-                first_line=r["first_line"],
-                task_count=r["task_count"],
-                state=SegmentState(r["state"]),
-                succeeded=r["succeeded"],
-                failed=r["failed"],
-                result_files=json.loads(r["result_files"]),
-            )
-            for r in rows
-        ]
+        found = self._conn().execute(sql + " ORDER BY seg_no", [job_id, *values]).fetchall()
+        return [rows.segment_from_row(r) for r in found]
 
     @_guard
     def update_segment(
@@ -662,35 +415,19 @@ class SqliteJobStore:
     @_guard
     def leases(self, prefix: str) -> dict[str, str]:
         """Unexpired leases whose name starts with `prefix`: name → owner."""
-        rows = self._conn().execute(
+        found = self._conn().execute(
             "SELECT name, owner FROM leases WHERE name LIKE ? ESCAPE '\\' AND expires_at > ?",
-            (_like_prefix(prefix), time.time()),
+            (rows.like_prefix(prefix), time.time()),
         ).fetchall()
-        return {r["name"]: r["owner"] for r in rows}
+        return {r["name"]: r["owner"] for r in found}
 
     @_guard
     def release_leases(self, prefix: str) -> int:
         """Drop every lease whose name starts with `prefix` (whoever holds it)."""
         with self._write() as conn:
-            return conn.execute("DELETE FROM leases WHERE name LIKE ? ESCAPE '\\'", (_like_prefix(prefix),)).rowcount
-
-
-def _like_prefix(prefix: str) -> str:
-    """A LIKE pattern (ESCAPE '\\') matching names that start with `prefix`, taken literally."""
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            return conn.execute("DELETE FROM leases WHERE name LIKE ? ESCAPE '\\'", (rows.like_prefix(prefix),)).rowcount
 
 
 def default_store_url() -> str:
     home = os.environ.get("COSBATCH_HOME") or str(Path.home() / ".cosbatch")
     return os.environ.get("COSBATCH_STORE") or f"sqlite:///{Path(home).absolute() / 'cosbatch.db'}"
-
-
-def open_store(url: str | None = None) -> SqliteJobStore:
-    """Open the store a URL names: `sqlite:///relative.db`, `sqlite:////abs/path.db`
-    (SQLAlchemy's convention) or a bare file path."""
-    url = url or default_store_url()
-    if url.startswith("sqlite:///"):
-        return SqliteJobStore(url[len("sqlite:///") :])
-    if "://" in url:
-        raise ConfigError(f"unsupported store URL {url!r}; use sqlite:////abs/path/cosbatch.db")
-    return SqliteJobStore(url)

@@ -1,4 +1,6 @@
-"""Store faults: a full disk, a store locked by another process, an unreadable file.
+"""Store faults: a full disk, a store locked by another process, an unreadable file (SQLite only:
+they are SQLite conditions); an outage mid-job (both stores: a held write lock, a stopped
+PostgreSQL server); a PostgreSQL server stopped and started again.
 
 Each request fails with StoreUnavailable (code ServiceUnavailable, HTTP 503), nothing is
 half-written, and the scheduler carries on once the store is back. The faults are real
@@ -147,26 +149,61 @@ def _try(fn):
     return None
 
 
-def test_scheduler_waits_out_a_store_outage_and_finishes(s3, make_bucket, tmp_path, settings):
-    """The store is locked (writes fail) for a few seconds in the middle of a job's life: the
-    serving scheduler keeps stepping, and the job completes exactly once."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def outage(request, tmp_path):
+    """(store URL, a function that makes the store unavailable for a few seconds and returns once it is
+    back): SQLite's write lock held by another process, or the PostgreSQL server stopped and started."""
+    if request.param == "sqlite":
+        path = tmp_path / "outage.db"
+        SqliteJobStore(path).close()
+
+        def lock() -> None:
+            _hold_write_lock(path, 3).wait(30)
+
+        yield f"sqlite:///{path}", lock
+        return
+    from tests.support.postgres import start_postgres
+
+    server = start_postgres()
+    try:
+        def down() -> None:
+            server.stop()
+            time.sleep(3)
+            server.start()
+
+        yield server.create_database(), down
+    finally:
+        server.remove()
+
+
+def _open(url: str):
+    """A store; SQLite's gives up quickly on a held lock (busy timeout 0.2 s)."""
+    if url.startswith("sqlite:///"):
+        return SqliteJobStore(url[len("sqlite:///"):], busy_timeout_s=0.2)
+    from cosbatch.store.postgres import PostgresJobStore
+
+    return PostgresJobStore(url)
+
+
+def test_scheduler_waits_out_a_store_outage_and_finishes(s3, make_bucket, outage, settings):
+    """The store is unavailable for a few seconds in the middle of a job's life: the serving
+    scheduler keeps stepping, and the job completes exactly once. Runs on both stores."""
     from dataclasses import replace
 
+    url, make_outage = outage
     src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
     keys = [f"k/{i}" for i in range(1500)]
     put_objects(s3, src, keys)
     write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
-    path = tmp_path / "outage.db"
-    store = SqliteJobStore(path, busy_timeout_s=0.2)
+    store = _open(url)
     settings = replace(settings, store_url=store.url, segment_size=100, pipeline_retry_s=0.5)
     service = JobService(store)
     job = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, rep, token="outage")))
-    scheduler = Scheduler(SqliteJobStore(path, busy_timeout_s=0.2), settings)
+    scheduler = Scheduler(_open(url), settings)
     with running_scheduler(scheduler) as thread:
         wait_for(lambda: service.describe_job(job.job_id).progress_summary.tasks_run >= 200, 120,
                  what="progress before the outage")
-        holder = _hold_write_lock(path, 3)
-        holder.wait(30)
+        make_outage()
         assert thread.is_alive()  # the outage did not kill the serving loop
         wait_for(lambda: service.describe_job(job.job_id).status in (S.COMPLETE, S.FAILED), 180,
                  what="the job to end")
@@ -178,6 +215,34 @@ def test_scheduler_waits_out_a_store_outage_and_finishes(s3, make_bucket, tmp_pa
     assert sorted(r["Key"] for r in rows) == sorted(keys)
     assert all(s.state is SegmentState.DONE for s in store.segments(job.job_id))
     store.close()
+
+
+def test_postgres_down_is_store_unavailable_and_back_works():
+    """PostgreSQL only (its own server): stopped, every call raises StoreUnavailable (503); started
+    again on the same port, the same store object works without being reopened."""
+    from tests.support.postgres import start_postgres
+
+    server = start_postgres()
+    try:
+        url = server.create_database()
+        store = _open(url)
+        service = JobService(store)
+        job = service.create_job(parse_create_job(copy_request("src-b", "m.csv", "dst-b", None, token="pg")))
+        server.stop()
+        for call in (lambda: service.describe_job(job.job_id),
+                     lambda: service.update_job_priority(job.job_id, 7),
+                     lambda: store.acquire_lease("scheduler", "me", 10),
+                     lambda: service.create_job(parse_create_job(copy_request("src-b", "m.csv", "dst-b", None, token="x")))):
+            with pytest.raises(StoreUnavailable) as raised:
+                call()
+            assert raised.value.code == "ServiceUnavailable" and raised.value.http_status == 503
+        server.start()
+        assert service.update_job_priority(job.job_id, 7).priority == 7
+        assert store.acquire_lease("scheduler", "me", 10)
+        assert [j.job_id for j in service.list_jobs(job.account_id).jobs] == [job.job_id]
+        store.close()
+    finally:
+        server.remove()
 
 
 def test_store_unavailable_is_retried_by_serve_forever_without_a_job(tmp_path, settings):

@@ -103,13 +103,14 @@ class ApiServer:
 
 
 def start_api_server(workdir: Path, s3_endpoint: str, keys: list[Key], *extra: str,
-                     timeout_s: float = 60) -> ApiServer:
+                     timeout_s: float = 60, store_url: str | None = None) -> ApiServer:
+    """`cosbatch serve` on a free port; its store is a SQLite file in `workdir` unless `store_url` names one."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = os.environ.copy()
     env["COSBATCH_ACCESS_KEYS"] = ",".join(k.entry for k in keys)
     log_path = workdir / "serve.log"
-    cmd = [sys.executable, "-m", "cosbatch.cli.main", "-v", "--store", f"sqlite:///{workdir / 'api.db'}",
+    cmd = [sys.executable, "-m", "cosbatch.cli.main", "-v", "--store", store_url or f"sqlite:///{workdir / 'api.db'}",
            "--endpoint-url", s3_endpoint, "serve", "--port", str(port), "--segment-size", "100", *extra]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)

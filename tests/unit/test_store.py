@@ -1,4 +1,5 @@
-"""SQLite store: idempotency, compare-and-set transitions, listing, history, multi-process safety."""
+"""The store contract, over both stores (sqlite, postgresql): idempotency, compare-and-set transitions,
+listing, history, segments, leases, multi-process safety."""
 
 import multiprocessing as mp
 from datetime import timedelta
@@ -15,15 +16,25 @@ from tests.unit.test_models import s3_body
 
 
 @pytest.fixture()
-def store(tmp_path):
-    s = open_store(f"sqlite:///{tmp_path / 'jobs.db'}")
-    yield s
-    s.close()
+def store(any_store):
+    """Every test here runs on SQLite and on PostgreSQL (conftest's `any_store`)."""
+    return any_store
 
 
 @pytest.fixture()
 def service(store):
     return JobService(store)
+
+
+def raw_update(store, sql: str, params: tuple) -> None:
+    """Change a row behind the store's back (`?` placeholders), in whichever database it is."""
+    if store.url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute(sql.replace("?", "%s"), params)
+    else:
+        store._conn().execute(sql, params)
 
 
 def make(service, **over):
@@ -108,9 +119,8 @@ def test_list_filters_and_pages(store, service):
 def test_list_only_last_90_days(store, service):
     old = make(service, ClientRequestToken="old")
     new = make(service, ClientRequestToken="new")
-    conn = store._conn()
-    conn.execute("UPDATE jobs SET creation_time=? WHERE job_id=?",
-                 ((utcnow() - timedelta(days=91)).timestamp(), old.job_id))
+    raw_update(store, "UPDATE jobs SET creation_time=? WHERE job_id=?",
+               ((utcnow() - timedelta(days=91)).timestamp(), old.job_id))
     ids = [j.job_id for j in service.list_jobs("123456789012").jobs]
     assert ids == [new.job_id]
     assert service.describe_job(old.job_id).job_id == old.job_id  # still describable
@@ -194,3 +204,36 @@ def test_storage_binding_rate_limits_and_segment_states(store, service):
     assert store.segment_state(job.job_id, 1) is SegmentState.DONE
     with pytest.raises(JobNotFound):
         store.segment_state(job.job_id, 7)
+
+
+def _open_and_close(url: str) -> None:
+    open_store(url).close()
+
+
+def test_postgres_migrations_apply_once_when_processes_start_together(pg_url):
+    """PostgreSQL only (migrations are per store): four processes open one fresh database at once;
+    the advisory lock makes each migration apply exactly once, and reopening changes nothing."""
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_open_and_close, args=(pg_url,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = open_store(pg_url)
+    try:
+        from cosbatch.store.pg_schema import LATEST
+
+        assert store.schema_versions() == list(range(1, LATEST + 1))
+    finally:
+        store.close()
+
+
+def test_postgres_server_not_there_is_store_unavailable():
+    """PostgreSQL only: a URL whose server does not answer fails typed, not with a traceback."""
+    from cosbatch.errors import StoreUnavailable
+    from tests.support.api_server import free_port
+
+    with pytest.raises(StoreUnavailable) as raised:
+        open_store(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+    assert raised.value.code == "ServiceUnavailable"

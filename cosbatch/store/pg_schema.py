@@ -1,0 +1,20 @@
+"""PostgreSQL schema: versioned migrations, applied in order at open under an advisory lock.
+
+Each migration is (version, statements). Applied versions are recorded in
+`schema_migrations`; a process that opens the store applies the ones missing, in one
+transaction holding `pg_advisory_xact_lock(MIGRATION_LOCK)`, so two processes starting at
+once apply each migration exactly once. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+from cosbatch.store.schema import TABLES
+
+#: The advisory lock key every cosbatch process takes while migrating ("cosbatch" in ASCII).
+MIGRATION_LOCK = 0x636F7362617463
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, TABLES),  # jobs, job_events, segments, leases and their indexes
+]
+
+LATEST = MIGRATIONS[-1][0]

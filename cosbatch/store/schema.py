@@ -1,0 +1,76 @@
+"""The tables every SQL store has, in SQL both SQLite and PostgreSQL accept.
+
+Timestamps are epoch seconds (DOUBLE PRECISION), JSON documents are TEXT, flags are INTEGER.
+SQLite creates these at open (and adds later columns itself); PostgreSQL's first migration is
+exactly these statements (pg_schema.py). Change them only together with a new PostgreSQL
+migration and SQLite's added columns.
+"""
+
+from __future__ import annotations
+
+TABLES: list[str] = [
+    """CREATE TABLE IF NOT EXISTS jobs (
+        job_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        description TEXT,
+        confirmation_required INTEGER NOT NULL,
+        creation_time DOUBLE PRECISION NOT NULL,
+        termination_date DOUBLE PRECISION,
+        suspended_date DOUBLE PRECISION,
+        suspended_cause TEXT,
+        status_update_reason TEXT,
+        total_tasks BIGINT,
+        active_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+        active_since DOUBLE PRECISION,
+        failure_reasons TEXT NOT NULL DEFAULT '[]',
+        client_request_token TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        dialect TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        report TEXT NOT NULL,
+        role_arn TEXT NOT NULL,
+        dry_run INTEGER NOT NULL DEFAULT 0,
+        manifest_generator TEXT,
+        storage TEXT,
+        target_storage TEXT,
+        max_ops_per_second DOUBLE PRECISION,
+        worker_rate DOUBLE PRECISION
+    )""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs(account_id, client_request_token)",
+    "CREATE INDEX IF NOT EXISTS jobs_account_created ON jobs(account_id, creation_time DESC, job_id DESC)",
+    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(creation_time DESC, job_id DESC)",
+    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status)",
+    """CREATE TABLE IF NOT EXISTS job_events (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        reason TEXT,
+        PRIMARY KEY (job_id, seq)
+    )""",
+    """CREATE TABLE IF NOT EXISTS segments (
+        job_id TEXT NOT NULL,
+        seg_no INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        start BIGINT NOT NULL,
+        "end" BIGINT NOT NULL,
+        first_line BIGINT NOT NULL,
+        task_count BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        succeeded BIGINT NOT NULL DEFAULT 0,
+        failed BIGINT NOT NULL DEFAULT 0,
+        result_files TEXT NOT NULL DEFAULT '[]',
+        abandoned_tasks BIGINT NOT NULL DEFAULT 0,
+        retries BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, seg_no)
+    )""",
+    """CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    )""",
+]
