@@ -15,8 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 from cosbatch.errors import IllegalTransition, InvalidRequest
+from cosbatch.job_tags import check_tags, parse_tags
 from cosbatch.lifecycle import JobStatus, parse_status, user_request_target
-from cosbatch.models import MAX_PRIORITY, CreateJobRequest, Job, ProgressSummary, utcnow
+from cosbatch.models import MAX_PRIORITY, CreateJobRequest, Job, ProgressSummary, Tag, utcnow
 from cosbatch.storage import StorageCatalog
 from cosbatch.store.base import JobPage, JobStore, StatusChange
 
@@ -87,6 +88,7 @@ class JobService:
         """Create a New job, bound to its storage by name; the same ClientRequestToken with the same
         request returns the first job. `max_ops_per_second`: the job's own rate limit."""
         storage, target_storage = self.bind(request)
+        tags = check_tags(request.tags or [])
         rate = check_rate(max_ops_per_second)
         job = Job(
             job_id=str(uuid.uuid4()),
@@ -108,6 +110,7 @@ class JobService:
             storage=storage,
             target_storage=target_storage,
             max_ops_per_second=rate,
+            tags=tags,
         )
         created, _ = self.store.insert_job(job, _request_hash(request))
         return created
@@ -157,6 +160,16 @@ class JobService:
     def update_rate_limit(self, job_id: str, max_ops_per_second: object, account_id: str | None = None) -> Job:
         """Change a job's rate limit (None: remove it); a running job follows within seconds."""
         return self.store.set_rate_limit(check_job_id(job_id), check_rate(max_ops_per_second), account_id)
+
+    def get_job_tagging(self, job_id: str, account_id: str | None = None) -> list[Tag]:
+        return self.store.get_job_tags(check_job_id(job_id), account_id)
+
+    def put_job_tagging(self, job_id: str, tags: Any, account_id: str | None = None) -> Job:
+        """Replace the job's tag set (an empty set removes every tag)."""
+        return self.store.put_job_tags(check_job_id(job_id), parse_tags(tags), account_id)
+
+    def delete_job_tagging(self, job_id: str, account_id: str | None = None) -> Job:
+        return self.store.delete_job_tags(check_job_id(job_id), account_id)
 
     def update_job_priority(self, job_id: str, priority: object, account_id: str | None = None) -> Job:
         """Change the priority at any time; the scheduler re-evaluates preemption on its next step."""

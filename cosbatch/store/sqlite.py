@@ -39,13 +39,14 @@ from cosbatch.models import (
     ManifestGenerator,
     ProgressSummary,
     ReportConfig,
+    Tag,
 )
 from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
 
 SCHEMA_VERSION = 2
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
-                      "worker_rate": "REAL"}
+                      "worker_rate": "REAL", "tags": "TEXT"}
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS jobs (
@@ -76,7 +77,8 @@ _SCHEMA = [
         storage TEXT,
         target_storage TEXT,
         max_ops_per_second REAL,
-        worker_rate REAL
+        worker_rate REAL,
+        tags TEXT
     )""",
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs(account_id, client_request_token)",
     "CREATE INDEX IF NOT EXISTS jobs_account_created ON jobs(account_id, creation_time DESC, job_id DESC)",
@@ -120,6 +122,10 @@ T = TypeVar("T")
 
 def _ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _tags_json(tags: Sequence[Tag]) -> str:
+    return json.dumps([t.wire() for t in tags])
 
 
 def _optional(model: Any, text: str | None) -> Any:
@@ -248,8 +254,8 @@ class SqliteJobStore:
                     """INSERT INTO jobs(job_id, account_id, status, priority, description,
                         confirmation_required, creation_time, client_request_token, request_hash,
                         dialect, manifest, operation, report, role_arn, dry_run, manifest_generator,
-                        storage, target_storage, max_ops_per_second)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                        storage, target_storage, max_ops_per_second, tags)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         job.job_id,
                         job.account_id,
@@ -270,6 +276,7 @@ class SqliteJobStore:
                         job.storage,
                         job.target_storage,
                         job.max_ops_per_second,
+                        _tags_json(job.tags),
                     ),
                 )
                 conn.execute(
@@ -317,6 +324,7 @@ class SqliteJobStore:
             storage=row["storage"],
             target_storage=row["target_storage"],
             max_ops_per_second=row["max_ops_per_second"],
+            tags=[Tag.model_validate(t) for t in json.loads(row["tags"] or "[]")],
         )
 
     @_guard
@@ -477,6 +485,26 @@ class SqliteJobStore:
             if conn.execute(sql, params).rowcount == 0:
                 raise JobNotFound(f"no job with id {job_id!r}")
         return self.get_job(job_id)
+
+    @_guard
+    def get_job_tags(self, job_id: str, account_id: str | None = None) -> list[Tag]:
+        return list(self.get_job(job_id, account_id).tags)
+
+    @_guard
+    def put_job_tags(self, job_id: str, tags: Sequence[Tag], account_id: str | None = None) -> Job:
+        """Replace the job's tag set (checked by the caller); the job as it is now."""
+        with self._write() as conn:
+            sql = "UPDATE jobs SET tags = ? WHERE job_id = ?"
+            params: list[Any] = [_tags_json(tags), job_id]
+            if account_id is not None:
+                sql += " AND account_id = ?"
+                params.append(account_id)
+            if conn.execute(sql, params).rowcount == 0:
+                raise JobNotFound(f"no job with id {job_id!r}")
+        return self.get_job(job_id)
+
+    def delete_job_tags(self, job_id: str, account_id: str | None = None) -> Job:
+        return self.put_job_tags(job_id, [], account_id)
 
     @_guard
     def set_worker_rate(self, job_id: str, rate: float | None) -> None:
