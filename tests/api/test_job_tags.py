@@ -3,6 +3,7 @@ as modeled errors) and the COS dialect at /jobs/<id>/tagging (the same shapes, n
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 
 import boto3
@@ -113,3 +114,24 @@ def test_cos_dialect_tagging(api, alice, setup):
     root = ET.fromstring(api.cos_request("GET", f"/jobs/{job_id}/tagging", ALICE).data)
     assert list(root.iter("member")) == []
     alice.update_job_status(AccountId=ALICE.account, JobId=job_id, RequestedJobStatus="Cancelled")
+
+
+def test_console_shows_tags_and_filters_by_them(api, alice, setup):
+    import base64
+
+    marker = uuid.uuid4().hex[:8]
+    tagged = alice.create_job(**create_kwargs(*setup, ConfirmationRequired=True,
+                                              Tags=[{"Key": "batch", "Value": marker}]))["JobId"]
+    other = alice.create_job(**create_kwargs(*setup, ConfirmationRequired=True,
+                                             Tags=[{"Key": "batch", "Value": "other"}]))["JobId"]
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{ALICE.key_id}:{ALICE.secret}".encode()).decode()}
+    page = api.request("GET", f"/console/jobs/{tagged}", headers=auth).data.decode()
+    assert f"<span class='tag mono'>batch={marker}</span>" in page
+    listed = api.request("GET", "/console/jobs", headers=auth, query={"tag": f"batch={marker}"}).data.decode()
+    assert tagged in listed and other not in listed and f"value='batch={marker}'" in listed
+    listed = api.request("GET", "/console/jobs", headers=auth, query={"tag": "batch"}).data.decode()
+    assert tagged in listed and other in listed  # a key alone: any value
+    listed = api.request("GET", "/console/jobs", headers=auth, query={"tag": "batch=nope"}).data.decode()
+    assert tagged not in listed and "No jobs match." in listed
+    for job_id in (tagged, other):
+        alice.update_job_status(AccountId=ALICE.account, JobId=job_id, RequestedJobStatus="Cancelled")
