@@ -1,4 +1,5 @@
-"""Job tags (CreateJob `Tags`, Put/Get/DeleteJobTagging): AWS's limits, checked in one place.
+"""Job tags (CreateJob `Tags`, Put/Get/DeleteJobTagging): AWS's limits, checked in one place,
+and the `cosbatch:` options among them (cosbatch.cosbatch_tags).
 
 At most 50 tags with distinct keys; a key is 1 to 128 characters, a value 0 to 256, both
 of letters, separators, digits and `_ . : / = + - @` (botocore's TagKeyString pattern).
@@ -12,6 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from cosbatch import cosbatch_tags
 from cosbatch.dialects import validation_message
 from cosbatch.errors import InvalidRequest, TooManyTags
 from cosbatch.models import Tag
@@ -50,6 +52,7 @@ def check_tags(tags: Iterable[Tag]) -> list[Tag]:
             if not _allowed(text):
                 raise InvalidRequest(f"tag {what} {text[:256]!r} may hold only letters, digits, spaces "
                                      "and _ . : / = + - @")
+    cosbatch_tags.check(tags)
     return tags
 
 

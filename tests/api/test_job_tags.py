@@ -135,3 +135,21 @@ def test_console_shows_tags_and_filters_by_them(api, alice, setup):
     assert tagged not in listed and "No jobs match." in listed
     for job_id in (tagged, other):
         alice.update_job_status(AccountId=ALICE.account, JobId=job_id, RequestedJobStatus="Cancelled")
+
+
+def test_cosbatch_tags_over_boto3(alice, setup):
+    with pytest.raises(alice.exceptions.BadRequestException) as err:
+        alice.create_job(**create_kwargs(*setup, Tags=[{"Key": "cosbatch:no-such-option", "Value": "1"}]))
+    assert "unknown job tag 'cosbatch:no-such-option'" in err.value.response["Error"]["Message"]
+    job_id = alice.create_job(**create_kwargs(*setup, ConfirmationRequired=True,
+                                              Tags=[{"Key": "cosbatch:max-ops-per-second", "Value": "30"}]))["JobId"]
+    with pytest.raises(alice.exceptions.BadRequestException) as err:
+        alice.put_job_tagging(AccountId=ALICE.account, JobId=job_id,
+                              Tags=[{"Key": "cosbatch:failure-threshold", "Value": "0"}])
+    assert "job tag cosbatch:failure-threshold" in err.value.response["Error"]["Message"]
+    with pytest.raises(alice.exceptions.BadRequestException) as err:
+        alice.put_job_tagging(AccountId=ALICE.account, JobId=job_id, Tags=[{"Key": "cosbatch:typo", "Value": ""}])
+    assert "cosbatch:typo" in err.value.response["Error"]["Message"]
+    assert alice.get_job_tagging(AccountId=ALICE.account, JobId=job_id)["Tags"] == [
+        {"Key": "cosbatch:max-ops-per-second", "Value": "30"}]
+    alice.update_job_status(AccountId=ALICE.account, JobId=job_id, RequestedJobStatus="Cancelled")

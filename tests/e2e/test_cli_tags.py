@@ -37,3 +37,21 @@ def test_create_put_get_delete_job_tagging(cli, make_bucket):  # noqa: F811
         proc = cli(*args, check=False)
         assert proc.returncode == (1 if code == "NoSuchJob" else 2), proc.stderr
         assert proc.stderr.startswith(f"cosbatch: {code}: ") and "Traceback" not in proc.stderr
+
+
+def test_rate_limit_tag_shows_as_max_ops_per_second(cli, make_bucket):  # noqa: F811
+    src = make_bucket("src")
+    job_id = cli(*create_args(src, src, src, "--confirmation-required",
+                              "--tags", "Key=cosbatch:max-ops-per-second,Value=40")).stdout.strip()
+
+    def described() -> dict:
+        return json.loads(cli("describe-job", "--job-id", job_id, "--output", "json").stdout)["Job"]
+
+    assert described()["MaxOpsPerSecond"] == 40.0
+    assert "at most 40 operations/s" in cli("describe-job", "--job-id", job_id).stdout
+    cli("put-job-tagging", "--job-id", job_id, "--tags", "Key=cosbatch:max-ops-per-second,Value=80")
+    assert described()["MaxOpsPerSecond"] == 80.0
+    cli("delete-job-tagging", "--job-id", job_id)
+    assert "MaxOpsPerSecond" not in described()
+    proc = cli("put-job-tagging", "--job-id", job_id, "--tags", "Key=cosbatch:bogus,Value=1", check=False)
+    assert proc.returncode == 2 and "unknown job tag 'cosbatch:bogus'" in proc.stderr
