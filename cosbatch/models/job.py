@@ -19,6 +19,8 @@ from cosbatch.models.operation_params import (
     Invoke,
     PutObjectAcl,
     PutObjectCopy,
+    PutObjectLegalHold,
+    PutObjectRetention,
     PutObjectTagging,
     Tag,
 )
@@ -135,6 +137,8 @@ class JobOperation(WireModel):
     s3_initiate_restore_object: InitiateRestoreObject | None = Field(default=None, alias="S3InitiateRestoreObject")
     s3_compute_object_checksum: ComputeObjectChecksum | None = Field(default=None, alias="S3ComputeObjectChecksum")
     s3_delete_object: DeleteObject | None = Field(default=None, alias="S3DeleteObject")
+    s3_put_object_retention: PutObjectRetention | None = Field(default=None, alias="S3PutObjectRetention")
+    s3_put_object_legal_hold: PutObjectLegalHold | None = Field(default=None, alias="S3PutObjectLegalHold")
     invoke: Invoke | None = Field(default=None, alias="Invoke")
 
     @model_validator(mode="after")
