@@ -46,6 +46,19 @@ def _json_arg(value: str, name: str) -> Any:
         raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 
 
+def _tags_arg(values: list[str]) -> list[Any]:
+    """--tags as the aws CLI takes it: JSON (inline or file://path), or shorthand `Key=a,Value=b Key=c,Value=d`."""
+    if len(values) == 1 and (values[0].lstrip().startswith("[") or values[0].startswith("file://")):
+        return _json_arg(values[0], "tags")
+    tags = []
+    for item in values:
+        fields = dict(part.partition("=")[::2] for part in item.split(","))
+        if set(fields) != {"Key", "Value"}:
+            raise InvalidRequest(f"--tags takes JSON or Key=KEY,Value=VALUE items, not {item[:80]!r}")
+        tags.append(fields)
+    return tags
+
+
 def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
     d = argparse.SUPPRESS if suppress else None
     parser.add_argument("--store", default=d, help="metadata store URL (default: $COSBATCH_STORE or ~/.cosbatch/cosbatch.db)")
@@ -101,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="run the job here and wait for it to finish")
     p.add_argument("--max-ops-per-second", default=None, metavar="N",
                    help="at most N object operations per second for this job (its storage may set a lower ceiling)")
+    p.add_argument("--tags", nargs="+", default=None, metavar="TAG",
+                   help='job tags: JSON [{"Key": "k", "Value": "v"}] or Key=k,Value=v ... (README: Job tags)')
     _run_options(p)
 
     p = sub.add_parser("list-jobs", parents=[common], help="list jobs of the last 90 days")
@@ -125,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job-id", required=True)
     p.add_argument("--requested-job-status", required=True)
     p.add_argument("--status-update-reason", default=None)
+
+    p = sub.add_parser("put-job-tagging", parents=[common], help="replace a job's tags")
+    p.add_argument("--account-id", default=None)
+    p.add_argument("--job-id", required=True)
+    p.add_argument("--tags", nargs="+", required=True, metavar="TAG",
+                   help='JSON [{"Key": "k", "Value": "v"}] or Key=k,Value=v ...; [] removes every tag')
+    for name, text in (("get-job-tagging", "show a job's tags"), ("delete-job-tagging", "remove a job's tags")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("--account-id", default=None)
+        p.add_argument("--job-id", required=True)
 
     p = sub.add_parser("run", parents=[common], help="process jobs until none is runnable")
     p.add_argument("--job-id", default=None, help="run just this job; leave every other job as it is")
@@ -184,6 +209,8 @@ def _create_request(args: argparse.Namespace) -> dict:
             body[key] = value
     if args.dry_run:
         body["DryRun"] = True
+    if args.tags is not None:
+        body["Tags"] = _tags_arg(args.tags)
     body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
     body.setdefault("ClientRequestToken", str(uuid.uuid4()))  # as the aws CLI does
     if "Manifest" not in body and "ManifestGenerator" not in body:
@@ -254,6 +281,13 @@ def dispatch(args: argparse.Namespace) -> int:
         if job.status_update_reason:
             data["StatusUpdateReason"] = job.status_update_reason
         _emit(args, data, f"{job.job_id} {job.status.value}")
+    elif args.command in ("put-job-tagging", "get-job-tagging", "delete-job-tagging"):
+        if args.command == "put-job-tagging":
+            service.put_job_tagging(args.job_id, _tags_arg(args.tags), account)
+        elif args.command == "delete-job-tagging":
+            service.delete_job_tagging(args.job_id, account)
+        tags = [t.wire() for t in service.get_job_tagging(args.job_id, account)]
+        _emit(args, {"Tags": tags}, "\n".join(f"{t['Key']}={t['Value']}" for t in tags) or "(no tags)")
     elif args.command == "run":
         only = {args.job_id} if args.job_id else None
         run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs=only), args, only_job=args.job_id)

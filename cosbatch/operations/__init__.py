@@ -24,7 +24,9 @@ from cosbatch.operations.checksum import ChecksumOperation
 from cosbatch.operations.copy import CopyOperation
 from cosbatch.operations.delete import DeleteOperation
 from cosbatch.operations.invoke import InvokeOperation
+from cosbatch.operations.legal_hold import PutLegalHoldOperation
 from cosbatch.operations.restore import RestoreOperation
+from cosbatch.operations.retention import PutRetentionOperation
 from cosbatch.operations.tagging import DeleteTaggingOperation, PutTaggingOperation
 from cosbatch.storage import Storage, client_of_kind
 
@@ -43,6 +45,8 @@ PLUGINS: dict[str, Callable[[Any], Operation]] = {
     "S3InitiateRestoreObject": RestoreOperation,
     "S3ComputeObjectChecksum": ChecksumOperation,
     "S3DeleteObject": DeleteOperation,
+    "S3PutObjectRetention": PutRetentionOperation,
+    "S3PutObjectLegalHold": PutLegalHoldOperation,
     "Invoke": InvokeOperation,
 }
 

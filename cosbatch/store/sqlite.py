@@ -27,7 +27,7 @@ from cosbatch.errors import (
     StoreUnavailable,
 )
 from cosbatch.lifecycle import JobStatus, check_transition
-from cosbatch.models import FailureReason, Job
+from cosbatch.models import FailureReason, Job, Tag
 from cosbatch.store import rows
 from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
 from cosbatch.store.schema import TABLES
@@ -35,7 +35,7 @@ from cosbatch.store.schema import TABLES
 SCHEMA_VERSION = 2
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
-                      "worker_rate": "REAL"}
+                      "worker_rate": "REAL", "tags": "TEXT"}
 
 _SCHEMA = [*TABLES, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
 
@@ -159,7 +159,7 @@ class SqliteJobStore:
             else:
                 existing_id = None
                 conn.execute(
-                    f"INSERT INTO jobs({rows.INSERT_JOB_COLUMNS}) VALUES ({','.join('?' * 19)})",
+                    f"INSERT INTO jobs({rows.INSERT_JOB_COLUMNS}) VALUES ({','.join('?' * rows.INSERT_JOB_COUNT)})",
                     rows.job_insert_values(job, request_hash),
                 )
                 conn.execute(
@@ -256,6 +256,17 @@ class SqliteJobStore:
         return self._set_job_column(job_id, "max_ops_per_second", max_ops_per_second, account_id)
 
     @_guard
+    def get_job_tags(self, job_id: str, account_id: str | None = None) -> list[Tag]:
+        return list(self.get_job(job_id, account_id).tags)
+
+    def put_job_tags(self, job_id: str, tags: Sequence[Tag], account_id: str | None = None) -> Job:
+        """Replace the job's tag set (checked by the caller); the job as it is now."""
+        return self._set_job_column(job_id, "tags", rows.tags_json(tags), account_id)
+
+    def delete_job_tags(self, job_id: str, account_id: str | None = None) -> Job:
+        return self.put_job_tags(job_id, [], account_id)
+
+    @_guard
     def set_worker_rate(self, job_id: str, rate: float | None) -> None:
         with self._write() as conn:
             conn.execute("UPDATE jobs SET worker_rate = ? WHERE job_id = ?", (rate, job_id))
@@ -273,7 +284,7 @@ class SqliteJobStore:
     @_guard
     def _set_job_column(self, job_id: str, column: str, value: Any, account_id: str | None) -> Job:
         """Set one user-settable column of a job (of that account, if given); NoSuchJob otherwise."""
-        assert column in ("priority", "max_ops_per_second")
+        assert column in ("priority", "max_ops_per_second", "tags")
         with self._write() as conn:
             sql = f"UPDATE jobs SET {column} = ? WHERE job_id = ?"
             params: list[Any] = [value, job_id]
