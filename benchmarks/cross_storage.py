@@ -16,12 +16,12 @@ from pathlib import Path
 from benchmarks.harness import Measurement, ScenarioResult, alternate, timed
 from benchmarks.scenarios import Env
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import CredentialsRef, StorageCatalog, implicit_storage
 from cosbatch.storage.embedded import EmbeddedS3, start_embedded_s3
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 
 OTHER_KEYS = ("BENCHOTHERAK", "bench-other-secret")
 

@@ -21,8 +21,8 @@ from botocore.credentials import Credentials
 
 from benchmarks.harness import Measurement, ScenarioResult
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 
 ACCOUNT, KEY_ID, SECRET = "123456789012", "AKIDBENCH", "bench-secret"
 

@@ -10,11 +10,11 @@ import tempfile
 from pathlib import Path
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 
 
 def peak_rss_kib() -> int:

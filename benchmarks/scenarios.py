@@ -18,12 +18,12 @@ from typing import Any
 
 from benchmarks.harness import Measurement, ScenarioResult, alternate, timed
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageCatalog, implicit_storage, make_client
 from cosbatch.storage.embedded import EmbeddedS3
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 
 
 @dataclass
@@ -210,10 +210,15 @@ def store_queries(env: Env, jobs: int) -> ScenarioResult:
     conn.execute("BEGIN")
     conn.execute(
         """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-           INSERT INTO jobs SELECT printf('%08d-bench-%s', i, substr(job_id, 1, 8)), account_id, status, i % 100,
+           INSERT INTO jobs(job_id, account_id, status, priority, description, confirmation_required,
+             creation_time, termination_date, suspended_date, suspended_cause, status_update_reason,
+             total_tasks, active_seconds, active_since, failure_reasons, client_request_token, request_hash,
+             dialect, manifest, operation, report, role_arn, dry_run, manifest_generator, storage)
+           SELECT printf('%08d-bench-%s', i, substr(job_id, 1, 8)), account_id, status, i % 100,
              'job ' || i, confirmation_required, creation_time + i * 0.001, termination_date, suspended_date,
              suspended_cause, status_update_reason, total_tasks, active_seconds, active_since, failure_reasons,
-             'tok' || i, request_hash, dialect, manifest, operation, report, role_arn, dry_run, manifest_generator
+             'tok' || i, request_hash, dialect, manifest, operation, report, role_arn, dry_run, manifest_generator,
+             storage
            FROM jobs, n WHERE job_id = ?""",
         (jobs - 1, first.job_id),
     )

@@ -81,3 +81,9 @@ class ConfigError(CosbatchError):
 
     code = "InvalidConfiguration"
     http_status = 400
+
+
+class TooManyTags(InvalidRequest):
+    """More job tags than AWS allows (50); S3 Control answers TooManyTagsException."""
+
+    code = "TooManyTags"

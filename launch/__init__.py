@@ -1,4 +1,7 @@
-"""How a job's pipeline is submitted to each runner (one module per runner)."""
+"""How a job's pipeline is submitted to each runner (one module per runner).
+
+It must not import the controller or the surfaces.
+"""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError
-from cosbatch.plan import JobPlan
 
 if TYPE_CHECKING:
     from apache_beam.options.pipeline_options import PipelineOptions

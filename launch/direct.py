@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
+from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError
-from cosbatch.plan import JobPlan
 from launch.base import int_option
 from pipelines.batch_job import run_pipeline
 

@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
-from cosbatch.plan import JobPlan
+from cosbatch.control.plan import JobPlan
 from pipelines.transforms import ApplyOperation, ReadManifest, RecordResults
 
 

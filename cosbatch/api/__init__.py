@@ -1,4 +1,7 @@
-"""The HTTP API (COS and S3 Control dialects) and the web console."""
+"""The HTTP API (COS and S3 Control dialects) and the web console.
+
+A surface: it calls the controller's JobService; nothing below imports it.
+"""
 
 from cosbatch.api.app import ApiApp
 

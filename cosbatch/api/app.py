@@ -30,6 +30,7 @@ from cosbatch.errors import (
     InvalidRequest,
     JobNotFound,
     MalformedRequest,
+    TooManyTags,
 )
 from cosbatch.models import Dialect, Job
 
@@ -44,6 +45,9 @@ _ROUTES = [
     ("GET", re.compile(r"^/(?P<job_id>[^/]+)$"), "describe_job"),
     ("POST", re.compile(r"^/(?P<job_id>[^/]+)/priority$"), "update_job_priority"),
     ("POST", re.compile(r"^/(?P<job_id>[^/]+)/status$"), "update_job_status"),
+    ("PUT", re.compile(r"^/(?P<job_id>[^/]+)/tagging$"), "put_job_tagging"),
+    ("GET", re.compile(r"^/(?P<job_id>[^/]+)/tagging$"), "get_job_tagging"),
+    ("DELETE", re.compile(r"^/(?P<job_id>[^/]+)/tagging$"), "delete_job_tagging"),
 ]
 _DIALECT_PREFIXES = (("/v20180820/jobs", Dialect.S3), ("/jobs", Dialect.COS))
 
@@ -66,6 +70,8 @@ def s3_error_code(exc: CosbatchError, operation: str | None) -> str:
         return "JobStatusException"
     if isinstance(exc, IdempotencyConflict):
         return "IdempotencyException"
+    if isinstance(exc, TooManyTags):
+        return "TooManyTagsException"
     if exc.http_status == 400:
         return "InvalidRequestException" if operation == "list_jobs" else "BadRequestException"
     if exc.http_status >= 500 and exc.http_status != 503:
@@ -159,6 +165,8 @@ class ApiApp:
             raise InvalidRequest(f"{header} must be a 12-digit account ID")
         if self.keys is not None:
             raw_uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
+            if raw_uri.startswith(("http://", "https://")):  # absolute form: sent to us as a proxy (aws CLI)
+                raw_uri = "/" + raw_uri.split("/", 3)[3] if raw_uri.count("/") >= 3 else "/"
             path, _, raw_query = raw_uri.partition("?")
             key = verify(SignedRequest(environ.get("REQUEST_METHOD", "GET"), path, raw_query, headers, body),
                          self.keys)

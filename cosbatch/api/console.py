@@ -91,6 +91,12 @@ def _bar(job: Job) -> str:
             f'<span class="progress-text">{e(text)}</span>')
 
 
+def _has_tag(job: Job, wanted: str) -> bool:
+    """The console's tag filter: `key=value` matches that tag exactly, `key` alone any value."""
+    key, sep, value = wanted.partition("=")
+    return any(t.key == key and (not sep or t.value == value) for t in job.tags)
+
+
 def _time(t: Any) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
 
@@ -165,16 +171,17 @@ class Console:
         status = (query.get("status") or [""])[0]
         text = (query.get("q") or [""])[0].strip()[:256]
         sort = (query.get("sort") or ["created"])[0]
+        tag = (query.get("tag") or [""])[0].strip()[:400]  # key=value (or key: any value)
         page = self.service.list_jobs(account, [status] if status else [], text or None,
                                       max_results=1000, next_token=(query.get("next") or [None])[0])
-        jobs = list(page.jobs)
+        jobs = [j for j in page.jobs if _has_tag(j, tag)] if tag else list(page.jobs)
         if sort == "priority":
             jobs.sort(key=lambda j: (-j.priority, -j.creation_time.timestamp()))
         options = "".join(f"<option value='{s.value}'{' selected' if s.value == status else ''}>{s.value}</option>"
                           for s in JobStatus)
 
         def sort_link(key: str, label: str) -> str:
-            params = {k: v for k, v in (("status", status), ("q", text), ("sort", key)) if v}
+            params = {k: v for k, v in (("status", status), ("q", text), ("tag", tag), ("sort", key)) if v}
             mark = " ▼" if sort == key else ""
             return f"<a href='/console/jobs?{e(urlencode(params))}'>{label}{mark}</a>"
 
@@ -187,7 +194,7 @@ class Console:
         ) or "<tr><td colspan='7'>No jobs match.</td></tr>"
         more = ""
         if page.next_token:
-            params = {k: v for k, v in (("status", status), ("q", text), ("sort", sort),
+            params = {k: v for k, v in (("status", status), ("q", text), ("tag", tag), ("sort", sort),
                                         ("next", page.next_token)) if v}
             more = f"<p><a href='/console/jobs?{e(urlencode(params))}'>Older jobs →</a></p>"
         body = (
@@ -196,6 +203,7 @@ class Console:
             f"<label>Status <select name='status' id='status-filter'><option value=''>All</option>{options}"
             "</select></label> "
             f"<label>Description or job ID <input name='q' id='text-filter' value='{e(text)}'></label> "
+            f"<label>Tag <input name='tag' id='tag-filter' placeholder='key=value' value='{e(tag)}'></label> "
             f"<input type='hidden' name='sort' value='{e(sort)}'>"
             "<button type='submit' id='apply-filters'>Filter</button></form>"
             "<table id='jobs'><thead><tr><th>Job ID</th><th>Status</th>"
@@ -245,6 +253,8 @@ class Console:
             ("Confirmation required", "yes" if job.confirmation_required else "no"),
             ("Role", e(job.role_arn)),
             ("Storage", f"<span class='mono' data-field='storage'>{e(job.storage_text())}</span>"),
+            ("Tags", "<span id='tags'>" + (", ".join(f"<span class='tag mono'>{e(t.key)}={e(t.value)}</span>"
+                                                       for t in job.tags) or "-") + "</span>"),
             ("Created", _time(job.creation_time)),
             ("Terminated", _time(job.termination_date)),
         ]

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cosbatch.api.shapes import namespace_for, shapes_for
-from cosbatch.api.xml_codec import decode, document, parse_document
 from cosbatch.controller import JobService
-from cosbatch.dialects import S3_TO_COS_OPERATIONS, parse_create_job
 from cosbatch.errors import InvalidRequest
 from cosbatch.models import Dialect, Job
+from cosbatch.wire.dialects import S3_TO_COS_OPERATIONS, parse_create_job
+from cosbatch.wire.shapes import namespace_for, shapes_for
+from cosbatch.wire.xml_codec import decode, document, parse_document
 
 JOB_ID = re.compile(r"^[a-zA-Z0-9_-]{5,36}$")
 
@@ -53,6 +53,7 @@ class JobsApi:
         out.pop("Storage", None)  # cosbatch's own: the XML answers stay as their specs say
         out.pop("TargetStorage", None)
         out.pop("MaxOpsPerSecond", None)
+        out.pop("Tags", None)  # GetJobTagging answers them
         if dialect is Dialect.COS:
             out["Operation"] = {self._operation_name(k, dialect): v for k, v in out["Operation"].items()}
         return out
@@ -112,6 +113,26 @@ class JobsApi:
         if job.status_update_reason:
             body["StatusUpdateReason"] = job.status_update_reason
         return self.render(call, "UpdateJobStatusResult", body, "UpdateJobStatusResult")
+
+    # -- job tags (S3 Control's tagging calls; COS documents none: the same shapes, no namespace) --
+    def put_job_tagging(self, call: Call, job_id: str) -> bytes:
+        shapes = shapes_for(call.dialect)
+        fields = decode(parse_document(call.body, "PutJobTaggingRequest"), "PutJobTaggingRequest", shapes)
+        unknown = sorted(set(fields) - {"Tags"})
+        if unknown:
+            raise InvalidRequest(f"PutJobTaggingRequest has no element {unknown[0]}")
+        if "Tags" not in fields:
+            raise InvalidRequest("PutJobTaggingRequest.Tags is required")
+        self.service.put_job_tagging(check_job_id(job_id), fields["Tags"], call.account_id)
+        return b""
+
+    def get_job_tagging(self, call: Call, job_id: str) -> bytes:
+        tags = self.service.get_job_tagging(check_job_id(job_id), call.account_id)
+        return self.render(call, "GetJobTaggingResult", {"Tags": [t.wire() for t in tags]}, "GetJobTaggingResult")
+
+    def delete_job_tagging(self, call: Call, job_id: str) -> bytes:
+        self.service.delete_job_tagging(check_job_id(job_id), call.account_id)
+        return b""
 
 
 def account_header(dialect: Dialect) -> str:

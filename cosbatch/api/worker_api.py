@@ -1,6 +1,6 @@
 """Routes for pipeline workers (`/internal/v1/jobs/...`): the server side of the worker channel.
 
-JSON in and out; each request carries the job's token (see cosbatch.worker_channel).
+JSON in and out; each request carries the job's token (see cosbatch.control.http_channel).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from cosbatch import logs
 from cosbatch.api.http import Response, read_body
 from cosbatch.control import WORKER_LEASE_TTL_S, worker_lease_prefix
+from cosbatch.control.http_channel import PREFIX, worker_token
 from cosbatch.errors import CosbatchError, InvalidRequest
 from cosbatch.store.base import JobStore, SegmentState
-from cosbatch.worker_channel import PREFIX, worker_token
 
 _ROUTE = re.compile(rf"^{PREFIX}/(?P<job>[a-zA-Z0-9_-]{{5,36}})/(?P<what>status|workers|segments/(?P<seg>\d{{1,9}})"
                     r"(?P<abandon>/abandon)?)$")

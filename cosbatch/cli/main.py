@@ -17,16 +17,16 @@ from typing import Any
 
 from cosbatch import logs
 from cosbatch.cli import render
-from cosbatch.cli.progress import ProgressBar
+from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.controller.service import check_priority
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
-from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store import open_store
 from cosbatch.store.sqlite import default_store_url
+from cosbatch.wire.dialects import parse_create_job
 from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -44,6 +44,19 @@ def _json_arg(value: str, name: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def _tags_arg(values: list[str]) -> list[Any]:
+    """--tags as the aws CLI takes it: JSON (inline or file://path), or shorthand `Key=a,Value=b Key=c,Value=d`."""
+    if len(values) == 1 and (values[0].lstrip().startswith("[") or values[0].startswith("file://")):
+        return _json_arg(values[0], "tags")
+    tags = []
+    for item in values:
+        fields = dict(part.partition("=")[::2] for part in item.split(","))
+        if set(fields) != {"Key", "Value"}:
+            raise InvalidRequest(f"--tags takes JSON or Key=KEY,Value=VALUE items, not {item[:80]!r}")
+        tags.append(fields)
+    return tags
 
 
 def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -101,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="run the job here and wait for it to finish")
     p.add_argument("--max-ops-per-second", default=None, metavar="N",
                    help="at most N object operations per second for this job (its storage may set a lower ceiling)")
+    p.add_argument("--tags", nargs="+", default=None, metavar="TAG",
+                   help='job tags: JSON [{"Key": "k", "Value": "v"}] or Key=k,Value=v ... (README: Job tags)')
     _run_options(p)
 
     p = sub.add_parser("list-jobs", parents=[common], help="list jobs of the last 90 days")
@@ -126,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requested-job-status", required=True)
     p.add_argument("--status-update-reason", default=None)
 
+    p = sub.add_parser("put-job-tagging", parents=[common], help="replace a job's tags")
+    p.add_argument("--account-id", default=None)
+    p.add_argument("--job-id", required=True)
+    p.add_argument("--tags", nargs="+", required=True, metavar="TAG",
+                   help='JSON [{"Key": "k", "Value": "v"}] or Key=k,Value=v ...; [] removes every tag')
+    for name, text in (("get-job-tagging", "show a job's tags"), ("delete-job-tagging", "remove a job's tags")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("--account-id", default=None)
+        p.add_argument("--job-id", required=True)
+
     p = sub.add_parser("run", parents=[common], help="process jobs until none is runnable")
     p.add_argument("--job-id", default=None, help="run just this job; leave every other job as it is")
     _run_options(p)
@@ -142,12 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _storages(args: argparse.Namespace) -> StorageCatalog:
-    """The storages this command can reach: --storage-config's, plus the --endpoint-url one."""
-    path = getattr(args, "storage_config", None) or os.environ.get("COSBATCH_STORAGE_CONFIG")
-    return StorageCatalog.from_env(args.endpoint_url, args.region, path)
-
-
 def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog | None = None) -> Settings:
     options: dict[str, str] = {}
     for item in getattr(args, "runner_option", []) or []:
@@ -160,7 +179,7 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
         check_store_reachable(runner, store_url)
     return Settings(
         store_url=store_url,
-        storages=storages or _storages(args),
+        storages=storages or storages_from_args(args),
         runner=runner,
         segment_size=getattr(args, "segment_size", None),
         concurrency=getattr(args, "concurrency", 64),
@@ -169,43 +188,6 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
             getattr(args, "failure_threshold_tasks", 1000), getattr(args, "failure_threshold_ratio", 0.5)
         ),
     )
-
-
-def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None) -> None:
-    """Drive the scheduler with a progress bar until idle (or until `only_job` settles).
-
-    With `only_job`, the scheduler must drive that job alone (Scheduler(only_jobs=...)); a job
-    bound to a storage this process lacks is StorageNotConfigured, and stays untouched."""
-    if only_job is not None:
-        job = scheduler.store.get_job(only_job)
-        scheduler.storage_of(job)
-        scheduler.target_storage_of(job)
-    bar = ProgressBar(force=bool(args.progress)) if args.progress is not False else None
-    store = scheduler.store
-
-    def tick() -> None:
-        if bar is not None:
-            shown = [store.get_job(only_job)] if only_job else store.jobs_in(
-                (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING)
-            )
-            bar.show(shown)
-
-    def settled() -> bool:
-        status = store.get_status(only_job)  # type: ignore[arg-type]
-        return status in TERMINAL or status is JobStatus.SUSPENDED
-
-    try:
-        scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
-    finally:
-        if bar is not None:
-            if only_job:
-                bar.show([store.get_job(only_job)], final=True)
-            bar.close()
-        scheduler.close()
-    if scheduler.skipped_jobs and only_job is None:
-        print(f"cosbatch: left {len(scheduler.skipped_jobs)} job(s) alone: they are bound to storages this "
-              "process does not have (see --storage-config): " + ", ".join(sorted(scheduler.skipped_jobs)),
-              file=sys.stderr)
 
 
 def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
@@ -227,6 +209,8 @@ def _create_request(args: argparse.Namespace) -> dict:
             body[key] = value
     if args.dry_run:
         body["DryRun"] = True
+    if args.tags is not None:
+        body["Tags"] = _tags_arg(args.tags)
     body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
     body.setdefault("ClientRequestToken", str(uuid.uuid4()))  # as the aws CLI does
     if "Manifest" not in body and "ManifestGenerator" not in body:
@@ -247,11 +231,11 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_serve(args, _settings(args, open_store(store_url).url))
     if args.command == "quickstart":
-        from cosbatch.quickstart import quickstart
+        from cosbatch.cli.quickstart import quickstart
 
         return quickstart(args)
     store = open_store(store_url)
-    storages = _storages(args)
+    storages = storages_from_args(args)
     service = JobService(store, storages)
     account = getattr(args, "account_id", None)
 
@@ -297,6 +281,13 @@ def dispatch(args: argparse.Namespace) -> int:
         if job.status_update_reason:
             data["StatusUpdateReason"] = job.status_update_reason
         _emit(args, data, f"{job.job_id} {job.status.value}")
+    elif args.command in ("put-job-tagging", "get-job-tagging", "delete-job-tagging"):
+        if args.command == "put-job-tagging":
+            service.put_job_tagging(args.job_id, _tags_arg(args.tags), account)
+        elif args.command == "delete-job-tagging":
+            service.delete_job_tagging(args.job_id, account)
+        tags = [t.wire() for t in service.get_job_tagging(args.job_id, account)]
+        _emit(args, {"Tags": tags}, "\n".join(f"{t['Key']}={t['Value']}" for t in tags) or "(no tags)")
     elif args.command == "run":
         only = {args.job_id} if args.job_id else None
         run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs=only), args, only_job=args.job_id)

@@ -38,6 +38,8 @@ def describe(job: Job, history: list[StatusChange] | None = None) -> str:
         ("Manifest", manifest),
         ("Storage", job.storage_text()),
     ]
+    if job.tags:
+        rows.append(("Tags", ", ".join(f"{t.key}={t.value}" for t in job.tags)))
     if job.report.enabled:
         prefix = (job.report.prefix or "").strip("/")
         where = f"s3://{job.report.bucket_name}/{prefix + '/' if prefix else ''}job-{job.job_id}/"

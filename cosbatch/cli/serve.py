@@ -13,13 +13,13 @@ from cosbatch import logs
 from cosbatch.api import ApiApp
 from cosbatch.api.auth import load_access_keys
 from cosbatch.api.http import MAX_BODY_BYTES
+from cosbatch.control.http_channel import load_worker_secret
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.errors import ConfigError
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageClients
 from cosbatch.store import open_store
 from cosbatch.store.opener import worker_key_file
-from cosbatch.worker_channel import load_worker_secret
 
 #: waitress refuses bodies over this itself (plain text); up to it, the app answers 413 in XML.
 WAITRESS_BODY_CAP = 64 * MAX_BODY_BYTES

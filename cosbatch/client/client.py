@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from cosbatch.client.background import BackgroundScheduler
-from cosbatch.client.job import WORK, Job, JobList
+from cosbatch.client.job import WORK, Job, JobList, tag_list
 from cosbatch.client.progress import make_progress
 from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, report_body
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog, StorageClients
 from cosbatch.store import open_store
 from cosbatch.store.opener import local_dir
+from cosbatch.wire.dialects import parse_create_job
 from launch.base import RunnerConfig
 
 
@@ -84,6 +84,7 @@ class Client:
         manifest_generator: dict[str, Any] | None = None,
         manifest_fields: Sequence[str] = ("Bucket", "Key"),
         dry_run: bool = False,
+        tags: dict[str, str] | Sequence[dict[str, str]] | None = None,
         **fields: Any,
     ) -> Job:
         """Create a job (status New); it runs on `Job.wait()`, `run()` or `start()`.
@@ -93,6 +94,7 @@ class Client:
         or the objects themselves (["s3://bucket/key", ...] or [(bucket, key), ...]).
         operation: exactly one operation, e.g. {"S3PutObjectCopy": {"TargetResource": ...}}.
         report: a JobReport dict, "s3://bucket/prefix" (CSV, every task), or None (no report).
+        tags: job tags, {"key": "value"} or [{"Key": .., "Value": ..}] (`cosbatch:` keys set options).
         Other CreateJob fields go as keywords by their API names (RoleArn=..., AccountId=...).
         """
         if operation is None:
@@ -111,6 +113,8 @@ class Client:
             body["Description"] = description
         if dry_run:
             body["DryRun"] = True
+        if tags is not None:
+            body["Tags"] = tag_list(tags)
         body.update(fields)
         return self.submit(body)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cosbatch.cli import render
@@ -93,6 +94,21 @@ class Job:
         self.model = self._client.service.update_job_priority(self.id, priority)
         return self
 
+    @property
+    def tags(self) -> dict[str, str]:
+        """The job's tags, key → value (GetJobTagging)."""
+        return {t.key: t.value for t in self._client.service.get_job_tagging(self.id)}
+
+    def put_tags(self, tags: dict[str, str] | Sequence[dict[str, str]]) -> Job:
+        """Replace the job's tags (PutJobTagging); {} removes them all."""
+        self.model = self._client.service.put_job_tagging(self.id, tag_list(tags))
+        return self
+
+    def delete_tags(self) -> Job:
+        """Remove every tag (DeleteJobTagging)."""
+        self.model = self._client.service.delete_job_tagging(self.id)
+        return self
+
     def rerun_failed(self, **overrides: Any) -> Job:
         """A new job over this finished job's failed tasks (same operation and report)."""
         earlier = self.refresh().model
@@ -141,6 +157,13 @@ class Job:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+def tag_list(tags: dict[str, str] | Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """Tags as a dict or as the wire's list → the wire's list."""
+    if isinstance(tags, dict):
+        return [{"Key": k, "Value": v} for k, v in tags.items()]
+    return list(tags)
 
 
 class JobList(list[Job]):

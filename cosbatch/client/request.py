@@ -2,7 +2,7 @@
 
 Full S3/COS dict shapes pass through unchanged; the shorthands (a manifest URL or
 a list of objects, a report URL) expand to those shapes. The result goes through
-`cosbatch.dialects.parse_create_job`, like every other way into cosbatch.
+`cosbatch.wire.dialects.parse_create_job`, like every other way into cosbatch.
 """
 
 from __future__ import annotations

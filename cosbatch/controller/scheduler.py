@@ -23,18 +23,19 @@ from typing import Any
 
 from cosbatch import logs
 from cosbatch.control import worker_lease_prefix
+from cosbatch.control.http_channel import channel_url
+from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
+from cosbatch.controller.cosbatch_tags import failure_threshold
 from cosbatch.controller.preparer import prepare_job
 from cosbatch.errors import ConfigError, CosbatchError, ManifestError, StoreUnavailable
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import FailureReason, Job, ReportFormat
 from cosbatch.operations import segment_tasks_for
-from cosbatch.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.reports import finalize_report
 from cosbatch.settings import Settings
 from cosbatch.storage import Storage, StorageClients, StorageNotConfigured
 from cosbatch.store import SegmentState
 from cosbatch.store.base import JobStore
-from cosbatch.worker_channel import channel_url
 from launch import run_plan
 from launch.base import runner_recovers_lost_workers
 
@@ -398,8 +399,8 @@ class Scheduler:
                 self._finish(job.job_id, S.COMPLETING, S.COMPLETE)
 
     def _check_thresholds(self) -> None:
-        threshold = self.settings.threshold
         for job in self._jobs_in((S.ACTIVE,)):
+            threshold = failure_threshold(self.settings.threshold, job.tags)  # the job's tag, if any
             p = job.progress_summary
             total = p.total_number_of_tasks or 0
             if threshold.exceeded(total, p.number_of_tasks_succeeded, p.number_of_tasks_failed):

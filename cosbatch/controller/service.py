@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from cosbatch.controller.cosbatch_tags import MAX_OPS_PER_SECOND, check_rate, option_value
+from cosbatch.controller.job_tags import check_tags, parse_tags
 from cosbatch.errors import IllegalTransition, InvalidRequest
 from cosbatch.lifecycle import JobStatus, parse_status, user_request_target
-from cosbatch.models import MAX_PRIORITY, CreateJobRequest, Job, ProgressSummary, utcnow
+from cosbatch.models import MAX_PRIORITY, CreateJobRequest, Job, ProgressSummary, Tag, utcnow
 from cosbatch.storage import StorageCatalog
 from cosbatch.store.base import JobPage, JobStore, StatusChange
 
@@ -39,17 +41,6 @@ def check_priority(priority: object) -> int:
     return priority
 
 
-def check_rate(value: object) -> float | None:
-    """A rate limit in object operations per second: a positive number, or None for none."""
-    if value is None:
-        return None
-    try:
-        rate = float(str(value)) if not isinstance(value, bool) else None
-    except ValueError:
-        rate = None
-    if rate is None or not 0 < rate < 1e9 or rate != rate:
-        raise InvalidRequest(f"max-ops-per-second must be a positive number, not {value!r}")
-    return rate
 
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -85,9 +76,16 @@ class JobService:
 
     def create_job(self, request: CreateJobRequest, max_ops_per_second: object = None) -> Job:
         """Create a New job, bound to its storage by name; the same ClientRequestToken with the same
-        request returns the first job. `max_ops_per_second`: the job's own rate limit."""
+        request returns the first job. `max_ops_per_second`: the job's own rate limit (or its
+        cosbatch:max-ops-per-second tag's)."""
         storage, target_storage = self.bind(request)
+        tags = check_tags(request.tags or [])
         rate = check_rate(max_ops_per_second)
+        tagged_rate = option_value(tags, MAX_OPS_PER_SECOND)
+        if tagged_rate is not None and rate is not None and tagged_rate != rate:
+            raise InvalidRequest(f"the rate limit is given twice: {rate:g} (max-ops-per-second) and "
+                                 f"{tagged_rate:g} (job tag {MAX_OPS_PER_SECOND}); give one")
+        rate = rate if rate is not None else tagged_rate
         job = Job(
             job_id=str(uuid.uuid4()),
             account_id=request.account_id,
@@ -108,6 +106,7 @@ class JobService:
             storage=storage,
             target_storage=target_storage,
             max_ops_per_second=rate,
+            tags=tags,
         )
         created, _ = self.store.insert_job(job, _request_hash(request))
         return created
@@ -119,8 +118,8 @@ class JobService:
         `client` is an S3 client that can read the earlier job's report; overrides
         (Priority, Description, ClientRequestToken, ...) replace the copied fields.
         """
-        from cosbatch.dialects import parse_create_job
         from cosbatch.reports.rerun import failed_tasks_manifest, rerun_request
+        from cosbatch.wire.dialects import parse_create_job
 
         earlier = self.store.get_job(check_job_id(job_id), account_id)
         bucket, key, etag, _ = failed_tasks_manifest(client, earlier)
@@ -157,6 +156,30 @@ class JobService:
     def update_rate_limit(self, job_id: str, max_ops_per_second: object, account_id: str | None = None) -> Job:
         """Change a job's rate limit (None: remove it); a running job follows within seconds."""
         return self.store.set_rate_limit(check_job_id(job_id), check_rate(max_ops_per_second), account_id)
+
+    def get_job_tagging(self, job_id: str, account_id: str | None = None) -> list[Tag]:
+        return self.store.get_job_tags(check_job_id(job_id), account_id)
+
+    def put_job_tagging(self, job_id: str, tags: Any, account_id: str | None = None) -> Job:
+        """Replace the job's tag set (an empty set removes every tag); the options among them
+        (cosbatch:max-ops-per-second) apply at once, to a running job too."""
+        checked = parse_tags(tags)
+        before = self.store.get_job_tags(check_job_id(job_id), account_id)
+        job = self.store.put_job_tags(job_id, checked, account_id)
+        return self._follow_tags(job, before, account_id)
+
+    def delete_job_tagging(self, job_id: str, account_id: str | None = None) -> Job:
+        before = self.store.get_job_tags(check_job_id(job_id), account_id)
+        return self._follow_tags(self.store.delete_job_tags(job_id, account_id), before, account_id)
+
+    def _follow_tags(self, job: Job, before: list[Tag], account_id: str | None) -> Job:
+        """Apply a changed cosbatch:max-ops-per-second tag; a rate set otherwise (CLI) stays while
+        no tag names one."""
+        rate = option_value(job.tags, MAX_OPS_PER_SECOND)
+        tagged = rate is not None or option_value(before, MAX_OPS_PER_SECOND) is not None
+        if tagged and rate != job.max_ops_per_second:
+            return self.update_rate_limit(job.job_id, rate, account_id)
+        return job
 
     def update_job_priority(self, job_id: str, priority: object, account_id: str | None = None) -> Job:
         """Change the priority at any time; the scheduler re-evaluates preemption on its next step."""

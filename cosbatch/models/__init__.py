@@ -1,4 +1,7 @@
-"""Pydantic models of jobs, manifests, operations and reports (both API dialects)."""
+"""Pydantic models of jobs, manifests, operations and reports (both API dialects).
+
+The lowest floor: it imports only lifecycle, names and errors.
+"""
 
 from cosbatch.models.job import (
     MAX_PRIORITY,

@@ -19,7 +19,10 @@ from cosbatch.models.operation_params import (
     Invoke,
     PutObjectAcl,
     PutObjectCopy,
+    PutObjectLegalHold,
+    PutObjectRetention,
     PutObjectTagging,
+    Tag,
 )
 from cosbatch.names import ObjectRef, parse_bucket_name, parse_object_name
 
@@ -134,6 +137,8 @@ class JobOperation(WireModel):
     s3_initiate_restore_object: InitiateRestoreObject | None = Field(default=None, alias="S3InitiateRestoreObject")
     s3_compute_object_checksum: ComputeObjectChecksum | None = Field(default=None, alias="S3ComputeObjectChecksum")
     s3_delete_object: DeleteObject | None = Field(default=None, alias="S3DeleteObject")
+    s3_put_object_retention: PutObjectRetention | None = Field(default=None, alias="S3PutObjectRetention")
+    s3_put_object_legal_hold: PutObjectLegalHold | None = Field(default=None, alias="S3PutObjectLegalHold")
     invoke: Invoke | None = Field(default=None, alias="Invoke")
 
     @model_validator(mode="after")
@@ -204,6 +209,7 @@ class CreateJobRequest(WireModel):
     description: Annotated[str | None, Field(min_length=1, max_length=256)] = None
     dry_run: bool = False  # cosbatch: check every object (HEAD) and report what would happen
     dialect: Dialect = Dialect.S3
+    tags: list[Tag] | None = None  # job tags; AWS's limits are checked by cosbatch.controller.job_tags
 
     @model_validator(mode="after")
     def _one_manifest(self) -> CreateJobRequest:
@@ -250,9 +256,11 @@ class Job(WireModel):
     target_storage: str | None = None
     #: cosbatch: a ceiling on this job's object operations per second (None: none but the storage's).
     max_ops_per_second: float | None = None
+    #: Job tags (CreateJob Tags, PutJobTagging); `cosbatch:` keys set cosbatch's own options.
+    tags: list[Tag] = []
 
     def describe(self) -> dict:
-        """The S3 Control DescribeJob `Job` shape, plus cosbatch's Storage (and TargetStorage)."""
+        """The S3 Control DescribeJob `Job` shape, plus cosbatch's Storage (and TargetStorage) and Tags."""
         out = self.wire()
         out.pop("AccountId", None)
         out.pop("ClientRequestToken", None)
@@ -263,6 +271,8 @@ class Job(WireModel):
             out.pop("MaxOpsPerSecond", None)
         if not self.failure_reasons:
             out.pop("FailureReasons", None)
+        if not self.tags:
+            out.pop("Tags", None)
         if not self.dry_run:
             out.pop("DryRun", None)
         return out

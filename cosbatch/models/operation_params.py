@@ -197,6 +197,49 @@ class ComputeObjectChecksum(WireModel):
         return self
 
 
+class RetentionMode(StrEnum):
+    GOVERNANCE = "GOVERNANCE"
+    COMPLIANCE = "COMPLIANCE"
+
+
+class Retention(WireModel):
+    """S3Retention: the Object Lock mode and until when; neither of them removes a retention
+    (GOVERNANCE only, with BypassGovernanceRetention). EventHold* are refused as unknown fields."""
+
+    mode: RetentionMode | None = None
+    retain_until_date: datetime | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Retention:
+        if (self.mode is None) != (self.retain_until_date is None):
+            raise ValueError("Retention needs both Mode and RetainUntilDate (or neither, to remove it)")
+        if self.retain_until_date is not None and self.retain_until_date.tzinfo is None:
+            raise ValueError("Retention.RetainUntilDate needs a time zone, e.g. 2030-01-01T00:00:00Z")
+        return self
+
+
+class PutObjectRetention(WireModel):
+    """S3PutObjectRetention: set each object's Object Lock retention (the bucket must have Object Lock)."""
+
+    retention: Retention
+    bypass_governance_retention: bool = False
+
+
+class LegalHoldStatus(StrEnum):
+    ON = "ON"
+    OFF = "OFF"
+
+
+class LegalHold(WireModel):
+    status: LegalHoldStatus
+
+
+class PutObjectLegalHold(WireModel):
+    """S3PutObjectLegalHold: turn each object's Object Lock legal hold on or off."""
+
+    legal_hold: LegalHold
+
+
 class DeleteObject(WireModel):
     """S3DeleteObject / COSDeleteObject (cosbatch and COS): delete each object, or the version
     the manifest names; sent through the multi-object delete API in batches."""

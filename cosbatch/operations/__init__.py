@@ -1,4 +1,7 @@
-"""Batch operations: one module per kind of work, behind the `Operation` interface."""
+"""Batch operations: one module per kind of work, behind the `Operation` interface.
+
+It must not import the controller, launch, the pipelines or the surfaces.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ from cosbatch.operations.checksum import ChecksumOperation
 from cosbatch.operations.copy import CopyOperation
 from cosbatch.operations.delete import DeleteOperation
 from cosbatch.operations.invoke import InvokeOperation
+from cosbatch.operations.legal_hold import PutLegalHoldOperation
 from cosbatch.operations.restore import RestoreOperation
+from cosbatch.operations.retention import PutRetentionOperation
 from cosbatch.operations.tagging import DeleteTaggingOperation, PutTaggingOperation
 from cosbatch.storage import Storage, client_of_kind
 
@@ -40,19 +45,24 @@ PLUGINS: dict[str, Callable[[Any], Operation]] = {
     "S3InitiateRestoreObject": RestoreOperation,
     "S3ComputeObjectChecksum": ChecksumOperation,
     "S3DeleteObject": DeleteOperation,
+    "S3PutObjectRetention": PutRetentionOperation,
+    "S3PutObjectLegalHold": PutLegalHoldOperation,
     "Invoke": InvokeOperation,
 }
 
 
-def operation_for(job_operation: JobOperation, target_storage: Storage | None = None) -> Operation:
-    """The plugin that runs this job's operation (its parameters already validated); a copy to
-    another storage (`target_storage`) streams each object across."""
+def operation_for(job_operation: JobOperation, storage: Storage | None = None,
+                  target_storage: Storage | None = None) -> Operation:
+    """The plugin that runs this job's operation (its parameters already validated) on
+    `storage`; a copy to another storage (`target_storage`) streams each object across."""
     if target_storage is not None:
         from cosbatch.operations.transfer import CrossStorageCopyOperation
 
         if job_operation.name != "S3PutObjectCopy":
             raise ValueError(f"{job_operation.name} has no target storage")
         return CrossStorageCopyOperation(job_operation.params, target_storage)  # type: ignore[arg-type]
+    if job_operation.name == "S3PutObjectCopy":
+        return CopyOperation(job_operation.params, storage)  # type: ignore[arg-type]
     return PLUGINS[job_operation.name](job_operation.params)
 
 

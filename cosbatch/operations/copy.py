@@ -1,75 +1,60 @@
-"""PutObjectCopy: server-side copy of each object into the target bucket."""
+"""PutObjectCopy: server-side copy of each object into the target bucket.
+
+One CopyObject per object; an object the storage refuses to copy in one request (over
+5 GiB on S3 and COS), or above the storage's `multipart_copy_threshold` when one is set,
+is copied in parts (UploadPartCopy).
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import urlencode
+
+from botocore.exceptions import ClientError
 
 from cosbatch.manifests import Task
-from cosbatch.models import MetadataDirective, PutObjectCopy
+from cosbatch.models import PutObjectCopy
+from cosbatch.operations.copy_args import copy_object_args
+from cosbatch.operations.transfer import LargeObjectCopy
+from cosbatch.storage import Storage
 
-_GRANT_ARGS = {"FULL_CONTROL": "GrantFullControl", "READ": "GrantRead", "READ_ACP": "GrantReadACP",
-               "WRITE_ACP": "GrantWriteACP"}
+DEFAULT_CHUNKSIZE = 16 * 1024**2
+
+
+def refused_as_too_large(exc: ClientError) -> bool:
+    """S3's (and COS's) answer to a CopyObject whose source is over 5 GiB."""
+    err = exc.response.get("Error", {})
+    message = str(err.get("Message", "")).lower()
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 400 and (
+        "larger than the maximum allowable size" in message or "too large" in message
+        or err.get("Code") == "EntityTooLarge")
 
 
 class CopyOperation:
     name: ClassVar[str] = "S3PutObjectCopy"
     client_kind: ClassVar[str] = "lean"
 
-    def __init__(self, params: PutObjectCopy) -> None:
+    def __init__(self, params: PutObjectCopy, storage: Storage | None = None) -> None:
         self.params = params
         self.target_bucket = params.target_bucket
-        self._static = self._static_args(params)
+        self._static = copy_object_args(params)
+        self._threshold = storage.multipart_copy_threshold if storage is not None else None
+        self._large = LargeObjectCopy(params, storage.multipart_chunksize if storage is not None else DEFAULT_CHUNKSIZE)
 
-    @staticmethod
-    def _static_args(p: PutObjectCopy) -> dict[str, Any]:
-        """The CopyObject arguments that are the same for every object."""
-        args: dict[str, Any] = {}
-        if p.storage_class is not None:
-            args["StorageClass"] = p.storage_class.value
-        if p.canned_access_control_list:
-            args["ACL"] = p.canned_access_control_list
-        for grant in p.access_control_grants or []:
-            arg = _GRANT_ARGS.get(grant.permission)
-            if arg is None:
-                continue
-            kind = grant.grantee.type_identifier or "id"
-            value = f'{kind}="{grant.grantee.identifier}"'
-            args[arg] = f"{args[arg]}, {value}" if arg in args else value
-        if p.modified_since_constraint is not None:
-            args["CopySourceIfModifiedSince"] = p.modified_since_constraint
-        if p.un_modified_since_constraint is not None:
-            args["CopySourceIfUnmodifiedSince"] = p.un_modified_since_constraint
-        if p.metadata_directive is MetadataDirective.REPLACE or p.new_object_metadata is not None:
-            args["MetadataDirective"] = "REPLACE"
-            md = p.new_object_metadata
-            if md is not None:
-                if md.user_metadata:
-                    args["Metadata"] = dict(md.user_metadata)
-                for field, arg in (
-                    ("cache_control", "CacheControl"),
-                    ("content_disposition", "ContentDisposition"),
-                    ("content_encoding", "ContentEncoding"),
-                    ("content_language", "ContentLanguage"),
-                    ("content_type", "ContentType"),
-                    ("http_expires_date", "Expires"),
-                ):
-                    value = getattr(md, field)
-                    if value is not None:
-                        args[arg] = value
-        if p.new_object_tagging is not None:
-            args["TaggingDirective"] = "REPLACE"
-            args["Tagging"] = urlencode([(t.key, t.value) for t in p.new_object_tagging])
-        return args
+    def close(self) -> None:
+        self._large.close()
 
     def apply(self, client: Any, task: Task) -> str:
         source: dict[str, str] = {"Bucket": task.bucket, "Key": task.key}
         if task.version_id:
             source["VersionId"] = task.version_id
-        client.copy_object(
-            Bucket=self.target_bucket,
-            Key=self.params.target_key(task.key),
-            CopySource=source,
-            **self._static,
-        )
+        if self._threshold is not None and client.head_object(
+                task.bucket, task.key, task.version_id)["ContentLength"] > self._threshold:
+            return self._large.copy(client, task)
+        try:
+            client.copy_object(Bucket=self.target_bucket, Key=self.params.target_key(task.key), CopySource=source,
+                               **self._static)
+        except ClientError as exc:
+            if not refused_as_too_large(exc):
+                raise
+            return self._large.copy(client, task)
         return "Successful"

@@ -8,7 +8,7 @@ from cosbatch.manifests import Task
 from cosbatch.models.operation_params import DeleteObjectTagging, PutObjectTagging
 
 
-def _version(task: Task) -> dict[str, str]:
+def version_of(task: Task) -> dict[str, str]:
     return {"VersionId": task.version_id} if task.version_id else {}
 
 
@@ -20,7 +20,7 @@ class PutTaggingOperation:
         self.tagging = {"TagSet": [{"Key": t.key, "Value": t.value} for t in params.tag_set]}
 
     def apply(self, client: Any, task: Task) -> str:
-        client.put_object_tagging(Bucket=task.bucket, Key=task.key, Tagging=self.tagging, **_version(task))
+        client.put_object_tagging(Bucket=task.bucket, Key=task.key, Tagging=self.tagging, **version_of(task))
         return "Successful"
 
 
@@ -32,5 +32,5 @@ class DeleteTaggingOperation:
         self.params = params
 
     def apply(self, client: Any, task: Task) -> str:
-        client.delete_object_tagging(Bucket=task.bucket, Key=task.key, **_version(task))
+        client.delete_object_tagging(Bucket=task.bucket, Key=task.key, **version_of(task))
         return "Successful"

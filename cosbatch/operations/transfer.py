@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import re
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -26,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.manifests import Task
 from cosbatch.models import PutObjectCopy
-from cosbatch.operations.copy import CopyOperation
+from cosbatch.operations.copy_args import copy_object_args
 from cosbatch.storage import Storage
 from cosbatch.storage.lean import LeanS3Client, copy_headers, http_date
 
@@ -71,44 +72,49 @@ class _HashingReader:
         self.response.release_conn()
 
 
-class CrossStorageCopyOperation:
-    name: ClassVar[str] = "S3PutObjectCopy"
-    client_kind: ClassVar[str] = "lean"
+class _DirectedCopy:
+    """What every copy that is not one CopyObject shares: the copy's directives as request
+    headers, the source's HEAD (with the copy's conditions), and a multipart upload whose
+    parts run on a pool of threads, completed, or aborted on any failure."""
 
-    def __init__(self, params: PutObjectCopy, target: Storage, part_threads: int = 8) -> None:
+    def __init__(self, params: PutObjectCopy, part_threads: int) -> None:
         self.params = params
-        self.target_storage = target
         self.target_bucket = params.target_bucket
-        args = CopyOperation._static_args(params)
+        args = copy_object_args(params)
         self._conditions = {"if-modified-since": args.pop("CopySourceIfModifiedSince", None),
                             "if-unmodified-since": args.pop("CopySourceIfUnmodifiedSince", None)}
         self._replace_metadata = args.pop("MetadataDirective", None) == "REPLACE"
         self._replace_tags = args.pop("TaggingDirective", None) == "REPLACE"
         self._headers = copy_headers(args)  # storage class, ACL, grants, new metadata and tags
-        self._target: LeanS3Client | None = None
         self._lock = threading.Lock()
         self._part_threads = part_threads
         self._parts: ThreadPoolExecutor | None = None
 
-    # -- the target's client and the part pool, made once on first use -----------------
-    def _target_client(self) -> LeanS3Client:
+    def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
-            if self._target is None:
-                self._target = LeanS3Client(self.target_storage.tuned(max_attempts=1, max_pool_connections=64))
+            if self._parts is None:
                 self._parts = ThreadPoolExecutor(self._part_threads, thread_name_prefix="cosbatch-part")
-            return self._target
+            return self._parts
 
     def close(self) -> None:
         if self._parts is not None:
             self._parts.shutdown(wait=True)
-        if self._target is not None:
-            self._target.close()
 
-    # -- one object ----------------------------------------------------------------------
-    def _source_headers(self) -> dict[str, str]:
-        return {name: http_date(value) for name, value in self._conditions.items() if value is not None}
+    def _head(self, client: LeanS3Client, task: Task) -> tuple[int, str, Mapping[str, str]]:
+        """(size, ETag, headers) of the source, under the copy's Modified/UnmodifiedSince conditions."""
+        conditions = {name: http_date(value) for name, value in self._conditions.items() if value is not None}
+        try:
+            head = client.head_object_headers(task.bucket, task.key, task.version_id, conditions)
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:  # If-Modified-Since
+                raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "not modified since the "
+                                             "ModifiedSinceConstraint"}, "ResponseMetadata": {"HTTPStatusCode": 412}},
+                                  "CopyObject") from None
+            raise
+        return int(head.get("content-length") or 0), (head.get("etag") or "").strip('"'), head
 
-    def _put_headers(self, client: Any, task: Task, source: Any) -> dict[str, str]:
+    def _put_headers(self, client: LeanS3Client, task: Task, source: Mapping[str, str]) -> dict[str, str]:
+        """The new object's headers, as a server-side copy with these directives would make it."""
         headers = dict(self._headers)
         if not self._replace_metadata:
             for name in _CARRIED:
@@ -120,26 +126,70 @@ class CrossStorageCopyOperation:
             headers["x-amz-tagging"] = urlencode(tags)
         return headers
 
+    def _multipart(self, target: LeanS3Client, key: str, size: int, chunk: int, headers: dict[str, str],
+                   part: Callable[[str, int, int, int], tuple[int, str, bytes | None]]) -> tuple[str, int]:
+        """(ETag, parts) of a multipart upload of `size` bytes whose part n covers bytes
+        [start, end): `part(upload_id, n, start, end)` → (n, ETag, MD5 digest if known)."""
+        pool = self._pool()
+        upload_id = target.create_multipart_upload(self.target_bucket, key, headers)
+        futures: list[Future] = []
+        try:
+            futures = [pool.submit(part, upload_id, n + 1, start, min(size, start + chunk))
+                       for n, start in enumerate(range(0, size, chunk))]
+            parts = [f.result() for f in futures]
+            etag = target.complete_multipart_upload(self.target_bucket, key, upload_id,
+                                                    [(n, e) for n, e, _ in parts])
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            wait(futures)  # parts still in flight end before the upload is aborted
+            # Suppressed: the upload is gone already, or the storage is down (its lifecycle rules clean up).
+            with contextlib.suppress(ClientError, BotoCoreError):
+                target.abort_multipart_upload(self.target_bucket, key, upload_id)
+            raise
+        digests = [d for _, _, d in parts]
+        if all(d is not None for d in digests) and "-" in etag:
+            expected = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(parts)}"  # type: ignore[arg-type]
+            if etag != expected:
+                raise mismatch(f"target ETag {etag} differs from the parts' composite MD5 {expected}")
+        return etag, len(parts)
+
+
+class CrossStorageCopyOperation(_DirectedCopy):
+    name: ClassVar[str] = "S3PutObjectCopy"
+    client_kind: ClassVar[str] = "lean"
+
+    def __init__(self, params: PutObjectCopy, target: Storage, part_threads: int = 8) -> None:
+        super().__init__(params, part_threads)
+        self.target_storage = target
+        self._target: LeanS3Client | None = None
+
+    def _target_client(self) -> LeanS3Client:
+        with self._lock:
+            if self._target is None:
+                self._target = LeanS3Client(self.target_storage.tuned(max_attempts=1, max_pool_connections=64))
+            return self._target
+
+    def close(self) -> None:
+        super().close()
+        if self._target is not None:
+            self._target.close()
+
     def apply(self, client: LeanS3Client, task: Task) -> str:
         target = self._target_client()
         key = self.params.target_key(task.key)
-        try:
-            head = client.head_object_headers(task.bucket, task.key, task.version_id, self._source_headers())
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:  # If-Modified-Since
-                raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "not modified since the "
-                                             "ModifiedSinceConstraint"}, "ResponseMetadata": {"HTTPStatusCode": 412}},
-                                  "CopyObject") from None
-            raise
-        size = int(head.get("content-length") or 0)
-        source_etag = (head.get("etag") or "").strip('"')
+        size, source_etag, head = self._head(client, task)
         headers = self._put_headers(client, task, head)
         if size <= self.target_storage.multipart_threshold:
             etag = self._put(client, target, task, key, size, source_etag, headers)
             return f"Successful: {size} bytes, ETag {etag}"
         chunk = part_size(size, self.target_storage.multipart_chunksize)
-        etag = self._multipart(client, target, task, key, size, chunk, source_etag, headers)
-        return f"Successful: {size} bytes in {-(-size // chunk)} parts, ETag {etag}"
+
+        def part(upload_id: str, number: int, start: int, end: int) -> tuple[int, str, bytes]:
+            return self._part(client, target, task, key, upload_id, number, start, end, source_etag)
+
+        etag, parts = self._multipart(target, key, size, chunk, headers, part)
+        return f"Successful: {size} bytes in {parts} parts, ETag {etag}"
 
     def _put(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, size: int,
              source_etag: str, headers: dict[str, str]) -> str:
@@ -175,28 +225,27 @@ class CrossStorageCopyOperation:
             raise mismatch(f"part {number}: target ETag {etag} differs from the MD5 of the bytes sent")
         return number, etag, reader.md5.digest()
 
-    def _multipart(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, size: int,
-                   chunk: int, source_etag: str, headers: dict[str, str]) -> str:
-        assert self._parts is not None
-        upload_id = target.create_multipart_upload(self.target_bucket, key, headers)
-        futures: list[Future] = []
-        try:
-            futures = [self._parts.submit(self._part, client, target, task, key, upload_id, n + 1, start,
-                                          min(size, start + chunk), source_etag)
-                       for n, start in enumerate(range(0, size, chunk))]
-            parts = [f.result() for f in futures]
-            etag = target.complete_multipart_upload(self.target_bucket, key, upload_id,
-                                                    [(n, e) for n, e, _ in parts])
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            wait(futures)  # parts still in flight end before the upload is aborted
-            # Suppressed: the upload is gone already, or the storage is down (its lifecycle rules clean up).
-            with contextlib.suppress(ClientError, BotoCoreError):
-                target.abort_multipart_upload(self.target_bucket, key, upload_id)
-            raise
-        composite = hashlib.md5(b"".join(d for _, _, d in parts), usedforsecurity=False).hexdigest()
-        expected = f"{composite}-{len(parts)}"
-        if "-" in etag and etag != expected:
-            raise mismatch(f"target ETag {etag} differs from the parts' composite MD5 {expected}")
-        return etag
+
+class LargeObjectCopy(_DirectedCopy):
+    """A server-side copy too large for one CopyObject (S3 and COS refuse sources over 5 GiB):
+    CreateMultipartUpload, UploadPartCopy of byte ranges in parallel, CompleteMultipartUpload.
+    Its parts run on their own pool, so a few huge objects in a job of small ones take threads
+    of their own instead of holding up the job's."""
+
+    def __init__(self, params: PutObjectCopy, chunksize: int, part_threads: int = 8) -> None:
+        super().__init__(params, part_threads)
+        self.chunksize = chunksize
+
+    def copy(self, client: LeanS3Client, task: Task) -> str:
+        key = self.params.target_key(task.key)
+        size, source_etag, head = self._head(client, task)
+        headers = self._put_headers(client, task, head)
+        chunk = part_size(size, self.chunksize)
+
+        def part(upload_id: str, number: int, start: int, end: int) -> tuple[int, str, None]:
+            etag = client.upload_part_copy(self.target_bucket, key, upload_id, number, task.bucket, task.key,
+                                           task.version_id, start, end, source_etag)
+            return number, etag, None
+
+        etag, parts = self._multipart(client, key, size, chunk, headers, part)
+        return f"Successful: {size} bytes in {parts} parts (multipart copy), ETag {etag}"

@@ -60,7 +60,7 @@ def failed_tasks_manifest(client: Any, job: Job) -> tuple[str, str, str, int]:
 
 
 def rerun_request(job: Job, manifest_bucket: str, manifest_key: str, etag: str, **overrides: Any) -> dict:
-    """A CreateJob body: the same operation and report as `job`, over its failed tasks."""
+    """A CreateJob body: the same operation, report and tags as `job`, over its failed tasks."""
     body: dict[str, Any] = {
         "AccountId": job.account_id,
         "ClientRequestToken": f"rerun-{job.job_id}-{etag[:16]}",
@@ -75,5 +75,7 @@ def rerun_request(job: Job, manifest_bucket: str, manifest_key: str, etag: str, 
         "Operation": job.operation.wire(),
         "Report": job.report.wire(),
     }
+    if job.tags:  # the job's tags and cosbatch: options (rate limit, failure threshold) carry over
+        body["Tags"] = [t.wire() for t in job.tags]
     body.update({k: v for k, v in overrides.items() if v is not None})
     return body

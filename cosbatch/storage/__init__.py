@@ -2,8 +2,8 @@
 the boto3 and lean SigV4 clients, and the embedded SeaweedFS server.
 
 A storage is a value (`Storage`) passed down with the job: JobService → Scheduler →
-launch → pipeline options → DoFn setup(). Nothing here imports the controller,
-the pipelines or the API.
+launch → pipeline options → DoFn setup(). It must not import the controller, the
+pipelines, launch, the store or the API.
 """
 
 from cosbatch.storage.catalog import (

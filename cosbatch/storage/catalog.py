@@ -27,7 +27,7 @@ _KEYS: dict[str, tuple[type, ...]] = {
     "endpoint_url": (str,), "region": (str,), "addressing_style": (str,),
     "access_key_id_env": (str,), "secret_access_key_env": (str,), "session_token_env": (str,),
     "aws_profile": (str,), "max_ops_per_second": (int, float), "accounts": (list,), "default": (bool,),
-    "multipart_threshold": (int, str), "multipart_chunksize": (int, str),
+    "multipart_threshold": (int, str), "multipart_chunksize": (int, str), "multipart_copy_threshold": (int, str),
 }
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
 _UNITS = {None: 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2, "GB": 1000**3, "GiB": 1024**3}
@@ -191,7 +191,7 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
     if accounts is not None and not all(isinstance(a, str) and a for a in accounts):
         raise fail("accounts must be a list of account ids (strings)", "accounts")
     sizes: dict[str, int] = {}
-    for key in ("multipart_threshold", "multipart_chunksize"):
+    for key in ("multipart_threshold", "multipart_chunksize", "multipart_copy_threshold"):
         if key in table:
             size = _size(table[key])
             if size is None or size < 5 * 1024**2 or size > 5 * 1024**3:

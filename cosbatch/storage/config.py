@@ -92,6 +92,10 @@ class Storage:
     #: uploads of parts this size (raised as S3's 10,000-part limit needs; at least 5 MiB).
     multipart_threshold: int = 64 * 1024**2
     multipart_chunksize: int = 16 * 1024**2
+    #: Copies within this storage: objects above this size are copied in parts (UploadPartCopy),
+    #: at the cost of a HEAD per object. None: only objects the storage refuses to copy in one
+    #: request (S3 and COS: over 5 GiB) are.
+    multipart_copy_threshold: int | None = None
     # Connection tuning (not identity).
     max_pool_connections: int = 64
     connect_timeout_s: float = 5.0

@@ -288,6 +288,22 @@ class LeanS3Client:
                              headers={"content-length": str(length)})
         return (resp.headers.get("etag") or "").strip('"')
 
+    def upload_part_copy(self, Bucket: str, Key: str, UploadId: str, PartNumber: int,  # noqa: N803
+                         source_bucket: str, source_key: str, source_version: str | None, start: int, end: int,
+                         source_etag: str | None = None) -> str:
+        """Copy bytes [start, end) of the source object into part `PartNumber`; its ETag."""
+        source = f"/{_uri_encode(source_bucket)}/{_uri_encode(source_key)}"
+        if source_version:
+            source += f"?versionId={_uri_encode(source_version, '')}"
+        headers = {"x-amz-copy-source": source, "x-amz-copy-source-range": f"bytes={start}-{end - 1}"}
+        if source_etag:
+            headers["x-amz-copy-source-if-match"] = f'"{source_etag}"'  # the same object for every part
+        resp = self._request("UploadPartCopy", "PUT", Bucket, Key, headers=headers,
+                             query={"partNumber": str(PartNumber), "uploadId": UploadId})
+        root = ElementTree.fromstring(resp.data)
+        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        return (root.findtext(f"{ns}ETag") or "").strip('"')
+
     def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str,  # noqa: N803
                                   parts: list[tuple[int, str]]) -> str:
         body = ("<CompleteMultipartUpload>" + "".join(

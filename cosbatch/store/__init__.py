@@ -1,7 +1,9 @@
 """The metadata store: jobs, status history, segments and progress, idempotency tokens.
 
-SQLite (embedded default) and PostgreSQL behind one `JobStore` protocol; imports only models,
-lifecycle and errors."""
+SQLite (embedded default) and PostgreSQL behind one `JobStore` protocol. It must not import
+the controller, the pipelines, operations, storage clients or surfaces; it imports only
+models, lifecycle and errors.
+"""
 
 from cosbatch.store.base import JobPage, JobStore, Segment, SegmentState, StatusChange
 from cosbatch.store.opener import open_store

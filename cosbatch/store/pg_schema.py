@@ -15,6 +15,7 @@ MIGRATION_LOCK = 0x636F7362617463
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (1, TABLES),  # jobs, job_events, segments, leases and their indexes
+    (2, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS tags TEXT"]),  # job tags (a JSON list)
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -26,6 +26,7 @@ from cosbatch.models import (
     ManifestGenerator,
     ProgressSummary,
     ReportConfig,
+    Tag,
 )
 from cosbatch.store.base import Segment, SegmentState, StatusChange
 
@@ -39,8 +40,13 @@ JOB_COLUMNS = """j.*,
 INSERT_JOB_COLUMNS = (
     "job_id, account_id, status, priority, description, confirmation_required, creation_time, "
     "client_request_token, request_hash, dialect, manifest, operation, report, role_arn, dry_run, "
-    "manifest_generator, storage, target_storage, max_ops_per_second"
+    "manifest_generator, storage, target_storage, max_ops_per_second, tags"
 )
+INSERT_JOB_COUNT = INSERT_JOB_COLUMNS.count(",") + 1
+
+
+def tags_json(tags: Sequence[Tag]) -> str:
+    return json.dumps([t.wire() for t in tags])
 
 
 def ts(value: float | None) -> datetime | None:
@@ -74,6 +80,7 @@ def job_insert_values(job: Job, request_hash: str) -> tuple[Any, ...]:
         job.storage,
         job.target_storage,
         job.max_ops_per_second,
+        tags_json(job.tags),
     )
 
 
@@ -110,6 +117,7 @@ def job_from_row(row: Row, now: float | None = None) -> Job:
         storage=row["storage"],
         target_storage=row["target_storage"],
         max_ops_per_second=row["max_ops_per_second"],
+        tags=[Tag.model_validate(t) for t in json.loads(row["tags"] or "[]")],
     )
 
 

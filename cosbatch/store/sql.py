@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from cosbatch.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
 from cosbatch.lifecycle import JobStatus, check_transition
-from cosbatch.models import FailureReason, Job
+from cosbatch.models import FailureReason, Job, Tag
 from cosbatch.store import rows
 from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
 
@@ -58,7 +58,7 @@ class SqlJobStore:
     def insert_job(self, job: Job, request_hash: str) -> tuple[Job, bool]:
         """Insert a new job; a repeated (account, token) returns the first job (created=False)."""
         with self._write() as conn:
-            placeholders = ",".join(["?"] * 19)
+            placeholders = ",".join(["?"] * rows.INSERT_JOB_COUNT)
             inserted = conn.execute(
                 f"INSERT INTO jobs({rows.INSERT_JOB_COLUMNS}) VALUES ({placeholders}) "
                 "ON CONFLICT (account_id, client_request_token) DO NOTHING RETURNING job_id",
@@ -186,6 +186,18 @@ class SqlJobStore:
     @guarded
     def set_rate_limit(self, job_id: str, max_ops_per_second: float | None, account_id: str | None = None) -> Job:
         return self._set_job_column("max_ops_per_second", max_ops_per_second, job_id, account_id)
+
+    @guarded
+    def get_job_tags(self, job_id: str, account_id: str | None = None) -> list[Tag]:
+        return list(self.get_job(job_id, account_id).tags)
+
+    @guarded
+    def put_job_tags(self, job_id: str, tags: Sequence[Tag], account_id: str | None = None) -> Job:
+        """Replace the job's tag set (checked by the caller); the job as it is now."""
+        return self._set_job_column("tags", rows.tags_json(tags), job_id, account_id)
+
+    def delete_job_tags(self, job_id: str, account_id: str | None = None) -> Job:
+        return self.put_job_tags(job_id, [], account_id)
 
     @guarded
     def set_priority(self, job_id: str, priority: int, account_id: str | None = None) -> Job:

@@ -28,7 +28,7 @@ from cosbatch.store.sql import SqlJobStore, guarded
 SCHEMA_VERSION = 2
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
-                      "worker_rate": "REAL"}
+                      "worker_rate": "REAL", "tags": "TEXT"}
 
 _SCHEMA = [*TABLES, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
 

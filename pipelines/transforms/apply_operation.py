@@ -16,11 +16,11 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 
 from cosbatch.control import JobControl, StopSignal
+from cosbatch.control.plan import JobPlan
 from cosbatch.manifests import Task
 from cosbatch.models import JobOperation
 from cosbatch.operations import RetryPolicy, TaskResult, client_for, operation_for, run_with_retries
 from cosbatch.operations.dry_run import DryRunOperation
-from cosbatch.plan import JobPlan
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
 from pipelines.transforms.rate_limit import bucket_for
@@ -41,7 +41,8 @@ class _ApplyOperationFn(beam.DoFn):
     def setup(self) -> None:
         n = self.plan.concurrency
         # Retries are ours (counted, classified); botocore makes a single attempt.
-        self.operation = operation_for(JobOperation.model_validate(self.plan.operation), self.plan.target_storage)
+        self.operation = operation_for(JobOperation.model_validate(self.plan.operation), self.plan.storage,
+                                       self.plan.target_storage)
         if self.plan.dry_run:
             self.operation = DryRunOperation(self.operation)
         self._client: Any = None  # made on first use: a stopped job's bundles need none (Dask sets up per partition)

@@ -6,12 +6,12 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 
+from cosbatch.control.plan import JobPlan, SegmentRef
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
 from cosbatch.manifests.csv_manifest import read_csv_segment
 from cosbatch.manifests.inventory import InventoryFile, read_inventory_tasks
 from cosbatch.manifests.source import open_segment_source
 from cosbatch.models import ManifestField
-from cosbatch.plan import JobPlan, SegmentRef
 from cosbatch.storage import make_client
 
 

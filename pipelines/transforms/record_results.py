@@ -21,8 +21,8 @@ from apache_beam.transforms.window import GlobalWindows
 
 from cosbatch import logs
 from cosbatch.control import JobControl, StopSignal
+from cosbatch.control.plan import JobPlan
 from cosbatch.models import ReportFormat, ReportScope
-from cosbatch.plan import JobPlan
 from cosbatch.reports import ReportLocation, write_segment_results
 from cosbatch.storage import make_client
 from cosbatch.store import SegmentState

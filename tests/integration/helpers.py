@@ -6,9 +6,9 @@ import json
 from urllib.parse import quote_plus
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.models import Job
 from cosbatch.reports import parse_csv_row
+from cosbatch.wire.dialects import parse_create_job
 
 
 def copy_request(manifest_bucket: str, manifest_key: str, target: str, report_bucket: str | None,

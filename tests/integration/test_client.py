@@ -124,3 +124,20 @@ def test_html_escapes_user_text(client, s3, make_bucket):
     assert "New" in job.history()._repr_html_()
     assert repr(job).startswith(f"<cosbatch.Job {job.id} New")
     assert "Status" in str(job) and evil in str(job)  # plain text is not HTML
+
+
+def test_job_tags_from_python(client, s3, make_bucket):
+    from cosbatch.errors import TooManyTags
+
+    src = make_bucket("src")
+    put_objects(s3, src, ["a"])
+    job = client.create_job(manifest=[f"s3://{src}/a"], operation=_copy(src), confirmation_required=True,
+                            tags={"team": "data"})
+    assert job.tags == {"team": "data"}
+    assert job.describe()["Tags"] == [{"Key": "team", "Value": "data"}]
+    assert job.put_tags([{"Key": "team", "Value": "ml"}, {"Key": "x", "Value": "1"}]).tags == {"team": "ml", "x": "1"}
+    with pytest.raises(TooManyTags):
+        job.put_tags({f"k{i}": "v" for i in range(51)})
+    assert job.tags == {"team": "ml", "x": "1"}
+    assert job.delete_tags().tags == {} and "Tags" not in job.describe()
+    job.cancel()

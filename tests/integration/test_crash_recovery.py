@@ -9,8 +9,8 @@ import sys
 from collections import Counter
 
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import wait_for
 from tests.integration.helpers import copy_request, read_report
 

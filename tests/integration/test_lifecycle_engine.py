@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 import pytest
 
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
+from cosbatch.wire.dialects import parse_create_job
 from launch import RunnerConfig
 from tests.conftest import put_objects, wait_for
 from tests.integration.helpers import copy_request, write_manifest

@@ -6,9 +6,9 @@ import time
 from dataclasses import replace
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.storage import StorageCatalog, implicit_storage
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import write_manifest
 
@@ -87,7 +87,7 @@ def test_a_storages_ceiling_holds_for_its_jobs(s3, s3_server, make_bucket, store
 def test_rate_limits_are_checked():
     import pytest
 
-    from cosbatch.controller.service import check_rate
+    from cosbatch.controller.cosbatch_tags import check_rate
     from cosbatch.errors import InvalidRequest
 
     assert check_rate("12.5") == 12.5 and check_rate(None) is None

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.models import FailureReason
 from cosbatch.store import SegmentState
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects
 from tests.integration.helpers import copy_request, read_report, write_manifest
 

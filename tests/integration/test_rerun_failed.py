@@ -21,7 +21,8 @@ def test_from_report_creates_a_job_of_exactly_the_failed_tasks(s3, s3_server, ma
     late = [f"late/{i} ü+%" for i in range(100)]  # not there yet: these 100 tasks fail
     put_objects(s3, src, present)
     write_manifest(s3, src, "m.csv", [(src, k) for k in present + late])
-    first = create_and_run(store, settings, copy_request(src, "m.csv", dst, rep, token="first"))
+    tags = [{"Key": "team", "Value": "data"}, {"Key": "cosbatch:max-ops-per-second", "Value": "5000"}]
+    first = create_and_run(store, settings, copy_request(src, "m.csv", dst, rep, token="first", Tags=tags))
     assert first.progress_summary.number_of_tasks_failed == 100
 
     put_objects(s3, src, late)  # the cause is fixed; run the failed tasks again, from the CLI
@@ -34,6 +35,7 @@ def test_from_report_creates_a_job_of_exactly_the_failed_tasks(s3, s3_server, ma
     service = JobService(store)
     rerun = service.describe_job(rerun_id)
     assert rerun.operation == first.operation and rerun.priority == 3
+    assert [t.wire() for t in rerun.tags] == tags and rerun.max_ops_per_second == 5000  # the tags carry over
     assert rerun.manifest.location.object_arn.endswith(f"job-{first.job_id}/failed-tasks.csv")
 
     from cosbatch.controller import Scheduler

@@ -18,12 +18,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageCatalog, implicit_storage, load_storage_config
 from cosbatch.storage.embedded import start_embedded_s3
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 from tests.integration.helpers import read_report, write_manifest
 
 ACCOUNT = "123456789012"

@@ -18,10 +18,10 @@ from dataclasses import replace
 import pytest
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import IllegalTransition
 from cosbatch.lifecycle import TERMINAL
 from cosbatch.lifecycle import JobStatus as S
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history

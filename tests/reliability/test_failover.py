@@ -16,9 +16,9 @@ from collections import Counter
 import pytest
 
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.store import SegmentState
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_legal_history

@@ -16,10 +16,10 @@ from urllib.parse import quote_plus
 import pytest
 
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import CosbatchError, InvalidRequest, JobNotFound, MalformedRequest
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.manifests.csv_manifest import FORMULA_START, unescape_cell
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects
 from tests.integration.helpers import copy_request, read_report
 

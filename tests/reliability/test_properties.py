@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import IllegalTransition, InvalidRequest
 from cosbatch.lifecycle import TERMINAL, TRANSITIONS, JobStatus
 from cosbatch.manifests import CsvLayout
@@ -31,6 +30,7 @@ from cosbatch.manifests.csv_manifest import iter_lines, parse_csv_line, scan_csv
 from cosbatch.operations import TaskResult
 from cosbatch.reports.layout import format_csv_row, one_line, parse_csv_row
 from cosbatch.store.sqlite import SqliteJobStore
+from cosbatch.wire.dialects import parse_create_job
 from tests.integration.helpers import copy_request
 from tests.reliability.checks import assert_legal_history
 

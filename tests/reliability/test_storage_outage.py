@@ -15,11 +15,11 @@ from dataclasses import replace
 import pytest
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.storage import StorageCatalog, implicit_storage
 from cosbatch.storage.embedded import start_embedded_s3
 from cosbatch.storage.lean import LeanS3Client
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_exact_report, assert_legal_history

@@ -20,11 +20,11 @@ import time
 import pytest
 
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import StoreUnavailable
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.store import SegmentState, open_store
 from cosbatch.store.sqlite import SqliteJobStore
+from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_legal_history

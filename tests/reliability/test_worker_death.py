@@ -17,9 +17,9 @@ import pytest
 
 from cosbatch.control import worker_lease_prefix
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.store import SegmentState
+from cosbatch.wire.dialects import parse_create_job
 from launch.base import RunnerConfig
 from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest

@@ -1,13 +1,15 @@
 """A fault-injecting HTTP proxy in front of the S3 server, for retry and outage tests.
 
 It forwards every request unchanged (the Host header too, so SigV4 signatures
-still verify) and answers a chosen fraction with 503 SlowDown instead.
+still verify) and answers a chosen fraction with 503 SlowDown instead, or whatever
+`respond(method, path, headers)` answers (status, XML body) for a request it picks.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import urllib3
@@ -17,8 +19,10 @@ SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Co
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, slow_down_ratio: float = 0.0, seed: int = 7) -> None:
+    def __init__(self, upstream: str, slow_down_ratio: float = 0.0, seed: int = 7,
+                 respond: Callable[[str, str, dict[str, str]], tuple[int, bytes] | None] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self.respond = respond
         self.ratio = slow_down_ratio
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -37,8 +41,9 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                seen = {k.lower(): v for k, v in self.headers.items()}
                 with proxy.lock:
-                    proxy.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                    proxy.requests.append((self.command, self.path, seen))
                     inject = proxy.rng.random() < proxy.ratio
                     if inject:
                         proxy.injected += 1
@@ -46,6 +51,10 @@ class FaultProxy:
                         proxy.forwarded += 1
                 if inject:
                     self._reply(503, {"Content-Type": "application/xml"}, SLOW_DOWN)
+                    return
+                answer = proxy.respond(self.command, self.path, seen) if proxy.respond else None
+                if answer is not None:
+                    self._reply(answer[0], {"Content-Type": "application/xml"}, answer[1])
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
                 resp = proxy.pool.request(self.command, proxy.upstream + self.path, body=body or None,

@@ -11,10 +11,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from cosbatch.api.auth import AccessDenied, AccessKey, SignedRequest, parse_access_keys, verify
-from cosbatch.api.shapes import S3_NAMESPACE, shapes_for
-from cosbatch.api.xml_codec import decode, document, parse_document
 from cosbatch.errors import ConfigError, InvalidRequest, MalformedRequest
 from cosbatch.models import Dialect
+from cosbatch.wire.shapes import S3_NAMESPACE, shapes_for
+from cosbatch.wire.xml_codec import decode, document, parse_document
 
 KEYS = {"AKID1": AccessKey("111122223333", "AKID1", "s3cr3t")}
 

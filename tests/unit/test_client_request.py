@@ -8,10 +8,10 @@ import pytest
 
 from cosbatch.client.htmlview import job_detail, job_table
 from cosbatch.client.request import fill_defaults, manifest_body, report_body
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models import FailureReason, Job, ProgressSummary, utcnow
+from cosbatch.wire.dialects import parse_create_job
 
 COPY = {"S3PutObjectCopy": {"TargetResource": "arn:aws:s3:::dst"}}
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import InvalidRequest
 from cosbatch.models import Dialect, ManifestFormat
 from cosbatch.names import parse_bucket_name, parse_object_name
+from cosbatch.wire.dialects import parse_create_job
 
 
 def s3_body(**over):

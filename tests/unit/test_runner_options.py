@@ -16,8 +16,8 @@ from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 from apache_beam.runners.portability.flink_runner import FlinkRunner
 from apache_beam.runners.portability.portable_runner import PortableRunner
 
+from cosbatch.control.plan import JobPlan, SegmentRef
 from cosbatch.errors import ConfigError
-from cosbatch.plan import JobPlan, SegmentRef
 from cosbatch.storage import implicit_storage
 from launch import dataflow
 from launch.base import RunnerConfig, check_store_reachable, pipeline_options_for
@@ -168,9 +168,9 @@ def test_each_run_of_a_job_is_a_new_dask_graph(tmp_path):
     from dask.base import tokenize
 
     from cosbatch.controller import JobService, Scheduler
-    from cosbatch.dialects import parse_create_job
     from cosbatch.settings import Settings
     from cosbatch.store import Segment, open_store
+    from cosbatch.wire.dialects import parse_create_job
     from pipelines.transforms.apply_operation import _ApplyOperationFn
     from tests.unit.test_models import s3_body
 

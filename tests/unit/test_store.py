@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from cosbatch.controller import JobService
-from cosbatch.dialects import parse_create_job
 from cosbatch.errors import IdempotencyConflict, IllegalTransition, InvalidRequest, JobNotFound
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.models import utcnow
 from cosbatch.store import Segment, SegmentState, open_store
+from cosbatch.wire.dialects import parse_create_job
 from tests.unit.test_models import s3_body
 
 
@@ -184,6 +184,26 @@ def test_abandoned_segments_count_redone_work(store, service):
     seg0, seg1 = store.segments(job.job_id)
     assert (seg0.state, seg0.succeeded, seg0.failed) == (SegmentState.PENDING, 0, 0)
     assert (seg1.state, seg1.succeeded) == (SegmentState.DONE, 100)
+
+
+def test_storage_binding_rate_limits_and_segment_states(store, service):
+    job = service.create_job(parse_create_job(s3_body()), max_ops_per_second=50)
+    stored = store.get_job(job.job_id)
+    assert stored.storage == service.storages.default.name and stored.target_storage is None
+    assert stored.max_ops_per_second == 50.0
+    assert service.update_rate_limit(job.job_id, 12.5).max_ops_per_second == 12.5
+    assert service.update_rate_limit(job.job_id, None).max_ops_per_second is None
+    with pytest.raises(JobNotFound):
+        service.update_rate_limit(job.job_id, 5, account_id="999999999999")
+    assert store.get_control(job.job_id) == (S.NEW, None)
+    store.set_worker_rate(job.job_id, 6.25)
+    assert store.get_control(job.job_id) == (S.NEW, 6.25)
+    store.replace_segments(job.job_id, [Segment(job.job_id, i, "{}", 0, 10, 1, 10) for i in range(2)])
+    store.update_segment(job.job_id, 1, SegmentState.DONE, 10, 0, [])
+    assert store.segment_state(job.job_id, 0) is SegmentState.PENDING
+    assert store.segment_state(job.job_id, 1) is SegmentState.DONE
+    with pytest.raises(JobNotFound):
+        store.segment_state(job.job_id, 7)
 
 
 def _open_and_close(url: str) -> None:

@@ -7,8 +7,13 @@ import stat
 
 import pytest
 
+from cosbatch.control.http_channel import (
+    HttpWorkerChannel,
+    channel_url,
+    load_worker_secret,
+    worker_token,
+)
 from cosbatch.errors import StoreUnavailable
-from cosbatch.worker_channel import HttpWorkerChannel, channel_url, load_worker_secret, worker_token
 
 
 def test_channel_url_carries_a_job_token_not_the_secret():

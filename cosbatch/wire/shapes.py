@@ -19,8 +19,8 @@ from typing import Any
 
 from botocore.loaders import Loader
 
-from cosbatch.dialects import COS_OPERATIONS
 from cosbatch.models import Dialect
+from cosbatch.wire.dialects import COS_OPERATIONS
 
 S3_NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 

@@ -15,8 +15,8 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from cosbatch.api.shapes import Shapes
 from cosbatch.errors import InvalidRequest, MalformedRequest
+from cosbatch.wire.shapes import Shapes
 
 _TRUE, _FALSE = "true", "false"
 

@@ -22,6 +22,8 @@ COS_OPERATIONS = {
     "COSDeleteObjectTagging": "S3DeleteObjectTagging",
     "COSPutObjectAcl": "S3PutObjectAcl",
     "COSDeleteObject": "S3DeleteObject",
+    "COSPutObjectRetention": "S3PutObjectRetention",
+    "COSPutObjectLegalHold": "S3PutObjectLegalHold",
 }
 S3_TO_COS_OPERATIONS = {v: k for k, v in COS_OPERATIONS.items()}
 

@@ -63,7 +63,7 @@ class JobControl:
     @classmethod
     def open(cls, store_url: str, job_id: str, poll_s: float = 0.5) -> JobControl:
         """Over the store itself, or over the controller's HTTP worker channel (an http(s) URL)."""
-        from cosbatch.worker_channel import HttpWorkerChannel, is_channel_url
+        from cosbatch.control.http_channel import HttpWorkerChannel, is_channel_url
 
         store = HttpWorkerChannel(store_url) if is_channel_url(store_url) else open_store(store_url)
         return cls(store, job_id, poll_s)  # type: ignore[arg-type]

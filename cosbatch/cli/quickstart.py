@@ -14,13 +14,14 @@ import tempfile
 from pathlib import Path
 
 from cosbatch.cli import render
+from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus
 from cosbatch.reports import parse_csv_row
 from cosbatch.settings import Settings
 from cosbatch.storage import implicit_storage
 from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
 
 SOURCE, TARGET, REPORTS = "cosbatch-source", "cosbatch-target", "cosbatch-reports"
 
@@ -38,11 +39,11 @@ def _seed(client, n: int) -> str:
 
 
 def quickstart(args: argparse.Namespace) -> int:
-    from cosbatch.cli.main import _storages, run_jobs
     from cosbatch.storage.embedded import start_embedded_s3
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-secret")
+    configured = storages_from_args(args)  # a bad --storage-config stops us before anything starts
     workdir = Path(tempfile.mkdtemp(prefix="cosbatch-quickstart-"))
     print(f"Starting an embedded S3 server (SeaweedFS) in {workdir} ...", flush=True)
     with start_embedded_s3(workdir / "s3", buckets=(SOURCE, TARGET, REPORTS)) as s3:
@@ -52,7 +53,7 @@ def quickstart(args: argparse.Namespace) -> int:
         print(f"Seeded {args.objects} objects in s3://{SOURCE}/photos/ and a manifest s3://{SOURCE}/{manifest_key}")
         store = open_store(args.store or f"sqlite:///{workdir / 'cosbatch.db'}")
         # The embedded server is the default storage; --storage-config's storages are there too.
-        storages = _storages(args).with_default(implicit_storage(s3.endpoint_url))
+        storages = configured.with_default(implicit_storage(s3.endpoint_url))
         service = JobService(store, storages)
         request = parse_create_job(
             {

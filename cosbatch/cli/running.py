@@ -1,0 +1,56 @@
+"""Running jobs from the command line: the storages a command can reach, and driving a
+Scheduler with a progress bar (`run`, `create-job --wait`, `quickstart`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from cosbatch.cli.progress import ProgressBar
+from cosbatch.controller import Scheduler
+from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.storage import StorageCatalog
+
+
+def storages_from_args(args: argparse.Namespace) -> StorageCatalog:
+    """The storages this command can reach: --storage-config's, plus the --endpoint-url one."""
+    path = getattr(args, "storage_config", None) or os.environ.get("COSBATCH_STORAGE_CONFIG")
+    return StorageCatalog.from_env(args.endpoint_url, args.region, path)
+
+
+def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None) -> None:
+    """Drive the scheduler with a progress bar until idle (or until `only_job` settles).
+
+    With `only_job`, the scheduler must drive that job alone (Scheduler(only_jobs=...)); a job
+    bound to a storage this process lacks is StorageNotConfigured, and stays untouched."""
+    if only_job is not None:
+        job = scheduler.store.get_job(only_job)
+        scheduler.storage_of(job)
+        scheduler.target_storage_of(job)
+    bar = ProgressBar(force=bool(args.progress)) if args.progress is not False else None
+    store = scheduler.store
+
+    def tick() -> None:
+        if bar is not None:
+            shown = [store.get_job(only_job)] if only_job else store.jobs_in(
+                (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING)
+            )
+            bar.show(shown)
+
+    def settled() -> bool:
+        status = store.get_status(only_job)  # type: ignore[arg-type]
+        return status in TERMINAL or status is JobStatus.SUSPENDED
+
+    try:
+        scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
+    finally:
+        if bar is not None:
+            if only_job:
+                bar.show([store.get_job(only_job)], final=True)
+            bar.close()
+        scheduler.close()
+    if scheduler.skipped_jobs and only_job is None:
+        print(f"cosbatch: left {len(scheduler.skipped_jobs)} job(s) alone: they are bound to storages this "
+              "process does not have (see --storage-config): " + ", ".join(sorted(scheduler.skipped_jobs)),
+              file=sys.stderr)

@@ -1,0 +1,102 @@
+"""`cosbatch:` job tags: the documented extension point for settings the S3 API has no field for.
+
+Every `cosbatch:` key a job may carry is registered here, with the parser that checks its
+value; a job tag with the prefix and any other key is refused (InvalidRequest naming it),
+so a mistyped option never goes unnoticed. Values are checked wherever tags are set
+(CreateJob, PutJobTagging, the CLI and the client all go through `cosbatch.controller.job_tags`).
+
+| key | value | effect |
+|-----|-------|--------|
+| `cosbatch:max-ops-per-second` | a positive number | the job's rate limit (as `create-job --max-ops-per-second`); changed or removed with the tags, a running job follows within seconds |
+| `cosbatch:failure-threshold` | a percentage, 0 < PCT ≤ 100 | the job fails once more than PCT% of its tasks run have failed (default 50%; the controller's minimum task count still applies) |
+
+To add an option: write its parser (value → checked value, InvalidRequest if bad), register
+it in OPTIONS, read it with `option_value`, and add its row to the table above and the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from cosbatch.errors import InvalidRequest
+from cosbatch.models import Tag
+
+if TYPE_CHECKING:
+    from cosbatch.settings import FailureThreshold
+
+PREFIX = "cosbatch:"
+MAX_OPS_PER_SECOND = "cosbatch:max-ops-per-second"
+FAILURE_THRESHOLD = "cosbatch:failure-threshold"
+
+
+@dataclass(frozen=True)
+class TagOption:
+    key: str
+    parse: Callable[[str], Any]  # the value → its checked form; InvalidRequest if it is not valid
+    summary: str
+
+
+def _rate(value: str) -> float:
+    rate = check_rate(value)
+    assert rate is not None
+    return rate
+
+
+def _percent(value: str) -> float:
+    try:
+        pct = float(value)
+    except ValueError:
+        pct = float("nan")
+    if not 0 < pct <= 100:  # NaN fails too
+        raise InvalidRequest(f"must be a percentage above 0 and at most 100, not {value[:40]!r}")
+    return pct
+
+
+OPTIONS: dict[str, TagOption] = {o.key: o for o in (
+    TagOption(MAX_OPS_PER_SECOND, _rate, "the job's rate limit, object operations per second"),
+    TagOption(FAILURE_THRESHOLD, _percent, "the job's failure threshold, a percentage of the tasks run"),
+)}
+
+
+def check(tags: Iterable[Tag]) -> None:
+    """Refuse an unknown `cosbatch:` key, or a known one whose value does not parse."""
+    for tag in tags:
+        if not tag.key.startswith(PREFIX):
+            continue
+        option = OPTIONS.get(tag.key)
+        if option is None:
+            raise InvalidRequest(f"unknown job tag {tag.key[:128]!r}: the cosbatch: tags are "
+                                 + ", ".join(sorted(OPTIONS)))
+        try:
+            option.parse(tag.value)
+        except InvalidRequest as exc:
+            message = exc.message.removeprefix("max-ops-per-second ")
+            raise InvalidRequest(f"job tag {tag.key}: {message}") from None
+
+
+def option_value(tags: Iterable[Tag], key: str) -> Any:
+    """The checked value of the `cosbatch:` option `key` in these tags, or None."""
+    for tag in tags:
+        if tag.key == key:
+            return OPTIONS[key].parse(tag.value)
+    return None
+
+
+def failure_threshold(default: FailureThreshold, tags: Iterable[Tag]) -> FailureThreshold:
+    """The job's failure threshold: `default`, with the ratio its cosbatch:failure-threshold tag sets."""
+    pct = option_value(tags, FAILURE_THRESHOLD)
+    return default if pct is None else replace(default, ratio=pct / 100)
+
+def check_rate(value: object) -> float | None:
+    """A rate limit in object operations per second: a positive number, or None for none."""
+    if value is None:
+        return None
+    try:
+        rate = float(str(value)) if not isinstance(value, bool) else None
+    except ValueError:
+        rate = None
+    if rate is None or not 0 < rate < 1e9 or rate != rate:
+        raise InvalidRequest(f"max-ops-per-second must be a positive number, not {value!r}")
+    return rate

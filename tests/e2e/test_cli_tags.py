@@ -1,0 +1,57 @@
+"""Job tags from the command line, as aws s3control spells the commands."""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e.test_cli import ACCOUNT, cli, create_args  # noqa: F401  (cli is a fixture)
+
+
+def test_create_put_get_delete_job_tagging(cli, make_bucket):  # noqa: F811
+    src = make_bucket("src")
+    out = cli(*create_args(src, src, src, "--confirmation-required",
+                           "--tags", '[{"Key": "team", "Value": "data"}]'), "--output", "json")
+    job_id = json.loads(out.stdout)["JobId"]
+    job = json.loads(cli("describe-job", "--job-id", job_id, "--output", "json").stdout)["Job"]
+    assert job["Tags"] == [{"Key": "team", "Value": "data"}]
+    assert "Tags         team=data" in cli("describe-job", "--job-id", job_id).stdout
+
+    # the aws CLI's shorthand, several tags
+    cli("put-job-tagging", "--account-id", ACCOUNT, "--job-id", job_id,
+        "--tags", "Key=team,Value=ml", "Key=stage,Value=")
+    got = json.loads(cli("get-job-tagging", "--job-id", job_id, "--output", "json").stdout)
+    assert got == {"Tags": [{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": ""}]}
+    assert cli("get-job-tagging", "--job-id", job_id).stdout.split() == ["team=ml", "stage="]
+
+    cli("delete-job-tagging", "--job-id", job_id)
+    assert json.loads(cli("get-job-tagging", "--job-id", job_id, "--output", "json").stdout) == {"Tags": []}
+    assert "Tags" not in json.loads(cli("describe-job", "--job-id", job_id, "--output", "json").stdout)["Job"]
+
+    too_many = json.dumps([{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    for args, code in ((["put-job-tagging", "--job-id", job_id, "--tags", too_many], "TooManyTags"),
+                       (["put-job-tagging", "--job-id", job_id, "--tags", "Key=a,Val=b"], "InvalidRequest"),
+                       (["put-job-tagging", "--job-id", job_id, "--tags", "Key=a,Value=1", "Key=a,Value=2"],
+                        "InvalidRequest"),
+                       (["get-job-tagging", "--job-id", "no-such-job"], "NoSuchJob"),
+                       ([*create_args(src, src, src, "--tags", too_many)], "TooManyTags")):
+        proc = cli(*args, check=False)
+        assert proc.returncode == (1 if code == "NoSuchJob" else 2), proc.stderr
+        assert proc.stderr.startswith(f"cosbatch: {code}: ") and "Traceback" not in proc.stderr
+
+
+def test_rate_limit_tag_shows_as_max_ops_per_second(cli, make_bucket):  # noqa: F811
+    src = make_bucket("src")
+    job_id = cli(*create_args(src, src, src, "--confirmation-required",
+                              "--tags", "Key=cosbatch:max-ops-per-second,Value=40")).stdout.strip()
+
+    def described() -> dict:
+        return json.loads(cli("describe-job", "--job-id", job_id, "--output", "json").stdout)["Job"]
+
+    assert described()["MaxOpsPerSecond"] == 40.0
+    assert "at most 40 operations/s" in cli("describe-job", "--job-id", job_id).stdout
+    cli("put-job-tagging", "--job-id", job_id, "--tags", "Key=cosbatch:max-ops-per-second,Value=80")
+    assert described()["MaxOpsPerSecond"] == 80.0
+    cli("delete-job-tagging", "--job-id", job_id)
+    assert "MaxOpsPerSecond" not in described()
+    proc = cli("put-job-tagging", "--job-id", job_id, "--tags", "Key=cosbatch:bogus,Value=1", check=False)
+    assert proc.returncode == 2 and "unknown job tag 'cosbatch:bogus'" in proc.stderr
