@@ -17,6 +17,7 @@ from typing import Any
 
 from cosbatch import logs
 from cosbatch.cli import render
+from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.progress import ProgressBar
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.controller.service import check_priority
@@ -208,6 +209,27 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
               file=sys.stderr)
 
 
+def wait_for_job(scheduler: Scheduler, service: JobService, args: argparse.Namespace, job_id: str,
+                 describe: bool = False) -> int:
+    """Run one job until it settles (or --timeout); print DescribeJob if asked, then the summary
+    line, last. The exit code says how the job ended (cosbatch.cli.outcome)."""
+    timed_out = False
+    try:
+        run_jobs(scheduler, args, only_job=job_id)
+    except TimeoutError:
+        timed_out = True
+    job = service.describe_job(job_id)
+    by_code = service.failures_by_code(job)
+    line = summary_line(job, by_code) + (f" (still running after --timeout {args.timeout:g} s)" if timed_out else "")
+    if describe:
+        data: dict[str, Any] = {"JobId": job.job_id, "Job": job.describe()}
+        if by_code:
+            data["FailedTasksByErrorCode"] = by_code
+        _emit(args, data | {"Summary": line}, render.describe(job, by_code=by_code))
+    print(line, file=sys.stderr if args.output == "json" else sys.stdout, flush=True)
+    return exit_code(job)
+
+
 def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.output == "json" else text)
 
@@ -267,11 +289,8 @@ def dispatch(args: argparse.Namespace) -> int:
         else:
             job = service.create_job(parse_create_job(_create_request(args)), args.max_ops_per_second)
         if args.wait:
-            run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs={job.job_id}), args,
-                     only_job=job.job_id)
-            job = service.describe_job(job.job_id)
-            _emit(args, {"JobId": job.job_id, "Job": job.describe()}, render.describe(job))
-            return 0 if job.status is JobStatus.COMPLETE else 1
+            return wait_for_job(Scheduler(store, _settings(args, store.url, storages), only_jobs={job.job_id}),
+                                service, args, job.job_id, describe=True)
         _emit(args, {"JobId": job.job_id}, job.job_id)
     elif args.command == "list-jobs":
         page = service.list_jobs(account, args.job_statuses, args.filter, args.max_results, args.next_token)
@@ -282,12 +301,15 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "describe-job":
         job = service.describe_job(args.job_id, account)
         history = service.history(job.job_id) if args.history else None
+        by_code = service.failures_by_code(job)
         data = {"Job": job.describe()}
+        if by_code:
+            data["FailedTasksByErrorCode"] = by_code
         if history:
             data["History"] = [
                 {"Status": h.to_status.value, "At": h.at.isoformat(), "Reason": h.reason} for h in history
             ]
-        _emit(args, data, render.describe(job, history))
+        _emit(args, data, render.describe(job, history, by_code))
     elif args.command == "update-job-priority":
         job = service.update_job_priority(args.job_id, args.priority, account)
         _emit(args, {"JobId": job.job_id, "Priority": job.priority}, f"{job.job_id} priority {job.priority}")
@@ -299,7 +321,10 @@ def dispatch(args: argparse.Namespace) -> int:
         _emit(args, data, f"{job.job_id} {job.status.value}")
     elif args.command == "run":
         only = {args.job_id} if args.job_id else None
-        run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs=only), args, only_job=args.job_id)
+        scheduler = Scheduler(store, _settings(args, store.url, storages), only_jobs=only)
+        if args.job_id:
+            return wait_for_job(scheduler, service, args, args.job_id)
+        run_jobs(scheduler, args)
     return 0
 
 
