@@ -71,6 +71,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--failure-threshold-tasks", type=int, default=1000)
     p.add_argument("--failure-threshold-ratio", type=float, default=0.5)
     p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    p.add_argument("--storage-patience", type=float, default=300.0, metavar="SECONDS",
+                   help="how long a preparing job waits for its unreachable storage before it fails "
+                        "with StorageUnreachable (default 300)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
 
@@ -166,6 +169,7 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
         segment_size=getattr(args, "segment_size", None),
         concurrency=getattr(args, "concurrency", 64),
         capacity=getattr(args, "capacity", 1),
+        storage_patience_s=getattr(args, "storage_patience", 300.0),
         threshold=FailureThreshold(
             getattr(args, "failure_threshold_tasks", 1000), getattr(args, "failure_threshold_ratio", 0.5)
         ),
