@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-import pytest
-
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
@@ -15,6 +13,7 @@ from cosbatch.storage import CredentialsRef, StorageCatalog, implicit_storage
 from cosbatch.storage.embedded import start_embedded_s3
 from tests.conftest import put_objects, running_scheduler, wait_for
 from tests.integration.helpers import copy_request, create_and_run, write_manifest
+from tests.reliability.test_storage_outage import own_s3  # noqa: F401  (a SeaweedFS of the test's own)
 
 OUTAGE_S = 20.0
 
@@ -59,14 +58,7 @@ def test_wrong_keys_are_access_denied_naming_the_storage_and_key_id(store, setti
     assert "very-secret-value" not in reason
 
 
-@pytest.fixture()
-def own_s3(tmp_path):
-    server = start_embedded_s3(tmp_path / "seaweedfs", buckets=("src", "dst", "rep"))
-    yield server
-    server.stop()
-
-
-def test_job_created_during_a_storage_outage_completes_once_it_returns(own_s3, store, settings):
+def test_job_created_during_a_storage_outage_completes_once_it_returns(own_s3, store, settings):  # noqa: F811
     s3 = own_s3.client()
     put_objects(s3, "src", ["a", "b", "c"])
     write_manifest(s3, "src", "m.csv", [("src", k) for k in ("a", "b", "c")])
