@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cosbatch.controller.preflight import check_sample, first_lines
 from cosbatch.controller.storage_errors import classify, status_of
 from cosbatch.errors import ManifestError
 from cosbatch.manifests import CsvLayout, ManifestSource, SegmentSource, scan_csv
@@ -44,14 +45,23 @@ def _segments(job_id: str, source: str, ranges: list[tuple[int, int, int, int]],
 
 
 def _csv_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None, etag: str | None,
-                  fields: tuple | None, segment_size: int) -> tuple[int, list[Segment]]:
+                  fields: tuple | None, segment_size: int, storage: Storage | None = None) -> tuple[int, list[Segment]]:
+    """Segments of a CSV manifest; with `storage`, the preflight first (cosbatch.controller.preflight)."""
     source = ManifestSource(ref, client, version_id).resolve(etag)
-    total, scanned = scan_csv(source.chunks(), CsvLayout(fields), segment_size)
+    layout = CsvLayout(fields)
+    sample = first_lines(source, layout) if storage else []
+    total, scanned = scan_csv(source.chunks(), layout, segment_size)
+    if storage is not None and job.operation.name not in _NO_PREFLIGHT_HEAD:
+        check_sample(client, storage, sample)
     seg_source = SegmentSource(
         url=source.url, etag=source.etag, version_id=version_id, format="csv",
         fields=tuple(f.value for f in fields) if fields else None,
     ).to_json()
     return total, _segments(job.job_id, seg_source, [(s.start, s.end, s.first_line, s.task_count) for s in scanned], 0)
+
+
+#: Operations whose objects may well be gone already (a delete run again): no preflight HEADs.
+_NO_PREFLIGHT_HEAD = frozenset({"S3DeleteObject", "COSDeleteObject"})
 
 
 def _inventory_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None, etag: str | None,
@@ -138,7 +148,8 @@ def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = N
 
 
 #: Codes raised by the manifest readers that already say exactly what happened.
-_TRUSTED = frozenset({"ManifestNotFound", "ManifestETagMismatch", "StorageUnreachable", "AccessDenied"})
+_TRUSTED = frozenset({"ManifestNotFound", "ManifestETagMismatch", "StorageUnreachable", "AccessDenied",
+                      "ManifestHeaderRow", "ManifestObjectsNotFound"})
 
 
 def _reading(job: Job) -> str:
@@ -155,4 +166,5 @@ def _manifest_segments(job: Job, client: Any, segment_size: int, storage: Storag
     if spec.format in (ManifestFormat.S3_INVENTORY, ManifestFormat.COS_INVENTORY):
         return _inventory_segments(job, client, location.ref, location.object_version_id, location.e_tag, segment_size)
     fields = tuple(spec.fields) if spec.fields else None
-    return _csv_segments(job, client, location.ref, location.object_version_id, location.e_tag, fields, segment_size)
+    return _csv_segments(job, client, location.ref, location.object_version_id, location.e_tag, fields, segment_size,
+                         storage)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import pytest
+
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.dialects import parse_create_job
 from cosbatch.lifecycle import JobStatus as S
@@ -94,3 +96,48 @@ def test_storage_unreachable_beyond_patience_fails_the_job(store, settings, tmp_
                   storage_patience_s=3.0, pipeline_retry_s=0.5, prepare_retry_max_s=1.0)
     code, reason = _failure(create_and_run(store, cfg, copy_request("src", "m.csv", "dst", "rep"), timeout_s=60))
     assert code == "StorageUnreachable" and "is unreachable" in reason
+
+
+@pytest.mark.parametrize("header", ["Bucket,Key", "bucket,key", "Bucket,photos/a.jpg"])
+def test_header_row_fails_with_manifest_header_row(store, settings, s3, make_bucket, header):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, ["photos/a.jpg"])
+    s3.put_object(Bucket=src, Key="m.csv", Body=f"{header}\n{src},photos/a.jpg\n".encode())
+    job = create_and_run(store, settings, copy_request(src, "m.csv", dst, rep))
+    code, reason = _failure(job)
+    assert code == "ManifestHeaderRow" and "line 1 is a header row" in reason
+    assert s3.list_objects_v2(Bucket=dst).get("KeyCount", 0) == 0  # no task ran on a bucket "Bucket"
+
+
+def test_all_sampled_objects_missing_names_the_missing_bucket(store, settings, s3, make_bucket):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    write_manifest(s3, src, "m.csv", [("no-such-source", "a"), ("no-such-source", "b")])
+    code, reason = _failure(create_and_run(store, settings, copy_request(src, "m.csv", dst, rep)))
+    assert code == "ManifestObjectsNotFound"
+    assert "none of the first 2 objects" in reason and "bucket 'no-such-source' does not exist" in reason
+
+
+def test_all_sampled_objects_missing_says_keys_are_not_url_encoded(store, settings, s3, make_bucket):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, ["c++/main.cpp", "a+b.txt"])
+    # written as is: '+' decodes to a space, so the manifest names "c  /main.cpp" and "a b.txt"
+    s3.put_object(Bucket=src, Key="m.csv", Body=f"{src},c++/main.cpp\n{src},a+b.txt\n".encode())
+    code, reason = _failure(create_and_run(store, settings, copy_request(src, "m.csv", dst, rep)))
+    assert code == "ManifestObjectsNotFound"
+    assert "not URL-encoded" in reason and "'c++/main.cpp' exists as written" in reason
+
+
+def test_all_sampled_objects_missing_on_an_existing_bucket_asks_about_the_storage(store, settings, s3, make_bucket):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    write_manifest(s3, src, "m.csv", [(src, "x"), (src, "y")])
+    code, reason = _failure(create_and_run(store, settings, copy_request(src, "m.csv", dst, rep)))
+    assert code == "ManifestObjectsNotFound" and f"s3://{src}/x (line 1)" in reason and "storage" in reason
+
+
+def test_some_sampled_objects_missing_still_runs(store, settings, s3, make_bucket):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, ["there"])
+    write_manifest(s3, src, "m.csv", [(src, "gone"), (src, "there")])
+    job = create_and_run(store, settings, copy_request(src, "m.csv", dst, rep))
+    assert job.status is S.COMPLETE
+    assert (job.progress_summary.number_of_tasks_succeeded, job.progress_summary.number_of_tasks_failed) == (1, 1)
