@@ -2,7 +2,8 @@
 `run` (process jobs) and `quickstart`.
 
 Errors are one line on stderr (`cosbatch: <Code>: <message>`) and exit code 1;
-usage errors and refused requests (InvalidRequest, MalformedXML) exit 2.
+usage errors and refused requests (InvalidRequest, MalformedXML, MalformedJSON) exit 2;
+waiting commands exit by how the job ended (cosbatch.cli.outcome).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cosbatch import logs
 from cosbatch.cli import render
 from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.progress import ProgressBar
+from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.controller.service import check_priority
 from cosbatch.dialects import parse_create_job
@@ -26,7 +28,6 @@ from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
-from cosbatch.store import open_store
 from cosbatch.store.sqlite import default_store_url
 from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 
@@ -44,7 +45,8 @@ def _json_arg(value: str, name: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                               code="MalformedJSON") from None
 
 
 def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -271,12 +273,12 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from cosbatch.cli.serve import run_serve
 
-        return run_serve(args, _settings(args, open_store(store_url).url))
+        return run_serve(args, _settings(args, open_for(args.command, store_url).url))
     if args.command == "quickstart":
         from cosbatch.quickstart import quickstart
 
         return quickstart(args)
-    store = open_store(store_url)
+    store = open_for(args.command, store_url)
     storages = _storages(args)
     service = JobService(store, storages)
     account = getattr(args, "account_id", None)
