@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 
@@ -51,3 +52,14 @@ def test_bad_json_is_a_json_error_and_an_unknown_operation_lists_the_valid_ones(
     unknown = _cli(*base, "--operation", '{"S3Nope": {}}')
     line = _one_line_error(unknown, "InvalidRequest")
     assert "unknown operation 'S3Nope'" in line and "S3PutObjectCopy" in line and "S3PutObjectTagging" in line
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _cli("--store", str(tmp_path / "c.db"), "serve", "--no-auth", "--host", "127.0.0.1",
+                    "--port", str(port))
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(proc, "CannotListen")
