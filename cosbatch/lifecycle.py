@@ -33,7 +33,8 @@ S = JobStatus
 #: status and always passes through Cancelling, where running work is stopped.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     S.NEW: frozenset({S.PREPARING, S.CANCELLING}),
-    S.PREPARING: frozenset({S.READY, S.SUSPENDED, S.FAILED, S.CANCELLING}),
+    # Preparing → Preparing: still waiting for its storage, with a new StatusUpdateReason.
+    S.PREPARING: frozenset({S.PREPARING, S.READY, S.SUSPENDED, S.FAILED, S.CANCELLING}),
     S.SUSPENDED: frozenset({S.READY, S.CANCELLING}),
     S.READY: frozenset({S.ACTIVE, S.CANCELLING}),
     S.ACTIVE: frozenset({S.COMPLETING, S.FAILING, S.PAUSING, S.CANCELLING}),

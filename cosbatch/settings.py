@@ -41,6 +41,11 @@ class Settings:
     pipeline_retry_max_s: float = 30.0
     #: How long a registered pipeline worker may be gone before its pipeline is given up.
     worker_grace_s: float = 3.0
+    #: How long Preparing waits for a job's unreachable storage (connection refused, timeouts,
+    #: 5xx, throttling) before the job fails with StorageUnreachable; retries back off from
+    #: pipeline_retry_s up to prepare_retry_max_s.
+    storage_patience_s: float = 300.0
+    prepare_retry_max_s: float = 10.0
     #: How long `run` (run_until_idle) waits out an unavailable store before giving up.
     store_patience_s: float = 120.0
     # Workers report over the controller's HTTP worker channel at this URL instead of opening

@@ -2,7 +2,8 @@
 `run` (process jobs) and `quickstart`.
 
 Errors are one line on stderr (`cosbatch: <Code>: <message>`) and exit code 1;
-usage errors and refused requests (InvalidRequest, MalformedXML) exit 2.
+usage errors and refused requests (InvalidRequest, MalformedXML, MalformedJSON) exit 2;
+waiting commands exit by how the job ended (cosbatch.cli.outcome).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from typing import Any
 
 from cosbatch import logs
 from cosbatch.cli import render
+from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
+from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
-from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
-from cosbatch.store import open_store
 from cosbatch.store.sqlite import default_store_url
 from cosbatch.wire.dialects import parse_create_job
 from launch.base import RUNNERS, RunnerConfig, check_store_reachable
@@ -43,7 +44,8 @@ def _json_arg(value: str, name: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                               code="MalformedJSON") from None
 
 
 def _tags_arg(values: list[str]) -> list[Any]:
@@ -83,6 +85,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--failure-threshold-tasks", type=int, default=1000)
     p.add_argument("--failure-threshold-ratio", type=float, default=0.5)
     p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    p.add_argument("--storage-patience", type=float, default=300.0, metavar="SECONDS",
+                   help="how long a preparing job waits for its unreachable storage before it fails "
+                        "with StorageUnreachable (default 300)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
 
@@ -184,10 +189,32 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
         segment_size=getattr(args, "segment_size", None),
         concurrency=getattr(args, "concurrency", 64),
         capacity=getattr(args, "capacity", 1),
+        storage_patience_s=getattr(args, "storage_patience", 300.0),
         threshold=FailureThreshold(
             getattr(args, "failure_threshold_tasks", 1000), getattr(args, "failure_threshold_ratio", 0.5)
         ),
     )
+
+
+def wait_for_job(scheduler: Scheduler, service: JobService, args: argparse.Namespace, job_id: str,
+                 describe: bool = False) -> int:
+    """Run one job until it settles (or --timeout); print DescribeJob if asked, then the summary
+    line, last. The exit code says how the job ended (cosbatch.cli.outcome)."""
+    timed_out = False
+    try:
+        run_jobs(scheduler, args, only_job=job_id)
+    except TimeoutError:
+        timed_out = True
+    job = service.describe_job(job_id)
+    by_code = service.failures_by_code(job)
+    line = summary_line(job, by_code) + (f" (still running after --timeout {args.timeout:g} s)" if timed_out else "")
+    if describe:
+        data: dict[str, Any] = {"JobId": job.job_id, "Job": job.describe()}
+        if by_code:
+            data["FailedTasksByErrorCode"] = by_code
+        _emit(args, data | {"Summary": line}, render.describe(job, by_code=by_code))
+    print(line, file=sys.stderr if args.output == "json" else sys.stdout, flush=True)
+    return exit_code(job)
 
 
 def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
@@ -229,12 +256,12 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from cosbatch.cli.serve import run_serve
 
-        return run_serve(args, _settings(args, open_store(store_url).url))
+        return run_serve(args, _settings(args, open_for(args.command, store_url).url))
     if args.command == "quickstart":
         from cosbatch.cli.quickstart import quickstart
 
         return quickstart(args)
-    store = open_store(store_url)
+    store = open_for(args.command, store_url)
     storages = storages_from_args(args)
     service = JobService(store, storages)
     account = getattr(args, "account_id", None)
@@ -251,11 +278,8 @@ def dispatch(args: argparse.Namespace) -> int:
         else:
             job = service.create_job(parse_create_job(_create_request(args)), args.max_ops_per_second)
         if args.wait:
-            run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs={job.job_id}), args,
-                     only_job=job.job_id)
-            job = service.describe_job(job.job_id)
-            _emit(args, {"JobId": job.job_id, "Job": job.describe()}, render.describe(job))
-            return 0 if job.status is JobStatus.COMPLETE else 1
+            return wait_for_job(Scheduler(store, _settings(args, store.url, storages), only_jobs={job.job_id}),
+                                service, args, job.job_id, describe=True)
         _emit(args, {"JobId": job.job_id}, job.job_id)
     elif args.command == "list-jobs":
         page = service.list_jobs(account, args.job_statuses, args.filter, args.max_results, args.next_token)
@@ -266,12 +290,15 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "describe-job":
         job = service.describe_job(args.job_id, account)
         history = service.history(job.job_id) if args.history else None
+        by_code = service.failures_by_code(job)
         data = {"Job": job.describe()}
+        if by_code:
+            data["FailedTasksByErrorCode"] = by_code
         if history:
             data["History"] = [
                 {"Status": h.to_status.value, "At": h.at.isoformat(), "Reason": h.reason} for h in history
             ]
-        _emit(args, data, render.describe(job, history))
+        _emit(args, data, render.describe(job, history, by_code))
     elif args.command == "update-job-priority":
         job = service.update_job_priority(args.job_id, args.priority, account)
         _emit(args, {"JobId": job.job_id, "Priority": job.priority}, f"{job.job_id} priority {job.priority}")
@@ -290,7 +317,10 @@ def dispatch(args: argparse.Namespace) -> int:
         _emit(args, {"Tags": tags}, "\n".join(f"{t['Key']}={t['Value']}" for t in tags) or "(no tags)")
     elif args.command == "run":
         only = {args.job_id} if args.job_id else None
-        run_jobs(Scheduler(store, _settings(args, store.url, storages), only_jobs=only), args, only_job=args.job_id)
+        scheduler = Scheduler(store, _settings(args, store.url, storages), only_jobs=only)
+        if args.job_id:
+            return wait_for_job(scheduler, service, args, args.job_id)
+        run_jobs(scheduler, args)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cosbatch.models import Job
+from cosbatch.reports.summary import failures_text, report_url
 from cosbatch.store.base import JobPage, StatusChange
 
 
@@ -21,7 +22,8 @@ def _progress(job: Job) -> str:
     )
 
 
-def describe(job: Job, history: list[StatusChange] | None = None) -> str:
+def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[str, int] | None = None) -> str:
+    """DescribeJob as aligned rows; `by_code`: failed tasks by error code (JobService.failures_by_code)."""
     params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
     if job.manifest is not None:
         manifest = f"{job.manifest.location.object_arn} ({job.manifest.spec.format.value})"
@@ -35,14 +37,17 @@ def describe(job: Job, history: list[StatusChange] | None = None) -> str:
         ("Description", job.description or "-"),
         ("Operation", f"{job.operation.name} ({params})"),
         ("Progress", _progress(job)),
+    ]
+    if by_code:
+        rows.append(("Failures", failures_text(by_code)))
+    rows += [
         ("Manifest", manifest),
         ("Storage", job.storage_text()),
     ]
     if job.tags:
         rows.append(("Tags", ", ".join(f"{t.key}={t.value}" for t in job.tags)))
-    if job.report.enabled:
-        prefix = (job.report.prefix or "").strip("/")
-        where = f"s3://{job.report.bucket_name}/{prefix + '/' if prefix else ''}job-{job.job_id}/"
+    where = report_url(job)
+    if where is not None:
         rows.append(("Report", f"{where} ({job.report.scope.value})"))
     else:
         rows.append(("Report", "disabled"))

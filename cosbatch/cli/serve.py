@@ -55,8 +55,13 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     clients = StorageClients(settings.storages)
     app = ApiApp(JobService(store, settings.storages), keys, storage=lambda job: clients.get(job.storage),
                  worker_secret=secret)
-    server = create_server(app, host=args.host, port=args.port, threads=args.threads,
-                           max_request_body_size=WAITRESS_BODY_CAP, ident="cosbatch", clear_untrusted_proxy_headers=True)
+    try:
+        server = create_server(app, host=args.host, port=args.port, threads=args.threads,
+                               max_request_body_size=WAITRESS_BODY_CAP, ident="cosbatch",
+                               clear_untrusted_proxy_headers=True)
+    except OSError as exc:  # the port is in use, the host cannot be resolved or is not local
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+                          code="CannotListen") from None
     if secret is not None:
         advertised = args.advertise_url or f"http://{server.effective_host}:{server.effective_port}"  # type: ignore[union-attr]
         settings = replace(settings, worker_channel_url=advertised, worker_secret=secret)

@@ -12,6 +12,7 @@ from cosbatch.client.progress import make_progress
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import Job as JobModel
 from cosbatch.models import ProgressSummary
+from cosbatch.reports.summary import report_url
 from cosbatch.store.base import StatusChange
 
 if TYPE_CHECKING:
@@ -60,14 +61,15 @@ class Job:
         return History(self._client.service.history(self.id))
 
     @property
+    def failures(self) -> dict[str, int]:
+        """Failed tasks by error code with counts, most frequent first ({"NoSuchKey": 2});
+        failures of a job without a report are counted under "Unrecorded"."""
+        return self._client.service.failures_by_code(self.refresh().model)
+
+    @property
     def report_url(self) -> str | None:
         """s3://bucket/prefix/job-<id>/, where the completion report is (None if disabled)."""
-        from cosbatch.reports.reader import report_location
-
-        if not self.model.report.enabled:
-            return None
-        loc = report_location(self.model)
-        return f"s3://{loc.bucket}/{loc.job_dir}/"
+        return report_url(self.model)
 
     def report(self, task_status: str | None = None) -> pa.Table:
         """The completion report as a pyarrow Table (Bucket, Key, VersionId, TaskStatus,
@@ -144,7 +146,7 @@ class Job:
         return f"<cosbatch.Job {self.id} {self.model.status.value} {p.tasks_run}/{total}>"
 
     def __str__(self) -> str:
-        return render.describe(self.model)
+        return render.describe(self.model, by_code=self._client.service.failures_by_code(self.model))
 
     def _repr_html_(self) -> str:
         return htmlview.job_detail(self.refresh().model)

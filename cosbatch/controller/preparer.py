@@ -9,6 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cosbatch.controller.preflight import check_sample, first_lines
+from cosbatch.controller.storage_errors import classify, status_of
 from cosbatch.errors import ManifestError
 from cosbatch.manifests import CsvLayout, ManifestSource, SegmentSource, scan_csv
 from cosbatch.manifests.generator import KeyNameConstraint, ObjectFilter, generate_manifest
@@ -18,21 +20,21 @@ from cosbatch.models.manifest_generator import S3JobManifestGenerator
 from cosbatch.names import ObjectRef, parse_bucket_name
 from cosbatch.operations import operation_for
 from cosbatch.reports import ReportLocation
+from cosbatch.storage import Storage
 from cosbatch.store.base import Segment
 
 
-def _check_bucket(client: Any, bucket: str, code: str, what: str) -> None:
+def _check_bucket(client: Any, bucket: str, code: str, what: str, storage: Storage) -> None:
+    """`code` (e.g. ReportBucketNotFound) only when the bucket is really missing (404); storage
+    trouble is StorageUnreachable or AccessDenied (storage_errors.classify)."""
     try:
         client.head_bucket(Bucket=bucket)
-    except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 404:
-            raise ManifestError(f"{what} bucket {bucket!r} does not exist", code=code) from None
-        if status == 403:
-            raise ManifestError(f"access denied to {what} bucket {bucket!r}", code=code) from None
-        raise ManifestError(f"cannot check {what} bucket {bucket!r}: {exc}", code=code) from None
-    except BotoCoreError as exc:
-        raise ManifestError(f"cannot reach storage to check {what} bucket {bucket!r}: {exc}", code=code) from None
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError) and status_of(exc)[0] == 404:
+            raise ManifestError(f"{what} bucket {bucket!r} does not exist on {storage.describe()}", code=code) from None
+        raise classify(exc, storage, f"HEAD {what} bucket {bucket!r}") or ManifestError(
+            f"cannot check {what} bucket {bucket!r} on {storage.describe()}: {exc}", code="StorageError"
+        ) from None
 
 
 def _segments(job_id: str, source: str, ranges: list[tuple[int, int, int, int]], first_no: int) -> list[Segment]:
@@ -43,14 +45,23 @@ def _segments(job_id: str, source: str, ranges: list[tuple[int, int, int, int]],
 
 
 def _csv_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None, etag: str | None,
-                  fields: tuple | None, segment_size: int) -> tuple[int, list[Segment]]:
+                  fields: tuple | None, segment_size: int, storage: Storage | None = None) -> tuple[int, list[Segment]]:
+    """Segments of a CSV manifest; with `storage`, the preflight first (cosbatch.controller.preflight)."""
     source = ManifestSource(ref, client, version_id).resolve(etag)
-    total, scanned = scan_csv(source.chunks(), CsvLayout(fields), segment_size)
+    layout = CsvLayout(fields)
+    sample = first_lines(source, layout) if storage else []
+    total, scanned = scan_csv(source.chunks(), layout, segment_size)
+    if storage is not None and job.operation.name not in _NO_PREFLIGHT_HEAD:
+        check_sample(client, storage, sample)
     seg_source = SegmentSource(
         url=source.url, etag=source.etag, version_id=version_id, format="csv",
         fields=tuple(f.value for f in fields) if fields else None,
     ).to_json()
     return total, _segments(job.job_id, seg_source, [(s.start, s.end, s.first_line, s.task_count) for s in scanned], 0)
+
+
+#: Operations whose objects may well be gone already (a delete run again): no preflight HEADs.
+_NO_PREFLIGHT_HEAD = frozenset({"S3DeleteObject", "COSDeleteObject"})
 
 
 def _inventory_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None, etag: str | None,
@@ -80,7 +91,7 @@ def _generated_manifest_ref(job: Job, gen: S3JobManifestGenerator) -> ObjectRef:
     return ObjectRef(report.bucket, f"{report.job_dir}/generated-manifest.csv")
 
 
-def _generate(job: Job, client: Any, segment_size: int) -> tuple[int, list[Segment]]:
+def _generate(job: Job, client: Any, segment_size: int, storage: Storage) -> tuple[int, list[Segment]]:
     assert job.manifest_generator is not None
     gen = job.manifest_generator.s3_job_manifest_generator
     f = gen.filter
@@ -99,14 +110,16 @@ def _generate(job: Job, client: Any, segment_size: int) -> tuple[int, list[Segme
         ),
     )
     out = _generated_manifest_ref(job, gen)
-    _check_bucket(client, out.bucket, "ManifestGeneratorError", "manifest output")
+    _check_bucket(client, out.bucket, "ManifestGeneratorError", "manifest output", storage)
     _, etag = generate_manifest(client, parse_bucket_name(gen.source_bucket), object_filter, out.bucket, out.key)
     return _csv_segments(job, client, out, None, etag, None, segment_size)
 
 
-def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = None) -> tuple[int, list[Segment]]:
-    """(total tasks, segments) of the job's manifest; ManifestError if it cannot be used.
-    `target_client`: a client on a copy's target storage, when it is another one."""
+def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = None, *, storage: Storage,
+                target_storage: Storage | None = None) -> tuple[int, list[Segment]]:
+    """(total tasks, segments) of the job's manifest; ManifestError if it cannot be used, with a
+    code that says why (README: Failure codes). StorageUnreachable is transient: try again later.
+    `target_client` / `target_storage`: a copy's target storage, when it is another one."""
     try:
         operation_for(job.operation)  # e.g. an Invoke function that cannot be imported
     except Exception as exc:
@@ -114,13 +127,44 @@ def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = N
     params = job.operation.params
     target_bucket = getattr(params, "target_bucket", None)
     if target_bucket:
-        _check_bucket(target_client or client, target_bucket, "TargetBucketNotFound", "target")
+        _check_bucket(target_client or client, target_bucket, "TargetBucketNotFound", "target",
+                      target_storage or storage)
     if job.report.enabled:
-        _check_bucket(client, job.report.bucket_name, "ReportBucketNotFound", "report")
+        _check_bucket(client, job.report.bucket_name, "ReportBucketNotFound", "report", storage)
+    try:
+        return _manifest_segments(job, client, segment_size, storage)
+    except (ClientError, BotoCoreError) as exc:
+        raise classify(exc, storage, _reading(job)) or ManifestError(
+            f"{_reading(job)} on {storage.describe()} failed: {exc}", code="StorageError") from None
+    except ManifestError as exc:
+        if exc.code in _TRUSTED:
+            raise
+        better = classify(exc, storage, _reading(job))
+        if better is not None:
+            raise better from None
+        if exc.code == "ManifestParseError":
+            raise ManifestError(exc.message, code="InvalidManifest") from None
+        raise
+
+
+#: Codes raised by the manifest readers that already say exactly what happened.
+_TRUSTED = frozenset({"ManifestNotFound", "ManifestETagMismatch", "StorageUnreachable", "AccessDenied",
+                      "ManifestHeaderRow", "ManifestObjectsNotFound"})
+
+
+def _reading(job: Job) -> str:
     if job.manifest is None:
-        return _generate(job, client, segment_size)
+        gen = job.manifest_generator.s3_job_manifest_generator if job.manifest_generator else None
+        return f"generating the manifest from bucket {gen.source_bucket if gen else '?'}"
+    return f"reading manifest {job.manifest.location.object_arn}"
+
+
+def _manifest_segments(job: Job, client: Any, segment_size: int, storage: Storage) -> tuple[int, list[Segment]]:
+    if job.manifest is None:
+        return _generate(job, client, segment_size, storage)
     spec, location = job.manifest.spec, job.manifest.location
     if spec.format in (ManifestFormat.S3_INVENTORY, ManifestFormat.COS_INVENTORY):
         return _inventory_segments(job, client, location.ref, location.object_version_id, location.e_tag, segment_size)
     fields = tuple(spec.fields) if spec.fields else None
-    return _csv_segments(job, client, location.ref, location.object_version_id, location.e_tag, fields, segment_size)
+    return _csv_segments(job, client, location.ref, location.object_version_id, location.e_tag, fields, segment_size,
+                         storage)

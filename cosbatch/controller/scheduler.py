@@ -10,6 +10,7 @@ controller picks up exactly where the last one stopped.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -27,6 +28,8 @@ from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.controller.cosbatch_tags import failure_threshold
 from cosbatch.controller.preparer import prepare_job
+from cosbatch.controller.storage_errors import StorageUnreachable
+from cosbatch.controller.storage_waits import StorageWaits
 from cosbatch.errors import ConfigError, CosbatchError, ManifestError, StoreUnavailable
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import FailureReason, Job, ReportFormat
@@ -44,6 +47,14 @@ LEASE = "scheduler"
 #: How often running jobs' rate limits are re-shared among their workers.
 RATE_REFRESH_S = 0.5
 #: Statuses in which a job still needs the scheduler; idle means none is left.
+#: StatusUpdateReason of a job that failed in Preparing, by failure code.
+_PREPARE_FAILED = {
+    "StorageUnreachable": "storage unreachable",
+    "AccessDenied": "storage access denied",
+    "CredentialsNotSet": "storage credentials not set",
+    "ReportBucketNotFound": "report bucket not found",
+    "TargetBucketNotFound": "target bucket not found",
+}
 _WORK = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.CANCELLING, S.FAILING, S.COMPLETING)
 
 
@@ -347,33 +358,55 @@ class Scheduler:
                 self.store.set_worker_rate(job.job_id, rate)
                 self._rates[job.job_id] = rate
 
+    @functools.cached_property
+    def _storage_waits(self) -> StorageWaits:
+        """Jobs whose storage was unreachable while preparing: backoff and patience."""
+        return StorageWaits(self.settings.storage_patience_s, self.settings.pipeline_retry_s,
+                            self.settings.prepare_retry_max_s)
+
     def _prepare_new(self) -> None:
+        waits = self._storage_waits
         for job in self._jobs_in((S.NEW, S.PREPARING)):
+            if not waits.due(job.job_id):
+                continue  # waiting for its storage: backing off
             if job.status is S.NEW and not self.store.transition(job.job_id, S.NEW, S.PREPARING):
                 continue
             logs.event("job_preparing", job_id=job.job_id)
             try:
                 size = segment_tasks_for(job.operation, self.settings.segment_size)
                 target = self.clients.get(job.target_storage) if job.target_storage else None
-                total, segments = prepare_job(job, self.client_for(job), size, target)
+                total, segments = prepare_job(job, self.client_for(job), size, target, storage=self.storage_of(job),
+                                              target_storage=self.target_storage_of(job))
             except CosbatchError as exc:
+                if isinstance(exc, StorageUnreachable):
+                    keep, new = waits.failed(job.job_id, exc.message)
+                    if keep:
+                        if new:  # StatusUpdateReason says what it waits for; history once per reason
+                            self.store.transition(job.job_id, S.PREPARING, S.PREPARING,
+                                                  reason=f"waiting for storage: {exc.message}")
+                        logs.event("job_waiting_for_storage", level=logging.WARNING, job_id=job.job_id,
+                                   reason=exc.message)
+                        continue
+                waits.done(job.job_id)
                 # Typed errors keep their code (ManifestError's, CredentialsNotSet, ...).
-                code = exc.code if isinstance(exc, ManifestError | ConfigError) else "ManifestParseError"
+                code = exc.code if isinstance(exc, ManifestError | ConfigError) else "InvalidManifest"
                 self.store.transition(
                     job.job_id, S.PREPARING, S.FAILED,
-                    failure=FailureReason.of(code, exc.message), reason="manifest could not be used",
+                    failure=FailureReason.of(code, exc.message), reason=_PREPARE_FAILED.get(code, "manifest could not be used"),
                 )
                 self._write_report(self.store.get_job(job.job_id))
                 logs.event("job_failed", job_id=job.job_id, code=code, reason=exc.message)
                 continue
+            waited = waits.done(job.job_id)
+            reason = None if waited is None else f"storage reachable again after {waited:.0f} s"
             self.store.replace_segments(job.job_id, segments)
             if job.confirmation_required:
                 self.store.transition(
-                    job.job_id, S.PREPARING, S.SUSPENDED, total_tasks=total,
+                    job.job_id, S.PREPARING, S.SUSPENDED, total_tasks=total, reason=reason,
                     suspended_cause="Job requires confirmation: update its status to Ready to run it",
                 )
             else:
-                self.store.transition(job.job_id, S.PREPARING, S.READY, total_tasks=total)
+                self.store.transition(job.job_id, S.PREPARING, S.READY, total_tasks=total, reason=reason)
             logs.event("job_prepared", job_id=job.job_id, tasks=total, segments=len(segments))
 
     def _settle(self) -> None:

@@ -129,6 +129,12 @@ class JobService:
     def describe_job(self, job_id: str, account_id: str | None = None) -> Job:
         return self.store.get_job(check_job_id(job_id), account_id)
 
+    def failures_by_code(self, job: Job) -> dict[str, int]:
+        """The job's failed tasks by ErrorCode, most frequent first (see cosbatch.reports.summary)."""
+        from cosbatch.reports.summary import failures_by_code
+
+        return failures_by_code(job, self.store.segments(job.job_id))
+
     def list_jobs(
         self,
         account_id: str | None,

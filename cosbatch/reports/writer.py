@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -53,8 +54,11 @@ def write_segment_results(
             body, ext, content_type = "".join(format_csv_row(r) for r in chosen).encode(), "csv", "text/csv"
         key = location.results_key(seg_no, status, ext)
         _put(client, location.bucket, key, body, content_type)
-        files.append({"Key": key, "MD5Checksum": hashlib.md5(body).hexdigest(), "TaskExecutionStatus": status,
-                      "Rows": len(chosen)})
+        entry: dict = {"Key": key, "MD5Checksum": hashlib.md5(body).hexdigest(), "TaskExecutionStatus": status,
+                       "Rows": len(chosen)}
+        if not wanted:  # cosbatch: failed tasks by error code, for DescribeJob and the CLI summaries
+            entry["ErrorCodes"] = dict(Counter(r.error_code or "Unknown" for r in chosen))
+        files.append(entry)
     return files
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cosbatch.errors import InvalidRequest, MalformedRequest
-from cosbatch.models import CreateJobRequest, Dialect
+from cosbatch.models import CreateJobRequest, Dialect, JobOperation
 
 #: COS operation element → the S3 element with the same parameters.
 COS_OPERATIONS = {
@@ -38,9 +38,16 @@ def detect_dialect(body: dict[str, Any]) -> Dialect:
 
 
 def normalise_operation(op: Any) -> Any:
+    """COS operation names → S3's; InvalidRequest listing the valid names for an unknown one."""
     if not isinstance(op, dict):
         return op
-    return {COS_OPERATIONS.get(k, k): v for k, v in op.items()}
+    out = {COS_OPERATIONS.get(k, k): v for k, v in op.items()}
+    valid = [f.alias for f in JobOperation.model_fields.values() if f.alias]
+    unknown = [k for k in out if k not in valid]
+    if unknown:
+        raise InvalidRequest(f"unknown operation {', '.join(map(repr, unknown))}; valid operations: "
+                             f"{', '.join(valid)} (COS: {', '.join(COS_OPERATIONS)})")
+    return out
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -69,10 +69,13 @@ def test_manifest_url_and_parquet_report_read_back_as_one_table(client, s3, make
     failed = job.report(task_status="failed")
     assert sorted(failed.column("Key").to_pylist()) == ["k/10", "k/11"]
     assert set(failed.column("HTTPStatusCode").to_pylist()) == {404}
+    assert job.failures == {"NoSuchKey": 2}  # failed tasks by error code, with counts
+    assert "Failures     NoSuchKey: 2" in str(job)
 
+    put_objects(s3, src, keys[10:])  # the missing objects arrive: a re-run of the failed tasks succeeds
     rerun = job.rerun_failed(Description="again")
     assert rerun.wait(timeout=120, progress=False).status is S.COMPLETE
-    assert rerun.report().num_rows == 2
+    assert rerun.report().num_rows == 2 and rerun.failures == {}
 
 
 def test_cancel_an_active_job(client, s3, make_bucket, big_source):

@@ -83,8 +83,8 @@ def test_failed_tasks_only_scope(s3, make_bucket, store, settings):
 @pytest.mark.parametrize(
     ("manifest", "code", "fragment"),
     [
-        (b"SRC,a\nSRC,b,v1,extra\n", "ManifestParseError", "line 2"),
-        (b"SRC,a\nSRC,bad%zz\n", "ManifestParseError", "bad URL-encoding"),
+        (b"SRC,a\nSRC,b,v1,extra\n", "InvalidManifest", "line 2"),
+        (b"SRC,a\nSRC,bad%zz\n", "InvalidManifest", "bad URL-encoding"),
         (None, "ManifestNotFound", "does not exist"),
     ],
 )

@@ -89,7 +89,7 @@ def test_inventory_etag_mismatch_and_bad_data_file(s3, make_bucket, store, setti
     job = create_and_run(store, settings, inventory_request(src, dst, rep, "inv-etag", etag="0" * 32))
     assert job.status is JobStatus.FAILED and job.failure_reasons[0].failure_code == "ManifestETagMismatch"
     job = create_and_run(store, settings, inventory_request(src, dst, rep, "inv-bad"))
-    assert job.status is JobStatus.FAILED and job.failure_reasons[0].failure_code == "ManifestParseError"
+    assert job.status is JobStatus.FAILED and job.failure_reasons[0].failure_code == "InvalidManifest"
     assert "not valid parquet" in job.failure_reasons[0].failure_reason
 
 

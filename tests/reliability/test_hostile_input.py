@@ -80,7 +80,7 @@ def test_hostile_manifests_and_secrets(s3, s3_server, make_bucket, store, tmp_pa
     for name, where in PARSE_FAILS.items():
         job = service.describe_job(jobs[name].job_id)
         assert job.status is S.FAILED, name
-        assert [f.failure_code for f in job.failure_reasons] == ["ManifestParseError"], name
+        assert [f.failure_code for f in job.failure_reasons] == ["InvalidManifest"], name
         assert where in job.failure_reasons[0].failure_reason, (name, job.failure_reasons[0].failure_reason)
         assert len(job.failure_reasons[0].failure_reason) < 1100  # the 200 KB line is not echoed back
     nul = service.describe_job(jobs["nul.csv"].job_id)  # a NUL in a key is the storage's to refuse

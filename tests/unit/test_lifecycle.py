@@ -39,7 +39,8 @@ SEED_ARROWS = {
 # Cancel is accepted from every non-terminal status, through Cancelling.
 CANCEL_ARROWS = {(s, S.CANCELLING) for s in S if s not in TERMINAL and s is not S.CANCELLING}
 # A job being paused may still fail (threshold) while its last tasks finish.
-EXTRA_ARROWS = {(S.PAUSING, S.FAILING)}
+# A job waiting in Preparing for its storage updates its StatusUpdateReason.
+EXTRA_ARROWS = {(S.PAUSING, S.FAILING), (S.PREPARING, S.PREPARING)}
 ALLOWED = SEED_ARROWS | CANCEL_ARROWS | EXTRA_ARROWS
 
 

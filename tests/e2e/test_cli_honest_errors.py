@@ -1,0 +1,65 @@
+"""No tracebacks, honest options: the real CLI, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cosbatch.cli.main", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, code: str) -> str:
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [x for x in proc.stderr.strip().splitlines() if not x.startswith("cosbatch: created new store at ")]
+    assert len(lines) == 1 and lines[0].startswith(f"cosbatch: {code}: "), proc.stderr
+    return lines[0]
+
+
+def test_read_commands_on_a_missing_store_fail_naming_it_and_create_nothing(tmp_path):
+    store = tmp_path / "typo" / "cosbatch.db"
+    for args in (["list-jobs"], ["describe-job", "--job-id", "00000000-0000-0000-0000-000000000000"],
+                 ["update-job-priority", "--job-id", "x", "--priority", "1"],
+                 ["update-job-status", "--job-id", "x", "--requested-job-status", "Ready"]):
+        line = _one_line_error(_cli("--store", str(store), *args), "StoreNotFound")
+        assert str(store) in line
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_writing_command_creates_the_store_and_says_so(tmp_path, s3_server):
+    store = tmp_path / "new" / "cosbatch.db"
+    proc = _cli("--store", str(store), "--endpoint-url", s3_server.endpoint_url, "run", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == f"cosbatch: created new store at {store}"
+    assert store.exists()
+    again = _cli("--store", str(store), "list-jobs")
+    assert again.returncode == 0 and again.stderr == ""
+
+
+def test_bad_json_is_a_json_error_and_an_unknown_operation_lists_the_valid_ones(tmp_path):
+    store = f"sqlite:///{tmp_path / 'c.db'}"
+    base = ["--store", store, "create-job", "--report", '{"Enabled": false}', "--priority", "1",
+            "--role-arn", "arn:aws:iam::123456789012:role/r",
+            "--manifest", json.dumps({"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+                                      "Location": {"ObjectArn": "arn:aws:s3:::abc/m.csv", "ETag": "e"}})]
+    bad = _cli(*base, "--operation", "{not json")
+    assert bad.returncode == 2
+    assert "--operation is not valid JSON" in _one_line_error(bad, "MalformedJSON")
+    unknown = _cli(*base, "--operation", '{"S3Nope": {}}')
+    line = _one_line_error(unknown, "InvalidRequest")
+    assert "unknown operation 'S3Nope'" in line and "S3PutObjectCopy" in line and "S3PutObjectTagging" in line
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _cli("--store", str(tmp_path / "c.db"), "serve", "--no-auth", "--host", "127.0.0.1",
+                    "--port", str(port))
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(proc, "CannotListen")
