@@ -261,8 +261,8 @@ def dispatch(args: argparse.Namespace) -> int:
         from cosbatch.cli.quickstart import quickstart
 
         return quickstart(args)
+    storages = storages_from_args(args)  # a bad storage config is named before anything else
     store = open_for(args.command, store_url)
-    storages = storages_from_args(args)
     service = JobService(store, storages)
     account = getattr(args, "account_id", None)
 
