@@ -60,6 +60,20 @@ def int_option(runner: str, options: Mapping[str, str], key: str, default: int |
         raise ConfigError(f"{runner} runner option {key} must be a whole number, not {value!r}") from None
 
 
+def pass_options(runner: str, options: Mapping[str, str], flags: dict, strings: tuple[str, ...] = (),
+                 ints: tuple[str, ...] = ()) -> dict:
+    """Copy the given options that are set into Beam's `flags`: `strings` as they are, `ints` as
+    whole numbers (ConfigError otherwise)."""
+    for key in strings:
+        if options.get(key):
+            flags[key] = options[key]
+    for key in ints:
+        value = int_option(runner, options, key)
+        if value is not None:
+            flags[key] = value
+    return flags
+
+
 @dataclass(frozen=True)
 class RunnerConfig:
     runner: str = "direct"  # direct | dask | flink | dataflow

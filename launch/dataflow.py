@@ -16,7 +16,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError
-from launch.base import int_option
+from launch.base import pass_options
 from pipelines.batch_job import run_pipeline
 
 SETUP_FILE = Path(__file__).resolve().parents[1] / "setup.py"
@@ -54,13 +54,9 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
     )
     if setup_file:
         flags["setup_file"] = setup_file
-    for key in ("service_account_email", "machine_type", "sdk_container_image", "network", "subnetwork"):
-        if options.get(key):
-            flags[key] = options[key]
-    for key in ("num_workers", "max_num_workers"):
-        value = int_option("dataflow", options, key)
-        if value is not None:
-            flags[key] = value
+    pass_options("dataflow", options, flags,
+                 strings=("service_account_email", "machine_type", "sdk_container_image", "network", "subnetwork"),
+                 ints=("num_workers", "max_num_workers"))
     return PipelineOptions(flags=[], **flags)
 
 

@@ -16,7 +16,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError
-from launch.base import int_option
+from launch.base import pass_options
 from pipelines.batch_job import run_pipeline
 
 ENVIRONMENTS = ("DOCKER", "PROCESS", "EXTERNAL", "LOOPBACK")
@@ -69,13 +69,8 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
     else:
         flags["runner"] = "FlinkRunner"
         flags["flink_master"] = options["flink_master"]
-        for key in ("flink_version", "flink_job_server_jar"):
-            if options.get(key):
-                flags[key] = options[key]
-    for key in ("parallelism", "sdk_worker_parallelism"):
-        value = int_option("flink", options, key)
-        if value is not None:
-            flags[key] = value
+        pass_options("flink", options, flags, strings=("flink_version", "flink_job_server_jar"))
+    pass_options("flink", options, flags, ints=("parallelism", "sdk_worker_parallelism"))
     return PipelineOptions(flags=[], **flags)
 
 
