@@ -13,6 +13,7 @@ from cosbatch.manifests.inventory import InventoryFile, read_inventory_tasks
 from cosbatch.manifests.source import open_segment_source
 from cosbatch.models import ManifestField
 from cosbatch.storage import make_client
+from pipelines.transforms.plan_transform import PlanTransform
 
 
 class SegmentBatch(NamedTuple):
@@ -45,12 +46,8 @@ class _ReadSegmentFn(beam.DoFn):
             self.client.close()
 
 
-class ReadManifest(beam.PTransform):
+class ReadManifest(PlanTransform):
     """Segment descriptors are reshuffled (they are tiny); each worker reads its own bytes."""
-
-    def __init__(self, plan: JobPlan) -> None:
-        super().__init__()
-        self.plan = plan
 
     def expand(self, pbegin):
         return (

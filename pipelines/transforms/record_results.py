@@ -28,6 +28,7 @@ from cosbatch.storage import make_client
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
 from pipelines.transforms.apply_operation import SegmentOutcome
+from pipelines.transforms.plan_transform import PlanTransform
 
 
 class _RecordSegmentFn(beam.DoFn):
@@ -96,10 +97,7 @@ class _RecordSegmentFn(beam.DoFn):
         self.control.close()
 
 
-class RecordResults(beam.PTransform):
-    def __init__(self, plan: JobPlan) -> None:
-        super().__init__()
-        self.plan = plan
+class RecordResults(PlanTransform):
 
     def expand(self, outcomes):
         return outcomes | "Record" >> beam.ParDo(_RecordSegmentFn(self.plan))
