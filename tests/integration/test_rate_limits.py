@@ -94,3 +94,20 @@ def test_rate_limits_are_checked():
     for bad in (0, -3, "fast", True, float("nan")):
         with pytest.raises(InvalidRequest, match="max-ops-per-second must be a positive number"):
             check_rate(bad)
+
+
+def test_a_limit_holds_across_worker_processes(s3, make_bucket, store, settings):
+    """Two DirectRunner worker processes share one job's limit: the controller gives each half."""
+    from launch import RunnerConfig
+
+    src = seeded(s3, make_bucket, 240)
+    runner = RunnerConfig("direct", {"direct_running_mode": "multi_processing", "direct_num_workers": "2"})
+    cfg = replace(settings, segment_size=60, runner=runner)
+    service = JobService(store, cfg.storages)
+    job = service.create_job(parse_create_job(tagging_body(src, "two-workers")), max_ops_per_second=40)
+    with running_scheduler(Scheduler(store.__class__(store.path), cfg)):
+        samples = watch(service, job.job_id, until=240)
+        wait_for(lambda: service.describe_job(job.job_id).status is JobStatus.COMPLETE, 60, what="Complete")
+    rate = rate_between(samples, 40, 220)
+    assert rate <= 40 * 1.1, f"{rate:.1f} tasks/s over two workers with a limit of 40"
+    print(f"limited to 40/s over two worker processes: measured {rate:.1f}/s")
