@@ -60,8 +60,9 @@ def _csv_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None,
     return total, _segments(job.job_id, seg_source, [(s.start, s.end, s.first_line, s.task_count) for s in scanned], 0)
 
 
-#: Operations whose objects may well be gone already (a delete run again): no preflight HEADs.
-_NO_PREFLIGHT_HEAD = frozenset({"S3DeleteObject", "COSDeleteObject"})
+#: No preflight HEADs for operations whose objects may well be gone already (a delete run again),
+#: or need not be objects at all (Invoke: the user's function decides what a line means).
+_NO_PREFLIGHT_HEAD = frozenset({"S3DeleteObject", "COSDeleteObject", "Invoke"})
 
 
 def _inventory_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None, etag: str | None,

@@ -70,7 +70,8 @@ class _ApplyOperationFn(beam.DoFn):
     def process(self, batch: SegmentBatch):
         seg_no, tasks = batch
         if self.control.segment_recorded(seg_no):
-            return  # recorded already: a runner redoing a lost worker's output (Dask) must not redo it
+            # Recorded already: a runner redoing a lost worker's output (Dask) must not redo it.
+            return
         signal = self._stop_signal()
         if signal is not None:
             yield SegmentOutcome(seg_no, [], signal)
@@ -95,7 +96,8 @@ class _ApplyOperationFn(beam.DoFn):
                 if not chunk:
                     return
                 if not self.limiter.acquire(len(chunk), stop):
-                    return  # stopped while waiting for the rate limit: this chunk never ran
+                    # Stopped while waiting for the rate limit: this chunk never ran.
+                    return
                 if batched:
                     results.extend(self.operation.apply_batch(self.client, chunk, self.retry))  # type: ignore[attr-defined]
                 else:
