@@ -149,7 +149,9 @@ def test_cancel_while_active(s3, make_bucket, store, controller, runner, big_sou
 def test_failure_threshold(s3, make_bucket, store, controller):
     src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
     write_threshold_manifest(s3, src, "bad.csv")
-    write_manifest(s3, src, "small.csv", [(src, f"missing/x{i}") for i in range(999)])
+    # 998 of 999 missing: under the 1,000-task minimum no threshold applies. (One exists, so the
+    # preflight, which fails a job whose sampled objects are all missing, lets it run.)
+    write_manifest(s3, src, "small.csv", [(src, "ok/0")] + [(src, f"missing/x{i}") for i in range(998)])
     service = JobService(store)
     bad = service.create_job(parse_create_job(copy_request(src, "bad.csv", dst, rep, token="T1")))
     small = service.create_job(parse_create_job(copy_request(src, "small.csv", dst, rep, token="T2")))
@@ -162,4 +164,4 @@ def test_failure_threshold(s3, make_bucket, store, controller):
     assert "50% failure threshold" in bad.failure_reasons[0].failure_reason
 
     small = service.describe_job(small.job_id)
-    assert small.progress_summary.number_of_tasks_failed == 999 and small.failure_reasons == []
+    assert small.progress_summary.number_of_tasks_failed == 998 and small.failure_reasons == []
