@@ -49,7 +49,7 @@ def runner(request) -> Runner:
     # pays 80 times. Stopping takes a pass over the remaining partitions (2.5-7 s quiet), so the
     # cancel bound allows for a loaded CI machine.
     return Runner(RunnerConfig("dask", {"dask_client_address": cluster.scheduler_address}), segment_size=500,
-                  workers=2, preempted_job_tasks=5000, preempt_after=300, cancelled_within_s=60)
+                  workers=2, preempted_job_tasks=5000, preempt_after=300, cancelled_within_s=90)
 
 
 @pytest.fixture()
