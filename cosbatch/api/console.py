@@ -215,7 +215,9 @@ class Console:
         token = self._token(account)
         flash = ""
         if query.get("ok"):
-            flash = f"<div class='flash ok'>{e(query['ok'][0][:200])}</div>"
+            message = query["ok"][0][:200]
+            about = " about-status" if re.fullmatch(r"job is [A-Za-z]+", message) else ""  # stale once it moves
+            flash = f"<div class='flash ok{about}'>{e(message)}</div>"
         if query.get("err"):
             flash = f"<div class='flash err'>{e(query['err'][0][:300])}</div>"
         actions = []

@@ -10,7 +10,7 @@ SUCCESS_COLOUR = "#2f7d32"
 FAILURE_COLOUR = "#c62828"
 
 CSS = f"""
-*{{box-sizing:border-box}}
+*{{box-sizing:border-box}}[hidden]{{display:none!important}}
 body{{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}}
 header{{background:#1d2330;color:#fff;padding:10px 20px}}header a{{color:#fff;text-decoration:none;font-weight:600;
 margin-right:16px}}
@@ -92,7 +92,7 @@ function refresh(){
       if(j.failures){const el=document.getElementById('failures');if(el)failuresTable(el,j.failures);}
       if(j.samples&&chart)drawChart(chart,j.samples);
       if(shown&&shown.dataset.shownStatus!==j.status){  // the page's message is about an older status
-        for(const f of document.querySelectorAll('.flash.ok'))f.remove();}
+        for(const f of document.querySelectorAll('.flash.ok.about-status'))f.remove();}
       const rerun=document.getElementById('rerun-form');if(rerun)rerun.hidden=!(j.terminal&&j.failed_tasks>0);
       const cancel=document.getElementById('cancel-form');if(cancel&&j.terminal)cancel.hidden=true;
     }
@@ -105,5 +105,5 @@ function showSource(){if(!source)return;
   for(const el of document.querySelectorAll('[data-source]'))
     el.hidden=!el.dataset.source.split(' ').includes(source.value);}
 if(source){source.addEventListener('change',showSource);showSource();}
-refresh();setInterval(refresh,2000);
+setInterval(refresh,2000);
 """
