@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cosbatch.api.forms import Form
+from cosbatch.controller.service import check_priority
 from cosbatch.errors import InvalidRequest
 from cosbatch.models import Job
 from cosbatch.models.job import JobOperation
@@ -123,7 +124,7 @@ def request_body(form: Form, account: str | None) -> dict[str, Any]:
         "AccountId": account, "ClientRequestToken": form.get("request_token") or str(uuid.uuid4()),
         "ConfirmationRequired": form.get("confirmation") == "on",
         "Operation": {operation: _params(form.get("params"), operation)},
-        "Priority": form.get("priority").strip(),
+        "Priority": check_priority(form.get("priority").strip()),
         "RoleArn": form.get("role_arn").strip() or f"arn:aws:iam::{account}:role/batch",
     }
     if form.get("description").strip():
