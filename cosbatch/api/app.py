@@ -123,6 +123,10 @@ class ApiApp:
         self.workers = WorkerApi(service.store, worker_secret)
         self.metrics = Metrics(service.store)
 
+    def close(self) -> None:
+        """Stop the background sampling (the process's end stops it too: a daemon thread)."""
+        self.sampler.stop()
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         self.sampler.start()  # from the first request on: the throughput chart's samples

@@ -35,21 +35,27 @@ class ProgressSampler:
         self._series: OrderedDict[str, deque[tuple[float, int]]] = OrderedDict()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def start(self) -> None:
         """Sample in a daemon thread from now on (idempotent)."""
         with self._lock:
-            if self._thread is None:
+            if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._loop, name="progress-sampler", daemon=True)
                 self._thread.start()
 
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
     def _loop(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 self.sample_once()
             except Exception:  # the store is briefly unreachable: the chart has a gap, the server goes on
                 log.debug("progress sampling failed", exc_info=True)
-            time.sleep(self.interval_s)
+            self._stop.wait(self.interval_s)
 
     def sample_once(self, now: float | None = None) -> None:
         for job in self.store.jobs_in([JobStatus.ACTIVE]):

@@ -78,9 +78,9 @@ def test_two_servers_in_one_process_keep_their_own_metrics(tmp_path):
 
     storages = StorageCatalog.at("http://127.0.0.1:9")
     stores = [open_store(f"sqlite:///{tmp_path / f'{n}.db'}") for n in (1, 2)]
+    services = [JobService(s, storages) for s in stores]
+    apps = [ApiApp(service, None) for service in services]  # dev mode: every account, no sign-in
     try:
-        services = [JobService(s, storages) for s in stores]
-        apps = [ApiApp(service, None) for service in services]  # dev mode: every account, no sign-in
         _new_job(services[0], "111122223333")
         _new_job(services[0], "444455556666")
         for _ in range(3):
@@ -93,5 +93,7 @@ def test_two_servers_in_one_process_keep_their_own_metrics(tmp_path):
         assert first[healthz] == 3 and healthz not in second
         assert first[("cosbatch_tasks_succeeded_total", (("operation", "S3DeleteObjectTagging"),))] == 0
     finally:
+        for app in apps:
+            app.close()
         for s in stores:
             s.close()
