@@ -450,8 +450,7 @@ class _StorageRef:
 MAX_MANIFEST_UPLOAD = 32 * 1024 * 1024
 
 CHART = ("<svg class='chart' id='throughput' viewBox='0 0 300 110' preserveAspectRatio='none' role='img' "
-         "aria-label='tasks per second over time'><polyline points=''></polyline>"
-         "<text class='peak' x='2' y='9'></text><text class='span' x='270' y='108'></text></svg>"
+         "aria-label='tasks per second over time'><polyline points=''></polyline></svg>"
          "<span id='throughput-text'>no samples yet</span>")
 
 

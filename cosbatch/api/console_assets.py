@@ -31,7 +31,7 @@ dl{{display:grid;grid-template-columns:minmax(90px,220px) minmax(0,1fr);gap:4px 
 dt{{font-weight:600}}dd{{margin:0;word-break:break-word;overflow-wrap:anywhere;min-width:0}}
 table.failures{{width:auto}}td.count{{text-align:right;color:{FAILURE_COLOUR};font-weight:600}}
 svg.chart{{width:100%;max-width:600px;height:140px;background:#fff;border:1px solid #e3e6ea;display:block}}
-svg.chart polyline{{fill:none;stroke:#1565c0;stroke-width:2}}svg.chart text{{font-size:10px;fill:#555}}
+svg.chart polyline{{fill:none;stroke:#1565c0;stroke-width:2;vector-effect:non-scaling-stroke}}
 fieldset{{background:#fff;border:1px solid #e3e6ea;margin:0 0 12px;padding:8px 12px;min-width:0}}
 fieldset label{{display:block;margin:6px 0}}fieldset input[type=text],fieldset input:not([type]),
 fieldset select,fieldset textarea{{width:100%;max-width:640px}}
@@ -60,8 +60,6 @@ function drawChart(svg,points){
   for(const [t,r] of rates){const x=(t-t0)/span*300,y=100-r/peak*90;
     xy.push([prev,y],[x,y]);prev=x;}
   line.setAttribute('points',xy.slice(1).map(p=>p[0].toFixed(1)+','+p[1].toFixed(1)).join(' '));
-  svg.querySelector('.peak').textContent=peak.toFixed(1)+' tasks/s';
-  svg.querySelector('.span').textContent=Math.round(span)+' s';
   if(label)label.textContent='peak '+peak.toFixed(1)+' tasks/s, '+rates.length+' interval(s) over '
     +Math.round(span)+' s';
 }
