@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from cosbatch.lifecycle import JobStatus
 from tests.api.conftest import ALICE, BOB
 from tests.conftest import put_objects, wait_for
 
@@ -170,3 +171,37 @@ def test_clone_prefills_the_form_from_the_job(api, alice, s3, buckets):
     assert fields["request_token"] not in page  # a clone is a new job
     assert api.http.request("GET", api.url + "/console/jobs/new?from=nosuchjob0",
                             headers=basic(ALICE)).status == 404
+
+
+def test_a_development_server_asks_for_the_account_in_the_form(tmp_path):
+    """`serve --no-auth`: no sign-in, so the form names the account; without one it is refused."""
+    import io
+
+    from cosbatch.api import ApiApp
+    from cosbatch.controller import JobService
+    from cosbatch.storage import StorageCatalog
+    from cosbatch.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'dev.db'}")
+    app = ApiApp(JobService(store, StorageCatalog.at("http://127.0.0.1:9")), None)
+    try:
+        def call(method: str, body: bytes = b"", content_type: str = "") -> tuple[str, str]:
+            status = []
+            environ = {"PATH_INFO": "/console/jobs/new", "REQUEST_METHOD": method, "wsgi.input": io.BytesIO(body),
+                       "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": content_type, "HTTP_HOST": "localhost",
+                       "HTTP_ORIGIN": "http://localhost"}
+            answer = b"".join(app(environ, lambda s, h: status.append(s)))
+            return status[0], answer.decode()
+
+        status, page = call("GET")
+        assert status.startswith("200") and "id='f-account'" in page
+        token = re.search(r"name='token' value='([0-9a-f]+)'", page).group(1)
+        status, page = call("POST", f"token={token}&account=&manifest_source=paste".encode(),
+                            "application/x-www-form-urlencoded")
+        assert status.startswith("400") and "the account is required" in page
+        status, page = call("POST", b"token=x", "text/plain")
+        assert status.startswith("400") and "not text/plain" in page
+        assert store.jobs_in(list(JobStatus)) == []
+    finally:
+        app.close()
+        store.close()
