@@ -155,7 +155,11 @@ class ApiApp:
             return self.console.challenge()
         if method != "GET":
             return Response(405, b"GET /metrics\n", "text/plain", (("Allow", "GET"),))
-        body, content_type = self.metrics.scrape(account)
+        try:
+            body, content_type = self.metrics.scrape(account)
+        except CosbatchError as exc:  # the store is unreachable: the scrape fails, visibly
+            return Response(exc.http_status if exc.http_status >= 500 else 503,
+                            f"{exc.code}: {exc.message}\n".encode(), "text/plain")
         return Response(200, body, content_type)
 
     def _api(self, environ: dict[str, Any], path: str, request_id: str) -> Response:

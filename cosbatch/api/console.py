@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -27,6 +28,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cosbatch.api import console_form
 from cosbatch.api.auth import AccessKey
 from cosbatch.api.console_assets import CSS, JS
+from cosbatch.api.console_render import (
+    CHART,
+    bar,
+    counters,
+    failures_table,
+    has_tag,
+    progress_of,
+    status_badge,
+    when,
+)
 from cosbatch.api.forms import Form, read_form
 from cosbatch.api.http import Response
 from cosbatch.api.samples import ProgressSampler
@@ -38,53 +49,7 @@ from cosbatch.reports.layout import ReportLocation
 from cosbatch.wire.dialects import parse_create_job
 
 e = html.escape
-
-def _progress(job: Job) -> tuple[float, float, str]:
-    """(succeeded %, failed %, text) of the job's tasks."""
-    p = job.progress_summary
-    total = p.total_number_of_tasks
-    if total:
-        ok, failed = 100.0 * p.number_of_tasks_succeeded / total, 100.0 * p.number_of_tasks_failed / total
-    else:
-        ok, failed = (100.0 if job.status is JobStatus.COMPLETE else 0.0), 0.0
-    text = f"{p.tasks_run:,}/{'?' if total is None else f'{total:,}'} ({p.number_of_tasks_failed:,} failed)"
-    failed = round(min(failed, 100.0), 1)
-    return round(min(ok, 100.0 - failed), 1), failed, text
-
-
-def _counters(job: Job) -> list[tuple[str, str, str]]:
-    """(field, label, shown value) of the live counters on a job page."""
-    p = job.progress_summary
-    return [
-        ("total", "Total tasks", "?" if p.total_number_of_tasks is None else f"{p.total_number_of_tasks:,}"),
-        ("succeeded", "Succeeded", f"{p.number_of_tasks_succeeded:,}"),
-        ("failed", "Failed", f"{p.number_of_tasks_failed:,}"),
-        ("active", "Active time", f"{p.timers.elapsed_time_in_active_seconds:,} s"),
-    ]
-
-
-def _bar(job: Job) -> str:
-    """Succeeded tasks in green, failed ones in the failure colour, side by side."""
-    ok, failed, text = _progress(job)
-    return (f'<span class="bar"><i class="ok" style="width:{ok}%"></i><i class="fail" style="width:{failed}%">'
-            f'</i></span> <span class="progress-text">{e(text)}</span>')
-
-
-def _status(job: Job, ident: str = "") -> str:
-    failures = " has-failures" if job.progress_summary.number_of_tasks_failed else ""
-    return (f"<span class='status {job.status.value}{failures}'{f' id={ident!r}' if ident else ''}>"
-            f"{job.status.value}</span>")
-
-
-def _has_tag(job: Job, wanted: str) -> bool:
-    """The console's tag filter: `key=value` matches that tag exactly, `key` alone any value."""
-    key, sep, value = wanted.partition("=")
-    return any(t.key == key and (not sep or t.value == value) for t in job.tags)
-
-
-def _time(t: Any) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
-
+log = logging.getLogger("cosbatch.api")
 
 class Console:
     def __init__(self, service: JobService, keys: dict[str, AccessKey] | None,
@@ -162,6 +127,9 @@ class Console:
         except CosbatchError as exc:
             return self._page("Error", f"<div class='flash err'>{e(exc.code)}: {e(exc.message)}</div>",
                               exc.http_status)
+        except Exception:  # a bug: logged with its traceback, answered without one
+            log.exception("unexpected error answering %s %s", method, path[:100])
+            return self._page("Error", "<div class='flash err'>internal error; see the server log</div>", 500)
 
     # -- pages ---------------------------------------------------------------------
     def job_list(self, account: str | None, query: dict[str, list[str]]) -> Response:
@@ -171,7 +139,7 @@ class Console:
         tag = (query.get("tag") or [""])[0].strip()[:400]  # key=value (or key: any value)
         page = self.service.list_jobs(account, [status] if status else [], text or None,
                                       max_results=1000, next_token=(query.get("next") or [None])[0])
-        jobs = [j for j in page.jobs if _has_tag(j, tag)] if tag else list(page.jobs)
+        jobs = [j for j in page.jobs if has_tag(j, tag)] if tag else list(page.jobs)
         if sort == "priority":
             jobs.sort(key=lambda j: (-j.priority, -j.creation_time.timestamp()))
         options = "".join(f"<option value='{s.value}'{' selected' if s.value == status else ''}>{s.value}</option>"
@@ -184,8 +152,8 @@ class Console:
 
         rows = "".join(
             f"<tr data-job='{e(j.job_id)}'><td class='mono'><a href='/console/jobs/{e(j.job_id)}'>{e(j.job_id)}</a>"
-            f"</td><td>{_status(j)}</td><td>{j.priority}</td>"
-            f"<td>{e(j.operation.name)}</td><td>{_bar(j)}</td><td>{_time(j.creation_time)}</td>"
+            f"</td><td>{status_badge(j)}</td><td>{j.priority}</td>"
+            f"<td>{e(j.operation.name)}</td><td>{bar(j)}</td><td>{when(j.creation_time)}</td>"
             f"<td>{e(j.description or '')}</td></tr>"
             for j in jobs
         ) or "<tr><td colspan='7'>No jobs match.</td></tr>"
@@ -239,8 +207,8 @@ class Console:
                        "Clone job</a>")
         rows: list[tuple[str, str]] = [
             ("Job ID", f"<span class='mono'>{e(job.job_id)}</span>"),
-            ("Status", _status(job, "job-status")),
-            ("Progress", _bar(job)),
+            ("Status", status_badge(job, "job-status")),
+            ("Progress", bar(job)),
             ("Priority", str(job.priority)),
             ("Description", e(job.description or "-")),
             ("Operation", f"{e(job.operation.name)} <span class='mono'>"
@@ -253,8 +221,8 @@ class Console:
             gen = job.manifest_generator.s3_job_manifest_generator
             rows.append(("Manifest", f"generated from <span class='mono'>{e(gen.source_bucket)}</span>"))
         rows += [
-            *((label, f"<span data-field='{name}'>{value}</span>") for name, label, value in _counters(job)),
-            ("Failed tasks by error code", f"<div id='failures'>{_failures(self.service.failures_by_code(job))}</div>"),
+            *((label, f"<span data-field='{name}'>{value}</span>") for name, label, value in counters(job)),
+            ("Failed tasks by error code", f"<div id='failures'>{failures_table(self.service.failures_by_code(job))}</div>"),
             ("Throughput", CHART),
             ("Report", self._report(job)),
             ("Confirmation required", "yes" if job.confirmation_required else "no"),
@@ -262,16 +230,16 @@ class Console:
             ("Storage", f"<span class='mono' data-field='storage'>{e(job.storage_text())}</span>"),
             ("Tags", "<span id='tags'>" + (", ".join(f"<span class='tag mono'>{e(t.key)}={e(t.value)}</span>"
                                                        for t in job.tags) or "-") + "</span>"),
-            ("Created", _time(job.creation_time)),
-            ("Terminated", _time(job.termination_date)),
+            ("Created", when(job.creation_time)),
+            ("Terminated", when(job.termination_date)),
         ]
         if job.status_update_reason:
             rows.append(("Status update reason", e(job.status_update_reason)))
         if job.suspended_cause:
-            rows.append(("Suspended", f"{_time(job.suspended_date)}: {e(job.suspended_cause)}"))
+            rows.append(("Suspended", f"{when(job.suspended_date)}: {e(job.suspended_cause)}"))
         for f in job.failure_reasons:
             rows.append(("Failure", f"<span class='failure'>{e(f.failure_code)}: {e(f.failure_reason)}</span>"))
-        history = "".join(f"<li>{_time(h.at)} {h.to_status.value}{' — ' + e(h.reason) if h.reason else ''}</li>"
+        history = "".join(f"<li>{when(h.at)} {h.to_status.value}{' — ' + e(h.reason) if h.reason else ''}</li>"
                           for h in self.service.history(job.job_id))
         body = (
             f"<p><a href='/console/jobs'>← all jobs</a></p><h1>Job {e(job.job_id)}</h1>{flash}"
@@ -355,7 +323,10 @@ class Console:
                 message = f"priority set to {job.priority}"
             elif what == "rerun":
                 earlier = self.service.describe_job(job_id, account)
-                job = self.service.create_job_from_report(job_id, self._client(earlier.storage), account)
+                try:
+                    job = self.service.create_job_from_report(job_id, self._client(earlier.storage), account)
+                except (BotoCoreError, ClientError) as exc:
+                    raise InvalidRequest(f"the failed tasks cannot be written beside the report: {exc}") from None
                 count = job.description or ""
                 return self._redirect(f"/console/jobs/{quote(job.job_id)}?"
                                       + urlencode({"ok": f"created job {job.job_id}: {count}"}))
@@ -426,11 +397,11 @@ class Console:
                 job = self.service.describe_job(job_id, account)
             except CosbatchError:
                 continue
-            ok, failed, text = _progress(job)
+            ok, failed, text = progress_of(job)
             entry = {"status": job.status.value, "terminal": job.status in TERMINAL, "percent": ok + failed,
                      "ok_percent": ok, "failed_percent": failed, "text": text,
                      "failed_tasks": job.progress_summary.number_of_tasks_failed,
-                     **{name: value for name, _, value in _counters(job)}}
+                     **{name: value for name, _, value in counters(job)}}
             if detail:
                 if job.status is JobStatus.ACTIVE:
                     self.sampler.record(job)
@@ -448,15 +419,3 @@ class _StorageRef:
 
 
 MAX_MANIFEST_UPLOAD = 32 * 1024 * 1024
-
-CHART = ("<svg class='chart' id='throughput' viewBox='0 0 300 110' preserveAspectRatio='none' role='img' "
-         "aria-label='tasks per second over time'><polyline points=''></polyline></svg>"
-         "<span id='throughput-text'>no samples yet</span>")
-
-
-def _failures(by_code: dict[str, int]) -> str:
-    if not by_code:
-        return "none"
-    rows = "".join(f"<tr><td class='mono code'>{e(code)}</td><td class='count'>{n:,}</td></tr>"
-                   for code, n in by_code.items())
-    return f"<table class='failures'>{rows}</table>"
