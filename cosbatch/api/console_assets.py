@@ -103,5 +103,13 @@ function showSource(){if(!source)return;
   for(const el of document.querySelectorAll('[data-source]'))
     el.hidden=!el.dataset.source.split(' ').includes(source.value);}
 if(source){source.addEventListener('change',showSource);showSource();}
+const operation=document.getElementById('f-operation'),params=document.getElementById('f-params');
+if(operation&&params){  // a new operation brings its example, unless the parameters were edited
+  const examples=JSON.parse(params.dataset.examples||'{}');let previous=operation.value;
+  operation.addEventListener('change',()=>{
+    const was=JSON.stringify(examples[previous]||{});
+    let same=!params.value.trim();try{same=same||JSON.stringify(JSON.parse(params.value))===was;}catch(err){}
+    if(same)params.value=JSON.stringify(examples[operation.value]||{});
+    previous=operation.value;});}
 setInterval(refresh,2000);
 """

@@ -26,6 +26,19 @@ from cosbatch.names import parse_bucket_name, parse_object_name
 e = html.escape
 
 OPERATIONS = [f.alias for f in JobOperation.model_fields.values() if f.alias]
+#: A starting point for each operation's parameters (tests/api/test_console_form.py checks each is valid).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "S3PutObjectCopy": {"TargetResource": "arn:aws:s3:::TARGET-BUCKET"},
+    "S3PutObjectTagging": {"TagSet": [{"Key": "team", "Value": "data"}]},
+    "S3DeleteObjectTagging": {},
+    "S3PutObjectAcl": {"AccessControlPolicy": {"CannedAccessControlList": "private"}},
+    "S3InitiateRestoreObject": {"ExpirationInDays": 1, "GlacierJobTier": "STANDARD"},
+    "S3ComputeObjectChecksum": {"ChecksumAlgorithm": "SHA256"},
+    "S3DeleteObject": {},
+    "S3PutObjectRetention": {"Retention": {"Mode": "GOVERNANCE", "RetainUntilDate": "2030-01-01T00:00:00Z"}},
+    "S3PutObjectLegalHold": {"LegalHold": {"Status": "ON"}},
+    "Invoke": {"Function": "my_module:my_function", "UserArguments": {}},
+}
 MANIFEST_SOURCES = {"object": "an object in a bucket", "upload": "upload a CSV file", "paste": "paste CSV lines",
                     "generator": "generate from a bucket listing"}
 FIELD_LISTS = {"Bucket,Key": ["Bucket", "Key"], "Bucket,Key,VersionId": ["Bucket", "Key", "VersionId"]}
@@ -46,7 +59,7 @@ def defaults(account: str | None) -> dict[str, str]:
     return {
         "account": account or "", "description": "", "priority": "10", "confirmation": "",
         "role_arn": f"arn:aws:iam::{account}:role/batch" if account else "",
-        "operation": "S3PutObjectCopy", "params": '{"TargetResource": "arn:aws:s3:::TARGET-BUCKET"}',
+        "operation": "S3PutObjectCopy", "params": json.dumps(EXAMPLES["S3PutObjectCopy"]),
         "manifest_source": "upload", "manifest_bucket": "", "manifest_key": "", "manifest_text": "",
         "manifest_fields": "Bucket,Key", "generator_prefix": "",
         "report_enabled": "on", "report_bucket": "", "report_prefix": "reports", "report_scope": "AllTasks",
@@ -218,7 +231,8 @@ def render(values: dict[str, str], form_token: str, ask_account: bool, action: s
         + "</fieldset><fieldset><legend>Operation</legend>"
         + _select("operation", "Operation", {o: o for o in OPERATIONS}, values.get("operation", ""))
         + "<label>Parameters (JSON, the operation's S3 Control fields) "
-        f"<textarea name='params' id='f-params' rows='3'>{e(values.get('params', ''))}</textarea></label>"
+        f"<textarea name='params' id='f-params' rows='3' data-examples='{e(json.dumps(EXAMPLES))}'>"
+        f"{e(values.get('params', ''))}</textarea></label>"
         "</fieldset><fieldset><legend>Manifest</legend>"
         + _select("manifest_source", "Source", MANIFEST_SOURCES, values.get("manifest_source", ""))
             .replace("id='f-manifest_source'", "id='manifest-source'")

@@ -132,7 +132,10 @@ def test_create_from_the_form_watch_it_rerun_its_failures_clone_and_cancel(api, 
     page.goto(api.url + "/console/jobs")
     page.click("#new-job")
     page.fill("#f-description", f"form {marker}")
+    page.select_option("#f-operation", "S3PutObjectLegalHold")  # each operation brings its example
+    assert json.loads(page.input_value("#f-params")) == {"LegalHold": {"Status": "ON"}}
     page.select_option("#f-operation", "S3PutObjectCopy")
+    assert "TargetResource" in page.input_value("#f-params")
     page.fill("#f-params", json.dumps({"TargetResource": f"arn:aws:s3:::{dst}"}))
     page.select_option("#manifest-source", "upload")
     page.fill("#f-manifest_bucket", src)
