@@ -70,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
                 results.append(rate_limit(env, CROSS[mode][2], CROSS[mode][3], rounds))
             elif name == "cpu":
-                from benchmarks.cpu_cost import copy_cpu
+                from benchmarks.cpu_cost import copy_cpu, delete_cpu
 
-                results.append(copy_cpu(env, n, rounds))
+                results += [copy_cpu(env, n, rounds), delete_cpu(env, n, rounds)]
             elif name == "http":
                 from benchmarks.http_api import http_describe
 
