@@ -13,7 +13,7 @@ from pathlib import Path
 from benchmarks import scenarios
 from benchmarks.harness import RESULTS, write_results
 
-ALL = ("copy", "copy-load", "delete", "tagging", "latency", "memory", "store", "http", "cross", "ratelimit", "cpu")
+ALL = ("copy", "copy-load", "half-job", "delete", "tagging", "latency", "memory", "store", "http", "cross", "ratelimit", "cpu")
 #: Per mode: objects per throughput scenario, (small, large) manifest lines, jobs stored, HTTP seconds per round.
 SIZES = {
     "smoke": (100, (1_000, 10_000), 1_000, 1.0),
@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(scenarios.copy(env, n, rounds))
             elif name == "copy-load":
                 results.append(scenarios.copy_under_load(env, n, rounds))
+            elif name == "half-job":
+                results.append(scenarios.half_job(env, n, rounds))
             elif name == "delete":
                 results.append(scenarios.delete(env, n, rounds))
             elif name == "tagging":

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -149,6 +149,25 @@ def copy(env: Env, n: int, rounds: int, need: float = 1.5) -> ScenarioResult:
     secs = alternate(rounds, {"cosbatch": cos, "s5cmd run": s5, "boto3 32 threads": pool})
     return _ratio_result("copy", f"(a) server-side copy of {n:,} x 1 KiB", n, secs, "s5cmd run", need,
                          f">= {need}x s5cmd")
+
+
+def half_job(env: Env, n: int, rounds: int) -> ScenarioResult:
+    """Fixed cost per job: a job of n/2 copies should run as fast (objects/s) as one of n."""
+    src, dst, rep = env.bucket("half"), env.bucket("halfd"), env.bucket("rep")
+    keys = env.seed(src, "small", n)
+    manifests = {n // 2: env.manifest(src, keys[: n // 2]), n: env.manifest(src, keys)}
+
+    def job(size: int) -> Callable[[int], float]:
+        def run(r: int) -> float:
+            op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}", "TargetKeyPrefix": f"{size}-{r}"}}
+            return size / env.cosbatch_job(manifests[size], op, rep, size)
+        return run
+
+    values = alternate(rounds, {f"{n // 2:,} copies": job(n // 2), f"{n:,} copies": job(n)})
+    ms = [Measurement("half-job", who, "objects/s", v) for who, v in values.items()]
+    ratio = ms[0].median / ms[1].median
+    return ScenarioResult("half-job", f"(m) copy job of {n // 2:,} vs {n:,} tasks", ms, ">= 0.9x", ratio,
+                          ratio >= 0.9)
 
 
 def delete(env: Env, n: int, rounds: int) -> ScenarioResult:
