@@ -6,6 +6,7 @@ headers of the new object (cosbatch/operations/transfer.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,11 +14,31 @@ from cosbatch.models import MetadataDirective, PutObjectCopy
 
 _GRANT_ARGS = {"FULL_CONTROL": "GrantFullControl", "READ": "GrantRead", "READ_ACP": "GrantReadACP",
                "WRITE_ACP": "GrantWriteACP"}
+_SSE = {"AES256": "AES256", "KMS": "aws:kms"}
+#: The arguments that set how the new object is encrypted, checksummed and locked.
+ENCRYPTION_AND_LOCK_ARGS = ("ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled", "ChecksumAlgorithm",
+                            "ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
+
+
+def _encryption_and_lock_args(p: PutObjectCopy) -> dict[str, Any]:
+    sse = p.new_object_metadata.sse_algorithm if p.new_object_metadata else None
+    values = (_SSE[sse] if sse else None, p.sse_aws_kms_key_id, p.bucket_key_enabled, p.checksum_algorithm,
+              p.object_lock_mode, p.object_lock_retain_until_date, p.object_lock_legal_hold_status)
+    return {arg: value for arg, value in zip(ENCRYPTION_AND_LOCK_ARGS, values, strict=True) if value is not None}
+
+
+def tags_added(source: Iterable[tuple[str, str]], p: PutObjectCopy) -> str:
+    """COS TaggingDirective Add: the source's tags with NewObjectTagging's added (a key both
+    have takes the new value), as the x-amz-tagging header."""
+    tags = dict(source)
+    tags.update((t.key, t.value) for t in p.new_object_tagging or [])
+    return urlencode(list(tags.items()))
 
 
 def copy_object_args(p: PutObjectCopy) -> dict[str, Any]:
-    """The CopyObject arguments that are the same for every object."""
-    args: dict[str, Any] = {}
+    """The CopyObject arguments that are the same for every object (boto3 names); the one place
+    that maps a copy's parameters. TaggingDirective Add also needs the source's tags (tags_added)."""
+    args: dict[str, Any] = _encryption_and_lock_args(p)
     if p.storage_class is not None:
         args["StorageClass"] = p.storage_class.value
     if p.canned_access_control_list:
@@ -33,7 +54,9 @@ def copy_object_args(p: PutObjectCopy) -> dict[str, Any]:
         args["CopySourceIfModifiedSince"] = p.modified_since_constraint
     if p.un_modified_since_constraint is not None:
         args["CopySourceIfUnmodifiedSince"] = p.un_modified_since_constraint
-    if p.metadata_directive is MetadataDirective.REPLACE or p.new_object_metadata is not None:
+    headers_given = p.new_object_metadata is not None and (
+        p.new_object_metadata.model_fields_set != {"sse_algorithm"})  # SSE alone keeps the metadata
+    if p.metadata_directive is MetadataDirective.REPLACE or headers_given:
         args["MetadataDirective"] = "REPLACE"
         md = p.new_object_metadata
         if md is not None:
@@ -50,7 +73,8 @@ def copy_object_args(p: PutObjectCopy) -> dict[str, Any]:
                 value = getattr(md, field)
                 if value is not None:
                     args[arg] = value
-    if p.new_object_tagging is not None:
-        args["TaggingDirective"] = "REPLACE"
-        args["Tagging"] = urlencode([(t.key, t.value) for t in p.new_object_tagging])
+    if p.new_object_tagging is not None or p.tagging_directive_value == "replaced":
+        args["TaggingDirective"] = "REPLACE"  # COS TaggingDirective Replaced without tags: none
+        if p.new_object_tagging:
+            args["Tagging"] = urlencode([(t.key, t.value) for t in p.new_object_tagging])
     return args

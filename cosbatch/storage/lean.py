@@ -290,8 +290,9 @@ class LeanS3Client:
 
     def upload_part_copy(self, Bucket: str, Key: str, UploadId: str, PartNumber: int,  # noqa: N803
                          source_bucket: str, source_key: str, source_version: str | None, start: int, end: int,
-                         source_etag: str | None = None) -> str:
-        """Copy bytes [start, end) of the source object into part `PartNumber`; its ETag."""
+                         source_etag: str | None = None) -> tuple[str, dict[str, str]]:
+        """Copy bytes [start, end) of the source object into part `PartNumber`: its ETag, and the
+        part's checksum ({"ChecksumCRC32C": value}) when the upload was created with an algorithm."""
         source = f"/{_uri_encode(source_bucket)}/{_uri_encode(source_key)}"
         if source_version:
             source += f"?versionId={_uri_encode(source_version, '')}"
@@ -302,13 +303,21 @@ class LeanS3Client:
                              query={"partNumber": str(PartNumber), "uploadId": UploadId})
         root = ElementTree.fromstring(resp.data)
         ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
-        return (root.findtext(f"{ns}ETag") or "").strip('"')
+        checksums = {child.tag[len(ns):]: child.text or "" for child in root
+                     if child.tag[len(ns):].startswith("Checksum") and child.text}
+        return (root.findtext(f"{ns}ETag") or "").strip('"'), checksums
 
     def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str,  # noqa: N803
-                                  parts: list[tuple[int, str]]) -> str:
-        body = ("<CompleteMultipartUpload>" + "".join(
-            f"<Part><PartNumber>{n}</PartNumber><ETag>\"{xml_escape(etag)}\"</ETag></Part>" for n, etag in parts
-        ) + "</CompleteMultipartUpload>").encode()
+                                  parts: list[tuple[int, str]] | list[tuple[int, str, dict[str, str]]]) -> str:
+        """Complete the upload from (number, ETag[, checksums]) parts; the object's ETag. An upload
+        created with a checksum algorithm lists each part's checksum, as S3 requires."""
+        def part_xml(part: tuple) -> str:
+            checksums = "".join(f"<{name}>{xml_escape(value)}</{name}>" for name, value in
+                                (part[2] if len(part) > 2 else {}).items())
+            return f"<Part><PartNumber>{part[0]}</PartNumber><ETag>\"{xml_escape(part[1])}\"</ETag>{checksums}</Part>"
+
+        body = ("<CompleteMultipartUpload>" + "".join(part_xml(p) for p in parts)
+                + "</CompleteMultipartUpload>").encode()
         resp = self._request("CompleteMultipartUpload", "POST", Bucket, Key, query={"uploadId": UploadId},
                              headers={"content-type": "application/xml"}, body=body)
         root = ElementTree.fromstring(resp.data)
@@ -337,7 +346,18 @@ _HEADER_ARGS = {
     "GrantRead": "x-amz-grant-read",
     "GrantReadACP": "x-amz-grant-read-acp",
     "GrantWriteACP": "x-amz-grant-write-acp",
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
+    "ChecksumAlgorithm": "x-amz-checksum-algorithm",
+    "ObjectLockMode": "x-amz-object-lock-mode",
+    "ObjectLockLegalHoldStatus": "x-amz-object-lock-legal-hold",
 }
+
+
+def _iso_date(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
 
 
 def http_date(value: Any) -> str:
@@ -353,6 +373,12 @@ def copy_headers(extra: Mapping[str, Any]) -> dict[str, str]:
             headers[_HEADER_ARGS[arg]] = str(value)
         elif arg == "Metadata":
             headers.update({f"x-amz-meta-{k.lower()}": str(v) for k, v in value.items()})
+        elif arg == "CopySourceIfMatch":
+            headers["x-amz-copy-source-if-match"] = f'"{value}"'
+        elif arg == "BucketKeyEnabled":
+            headers["x-amz-server-side-encryption-bucket-key-enabled"] = "true" if value else "false"
+        elif arg == "ObjectLockRetainUntilDate":
+            headers["x-amz-object-lock-retain-until-date"] = _iso_date(value)
         elif arg == "Expires":
             headers["expires"] = http_date(value)
         elif arg == "CopySourceIfModifiedSince":

@@ -128,3 +128,22 @@ def test_invoke_user_function(s3, store, settings, seeded):
     op = {"Invoke": {"Function": "no_such_module_xyz:fn"}}
     job = create_and_run(store, settings, op_request(src, "m.csv", op, rep, token="nomod"))
     assert job.status is JobStatus.FAILED and job.failure_reasons[0].failure_code == "InvalidOperation"
+
+
+def test_put_acl_grant_list(s3, store, settings, seeded):
+    src, rep, keys = seeded
+    owner = s3.get_object_acl(Bucket=src, Key=keys[0])["Owner"]
+    op = {"S3PutObjectAcl": {"AccessControlPolicy": {"AccessControlList": {
+        "Owner": {"ID": owner["ID"], "DisplayName": owner.get("DisplayName") or owner["ID"]},
+        "Grants": [{"Grantee": {"TypeIdentifier": "id", "Identifier": owner["ID"],
+                                "DisplayName": owner.get("DisplayName") or owner["ID"]},
+                    "Permission": "FULL_CONTROL"},
+                   {"Grantee": {"TypeIdentifier": "uri", "Identifier": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                    "Permission": "READ"}],
+    }}}}
+    job = create_and_run(store, settings, op_request(src, "m.csv", op, rep, token="acl-list"))
+    assert job.progress_summary.number_of_tasks_succeeded == 30, read_report(s3, rep, job)[1][:2]
+    for key in keys:
+        grants = s3.get_object_acl(Bucket=src, Key=key)["Grants"]
+        assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") and g["Permission"] == "READ" for g in grants)
+        assert any(g["Grantee"].get("ID") == owner["ID"] and g["Permission"] == "FULL_CONTROL" for g in grants)
