@@ -231,11 +231,15 @@ class InitiateRestoreObject(WireModel):
         return (self.job_tier or "Standard").title()
 
 
-SUPPORTED_CHECKSUMS = ("CRC32", "MD5", "SHA1", "SHA256", "SHA512")
+SUPPORTED_CHECKSUMS = ("CRC32", "CRC32C", "CRC64NVME", "MD5", "SHA1", "SHA256", "SHA512")
+#: Algorithms with a COMPOSITE (checksum of the parts' checksums) type: AWS defines CRC64NVME as
+#: full-object only, and MD5 / SHA512 checksums are not stored per part by S3.
+COMPOSITE_CHECKSUMS = ("CRC32", "CRC32C", "SHA1", "SHA256")
 
 
 class ComputeObjectChecksum(WireModel):
-    """S3ComputeObjectChecksum: read each object and report its checksum."""
+    """S3ComputeObjectChecksum: read each object and report its checksum, of the whole object
+    (FULL_OBJECT) or of its parts' checksums (COMPOSITE, for objects uploaded in parts)."""
 
     checksum_algorithm: str = "SHA256"
     checksum_type: str = "FULL_OBJECT"
@@ -243,11 +247,13 @@ class ComputeObjectChecksum(WireModel):
     @model_validator(mode="after")
     def _check(self) -> ComputeObjectChecksum:
         if self.checksum_algorithm not in SUPPORTED_CHECKSUMS:
-            raise ValueError(
-                f"ChecksumAlgorithm {self.checksum_algorithm} is not supported; use one of {', '.join(SUPPORTED_CHECKSUMS)}"
-            )
-        if self.checksum_type != "FULL_OBJECT":
-            raise ValueError("ChecksumType must be FULL_OBJECT (COMPOSITE is not supported)")
+            raise unsupported(f"ChecksumAlgorithm {self.checksum_algorithm[:40]} is not supported; use one of "
+                              f"{', '.join(SUPPORTED_CHECKSUMS)}")
+        if self.checksum_type not in ("FULL_OBJECT", "COMPOSITE"):
+            raise ValueError(f"ChecksumType must be FULL_OBJECT or COMPOSITE, not {self.checksum_type[:40]!r}")
+        if self.checksum_type == "COMPOSITE" and self.checksum_algorithm not in COMPOSITE_CHECKSUMS:
+            raise ValueError(f"ChecksumType COMPOSITE is defined for {', '.join(COMPOSITE_CHECKSUMS)}, not "
+                             f"{self.checksum_algorithm} (use FULL_OBJECT)")
         return self
 
 

@@ -118,7 +118,7 @@ HONOURED: dict[str, str] = {
     "Operation.S3InitiateRestoreObject.JobTier": "unit/test_models.py::test_cos_restore_parameters",
     "Operation.S3ComputeObjectChecksum": OPS + "test_compute_checksum_reports_the_value",
     "Operation.S3ComputeObjectChecksum.ChecksumAlgorithm": OPS + "test_compute_checksum_reports_the_value",
-    "Operation.S3ComputeObjectChecksum.ChecksumType": OPS + "test_compute_checksum_reports_the_value",
+    "Operation.S3ComputeObjectChecksum.ChecksumType": OPS + "test_compute_checksum_crc32c_crc64nvme_and_composite",
     "Operation.S3DeleteObject": OPS + "test_delete_objects_in_batches",
     "Operation.S3PutObjectRetention": LOCK + "test_retention_on_every_object_then_shortened_only_with_bypass",
     "Operation.S3PutObjectRetention.BypassGovernanceRetention": LOCK + "test_retention_on_every_object_then_shortened_only_with_bypass",
