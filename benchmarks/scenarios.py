@@ -62,8 +62,10 @@ class Env:
         self.client.put_object(Bucket=bucket, Key=key, Body="".join(f"{bucket},{k}\n" for k in keys).encode())
         return f"arn:aws:s3:::{bucket}/{key}"
 
-    def cosbatch_job(self, manifest_arn: str, operation: dict, report_bucket: str | None, expect: int) -> float:
-        """Seconds from CreateJob to Complete, with the controller's default settings."""
+    def cosbatch_job(self, manifest_arn: str, operation: dict, report_bucket: str | None, expect: int,
+                     storages: StorageCatalog | None = None, tags: list[dict] | None = None) -> float:
+        """Seconds from CreateJob to Complete, with the controller's default settings (on `storages`,
+        default the benchmark's server as it is, with these job tags)."""
         store = open_store(f"sqlite:///{self.workdir / uuid.uuid4().hex[:8]}.db")
         body = {
             "AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
@@ -73,8 +75,9 @@ class Env:
             "Operation": operation,
             "Report": {"Enabled": True, "Bucket": f"arn:aws:s3:::{report_bucket}", "Format": "Report_CSV_20180820",
                        "Prefix": "bench", "ReportScope": "AllTasks"} if report_bucket else {"Enabled": False},
+            **({"Tags": tags} if tags else {}),
         }
-        settings = Settings(store_url=store.url, storages=StorageCatalog.at(self.endpoint))
+        settings = Settings(store_url=store.url, storages=storages or StorageCatalog.at(self.endpoint))
         scheduler = Scheduler(store, settings)
         start = time.perf_counter()
         job = JobService(store, settings.storages).create_job(parse_create_job(body))
