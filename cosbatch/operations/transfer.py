@@ -39,6 +39,8 @@ MAX_PARTS = 10_000
 _CARRIED = ("content-type", "cache-control", "content-disposition", "content-encoding", "content-language",
             "expires")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+_PARTS = re.compile(r"^[0-9a-f]{32}-(\d+)$")
+MAX_PART = 5 * 1024**3
 READ_BLOCK = 1024 * 1024
 
 
@@ -243,11 +245,29 @@ class CrossStorageCopyOperation(_DirectedCopy):
         return Part(number, etag, reader.md5.digest())
 
 
+def source_part_size(client: LeanS3Client, task: Task, size: int, etag: str) -> int | None:
+    """The part size of a source uploaded in equal parts (all but the last), so that its copy,
+    cut the same way, gets the same ETag (a verified copy is then settled by the ETags); None
+    for a source not uploaded in parts, or whose parts S3's limits or its size rule out."""
+    parts = _PARTS.match(etag)
+    if parts is None:
+        return None
+    count = int(parts.group(1))
+    try:
+        first = client.head_part_size(task.bucket, task.key, task.version_id, 1)
+    except ClientError:
+        return None  # a storage without ?partNumber: the copy's own part size
+    if first is None or not MIN_PART <= first <= MAX_PART or count > MAX_PARTS:
+        return None
+    return first if (count - 1) * first < size <= count * first else None
+
+
 class LargeObjectCopy(_DirectedCopy):
     """A server-side copy too large for one CopyObject (S3 and COS refuse sources over 5 GiB):
     CreateMultipartUpload, UploadPartCopy of byte ranges in parallel, CompleteMultipartUpload.
-    Its parts run on their own pool, so a few huge objects in a job of small ones take threads
-    of their own instead of holding up the job's."""
+    A source uploaded in equal parts is copied in parts of its own size (the copy keeps its
+    ETag); any other in `chunksize` parts. Its parts run on their own pool, so a few huge
+    objects in a job of small ones take threads of their own instead of holding up the job's."""
 
     def __init__(self, params: PutObjectCopy, chunksize: int, part_threads: int = 8) -> None:
         super().__init__(params, part_threads)
@@ -257,7 +277,7 @@ class LargeObjectCopy(_DirectedCopy):
         key = self.params.target_key(task.key)
         size, source_etag, head = self._head(client, task)
         headers = self._put_headers(client, task, head)
-        chunk = part_size(size, self.chunksize)
+        chunk = source_part_size(client, task, size, source_etag) or part_size(size, self.chunksize)
 
         def part(upload_id: str, number: int, start: int, end: int) -> Part:
             etag, checksums = client.upload_part_copy(self.target_bucket, key, upload_id, number, task.bucket,

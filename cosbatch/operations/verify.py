@@ -12,7 +12,8 @@ The cheapest evidence that settles it is used, in this order:
 4. otherwise a content hash: both objects are read, side by side, and their SHA-256 compared.
 
 Source reads carry If-Match on the ETag the copy was made from, so a source that changes
-meanwhile fails the task with PreconditionFailed instead of a false mismatch.
+meanwhile fails the task with PreconditionFailed instead of a false mismatch. Two multipart
+ETags that differ prove nothing (the parts may be cut differently), so they go to step 3 or 4.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def verify_copy(source_client: Any, task: Task, source: ObjectState, target_clie
             raise mismatch(f"the copy's {ours[0].upper()} checksum {theirs[1]} differs from the source's {ours[1]}")
         return f"{ours[0].upper()} checksum"
     with ThreadPoolExecutor(2, thread_name_prefix="cosbatch-verify") as pool:
-        theirs_hash = pool.submit(_sha256, target_client, bucket, key, None, target.etag)
+        theirs_hash = pool.submit(_sha256, target_client, bucket, key, None, "")  # whatever is there now
         ours_hash = _sha256(source_client, task.bucket, task.key, task.version_id, source.etag)
         if theirs_hash.result() != ours_hash:
             raise mismatch(f"the copy's content (SHA-256 {theirs_hash.result()}) differs from the source's "

@@ -258,6 +258,17 @@ class LeanS3Client:
         query = {"versionId": VersionId} if VersionId else None
         return self._request("HeadObject", "HEAD", Bucket, Key, query=query, headers=headers).headers
 
+    def head_part_size(self, Bucket: str, Key: str, VersionId: str | None, PartNumber: int) -> int | None:  # noqa: N803
+        """The size of part `PartNumber` of an object uploaded in parts (HEAD ?partNumber=N), or
+        None if the storage does not say (the answer is not a part's)."""
+        query = {"partNumber": str(PartNumber)}
+        if VersionId:
+            query["versionId"] = VersionId
+        headers = self._request("HeadObject", "HEAD", Bucket, Key, query=query).headers
+        if not headers.get("x-amz-mp-parts-count"):
+            return None
+        return int(headers.get("content-length") or 0)
+
     def get_object_tagging(self, Bucket: str, Key: str, VersionId: str | None = None) -> list[tuple[str, str]]:  # noqa: N803
         query = {"tagging": ""}
         if VersionId:

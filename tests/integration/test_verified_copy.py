@@ -22,8 +22,9 @@ from tests.support.fault_proxy import FaultProxy
 MiB = 1024**2
 SMALL = [f"s/{i}" for i in range(6)]
 LARGE = [f"m/{i}" for i in range(3)]
+PLAIN = [f"p/{i}" for i in range(2)]
 #: key → how the proxy makes its destination lie.
-TAMPERED = {"s/1": "etag", "s/4": "size", "m/1": "bytes"}
+TAMPERED = {"s/1": "etag", "s/4": "size", "m/1": "etag+bytes", "p/1": "bytes"}
 
 
 def _tamper(dst: str):
@@ -32,11 +33,14 @@ def _tamper(dst: str):
         bucket, _, key = unquote(parts.path).lstrip("/").partition("/")
         how = TAMPERED.get(key) if bucket == dst and not parts.query.startswith(("uploadId", "partNumber")) else None
         lower = {k.lower(): k for k in headers}
-        if how == "etag" and method == "HEAD" and "etag" in lower:
-            headers[lower["etag"]] = '"0123456789abcdef0123456789abcdef"'
-        elif how == "size" and method == "HEAD":
+        if how is None:
+            return headers, body
+        if "etag" in how and method == "HEAD" and "etag" in lower:
+            etag = headers[lower["etag"]].strip('"')
+            headers[lower["etag"]] = f'"0123456789abcdef0123456789abcdef{etag[32:]}"'  # "-N" kept
+        if how == "size" and method == "HEAD":
             headers["Content-Length"] = str(int(headers["Content-Length"]) + 1)
-        elif how == "bytes" and method == "GET" and body:
+        if "bytes" in how and method == "GET" and body:
             body = bytes([body[0] ^ 0xFF]) + body[1:]
         return headers, body
     return alter
@@ -44,8 +48,9 @@ def _tamper(dst: str):
 
 @pytest.fixture
 def objects(s3, make_bucket):
-    """Small single-part objects, and larger ones uploaded in 8 MiB parts (copied in 5 MiB parts,
-    so their ETags cannot be compared: the content hash decides)."""
+    """Small single-part objects; larger ones uploaded in 8 MiB parts (copied in parts of the same
+    size, so the copy keeps the ETag); and larger ones uploaded in one PUT (copied in 5 MiB parts:
+    their ETags cannot be compared, the content hash decides)."""
     src = make_bucket("src")
     for key in SMALL:
         s3.put_object(Bucket=src, Key=key, Body=os.urandom(1000 + len(key)))
@@ -53,7 +58,9 @@ def objects(s3, make_bucket):
     for key in LARGE:
         s3.upload_fileobj(io.BytesIO(os.urandom(11 * MiB)), src, key, Config=config)
     assert s3.head_object(Bucket=src, Key=LARGE[0])["ETag"].strip('"').endswith("-2")
-    write_manifest(s3, src, "m.csv", [(src, k) for k in SMALL + LARGE])
+    for key in PLAIN:
+        s3.put_object(Bucket=src, Key=key, Body=os.urandom(11 * MiB))
+    write_manifest(s3, src, "m.csv", [(src, k) for k in SMALL + LARGE + PLAIN])
     return src
 
 
@@ -76,17 +83,21 @@ def test_verify_reports_checksum_mismatch_for_exactly_the_tampered_keys(s3, s3_s
     assert set(failed) == set(TAMPERED), [(r["Key"], r["ErrorCode"], r["ResultMessage"]) for r in rows]
     assert {r["ErrorCode"] for r in failed.values()} == {"ChecksumMismatch"}
     assert "ETag" in failed["s/1"]["ResultMessage"] and "bytes" in failed["s/4"]["ResultMessage"]
-    assert "SHA-256" in failed["m/1"]["ResultMessage"]
+    assert "SHA-256" in failed["m/1"]["ResultMessage"] and "SHA-256" in failed["p/1"]["ResultMessage"]
     messages = {r["Key"]: r["ResultMessage"] for r in rows if r["TaskStatus"] == "succeeded"}
     assert messages["s/0"] == "Successful; verified by ETag"
-    assert "multipart copy" in messages["m/0"] and messages["m/0"].endswith("verified by SHA-256 of the content")
+    # Copied in the source's own 8 MiB parts (on S3 the copy then has the source's ETag; SeaweedFS
+    # gives part copies ETags of its own, so the content decides), the single-PUT ones in 5 MiB parts.
+    assert "2 parts (multipart copy)" in messages["m/0"] and "3 parts (multipart copy)" in messages["p/0"]
+    assert messages["m/0"].endswith("verified by SHA-256 of the content")
+    assert messages["p/0"].endswith("verified by SHA-256 of the content")
 
 
 def test_without_verify_the_same_lies_go_unnoticed(s3, s3_server, make_bucket, store, settings, objects):
     """The control: the same proxy, no verification, every task succeeds (what --verify is for)."""
     dst, rep = make_bucket("dst"), make_bucket("rep")
     job = _run(s3_server, store, settings, copy_request(objects, "m.csv", dst, rep, token="unverified"), dst)
-    assert job.progress_summary.number_of_tasks_succeeded == len(SMALL + LARGE)
+    assert job.progress_summary.number_of_tasks_succeeded == len(SMALL + LARGE + PLAIN)
 
 
 def test_checksum_comparison_and_what_is_not_comparable():
