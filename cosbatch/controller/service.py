@@ -232,6 +232,9 @@ _NOT_ACROSS_STORAGES = {"checksum_algorithm": "ChecksumAlgorithm", "object_lock_
 
 
 def _refuse_across_storages(operation: JobOperation) -> None:
+    if getattr(operation.params, "access_control_directive_value", None) in ("copy", "add"):
+        raise UnsupportedField("AccessControlDirective Copy / Add is not supported on a copy to another storage: "
+                               "the source's grants name accounts of the source's storage")
     for name, alias in _NOT_ACROSS_STORAGES.items():
         if getattr(operation.params, name, None) is not None:
             raise UnsupportedField(f"{alias} is not supported on a copy to another storage: the object is "

@@ -134,7 +134,8 @@ class PutObjectCopy(WireModel):
     def _check_directives(self) -> None:
         """COS's TaggingDirective / AccessControlDirective. Tags: Copy keeps the source's (CopyObject's
         default), Replaced sets NewObjectTagging (none without it), Add merges NewObjectTagging into
-        the source's. ACL: Replaced is the given ACL; copying or adding to the source's is not done."""
+        the source's. ACL: Copy gives the copy the source's grants, Replaced the given ACL (the
+        storage's default without one), Add the source's grants plus AccessControlGrants."""
         tagging = self.tagging_directive_value
         if tagging is not None and tagging not in TAGGING_DIRECTIVES:
             raise unsupported(f"TaggingDirective {self.tagging_directive!r} is not supported (Copy, Replaced or Add)")
@@ -142,10 +143,21 @@ class PutObjectCopy(WireModel):
             raise ValueError("TaggingDirective Copy keeps the source's tags: drop NewObjectTagging or use Replaced")
         if tagging == "add" and not self.new_object_tagging:
             raise ValueError("TaggingDirective Add needs NewObjectTagging, the tags to add")
-        acl = (self.access_control_directive or "").lower()
-        if acl not in ("", "replaced"):
-            raise unsupported(f"AccessControlDirective {self.access_control_directive!r} is not supported: "
-                              "copying the source's ACL is not implemented (Replaced: the given ACL)")
+        acl = self.access_control_directive_value
+        if acl is not None and acl not in ("copy", "replaced", "add"):
+            raise unsupported(f"AccessControlDirective {self.access_control_directive!r} is not supported "
+                              "(Copy, Replaced or Add)")
+        if acl == "copy" and (self.access_control_grants or self.canned_access_control_list):
+            raise ValueError("AccessControlDirective Copy keeps the source's ACL: drop AccessControlGrants and "
+                             "CannedAccessControlList, or use Replaced / Add")
+        if acl == "add" and self.canned_access_control_list:
+            raise ValueError("AccessControlDirective Add adds AccessControlGrants to the source's ACL; a "
+                             "CannedAccessControlList cannot be added to it (use Replaced)")
+
+    @property
+    def access_control_directive_value(self) -> str | None:
+        """COS's AccessControlDirective in lower case (copy | replaced | add), None when not given."""
+        return self.access_control_directive.lower() if self.access_control_directive else None
 
     @property
     def tagging_directive_value(self) -> str | None:

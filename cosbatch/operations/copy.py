@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from cosbatch.manifests import Task
 from cosbatch.models import PutObjectCopy
-from cosbatch.operations.copy_args import copy_object_args, tags_added
+from cosbatch.operations.copy_args import copy_object_args, source_args
 from cosbatch.operations.transfer import LargeObjectCopy
 from cosbatch.operations.verify import ObjectState, head_state, verify_copy
 from cosbatch.storage import Storage
@@ -63,10 +63,7 @@ class CopyOperation:
         source: dict[str, str] = {"Bucket": task.bucket, "Key": task.key}
         if task.version_id:
             source["VersionId"] = task.version_id
-        args = dict(self._static)
-        if self.params.tagging_directive_value == "add":
-            args["Tagging"] = tags_added(client.get_object_tagging(task.bucket, task.key, task.version_id),
-                                         self.params)
+        args = {**self._static, **source_args(client, task, self.params)}
         if head is not None and self.verify and head.etag:
             args["CopySourceIfMatch"] = head.etag  # the object verified is the one copied
         try:

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.manifests import Task
 from cosbatch.models import PutObjectCopy
-from cosbatch.operations.copy_args import copy_object_args, tags_added
+from cosbatch.operations.copy_args import copy_object_args, source_args
 from cosbatch.operations.verify import CHECKSUM_MODE, ObjectState, mismatch, verify_copy
 from cosbatch.storage import Storage
 from cosbatch.storage.lean import LeanS3Client, copy_headers, http_date
@@ -131,10 +131,8 @@ class _DirectedCopy:
                     headers[name] = source[name]
             headers.update({k.lower(): v for k, v in source.items() if k.lower().startswith("x-amz-meta-")})
         tagged = int(source.get("x-amz-tagging-count") or 0) > 0
-        if self.params.tagging_directive_value == "add":
-            tags = client.get_object_tagging(task.bucket, task.key, task.version_id) if tagged else []
-            headers["x-amz-tagging"] = tags_added(tags, self.params)
-        elif not self._replace_tags and tagged:
+        headers.update(copy_headers(source_args(client, task, self.params, tagged)))
+        if not self._replace_tags and tagged:
             tags = client.get_object_tagging(task.bucket, task.key, task.version_id)
             headers["x-amz-tagging"] = urlencode(tags)
         return headers

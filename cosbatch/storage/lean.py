@@ -277,6 +277,25 @@ class LeanS3Client:
         ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
         return [(t.findtext(f"{ns}Key") or "", t.findtext(f"{ns}Value") or "") for t in root.iter(f"{ns}Tag")]
 
+    def get_object_acl(self, Bucket: str, Key: str, VersionId: str | None = None) -> list[tuple[str, str, str]]:  # noqa: N803
+        """The object's grants as (permission, grantee kind: id | uri | emailAddress, identifier)."""
+        query = {"acl": ""}
+        if VersionId:
+            query["versionId"] = VersionId
+        root = ElementTree.fromstring(self._request("GetObjectAcl", "GET", Bucket, Key, query=query).data)
+        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        grants = []
+        for grant in root.iter(f"{ns}Grant"):
+            grantee = grant.find(f"{ns}Grantee")
+            if grantee is None:
+                continue
+            for element, kind in (("ID", "id"), ("URI", "uri"), ("EmailAddress", "emailAddress")):
+                identifier = grantee.findtext(f"{ns}{element}")
+                if identifier:
+                    grants.append((grant.findtext(f"{ns}Permission") or "", kind, identifier))
+                    break
+        return grants
+
     def put_object_stream(self, Bucket: str, Key: str, body: BinaryIO, length: int,  # noqa: N803
                           headers: dict[str, str]) -> str:
         """PUT `length` bytes read from `body`; returns the new object's ETag (quotes removed)."""

@@ -149,7 +149,8 @@ def test_options_a_streamed_copy_cannot_keep_are_refused_across_storages(store, 
     other = replace(implicit_storage("http://127.0.0.1:1"), name="other", region="other-1")
     service = JobService(store, StorageCatalog((here, other), here.name))
     for fields, name in (({"ChecksumAlgorithm": "CRC32"}, "ChecksumAlgorithm"),
-                         ({"ObjectLockLegalHoldStatus": "ON"}, "ObjectLockLegalHoldStatus")):
+                         ({"ObjectLockLegalHoldStatus": "ON"}, "ObjectLockLegalHoldStatus"),
+                         ({"AccessControlDirective": "Copy"}, "AccessControlDirective Copy / Add")):
         body = s3_body(Operation={"S3PutObjectCopy": {"TargetResource": "arn:aws:s3:other-1::dst", **fields}})
         with pytest.raises(UnsupportedField, match=f"{name} is not supported on a copy to another storage"):
             service.create_job(parse_create_job(body))

@@ -148,3 +148,38 @@ def test_cos_tagging_directive_add_merges_into_the_source_tags(s3, make_bucket, 
     assert tags("small") == tags("big") == {"team": "a", "stage": "copied", "by": "cosbatch"}
     assert tags("untagged") == {"stage": "copied", "by": "cosbatch"}
     assert s3.head_object(Bucket=dst, Key="big")["ETag"].strip('"').endswith("-2")  # went in parts
+
+
+def test_cos_access_control_directive_copy_and_add(s3, s3_server, make_bucket, store, settings):
+    """COS AccessControlDirective Copy gives each copy its source's grants; Add those plus
+    AccessControlGrants, on the single copy and the multipart copy (CreateMultipartUpload) alike.
+    SeaweedFS ignores ACL headers on copies, so the check is on what was sent."""
+    src = make_bucket("src")
+    s3.put_object(Bucket=src, Key="small", Body=b"x")
+    s3.put_object(Bucket=src, Key="big", Body=b"y" * (6 * 1024**2))
+    owner = s3.get_object_acl(Bucket=src, Key="small")["Owner"]
+    everyone = "http://acs.amazonaws.com/groups/global/AllUsers"
+    for key in ("small", "big"):
+        s3.put_object_acl(Bucket=src, Key=key, AccessControlPolicy={"Owner": owner, "Grants": [
+            {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"},
+            {"Grantee": {"Type": "Group", "URI": everyone}, "Permission": "READ"}]})
+    write_manifest(s3, src, "m.csv", [(src, "small"), (src, "big")])
+    storage = replace(settings.storages.default, multipart_copy_threshold=5 * 1024**2,
+                      multipart_chunksize=5 * 1024**2)
+    extra = {"Copy": {}, "Add": {"AccessControlGrants": [
+        {"Grantee": {"TypeIdentifier": "id", "Identifier": "auditor"}, "Permission": "READ_ACP"}]}}
+    for directive, fields in extra.items():
+        dst = make_bucket("dst")
+        body = copy_request(src, "m.csv", dst, None, token=f"acl-{directive}", Operation={"S3PutObjectCopy": {
+            "TargetResource": f"arn:aws:s3:::{dst}", "AccessControlDirective": directive, **fields}})
+        with FaultProxy(s3_server.endpoint_url) as proxy:
+            proxied = replace(settings, storages=StorageCatalog.single(replace(storage, endpoint_url=proxy.url)))
+            job = create_and_run(store, proxied, body)
+        assert job.progress_summary.number_of_tasks_succeeded == 2
+        sent = [h for m, p, h in proxy.requests
+                if (m == "PUT" and "x-amz-copy-source" in h and "partNumber" not in p) or p.endswith("?uploads=")]
+        assert len(sent) == 2, [(m, p) for m, p, _ in proxy.requests]
+        for h in sent:
+            assert h.get("x-amz-grant-read") == f'uri="{everyone}"'
+            assert h.get("x-amz-grant-full-control") == f'id="{owner["ID"]}"'
+            assert h.get("x-amz-grant-read-acp") == ('id="auditor"' if directive == "Add" else None)

@@ -77,7 +77,7 @@ HONOURED: dict[str, str] = {
     f"{COPY}.StorageClass": PARAMS + "test_copy_with_new_metadata_tags_and_prefix",
     f"{COPY}.PrefixReplace": "api/test_cos_dialect.py::test_sample_create_job_runs_and_describes_in_cos_xml",
     f"{COPY}.ResourcesPrefix": "api/test_cos_dialect.py::test_sample_create_job_runs_and_describes_in_cos_xml",
-    f"{COPY}.AccessControlDirective": EVERY_FIELD,  # Replaced only; Copy and Add are refused (below)
+    f"{COPY}.AccessControlDirective": PARAMS + "test_cos_access_control_directive_copy_and_add",
     f"{COPY}.TaggingDirective": PARAMS + "test_cos_tagging_directive_add_merges_into_the_source_tags",
     META: PARAMS + "test_copy_with_new_metadata_tags_and_prefix",
     f"{META}.CacheControl": PARAMS + "test_copy_with_new_metadata_tags_and_prefix",
@@ -155,7 +155,7 @@ HONOURED: dict[str, str] = {
 REFUSED_SAMPLES: dict[str, Any] = {
     f"{GEN}.EnableManifestOutput": False,
     f"{GEN}.ManifestOutputLocation.ManifestFormat": "S3BatchOperations_CSV_20180820",
-    f"{COPY}.AccessControlDirective": "Copy",
+    f"{COPY}.AccessControlDirective": "Merge",
     f"{COPY}.TaggingDirective": "Merge",
 }
 
