@@ -65,8 +65,9 @@ class Env:
         return f"arn:aws:s3:::{bucket}/{key}"
 
     def cosbatch_job(self, manifest_arn: str, operation: dict, report_bucket: str | None, expect: int,
-                     **settings: Any) -> float:
-        """Seconds from CreateJob to Complete, with the controller's default settings (or `settings`)."""
+                     tags: list[dict] | None = None, **settings: Any) -> float:
+        """Seconds from CreateJob to Complete, with the controller's default settings (or `settings`,
+        `storages` too), the job carrying these job tags."""
         store = open_store(f"sqlite:///{self.workdir / uuid.uuid4().hex[:8]}.db")
         body = {
             "AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
@@ -76,8 +77,9 @@ class Env:
             "Operation": operation,
             "Report": {"Enabled": True, "Bucket": f"arn:aws:s3:::{report_bucket}", "Format": "Report_CSV_20180820",
                        "Prefix": "bench", "ReportScope": "AllTasks"} if report_bucket else {"Enabled": False},
+            **({"Tags": tags} if tags else {}),
         }
-        config = Settings(store_url=store.url, storages=StorageCatalog.at(self.endpoint), **settings)
+        config = Settings(store_url=store.url, **{"storages": StorageCatalog.at(self.endpoint), **settings})
         scheduler = Scheduler(store, config)
         start = time.perf_counter()
         job = JobService(store, config.storages).create_job(parse_create_job(body))

@@ -29,6 +29,11 @@ class InvalidRequest(CosbatchError):
     http_status = 400
 
 
+class UnsupportedField(InvalidRequest):
+    """A field of the API shape that cosbatch does not implement, or a value of it that it does
+    not (HTTP 400 InvalidRequest; the CLI exits 2): refused, never accepted and ignored."""
+
+
 class MalformedRequest(CosbatchError):
     """A request body or argument that cannot be parsed at all (HTTP 400)."""
 

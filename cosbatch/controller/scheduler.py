@@ -26,7 +26,7 @@ from cosbatch import logs
 from cosbatch.control import worker_lease_prefix
 from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
-from cosbatch.controller.cosbatch_tags import failure_threshold
+from cosbatch.controller.cosbatch_tags import VERIFY, failure_threshold, option_value
 from cosbatch.controller.preparer import prepare_job
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import StorageWaits
@@ -516,6 +516,7 @@ class Scheduler:
             report=report,
             dry_run=job.dry_run,
             concurrency=self.settings.concurrency,
+            verify=bool(option_value(job.tags, VERIFY)),
         )
 
     def _launch(self, job: Job) -> None:
