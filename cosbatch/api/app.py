@@ -56,14 +56,12 @@ _ROUTES = [
 _DIALECT_PREFIXES = (("/v20180820/jobs", Dialect.S3), ("/jobs", Dialect.COS))
 
 
-class MethodNotAllowed(CosbatchError):
-    code = "MethodNotAllowed"
-    http_status = 405
+class MethodNotAllowed(CosbatchError, code="MethodNotAllowed", http_status=405):
+    """A route that exists, asked with a method it does not answer."""
 
 
-class NoSuchRoute(CosbatchError):
-    code = "NotFound"
-    http_status = 404
+class NoSuchRoute(CosbatchError, code="NotFound", http_status=404):
+    """A path no route answers."""
 
 
 def s3_error_code(exc: CosbatchError, operation: str | None) -> str:
