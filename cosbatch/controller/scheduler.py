@@ -27,7 +27,7 @@ from cosbatch.control import worker_lease_prefix
 from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.controller.cosbatch_tags import VERIFY, failure_threshold, option_value
-from cosbatch.controller.preparer import prepare_job
+from cosbatch.controller.preparer import generated_manifest_ref, prepare_job
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import StorageWaits
 from cosbatch.errors import ConfigError, CosbatchError, ManifestError, StoreUnavailable
@@ -568,6 +568,19 @@ class Scheduler:
             target = S.FAILED
         self.store.transition(job_id, current, target, failure=failure)
         logs.event("job_finished", job_id=job_id, status=target.value)
+        self._drop_working_manifest(job)
+
+    def _drop_working_manifest(self, job: Job) -> None:
+        """EnableManifestOutput=false: the generated manifest was a working copy; remove it."""
+        gen = job.manifest_generator.s3_job_manifest_generator if job.manifest_generator else None
+        if gen is None or gen.enable_manifest_output:
+            return
+        ref = generated_manifest_ref(job, gen)
+        try:
+            self.client_for(job).delete_object(Bucket=ref.bucket, Key=ref.key)
+        except Exception as exc:  # the job's outcome stands; the leftover is logged
+            logs.event("working_manifest_left", logging.WARNING, job_id=job.job_id, bucket=ref.bucket,
+                       key=ref.key, error=f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         for run in self.runs.values():

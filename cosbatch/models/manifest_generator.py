@@ -81,9 +81,11 @@ class S3JobManifestGenerator(WireModel):
 
     @model_validator(mode="after")
     def _manifest_output(self) -> S3JobManifestGenerator:
-        if not self.enable_manifest_output:
-            raise unsupported("EnableManifestOutput=false is not supported: the job runs from the saved "
-                              "generated manifest")
+        # EnableManifestOutput=false: the job still runs from a working copy next to its report
+        # (a resumed job re-reads it); the scheduler deletes that copy when the job ends.
+        if not self.enable_manifest_output and self.manifest_output_location is not None:
+            raise unsupported("ManifestOutputLocation is given with EnableManifestOutput=false: "
+                              "set EnableManifestOutput=true to keep the generated manifest there")
         return self
 
 

@@ -168,3 +168,19 @@ def test_manifest_object_version_id(s3, make_bucket, store, settings):
     job = create_and_run(store, settings, body)
     assert job.status is JobStatus.COMPLETE and job.progress_summary.total_number_of_tasks == 2
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == ["old-1", "old-2"]
+
+
+def test_generated_manifest_without_output_is_removed_when_the_job_ends(s3, make_bucket, store, settings):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, ["keep/1", "keep/2", "skip/3"])
+    body = copy_request(src, "unused", dst, rep, token="gen-no-output")
+    del body["Manifest"]
+    body["ManifestGenerator"] = {"S3JobManifestGenerator": {
+        "SourceBucket": f"arn:aws:s3:::{src}", "EnableManifestOutput": False,
+        "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["keep/"]}},
+    }}
+    job = create_and_run(store, settings, body)
+    assert job.status is JobStatus.COMPLETE and job.progress_summary.number_of_tasks_succeeded == 2
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == ["keep/1", "keep/2"]
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=rep).get("Contents", [])]
+    assert left and not [k for k in left if k.endswith("generated-manifest.csv")]  # the report stays, the copy went

@@ -134,7 +134,7 @@ HONOURED: dict[str, str] = {
     "ManifestGenerator": GENERATED + "test_generated_manifest_prefix_and_size_filter",
     GEN: GENERATED + "test_generated_manifest_prefix_and_size_filter",
     f"{GEN}.SourceBucket": GENERATED + "test_generated_manifest_prefix_and_size_filter",
-    f"{GEN}.EnableManifestOutput": GENERATED + "test_generated_manifest_prefix_and_size_filter",  # true only
+    f"{GEN}.EnableManifestOutput": GENERATED + "test_generated_manifest_without_output_is_removed_when_the_job_ends",
     f"{GEN}.ManifestOutputLocation": GEN_FILTERS,
     f"{GEN}.ManifestOutputLocation.Bucket": GEN_FILTERS,
     f"{GEN}.ManifestOutputLocation.ManifestPrefix": GEN_FILTERS,
@@ -153,7 +153,6 @@ HONOURED: dict[str, str] = {
 
 #: Values of refused fields where a plain sample of the shape's type would be accepted.
 REFUSED_SAMPLES: dict[str, Any] = {
-    f"{GEN}.EnableManifestOutput": False,
     f"{GEN}.ManifestOutputLocation.ManifestFormat": "S3BatchOperations_CSV_20180820",
     f"{COPY}.AccessControlDirective": "Merge",
     f"{COPY}.TaggingDirective": "Merge",
