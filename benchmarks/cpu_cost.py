@@ -89,7 +89,7 @@ def copy_cpu(env: Env, n: int, rounds: int) -> ScenarioResult:
         costs["cosbatch"].append(measure(env, lambda op=op: env.cosbatch_job(manifest, op, rep, n)))
         commands.write_text("".join(f"cp s3://{src}/{k} s3://{dst}/s5cmd-{r}/{k}\n" for k in keys))
         costs["s5cmd run"].append(measure(env, lambda: env.s5cmd("run", str(commands))))
-    return _summary("cpu", f"(k) CPU per copy of {n:,} x 1 KiB", "copy", n, costs)
+    return _summary("cpu", f"(n) CPU per copy of {n:,} x 1 KiB", "copy", n, costs)
 
 
 def delete_cpu(env: Env, n: int, rounds: int) -> ScenarioResult:
@@ -101,4 +101,4 @@ def delete_cpu(env: Env, n: int, rounds: int) -> ScenarioResult:
         costs["cosbatch"].append(measure(env, lambda m=manifest: env.cosbatch_job(m, {"S3DeleteObject": {}}, rep, n)))
         env.seed(bucket, f"s5-{r}", n)
         costs["s5cmd rm"].append(measure(env, lambda r=r: env.s5cmd("rm", f"s3://{bucket}/s5-{r}/*")))
-    return _summary("cpu-delete", f"(l) CPU per delete of {n:,} objects", "delete", n, costs)
+    return _summary("cpu-delete", f"(o) CPU per delete of {n:,} objects", "delete", n, costs)
