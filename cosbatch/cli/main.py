@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cosbatch import logs
-from cosbatch.cli import render
+from cosbatch.cli import interrupt, render
 from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
@@ -350,9 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         # A refused request (a bad argument or field) is a usage error, as argparse's are.
         return 2 if isinstance(exc, InvalidRequest | MalformedRequest) else 1
     except KeyboardInterrupt:
-        print("cosbatch: interrupted; running jobs continue from where they stopped on the next `cosbatch run`",
-              file=sys.stderr)
-        return 130
+        print(interrupt.MESSAGE, file=sys.stderr)
+        return interrupt.EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 
+from cosbatch.cli import interrupt
 from cosbatch.cli.progress import ProgressBar
 from cosbatch.controller import Scheduler
 from cosbatch.lifecycle import TERMINAL, JobStatus
@@ -44,13 +45,27 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
 
     try:
         scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
-    finally:
+    except KeyboardInterrupt:
         if bar is not None:
-            if only_job:
-                bar.show([store.get_job(only_job)], final=True)
             bar.close()
-        scheduler.close()
+        interrupt.pause_running_jobs(scheduler)  # ends the process if a pipeline will not stop
+        raise
+    except BaseException as exc:
+        _finish(scheduler, bar, only_job if isinstance(exc, TimeoutError) else None)
+        raise
+    _finish(scheduler, bar, only_job)
     if scheduler.skipped_jobs and only_job is None:
         print(f"cosbatch: left {len(scheduler.skipped_jobs)} job(s) alone: they are bound to storages this "
               "process does not have (see --storage-config): " + ", ".join(sorted(scheduler.skipped_jobs)),
               file=sys.stderr)
+
+
+def _finish(scheduler: Scheduler, bar: ProgressBar | None, only_job: str | None) -> None:
+    """The last progress line (the job as it settled), then wait for the pipelines to end."""
+    try:
+        if bar is not None:
+            if only_job:
+                bar.show([scheduler.store.get_job(only_job)], final=True)
+            bar.close()
+    finally:
+        scheduler.close()

@@ -138,6 +138,7 @@ class Scheduler:
         self._rates: dict[str, float | None] = {}  # job id → rate per worker last written
         self._rates_at = 0.0
         self._unreachable_noted: set[str] = set()
+        self._leader = False  # whether the last step held the scheduler lease
 
     # -- jobs and their storages ---------------------------------------------
     def storage_of(self, job: Job) -> Storage:
@@ -266,6 +267,10 @@ class Scheduler:
             self.store.release_lease(LEASE, self.owner)
 
     def _hold_lease(self) -> bool:
+        self._leader = self._take_lease()
+        return self._leader
+
+    def _take_lease(self) -> bool:
         if self.store.acquire_lease(LEASE, self.owner, self.lease_ttl_s):
             return True
         holder = self.store.lease_holder(LEASE)
@@ -568,6 +573,31 @@ class Scheduler:
             target = S.FAILED
         self.store.transition(job_id, current, target, failure=failure)
         logs.event("job_finished", job_id=job_id, status=target.value)
+
+    def pause_own_jobs(self, reason: str, grace_s: float) -> bool:
+        """Pause the jobs this controller runs, now (Ctrl-C on `run`): Active → Pausing, wait up to
+        `grace_s` for their pipelines to stop, unfinished segments back to pending, → Paused.
+        The next run resumes them. True if some pipeline is still running after `grace_s`.
+
+        Active jobs of this scheduler without a pipeline (interrupted as it was being started)
+        are paused too, when this controller was the leader: no other controller runs them."""
+        runs = dict(self.runs)
+        own = set(runs)
+        if self._leader:
+            with contextlib.suppress(StoreUnavailable):
+                own |= {job.job_id for job in self._jobs_in((S.ACTIVE,))}
+        for job_id in own:
+            with contextlib.suppress(CosbatchError):
+                self.store.transition(job_id, S.ACTIVE, S.PAUSING, reason=reason)
+        deadline = time.monotonic() + grace_s
+        for run in runs.values():
+            run.done.wait(max(0.0, deadline - time.monotonic()))
+        for job_id in own:
+            with contextlib.suppress(CosbatchError):
+                self.store.reset_running_segments(job_id)
+                if self.store.transition(job_id, S.PAUSING, S.PAUSED, reason=reason):
+                    logs.event("job_paused", job_id=job_id, reason=reason)
+        return any(run.thread is not None and run.thread.is_alive() for run in runs.values())
 
     def close(self) -> None:
         for run in self.runs.values():
