@@ -13,6 +13,9 @@ from cosbatch.controller import Scheduler
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.storage import StorageCatalog
 
+#: Jobs a progress bar shows as running.
+_RUNNING = (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING, JobStatus.COMPLETING)
+
 
 def storages_from_args(args: argparse.Namespace) -> StorageCatalog:
     """The storages this command can reach: --storage-config's, plus the --endpoint-url one."""
@@ -32,12 +35,22 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
     bar = ProgressBar(force=bool(args.progress)) if args.progress is not False else None
     store = scheduler.store
 
+    running_before: set[str] = set()
+
     def tick() -> None:
-        if bar is not None:
-            shown = [store.get_job(only_job)] if only_job else store.jobs_in(
-                (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING)
-            )
-            bar.show(shown)
+        if bar is None:
+            return
+        if only_job:
+            bar.show([store.get_job(only_job)])
+            return
+        running = store.jobs_in(_RUNNING)
+        ids = {j.job_id for j in running}
+        ended = [store.get_job(job_id) for job_id in sorted(running_before - ids)]
+        if ended:  # a last line for each job that stopped running: never a stale frame
+            bar.show(ended, final=True)
+        running_before.clear()
+        running_before.update(ids)
+        bar.show(running)
 
     def settled() -> bool:
         status = store.get_status(only_job)  # type: ignore[arg-type]
