@@ -22,7 +22,8 @@ from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.controller.cosbatch_tags import VERIFY
+from cosbatch.controller.cosbatch_tags import NOTIFY_URL, VERIFY
+from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
 from cosbatch.settings import FailureThreshold, Settings
@@ -62,6 +63,24 @@ def _tags_arg(values: list[str]) -> list[Any]:
     return tags
 
 
+def _with_notify_url(tags: Any, url: str) -> list[Any]:
+    """The tags plus cosbatch:notify-url=URL (--notify-url); InvalidRequest if they name another."""
+    if not isinstance(tags, list):
+        return tags  # not a tag list: the request's own check names it
+    given = [t for t in tags if isinstance(t, dict) and t.get("Key") == NOTIFY_URL]
+    if given and given[0].get("Value") != url:
+        raise InvalidRequest(f"the notification URL is given twice: --notify-url and the job tag {NOTIFY_URL}; give one")
+    return tags if given else [*tags, {"Key": NOTIFY_URL, "Value": url}]
+
+
+def _check_from_report_args(args: argparse.Namespace) -> None:
+    """--from-report takes the earlier job's manifest, operation, report and role: refuse them given."""
+    for name in ("manifest", "manifest_generator", "operation", "report", "role_arn", "cli_input_json"):
+        if getattr(args, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidRequest(f"{flag} cannot be given with --from-report: the new job takes the earlier job's")
+
+
 def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
     d = argparse.SUPPRESS if suppress else None
     parser.add_argument("--store", default=d, help="metadata store URL (default: $COSBATCH_STORE or ~/.cosbatch/cosbatch.db)")
@@ -70,6 +89,9 @@ def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--storage-config", default=d, metavar="PATH",
                         help="named storages (TOML, [storage.NAME] tables); a job's RoleArn names its storage "
                              "(default: $COSBATCH_STORAGE_CONFIG; none: the --endpoint-url storage alone)")
+    parser.add_argument("--notify-allow", action="append", default=d, metavar="URL-PREFIX",
+                        help="allow job notification URLs under this http(s)://HOST[:PORT][/PATH] prefix "
+                             "(repeatable; also $COSBATCH_NOTIFY_ALLOW; default: none allowed; README: Notifications)")
     parser.add_argument("--output", choices=("text", "json"), default=argparse.SUPPRESS if suppress else "text")
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0)
 
@@ -125,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true",
                    help="copy jobs: compare each copy with its source (size and ETag, checksum, else a content "
                         "hash); a mismatch fails the task with ChecksumMismatch (the job tag cosbatch:verify=true)")
+    p.add_argument("--notify-url", default=None, metavar="URL",
+                   help="POST a signed JSON notification here when the job ends or is suspended (the job tag "
+                        "cosbatch:notify-url; the server must allow it: --notify-allow)")
     _run_options(p)
 
     p = sub.add_parser("list-jobs", parents=[common], help="list jobs of the last 90 days")
@@ -186,7 +211,10 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
     runner = RunnerConfig(getattr(args, "runner", "direct"), options)  # checks the option keys
     if getattr(args, "worker_control", "store") != "http":  # the HTTP worker channel is reachable
         check_store_reachable(runner, store_url)
+    allow = allow_from_env(getattr(args, "notify_allow", None) or ())
     return Settings(
+        notify_allow=allow,
+        notify_secret=secret_from_env(allow),
         store_url=store_url,
         storages=storages or storages_from_args(args),
         runner=runner,
@@ -253,6 +281,8 @@ def _create_request(args: argparse.Namespace) -> dict:
         body["Tags"] = _tags_arg(args.tags)
     if args.verify:
         body["Tags"] = _with_verify_tag(body.get("Tags"))
+    if args.notify_url is not None:
+        body["Tags"] = _with_notify_url(body.get("Tags") or [], args.notify_url)
     body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
     body.setdefault("ClientRequestToken", str(uuid.uuid4()))  # as the aws CLI does
     if "Manifest" not in body and "ManifestGenerator" not in body:
@@ -278,16 +308,22 @@ def dispatch(args: argparse.Namespace) -> int:
         return quickstart(args)
     storages = storages_from_args(args)  # a bad storage config is named before anything else
     store = open_for(args.command, store_url)
-    service = JobService(store, storages)
+    service = JobService(store, storages, notify_allow=allow_from_env(args.notify_allow or ()))
     account = getattr(args, "account_id", None)
 
     if args.command == "create-job":
         if args.from_report:
             from cosbatch.storage import StorageClients
 
+            _check_from_report_args(args)
             overrides = {"Priority": check_priority(args.priority) if args.priority is not None else None,
-                         "Description": args.description, "ClientRequestToken": args.client_request_token}
+                         "Description": args.description, "ClientRequestToken": args.client_request_token,
+                         "ConfirmationRequired": args.confirmation_required, "DryRun": args.dry_run or None}
             earlier = service.describe_job(args.from_report, account)
+            if args.tags is not None or args.notify_url is not None or args.verify:
+                tags = _tags_arg(args.tags) if args.tags is not None else [t.wire() for t in earlier.tags]
+                tags = _with_notify_url(tags, args.notify_url) if args.notify_url else tags
+                overrides["Tags"] = _with_verify_tag(tags) if args.verify else tags
             job = service.create_job_from_report(args.from_report, StorageClients(storages).get(earlier.storage),
                                                  account, args.max_ops_per_second, **overrides)
         else:

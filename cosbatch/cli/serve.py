@@ -53,7 +53,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings.store_url)
     secret = load_worker_secret(worker_key_file(store)) if args.worker_control == "http" else None
     clients = StorageClients(settings.storages)
-    app = ApiApp(JobService(store, settings.storages), keys, storage=lambda job: clients.get(job.storage),
+    app = ApiApp(JobService(store, settings.storages, notify_allow=settings.notify_allow), keys, storage=lambda job: clients.get(job.storage),
                  worker_secret=secret)
     try:
         server = create_server(app, host=args.host, port=args.port, threads=args.threads,

@@ -27,6 +27,7 @@ from cosbatch.control import worker_lease_prefix
 from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.controller.cosbatch_tags import VERIFY, failure_threshold, option_value
+from cosbatch.controller.notifier import Notifier
 from cosbatch.controller.preparer import prepare_job
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import StorageWaits
@@ -139,6 +140,9 @@ class Scheduler:
         self._rates_at = 0.0
         self._unreachable_noted: set[str] = set()
         self._leader = False  # whether the last step held the scheduler lease
+        #: Delivers job notifications while this controller leads (with a signing secret only:
+        #: without one, notifications wait in the store for a controller that has it).
+        self.notifier = Notifier(store, settings, lambda: self._leader) if settings.notify_secret else None
 
     # -- jobs and their storages ---------------------------------------------
     def storage_of(self, job: Job) -> Storage:
@@ -186,6 +190,8 @@ class Scheduler:
         """One pass over all jobs. False if another live controller holds the store."""
         if not self._hold_lease():
             return False
+        if self.notifier is not None:
+            self.notifier.start()
         self._reap_finished()
         self._watch_workers()
         self._share_rates()
@@ -603,4 +609,6 @@ class Scheduler:
         for run in self.runs.values():
             if run.thread is not None:
                 run.thread.join(timeout=30)
+        if self.notifier is not None:
+            self.notifier.close(self.settings.notify_flush_s)
         self.clients.close()
