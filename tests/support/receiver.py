@@ -53,6 +53,12 @@ class Receiver:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
