@@ -13,11 +13,11 @@ import json
 import os
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from cosbatch import logs
 from cosbatch.cli import interrupt, render
+from cosbatch.cli.arguments import json_arg, structure_arg
 from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
@@ -35,25 +35,10 @@ from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 DEFAULT_ACCOUNT = "000000000000"
 
 
-def _json_arg(value: str, name: str) -> Any:
-    """A JSON argument as the aws CLI takes it: inline JSON or file://path."""
-    text = value
-    if value.startswith("file://"):
-        try:
-            text = Path(value[7:]).read_text()
-        except OSError as exc:
-            raise InvalidRequest(f"--{name}: cannot read {value[7:]}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-                               code="MalformedJSON") from None
-
-
 def _tags_arg(values: list[str]) -> list[Any]:
     """--tags as the aws CLI takes it: JSON (inline or file://path), or shorthand `Key=a,Value=b Key=c,Value=d`."""
     if len(values) == 1 and (values[0].lstrip().startswith("[") or values[0].startswith("file://")):
-        return _json_arg(values[0], "tags")
+        return json_arg(values[0], "tags")
     tags = []
     for item in values:
         fields = dict(part.partition("=")[::2] for part in item.split(","))
@@ -124,10 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("create-job", parents=[common], help="create a batch job")
     p.add_argument("--account-id", default=None)
-    p.add_argument("--manifest", help="JSON (S3 JobManifest or COS Manifest), or file://path")
-    p.add_argument("--manifest-generator", help="JSON JobManifestGenerator (instead of --manifest), or file://path")
-    p.add_argument("--operation", help="JSON with exactly one operation, e.g. {\"S3PutObjectCopy\": {...}}")
-    p.add_argument("--report", help="JSON JobReport")
+    p.add_argument("--manifest", help="JSON (S3 JobManifest or COS Manifest), file://path, or aws CLI shorthand "
+                                      "(Spec={Format=...,Fields=[Bucket,Key]},Location={ObjectArn=...})")
+    p.add_argument("--manifest-generator", help="JSON JobManifestGenerator (instead of --manifest), file://path, "
+                                                "or shorthand")
+    p.add_argument("--operation", help="JSON with exactly one operation, e.g. {\"S3PutObjectCopy\": {...}}, or "
+                                       "shorthand S3PutObjectCopy={TargetResource=arn:aws:s3:::dst}")
+    p.add_argument("--report", help="JSON JobReport, file://path, or shorthand "
+                                    "Bucket=arn:aws:s3:::rep,Format=Report_CSV_20180820,Enabled=true,ReportScope=AllTasks")
     p.add_argument("--priority")
     p.add_argument("--role-arn")
     p.add_argument("--client-request-token", default=None)
@@ -197,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quickstart", parents=[common], help="run a sample copy job on an embedded S3 server")
     p.add_argument("--objects", type=int, default=100, help="sample objects to create (default 100)")
-    p.add_argument("--keep", action="store_true", help="keep the server's data directory")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the working directory: the store and the S3 data (objects, copies, report)")
     return parser
 
 
@@ -263,12 +253,12 @@ def _with_verify_tag(tags: Any) -> list[Any]:
 
 
 def _create_request(args: argparse.Namespace) -> dict:
-    body: dict[str, Any] = _json_arg(args.cli_input_json, "cli-input-json") if args.cli_input_json else {}
+    body: dict[str, Any] = json_arg(args.cli_input_json, "cli-input-json") if args.cli_input_json else {}
     for name, key in (("manifest", "Manifest"), ("manifest_generator", "ManifestGenerator"),
                       ("operation", "Operation"), ("report", "Report")):
         value = getattr(args, name)
         if value is not None:
-            body[key] = _json_arg(value, name)
+            body[key] = structure_arg(value, name.replace("_", "-"))
     for name, key in (("priority", "Priority"), ("role_arn", "RoleArn"), ("description", "Description"),
                       ("client_request_token", "ClientRequestToken"), ("account_id", "AccountId"),
                       ("confirmation_required", "ConfirmationRequired")):

@@ -17,6 +17,7 @@ from cosbatch.cli import render
 from cosbatch.cli.outcome import EXIT_ERROR, EXIT_OK, exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
+from cosbatch.errors import InvalidRequest
 from cosbatch.reports import parse_csv_row
 from cosbatch.settings import Settings
 from cosbatch.storage import implicit_storage
@@ -43,15 +44,20 @@ def quickstart(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-secret")
+    if args.endpoint_url or args.region:
+        raise InvalidRequest("quickstart runs its own embedded S3 server: --endpoint-url and --region do not "
+                             "apply (use create-job and run for another storage)")
     configured = storages_from_args(args)  # a bad --storage-config stops us before anything starts
     workdir = Path(tempfile.mkdtemp(prefix="cosbatch-quickstart-"))
-    print(f"Starting an embedded S3 server (SeaweedFS) in {workdir} ...", flush=True)
+    store_url = args.store or f"sqlite:///{workdir / 'cosbatch.db'}"
+    print(f"Working directory: {workdir} (S3 data in s3/; store {store_url})", flush=True)
+    print(f"Starting an embedded S3 server (SeaweedFS) in {workdir / 's3'} ...", flush=True)
     with start_embedded_s3(workdir / "s3", buckets=(SOURCE, TARGET, REPORTS)) as s3:
         client = s3.client()
         print(f"S3 endpoint: {s3.endpoint_url}", flush=True)
         manifest_key = _seed(client, args.objects)
         print(f"Seeded {args.objects} objects in s3://{SOURCE}/photos/ and a manifest s3://{SOURCE}/{manifest_key}")
-        store = open_store(args.store or f"sqlite:///{workdir / 'cosbatch.db'}")
+        store = open_store(store_url)
         # The embedded server is the default storage; --storage-config's storages are there too.
         storages = configured.with_default(implicit_storage(s3.endpoint_url))
         service = JobService(store, storages)
@@ -103,10 +109,16 @@ def quickstart(args: argparse.Namespace) -> int:
         copied = client.list_objects_v2(Bucket=TARGET, Prefix="copied/").get("KeyCount", 0)
         print(f"\nObjects now in s3://{TARGET}/copied/: {copied}")
         store.close()
-    if not args.keep:
+    if args.keep:
+        print(f"\nKept: store {store_url}; S3 data (source, target and report buckets) in {workdir / 's3'}. "
+              f"The S3 server has stopped; see the job with `cosbatch --store {store_url} describe-job "
+              f"--job-id {job.job_id}`.")
+    else:
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
+        kept = "" if args.store else "store, "
+        print(f"\nRemoved {workdir} ({kept}S3 data and report); run with --keep to keep them")
     code = exit_code(job)
     if code == EXIT_OK and len(rows) != args.objects:
         code = EXIT_ERROR  # every task succeeded, yet the report misses some: a bug of ours

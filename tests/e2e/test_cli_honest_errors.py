@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cosbatch.cli.main", *args], capture_output=True, text=True,
@@ -63,3 +65,53 @@ def test_serve_on_a_port_in_use_is_a_one_line_error(tmp_path):
                     "--port", str(port))
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(proc, "CannotListen")
+
+
+@pytest.mark.parametrize(("host", "port", "words"), [
+    ("no-such-host.invalid", "0", "the host does not resolve to an address of this machine"),
+    ("192.0.2.1", "0", "cannot listen on 192.0.2.1:0"),  # TEST-NET: not an address of this machine
+    ("127.0.0.1", "70000", "--port must be from 0 to 65535"),
+])
+def test_serve_on_an_address_it_cannot_use_is_a_one_line_error(tmp_path, host, port, words):
+    proc = _cli("--store", str(tmp_path / "c.db"), "serve", "--no-auth", "--host", host, "--port", port)
+    assert proc.returncode == 1
+    assert words in _one_line_error(proc, "CannotListen")
+
+
+def _shorthand_job(src: str, dst: str, rep: str) -> list[str]:
+    return ["create-job", "--account-id", "123456789012", "--priority", "10", "--no-confirmation-required",
+            "--role-arn", "arn:aws:iam::123456789012:role/batch",
+            "--manifest", f"Spec={{Format=S3BatchOperations_CSV_20180820,Fields=[Bucket,Key]}},"
+                          f"Location={{ObjectArn=arn:aws:s3:::{src}/m.csv}}",
+            "--operation", f"S3PutObjectCopy={{TargetResource=arn:aws:s3:::{dst},TargetKeyPrefix=copied}}",
+            "--report", f"Bucket=arn:aws:s3:::{rep},Format=Report_CSV_20180820,Enabled=true,Prefix=r,"
+                        "ReportScope=AllTasks"]
+
+
+def test_aws_cli_shorthand_for_manifest_operation_and_report(tmp_path, s3_server, s3, make_bucket):
+    from tests.conftest import put_objects
+    from tests.integration.helpers import write_manifest
+
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, ["a", "b"])
+    write_manifest(s3, src, "m.csv", [(src, "a"), (src, "b")])
+    base = ["--store", str(tmp_path / "c.db"), "--endpoint-url", s3_server.endpoint_url]
+    proc = _cli(*base, *_shorthand_job(src, dst, rep), "--wait", "--no-progress", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    job = json.loads(proc.stdout)["Job"]
+    assert job["Status"] == "Complete" and job["Report"]["Enabled"] is True and job["Report"]["Prefix"] == "r"
+    assert job["Operation"] == {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}",
+                                                    "TargetKeyPrefix": "copied"}}
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == ["copied/a", "copied/b"]
+
+    broken = _shorthand_job(src, dst, rep)
+    broken[broken.index("--report") + 1] = f"Bucket=arn:aws:s3:::{rep},Format={{Report_CSV_20180820"
+    line = _one_line_error(_cli(*base, *broken), "InvalidRequest")
+    assert line.startswith("cosbatch: InvalidRequest: --report: ")
+
+
+def test_from_report_refuses_what_it_would_ignore(tmp_path):
+    proc = _cli("--store", str(tmp_path / "c.db"), "create-job", "--from-report", "abc",
+                "--manifest", '{"Spec": {}}')
+    assert proc.returncode == 2
+    assert "--manifest cannot be given with --from-report" in _one_line_error(proc, "InvalidRequest")
