@@ -18,7 +18,7 @@ from typing import Any
 from cosbatch import logs
 from cosbatch.cli import interrupt, render
 from cosbatch.cli.arguments import json_arg, structure_arg
-from cosbatch.cli.outcome import exit_code, summary_line
+from cosbatch.cli.outcome import EXIT_NOT_FINISHED, exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
@@ -26,6 +26,7 @@ from cosbatch.controller.cosbatch_tags import NOTIFY_URL, VERIFY
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
+from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store.sqlite import default_store_url
@@ -33,6 +34,8 @@ from cosbatch.wire.dialects import parse_create_job
 from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 
 DEFAULT_ACCOUNT = "000000000000"
+#: Statuses of jobs `run` has not finished with.
+_UNSETTLED = tuple(s for s in JobStatus if s not in TERMINAL and s is not JobStatus.SUSPENDED)
 
 
 def _tags_arg(values: list[str]) -> list[Any]:
@@ -191,7 +194,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """The run options' numbers, each in its range; InvalidRequest naming the option if not."""
+    checks = (("capacity", 1, None), ("concurrency", 1, None), ("segment_size", 1, None),
+              ("failure_threshold_tasks", 1, None), ("storage_patience", 0, None))
+    for name, low, _ in checks:
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            raise InvalidRequest(f"--{name.replace('_', '-')} must be at least {low}, not {value:g}")
+    ratio = getattr(args, "failure_threshold_ratio", 0.5)
+    if not 0 < ratio <= 1:
+        raise InvalidRequest(f"--failure-threshold-ratio must be above 0 and at most 1, not {ratio:g}")
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not timeout > 0:
+        raise InvalidRequest(f"--timeout must be a positive number of seconds, not {timeout:g}")
+
+
 def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog | None = None) -> Settings:
+    _check_numbers(args)
     options: dict[str, str] = {}
     for item in getattr(args, "runner_option", []) or []:
         key, sep, value = item.partition("=")
@@ -229,7 +249,8 @@ def wait_for_job(scheduler: Scheduler, service: JobService, args: argparse.Names
         timed_out = True
     job = service.describe_job(job_id)
     by_code = service.failures_by_code(job)
-    line = summary_line(job, by_code) + (f" (still running after --timeout {args.timeout:g} s)" if timed_out else "")
+    line = summary_line(job, by_code) + (f" (--timeout {args.timeout:g} s reached; the next `cosbatch run` "
+                                         "resumes it)" if timed_out else "")
     if describe:
         data: dict[str, Any] = {"JobId": job.job_id, "Job": job.describe()}
         if by_code:
@@ -297,6 +318,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return quickstart(args)
     storages = storages_from_args(args)  # a bad storage config is named before anything else
+    if args.command == "run" or (args.command == "create-job" and args.wait):
+        _settings(args, store_url, storages)  # bad run options fail before a store or a job is created
     store = open_for(args.command, store_url)
     service = JobService(store, storages, notify_allow=allow_from_env(args.notify_allow or ()))
     account = getattr(args, "account_id", None)
@@ -361,7 +384,14 @@ def dispatch(args: argparse.Namespace) -> int:
         scheduler = Scheduler(store, _settings(args, store.url, storages), only_jobs=only)
         if args.job_id:
             return wait_for_job(scheduler, service, args, args.job_id)
-        run_jobs(scheduler, args)
+        try:
+            run_jobs(scheduler, args)
+        except TimeoutError:
+            left = [j.job_id for j in store.jobs_in(_UNSETTLED)]
+            print(f"cosbatch: Timeout: --timeout {args.timeout:g} s reached with {len(left)} job(s) not finished "
+                  f"(running ones are Paused; the next `cosbatch run` resumes them): " + ", ".join(left),
+                  file=sys.stderr)
+            return EXIT_NOT_FINISHED
     return 0
 
 

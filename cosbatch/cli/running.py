@@ -13,6 +13,8 @@ from cosbatch.controller import Scheduler
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.storage import StorageCatalog
 
+TIMEOUT_REASON = "--timeout reached: resumed by the next `cosbatch run`"
+TIMEOUT_GRACE_S = 10.0
 #: Jobs a progress bar shows as running.
 _RUNNING = (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING, JobStatus.COMPLETING)
 
@@ -63,8 +65,13 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
             bar.close()
         interrupt.pause_running_jobs(scheduler)  # ends the process if a pipeline will not stop
         raise
-    except BaseException as exc:
-        _finish(scheduler, bar, only_job if isinstance(exc, TimeoutError) else None)
+    except TimeoutError:
+        # Given up on: leave the jobs resumable (Paused), never Active with nobody running them.
+        scheduler.pause_own_jobs(TIMEOUT_REASON, TIMEOUT_GRACE_S)
+        _finish(scheduler, bar, only_job)
+        raise
+    except BaseException:
+        _finish(scheduler, bar, None)
         raise
     _finish(scheduler, bar, only_job)
     if scheduler.skipped_jobs and only_job is None:

@@ -131,3 +131,38 @@ def test_quickstart_without_its_extra_gives_advice_that_works_from_a_clone(tmp_p
                           timeout=60, env=env, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "pip install -e '.[quickstart]'" in _one_line_error(proc, "InvalidConfiguration")
+
+
+@pytest.mark.parametrize(("option", "words"), [
+    (["--capacity", "0"], "--capacity must be at least 1, not 0"),
+    (["--concurrency", "0"], "--concurrency must be at least 1, not 0"),
+    (["--segment-size", "0"], "--segment-size must be at least 1, not 0"),
+    (["--failure-threshold-tasks", "0"], "--failure-threshold-tasks must be at least 1"),
+    (["--failure-threshold-ratio", "1.5"], "--failure-threshold-ratio must be above 0 and at most 1"),
+    (["--timeout", "-1"], "--timeout must be a positive number of seconds"),
+])
+def test_run_options_out_of_range_are_refused_before_anything_is_created(tmp_path, option, words):
+    for command in (["run"], ["create-job", "--wait"]):
+        proc = _cli("--store", str(tmp_path / "new" / "c.db"), *command, *option)
+        assert proc.returncode == 2
+        assert words in _one_line_error(proc, "InvalidRequest")
+    assert not (tmp_path / "new").exists()
+
+
+def test_run_timeout_leaves_the_job_paused_and_exits_5(tmp_path, s3_server, make_bucket, big_source):
+    src, keys = big_source
+    dst = make_bucket("dst")
+    store = tmp_path / "c.db"
+    base = ["--store", str(store), "--endpoint-url", s3_server.endpoint_url]
+    job = _shorthand_job(src, dst, dst)
+    job[job.index("--manifest") + 1] = job[job.index("--manifest") + 1].replace("/m.csv", "/all.csv")
+    job[job.index("--report") + 1] = "Enabled=false"
+    created = _cli(*base, *job)
+    assert created.returncode == 0, created.stderr
+    job_id = created.stdout.strip()
+    proc = _cli(*base, "run", "--no-progress", "--timeout", "8", "--concurrency", "2", "--segment-size", "500")
+    assert proc.returncode == 5, proc.stderr
+    assert _one_line_error(proc, "Timeout").endswith(f"resumes them): {job_id}")
+    described = json.loads(_cli(*base, "describe-job", "--job-id", job_id, "--output", "json").stdout)["Job"]
+    assert described["Status"] in ("Paused", "Preparing"), described  # never Active with nobody running it
+    assert described["ProgressSummary"]["NumberOfTasksSucceeded"] < len(keys)
