@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from cosbatch import models
 from cosbatch.errors import InvalidRequest
@@ -39,6 +40,15 @@ INSERT_JOB_COLUMNS = (
     "manifest_generator, storage, target_storage, max_ops_per_second, tags"
 )
 INSERT_JOB_COUNT = INSERT_JOB_COLUMNS.count(",") + 1
+
+
+def without_password(url: str) -> str:
+    """A store URL fit to show: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def tags_json(tags: Sequence[models.Tag]) -> str:

@@ -34,7 +34,7 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(self, *args, **kwargs)
         except self.UNAVAILABLE as exc:
             self._on_unavailable()
-            raise StoreUnavailable(f"metadata store unavailable: {exc}") from exc
+            raise StoreUnavailable(f"metadata store {rows.without_password(self.url)} unavailable: {exc}") from exc
 
     return wrapper
 

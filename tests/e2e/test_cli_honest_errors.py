@@ -166,3 +166,10 @@ def test_run_timeout_leaves_the_job_paused_and_exits_5(tmp_path, s3_server, make
     described = json.loads(_cli(*base, "describe-job", "--job-id", job_id, "--output", "json").stdout)["Job"]
     assert described["Status"] in ("Paused", "Preparing"), described  # never Active with nobody running it
     assert described["ProgressSummary"]["NumberOfTasksSucceeded"] < len(keys)
+
+
+def test_an_unreachable_postgresql_store_is_one_line_naming_it_without_the_password():
+    proc = _cli("--store", "postgresql://batch:pa55word@127.0.0.1:1/cosbatch", "list-jobs")
+    assert proc.returncode == 1
+    line = _one_line_error(proc, "ServiceUnavailable")
+    assert "postgresql://batch:***@127.0.0.1:1/cosbatch" in line and "pa55word" not in proc.stderr
