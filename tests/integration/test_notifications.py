@@ -81,6 +81,42 @@ def test_suspended_then_cancelled_are_notified(s3, make_bucket, store, settings)
     assert receiver.posts[1].json["Job"]["StatusUpdateReason"] == "not today"
 
 
+def test_a_hanging_receiver_never_holds_up_the_scheduler(s3, make_bucket, store, settings):
+    import threading
+
+    release = threading.Event()
+    with Receiver(hold=release).start() as receiver:
+        cfg = replace(settings, notify_allow=(receiver.url,), notify_secret=SECRET, notify_timeout_s=120)
+        service = JobService(store, cfg.storages, notify_allow=cfg.notify_allow)
+        first = service.create_job(parse_create_job(_job_body(s3, make_bucket, f"{receiver.url}/a", "hang-1")))
+        with running_scheduler(Scheduler(store.__class__(store.path), cfg)):
+            wait_for(lambda: receiver.posts, 120, what="the first job's notification, now hanging")
+            second_body = _job_body(s3, make_bucket, f"{receiver.url}/b", "hang-2")
+            second = service.create_job(parse_create_job(second_body))
+            # The receiver still holds the first POST; the scheduler runs the next job to its end anyway.
+            wait_for(lambda: service.describe_job(second.job_id).status is S.COMPLETE, 120, what="the next job",
+                     state=lambda: service.describe_job(second.job_id).status)
+            assert not release.is_set() and len(receiver.posts) == 1
+            release.set()
+            wait_for(lambda: len(receiver.posts) == 2, 60, what="the second job's notification")
+    assert [p.json["JobId"] for p in receiver.posts] == [first.job_id, second.job_id]
+
+
+def test_a_receiver_that_keeps_failing_is_given_up_after_the_attempts(s3, make_bucket, store, settings):
+    with Receiver(answers=[503, 503, 503]).start() as receiver:
+        cfg = replace(settings, notify_allow=(receiver.url,), notify_secret=SECRET, notify_attempts=3,
+                      notify_retry_s=0.1)
+        service = JobService(store, cfg.storages, notify_allow=cfg.notify_allow)
+        job = service.create_job(parse_create_job(_job_body(s3, make_bucket, f"{receiver.url}/x", "gives-up")))
+        with running_scheduler(Scheduler(store.__class__(store.path), cfg)):
+            wait_for(lambda: store.notifications(job.job_id)
+                     and store.notifications(job.job_id)[0].state is NotificationState.FAILED, 120,
+                     what="the notification given up", state=lambda: store.notifications(job.job_id))
+    [given_up] = store.notifications(job.job_id)
+    assert (given_up.attempts, given_up.last_error) == (3, "HTTP 503")
+    assert len(receiver.posts) == 3  # and no fourth attempt
+
+
 def _cli(store_url: str, endpoint: str, *args: str, port: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "COSBATCH_NOTIFY_SECRET": SECRET.decode()}
     cmd = [sys.executable, "-m", "cosbatch.cli.main", "--store", store_url, "--endpoint-url", endpoint,

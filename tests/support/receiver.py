@@ -27,6 +27,8 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     port: int = 0
     posts: list[Post] = field(default_factory=list)
+    #: When set, each POST is answered only once this event is set (a receiver that hangs).
+    hold: threading.Event | None = None
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -40,6 +42,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.posts.append(Post(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if receiver.hold is not None:
+                    receiver.hold.wait(120)
                 status = receiver.answers.pop(0) if receiver.answers else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
