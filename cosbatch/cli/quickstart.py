@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from cosbatch.cli import render
 from cosbatch.cli.outcome import EXIT_ERROR, EXIT_OK, exit_code, summary_line
@@ -20,7 +22,7 @@ from cosbatch.controller import JobService, Scheduler
 from cosbatch.errors import ConfigError, InvalidRequest
 from cosbatch.reports import parse_csv_row
 from cosbatch.settings import Settings
-from cosbatch.storage import implicit_storage
+from cosbatch.storage import StorageCatalog, implicit_storage
 from cosbatch.store import open_store
 from cosbatch.wire.dialects import parse_create_job
 
@@ -39,8 +41,15 @@ def _seed(client, n: int) -> str:
     return manifest_key
 
 
+def _clean_up(s3: Any, workdir: Path, keep: bool) -> None:
+    """Ctrl-C: stop the S3 server, and remove the working directory unless --keep."""
+    s3.stop()
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def quickstart(args: argparse.Namespace) -> int:
-    from cosbatch.storage.embedded import EmbeddedS3Error, find_weed_binary, start_embedded_s3
+    from cosbatch.storage.embedded import EmbeddedS3Error, find_weed_binary
 
     try:
         find_weed_binary()
@@ -58,6 +67,18 @@ def quickstart(args: argparse.Namespace) -> int:
     store_url = args.store or f"sqlite:///{workdir / 'cosbatch.db'}"
     print(f"Working directory: {workdir} (S3 data in s3/; store {store_url})", flush=True)
     print(f"Starting an embedded S3 server (SeaweedFS) in {workdir / 's3'} ...", flush=True)
+    try:
+        return _run(args, configured, workdir, store_url)
+    except KeyboardInterrupt:  # the server is stopped by now (its context); the directory goes too
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def _run(args: argparse.Namespace, configured: StorageCatalog, workdir: Path, store_url: str) -> int:
+    """Seed, create the job, run it, show it and its report; the exit code says how it ended."""
+    from cosbatch.storage.embedded import start_embedded_s3
+
     with start_embedded_s3(workdir / "s3", buckets=(SOURCE, TARGET, REPORTS)) as s3:
         client = s3.client()
         print(f"S3 endpoint: {s3.endpoint_url}", flush=True)
@@ -93,7 +114,8 @@ def quickstart(args: argparse.Namespace) -> int:
         print(f"Created job {job.job_id}; running it on Beam's DirectRunner ...", flush=True)
         settings = Settings(store_url=store.url, storages=storages, segment_size=25)
         run_args = argparse.Namespace(progress=None, timeout=600)  # a bar when on a terminal
-        run_jobs(Scheduler(store, settings, only_jobs={job.job_id}), run_args, only_job=job.job_id)
+        run_jobs(Scheduler(store, settings, only_jobs={job.job_id}), run_args, only_job=job.job_id,
+                 on_interrupt=lambda: _clean_up(s3, workdir, args.keep))
         job = service.describe_job(job.job_id)
         by_code = service.failures_by_code(job)
         print()
@@ -120,8 +142,6 @@ def quickstart(args: argparse.Namespace) -> int:
               f"The S3 server has stopped; see the job with `cosbatch --store {store_url} describe-job "
               f"--job-id {job.job_id}`.")
     else:
-        import shutil
-
         shutil.rmtree(workdir, ignore_errors=True)
         kept = "" if args.store else "store, "
         print(f"\nRemoved {workdir} ({kept}S3 data and report); run with --keep to keep them")

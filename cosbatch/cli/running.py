@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from cosbatch.cli import interrupt
 from cosbatch.cli.progress import ProgressBar
@@ -25,8 +26,10 @@ def storages_from_args(args: argparse.Namespace) -> StorageCatalog:
     return StorageCatalog.from_env(args.endpoint_url, args.region, path)
 
 
-def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None) -> None:
+def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None,
+             on_interrupt: Callable[[], None] | None = None) -> None:
     """Drive the scheduler with a progress bar until idle (or until `only_job` settles).
+    Ctrl-C leaves the jobs Paused (cosbatch.cli.interrupt; `on_interrupt` runs before a forced exit).
 
     With `only_job`, the scheduler must drive that job alone (Scheduler(only_jobs=...)); a job
     bound to a storage this process lacks is StorageNotConfigured, and stays untouched."""
@@ -63,7 +66,7 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
-        interrupt.pause_running_jobs(scheduler)  # ends the process if a pipeline will not stop
+        interrupt.pause_running_jobs(scheduler, on_interrupt)  # ends the process if a pipeline will not stop
         raise
     except TimeoutError:
         # Given up on: leave the jobs resumable (Paused), never Active with nobody running them.

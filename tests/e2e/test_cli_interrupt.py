@@ -114,3 +114,38 @@ def test_ctrl_c_on_create_job_wait_leaves_a_resumable_job(tmp_path, s3, s3_serve
     resumed = subprocess.run(base + ["run", "--no-progress"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     _assert_exact_report(s3, rep, service, job_id, keys)
+
+
+def test_ctrl_c_on_quickstart_stops_its_s3_server_and_removes_its_directory(tmp_path):
+    import re
+    import socket
+    from pathlib import Path
+
+    (tmp_path / "tmp").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=str(tmp_path), TMPDIR=str(tmp_path / "tmp"))
+    proc = subprocess.Popen([sys.executable, "-m", "cosbatch.cli.main", "quickstart", "--objects", "3000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        seen: dict[str, str] = {}
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if m := re.match(r"Working directory: (\S+) \(S3 data in s3/; store (\S+)\)", line):
+                seen["workdir"], seen["store"] = m.groups()
+            elif m := re.match(r"S3 endpoint: http://127\.0\.0\.1:(\d+)", line):
+                seen["port"] = m.group(1)
+            elif m := re.match(r"Created job (\S+);", line):
+                seen["job"] = m.group(1)
+                break
+        service = JobService(open_store(seen["store"]))
+        wait_for(lambda: service.describe_job(seen["job"]).progress_summary.tasks_run > 0, 180, what="tasks run",
+                 state=proc.poll)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert not Path(seen["workdir"]).exists()  # no --keep: its directory is gone
+    with socket.socket() as probe:  # and its S3 server with it
+        assert probe.connect_ex(("127.0.0.1", int(seen["port"]))) != 0
