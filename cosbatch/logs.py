@@ -39,3 +39,5 @@ def configure(verbose: int = 0) -> None:
     root.setLevel(logging.WARNING)
     LOGGER.setLevel(level)
     logging.getLogger("apache_beam").setLevel(logging.INFO if verbose >= 2 else logging.ERROR)
+    # The pool's own retries of an unreachable PostgreSQL: the store's error says it in one line.
+    logging.getLogger("psycopg.pool").setLevel(logging.WARNING if verbose >= 1 else logging.ERROR)

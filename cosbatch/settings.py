@@ -55,3 +55,14 @@ class Settings:
     # the store (`cosbatch serve --worker-control http`); the secret signs each job's token.
     worker_channel_url: str | None = None
     worker_secret: bytes | None = None
+    #: Job notifications (cosbatch.controller.notify_policy): the URL prefixes a job's
+    #: cosbatch:notify-url may lie under (none by default: no URL is allowed), the secret that
+    #: signs each POST, attempts per notification with the backoff between them, the timeout of
+    #: one POST, and how long a stopping controller keeps trying what is due.
+    notify_allow: tuple[str, ...] = ()
+    notify_secret: bytes | None = None
+    notify_attempts: int = 10
+    notify_retry_s: float = 1.0
+    notify_retry_max_s: float = 300.0
+    notify_timeout_s: float = 5.0
+    notify_flush_s: float = 10.0

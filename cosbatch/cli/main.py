@@ -13,18 +13,20 @@ import json
 import os
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from cosbatch import logs
-from cosbatch.cli import render
-from cosbatch.cli.outcome import exit_code, summary_line
+from cosbatch.cli import interrupt, render
+from cosbatch.cli.arguments import json_arg, structure_arg
+from cosbatch.cli.outcome import EXIT_NOT_FINISHED, exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.controller.cosbatch_tags import VERIFY
+from cosbatch.controller.cosbatch_tags import NOTIFY_URL, VERIFY
+from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
+from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store.sqlite import default_store_url
@@ -32,27 +34,14 @@ from cosbatch.wire.dialects import parse_create_job
 from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 
 DEFAULT_ACCOUNT = "000000000000"
-
-
-def _json_arg(value: str, name: str) -> Any:
-    """A JSON argument as the aws CLI takes it: inline JSON or file://path."""
-    text = value
-    if value.startswith("file://"):
-        try:
-            text = Path(value[7:]).read_text()
-        except OSError as exc:
-            raise InvalidRequest(f"--{name}: cannot read {value[7:]}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedRequest(f"--{name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-                               code="MalformedJSON") from None
+#: Statuses of jobs `run` has not finished with.
+_UNSETTLED = tuple(s for s in JobStatus if s not in TERMINAL and s is not JobStatus.SUSPENDED)
 
 
 def _tags_arg(values: list[str]) -> list[Any]:
     """--tags as the aws CLI takes it: JSON (inline or file://path), or shorthand `Key=a,Value=b Key=c,Value=d`."""
     if len(values) == 1 and (values[0].lstrip().startswith("[") or values[0].startswith("file://")):
-        return _json_arg(values[0], "tags")
+        return json_arg(values[0], "tags")
     tags = []
     for item in values:
         fields = dict(part.partition("=")[::2] for part in item.split(","))
@@ -60,6 +49,24 @@ def _tags_arg(values: list[str]) -> list[Any]:
             raise InvalidRequest(f"--tags takes JSON or Key=KEY,Value=VALUE items, not {item[:80]!r}")
         tags.append(fields)
     return tags
+
+
+def _with_notify_url(tags: Any, url: str) -> list[Any]:
+    """The tags plus cosbatch:notify-url=URL (--notify-url); InvalidRequest if they name another."""
+    if not isinstance(tags, list):
+        return tags  # not a tag list: the request's own check names it
+    given = [t for t in tags if isinstance(t, dict) and t.get("Key") == NOTIFY_URL]
+    if given and given[0].get("Value") != url:
+        raise InvalidRequest(f"the notification URL is given twice: --notify-url and the job tag {NOTIFY_URL}; give one")
+    return tags if given else [*tags, {"Key": NOTIFY_URL, "Value": url}]
+
+
+def _check_from_report_args(args: argparse.Namespace) -> None:
+    """--from-report takes the earlier job's manifest, operation, report and role: refuse them given."""
+    for name in ("manifest", "manifest_generator", "operation", "report", "role_arn", "cli_input_json"):
+        if getattr(args, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidRequest(f"{flag} cannot be given with --from-report: the new job takes the earlier job's")
 
 
 def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -70,6 +77,9 @@ def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--storage-config", default=d, metavar="PATH",
                         help="named storages (TOML, [storage.NAME] tables); a job's RoleArn names its storage "
                              "(default: $COSBATCH_STORAGE_CONFIG; none: the --endpoint-url storage alone)")
+    parser.add_argument("--notify-allow", action="append", default=d, metavar="URL-PREFIX",
+                        help="allow job notification URLs under this http(s)://HOST[:PORT][/PATH] prefix "
+                             "(repeatable; also $COSBATCH_NOTIFY_ALLOW; default: none allowed; README: Notifications)")
     parser.add_argument("--output", choices=("text", "json"), default=argparse.SUPPRESS if suppress else "text")
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0)
 
@@ -102,10 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("create-job", parents=[common], help="create a batch job")
     p.add_argument("--account-id", default=None)
-    p.add_argument("--manifest", help="JSON (S3 JobManifest or COS Manifest), or file://path")
-    p.add_argument("--manifest-generator", help="JSON JobManifestGenerator (instead of --manifest), or file://path")
-    p.add_argument("--operation", help="JSON with exactly one operation, e.g. {\"S3PutObjectCopy\": {...}}")
-    p.add_argument("--report", help="JSON JobReport")
+    p.add_argument("--manifest", help="JSON (S3 JobManifest or COS Manifest), file://path, or aws CLI shorthand "
+                                      "(Spec={Format=...,Fields=[Bucket,Key]},Location={ObjectArn=...})")
+    p.add_argument("--manifest-generator", help="JSON JobManifestGenerator (instead of --manifest), file://path, "
+                                                "or shorthand")
+    p.add_argument("--operation", help="JSON with exactly one operation, e.g. {\"S3PutObjectCopy\": {...}}, or "
+                                       "shorthand S3PutObjectCopy={TargetResource=arn:aws:s3:::dst}")
+    p.add_argument("--report", help="JSON JobReport, file://path, or shorthand "
+                                    "Bucket=arn:aws:s3:::rep,Format=Report_CSV_20180820,Enabled=true,ReportScope=AllTasks")
     p.add_argument("--priority")
     p.add_argument("--role-arn")
     p.add_argument("--client-request-token", default=None)
@@ -125,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true",
                    help="copy jobs: compare each copy with its source (size and ETag, checksum, else a content "
                         "hash); a mismatch fails the task with ChecksumMismatch (the job tag cosbatch:verify=true)")
+    p.add_argument("--notify-url", default=None, metavar="URL",
+                   help="POST a signed JSON notification here when the job ends or is suspended (the job tag "
+                        "cosbatch:notify-url; the server must allow it: --notify-allow)")
     _run_options(p)
 
     p = sub.add_parser("list-jobs", parents=[common], help="list jobs of the last 90 days")
@@ -172,11 +189,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quickstart", parents=[common], help="run a sample copy job on an embedded S3 server")
     p.add_argument("--objects", type=int, default=100, help="sample objects to create (default 100)")
-    p.add_argument("--keep", action="store_true", help="keep the server's data directory")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the working directory: the store and the S3 data (objects, copies, report)")
     return parser
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """The run options' numbers, each in its range; InvalidRequest naming the option if not."""
+    checks = (("capacity", 1, None), ("concurrency", 1, None), ("segment_size", 1, None),
+              ("failure_threshold_tasks", 1, None), ("storage_patience", 0, None))
+    for name, low, _ in checks:
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            raise InvalidRequest(f"--{name.replace('_', '-')} must be at least {low}, not {value:g}")
+    ratio = getattr(args, "failure_threshold_ratio", 0.5)
+    if not 0 < ratio <= 1:
+        raise InvalidRequest(f"--failure-threshold-ratio must be above 0 and at most 1, not {ratio:g}")
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not timeout > 0:
+        raise InvalidRequest(f"--timeout must be a positive number of seconds, not {timeout:g}")
+
+
 def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog | None = None) -> Settings:
+    _check_numbers(args)
     options: dict[str, str] = {}
     for item in getattr(args, "runner_option", []) or []:
         key, sep, value = item.partition("=")
@@ -186,7 +221,10 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
     runner = RunnerConfig(getattr(args, "runner", "direct"), options)  # checks the option keys
     if getattr(args, "worker_control", "store") != "http":  # the HTTP worker channel is reachable
         check_store_reachable(runner, store_url)
+    allow = allow_from_env(getattr(args, "notify_allow", None) or ())
     return Settings(
+        notify_allow=allow,
+        notify_secret=secret_from_env(allow),
         store_url=store_url,
         storages=storages or storages_from_args(args),
         runner=runner,
@@ -211,7 +249,8 @@ def wait_for_job(scheduler: Scheduler, service: JobService, args: argparse.Names
         timed_out = True
     job = service.describe_job(job_id)
     by_code = service.failures_by_code(job)
-    line = summary_line(job, by_code) + (f" (still running after --timeout {args.timeout:g} s)" if timed_out else "")
+    line = summary_line(job, by_code) + (f" (--timeout {args.timeout:g} s reached; the next `cosbatch run` "
+                                         "resumes it)" if timed_out else "")
     if describe:
         data: dict[str, Any] = {"JobId": job.job_id, "Job": job.describe()}
         if by_code:
@@ -235,12 +274,12 @@ def _with_verify_tag(tags: Any) -> list[Any]:
 
 
 def _create_request(args: argparse.Namespace) -> dict:
-    body: dict[str, Any] = _json_arg(args.cli_input_json, "cli-input-json") if args.cli_input_json else {}
+    body: dict[str, Any] = json_arg(args.cli_input_json, "cli-input-json") if args.cli_input_json else {}
     for name, key in (("manifest", "Manifest"), ("manifest_generator", "ManifestGenerator"),
                       ("operation", "Operation"), ("report", "Report")):
         value = getattr(args, name)
         if value is not None:
-            body[key] = _json_arg(value, name)
+            body[key] = structure_arg(value, name.replace("_", "-"))
     for name, key in (("priority", "Priority"), ("role_arn", "RoleArn"), ("description", "Description"),
                       ("client_request_token", "ClientRequestToken"), ("account_id", "AccountId"),
                       ("confirmation_required", "ConfirmationRequired")):
@@ -253,6 +292,8 @@ def _create_request(args: argparse.Namespace) -> dict:
         body["Tags"] = _tags_arg(args.tags)
     if args.verify:
         body["Tags"] = _with_verify_tag(body.get("Tags"))
+    if args.notify_url is not None:
+        body["Tags"] = _with_notify_url(body.get("Tags") or [], args.notify_url)
     body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
     body.setdefault("ClientRequestToken", str(uuid.uuid4()))  # as the aws CLI does
     if "Manifest" not in body and "ManifestGenerator" not in body:
@@ -277,17 +318,25 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return quickstart(args)
     storages = storages_from_args(args)  # a bad storage config is named before anything else
+    if args.command == "run" or (args.command == "create-job" and args.wait):
+        _settings(args, store_url, storages)  # bad run options fail before a store or a job is created
     store = open_for(args.command, store_url)
-    service = JobService(store, storages)
+    service = JobService(store, storages, notify_allow=allow_from_env(args.notify_allow or ()))
     account = getattr(args, "account_id", None)
 
     if args.command == "create-job":
         if args.from_report:
             from cosbatch.storage import StorageClients
 
+            _check_from_report_args(args)
             overrides = {"Priority": check_priority(args.priority) if args.priority is not None else None,
-                         "Description": args.description, "ClientRequestToken": args.client_request_token}
+                         "Description": args.description, "ClientRequestToken": args.client_request_token,
+                         "ConfirmationRequired": args.confirmation_required, "DryRun": args.dry_run or None}
             earlier = service.describe_job(args.from_report, account)
+            if args.tags is not None or args.notify_url is not None or args.verify:
+                tags = _tags_arg(args.tags) if args.tags is not None else [t.wire() for t in earlier.tags]
+                tags = _with_notify_url(tags, args.notify_url) if args.notify_url else tags
+                overrides["Tags"] = _with_verify_tag(tags) if args.verify else tags
             job = service.create_job_from_report(args.from_report, StorageClients(storages).get(earlier.storage),
                                                  account, args.max_ops_per_second, **overrides)
         else:
@@ -335,7 +384,14 @@ def dispatch(args: argparse.Namespace) -> int:
         scheduler = Scheduler(store, _settings(args, store.url, storages), only_jobs=only)
         if args.job_id:
             return wait_for_job(scheduler, service, args, args.job_id)
-        run_jobs(scheduler, args)
+        try:
+            run_jobs(scheduler, args)
+        except TimeoutError:
+            left = [j.job_id for j in store.jobs_in(_UNSETTLED)]
+            print(f"cosbatch: Timeout: --timeout {args.timeout:g} s reached with {len(left)} job(s) not finished "
+                  f"(running ones are Paused; the next `cosbatch run` resumes them): " + ", ".join(left),
+                  file=sys.stderr)
+            return EXIT_NOT_FINISHED
     return 0
 
 
@@ -350,9 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         # A refused request (a bad argument or field) is a usage error, as argparse's are.
         return 2 if isinstance(exc, InvalidRequest | MalformedRequest) else 1
     except KeyboardInterrupt:
-        print("cosbatch: interrupted; running jobs continue from where they stopped on the next `cosbatch run`",
-              file=sys.stderr)
-        return 130
+        print(interrupt.MESSAGE, file=sys.stderr)
+        return interrupt.EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

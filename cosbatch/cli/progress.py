@@ -1,54 +1,71 @@
-"""A progress bar for running jobs, on stderr, only when it is a terminal (or forced)."""
+"""Progress of running jobs on stderr.
+
+On a terminal (or when forced) a bar is redrawn in place, with failed tasks drawn in red
+(`x`); off a terminal a plain line every `line_interval_s` seconds. Either way, a job that
+settles gets a last line showing how it ended, so progress never stops on a stale frame.
+"""
 
 from __future__ import annotations
 
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 from cosbatch.models import Job
 
+RED = "\033[31m"
+RESET = "\033[0m"
 
-def bar_line(job: Job, width: int = 30) -> str:
+
+def bar_line(job: Job, width: int = 30, colour: bool = False) -> str:
+    """`job ID [###xx....]  50.0% 5/10 ok=3 failed=2 Active`: `#` succeeded, `x` failed
+    (red, with the failed count, when `colour`)."""
     p = job.progress_summary
     total = p.total_number_of_tasks
     done = p.tasks_run
+    failed_count = p.number_of_tasks_failed
+    red, reset = (RED, RESET) if colour and failed_count else ("", "")
     if total:
-        filled = int(width * min(done, total) / total)
-        bar = "#" * filled + "." * (width - filled)
+        failed = min(width, -(-width * failed_count // total))  # at least one mark for any failure
+        filled = max(failed, int(width * min(done, total) / total))
+        bar = "#" * (filled - failed) + red + "x" * failed + reset + "." * (width - filled)
         pct = f"{100 * done / total:5.1f}%"
         count = f"{done}/{total}"
     else:
         bar, pct, count = "." * width, "  -  ", f"{done}/?"
     return (
         f"job {job.job_id[:8]} [{bar}] {pct} {count} ok={p.number_of_tasks_succeeded} "
-        f"failed={p.number_of_tasks_failed} {job.status.value}"
+        f"{red}failed={failed_count}{reset} {job.status.value}"
     )
 
 
 class ProgressBar:
-    def __init__(self, stream: TextIO | None = None, force: bool = False, interval_s: float = 0.2) -> None:
+    def __init__(self, stream: TextIO | None = None, force: bool = False, interval_s: float = 0.2,
+                 line_interval_s: float = 10.0) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = force or self.stream.isatty()
-        self.interval_s = interval_s
-        self._last = 0.0
-        self._shown = False
+        self.in_place = force or self.stream.isatty()
+        self.colour = self.stream.isatty()
+        self.interval_s = interval_s if self.in_place else line_interval_s
+        self._last = 0.0 if self.in_place else time.monotonic()  # plain lines: the first after one interval
+        self._shown = False  # a bar is on the screen, unterminated
 
-    def show(self, jobs: list[Job], final: bool = False) -> None:
-        if not self.enabled or not jobs:
+    def show(self, jobs: Sequence[Job], final: bool = False) -> None:
+        """Jobs as they run (throttled); `final`: how they ended, on a line of its own."""
+        if not jobs:
             return
         now = time.monotonic()
         if not final and now - self._last < self.interval_s:
             return
         self._last = now
-        cols = shutil.get_terminal_size((100, 20)).columns
-        line = " | ".join(bar_line(j) for j in jobs)[: cols - 1]
-        self.stream.write("\r\033[K" + line)
-        self._shown = True
-        if final:
-            self.stream.write("\n")
-            self._shown = False
+        line = " | ".join(bar_line(j, colour=self.colour) for j in jobs)
+        if not self.in_place:
+            self.stream.write(line + "\n")
+        else:
+            cols = shutil.get_terminal_size((100, 20)).columns
+            self.stream.write("\r\033[K" + _fit(line, cols - 1) + ("\n" if final else ""))
+            self._shown = not final
         self.stream.flush()
 
     def close(self) -> None:
@@ -56,3 +73,19 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
             self._shown = False
+
+
+def _fit(line: str, cols: int) -> str:
+    """`line` cut to `cols` visible characters (colour codes take no room)."""
+    out, seen, i = [], 0, 0
+    while i < len(line) and seen < cols:
+        if line[i] == "\033":
+            end = line.index("m", i) + 1
+            out.append(line[i:end])
+            i = end
+            continue
+        out.append(line[i])
+        seen += 1
+        i += 1
+    cut = i < len(line)
+    return "".join(out) + (RESET if cut and RED in line else "")  # a cut colour ends here

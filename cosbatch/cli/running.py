@@ -6,11 +6,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
+from cosbatch.cli import interrupt
 from cosbatch.cli.progress import ProgressBar
 from cosbatch.controller import Scheduler
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.storage import StorageCatalog
+
+TIMEOUT_REASON = "--timeout reached: resumed by the next `cosbatch run`"
+TIMEOUT_GRACE_S = 10.0
+#: Jobs a progress bar shows as running.
+_RUNNING = (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING, JobStatus.COMPLETING)
 
 
 def storages_from_args(args: argparse.Namespace) -> StorageCatalog:
@@ -19,8 +26,10 @@ def storages_from_args(args: argparse.Namespace) -> StorageCatalog:
     return StorageCatalog.from_env(args.endpoint_url, args.region, path)
 
 
-def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None) -> None:
+def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None,
+             on_interrupt: Callable[[], None] | None = None) -> None:
     """Drive the scheduler with a progress bar until idle (or until `only_job` settles).
+    Ctrl-C leaves the jobs Paused (cosbatch.cli.interrupt; `on_interrupt` runs before a forced exit).
 
     With `only_job`, the scheduler must drive that job alone (Scheduler(only_jobs=...)); a job
     bound to a storage this process lacks is StorageNotConfigured, and stays untouched."""
@@ -31,12 +40,22 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
     bar = ProgressBar(force=bool(args.progress)) if args.progress is not False else None
     store = scheduler.store
 
+    running_before: set[str] = set()
+
     def tick() -> None:
-        if bar is not None:
-            shown = [store.get_job(only_job)] if only_job else store.jobs_in(
-                (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING)
-            )
-            bar.show(shown)
+        if bar is None:
+            return
+        if only_job:
+            bar.show([store.get_job(only_job)])
+            return
+        running = store.jobs_in(_RUNNING)
+        ids = {j.job_id for j in running}
+        ended = [store.get_job(job_id) for job_id in sorted(running_before - ids)]
+        if ended:  # a last line for each job that stopped running: never a stale frame
+            bar.show(ended, final=True)
+        running_before.clear()
+        running_before.update(ids)
+        bar.show(running)
 
     def settled() -> bool:
         status = store.get_status(only_job)  # type: ignore[arg-type]
@@ -44,13 +63,32 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
 
     try:
         scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
-    finally:
+    except KeyboardInterrupt:
         if bar is not None:
-            if only_job:
-                bar.show([store.get_job(only_job)], final=True)
             bar.close()
-        scheduler.close()
+        interrupt.pause_running_jobs(scheduler, on_interrupt)  # ends the process if a pipeline will not stop
+        raise
+    except TimeoutError:
+        # Given up on: leave the jobs resumable (Paused), never Active with nobody running them.
+        scheduler.pause_own_jobs(TIMEOUT_REASON, TIMEOUT_GRACE_S)
+        _finish(scheduler, bar, only_job)
+        raise
+    except BaseException:
+        _finish(scheduler, bar, None)
+        raise
+    _finish(scheduler, bar, only_job)
     if scheduler.skipped_jobs and only_job is None:
         print(f"cosbatch: left {len(scheduler.skipped_jobs)} job(s) alone: they are bound to storages this "
               "process does not have (see --storage-config): " + ", ".join(sorted(scheduler.skipped_jobs)),
               file=sys.stderr)
+
+
+def _finish(scheduler: Scheduler, bar: ProgressBar | None, only_job: str | None) -> None:
+    """The last progress line (the job as it settled), then wait for the pipelines to end."""
+    try:
+        if bar is not None:
+            if only_job:
+                bar.show([scheduler.store.get_job(only_job)], final=True)
+            bar.close()
+    finally:
+        scheduler.close()

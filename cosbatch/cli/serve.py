@@ -53,8 +53,10 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings.store_url)
     secret = load_worker_secret(worker_key_file(store)) if args.worker_control == "http" else None
     clients = StorageClients(settings.storages)
-    app = ApiApp(JobService(store, settings.storages), keys, storage=lambda job: clients.get(job.storage),
+    app = ApiApp(JobService(store, settings.storages, notify_allow=settings.notify_allow), keys, storage=lambda job: clients.get(job.storage),
                  worker_secret=secret)
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be from 0 to 65535 (0: any free port), not {args.port}", code="CannotListen")
     try:
         server = create_server(app, host=args.host, port=args.port, threads=args.threads,
                                max_request_body_size=WAITRESS_BODY_CAP, ident="cosbatch",
@@ -62,6 +64,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:  # the port is in use, the host cannot be resolved or is not local
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
                           code="CannotListen") from None
+    except ValueError:  # waitress: the host name does not resolve
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: the host does not resolve to an address "
+                          "of this machine", code="CannotListen") from None
     if secret is not None:
         advertised = args.advertise_url or f"http://{server.effective_host}:{server.effective_port}"  # type: ignore[union-attr]
         settings = replace(settings, worker_channel_url=advertised, worker_secret=secret)

@@ -12,6 +12,7 @@ from cosbatch.client.job import WORK, Job, JobList, tag_list
 from cosbatch.client.progress import make_progress
 from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, report_body
 from cosbatch.controller import JobService
+from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog, StorageClients
@@ -46,11 +47,15 @@ class Client:
         capacity: int = 1,
         failure_threshold: FailureThreshold | None = None,
         poll_s: float = 0.1,
+        notify_allow: Sequence[str] = (),
     ) -> None:
+        """`notify_allow`: URL prefixes a job's notify URL may lie under (also $COSBATCH_NOTIFY_ALLOW;
+        notifications are signed with $COSBATCH_NOTIFY_SECRET; README: Notifications)."""
         self.store = open_store(None if store is None else str(store))
         self.account_id = account_id
         storages = StorageCatalog.from_env(endpoint_url, region, str(storage_config) if storage_config else None)
-        self.service = JobService(self.store, storages)
+        allow = allow_from_env(notify_allow)
+        self.service = JobService(self.store, storages, notify_allow=allow)
         if not isinstance(runner, RunnerConfig):
             runner = RunnerConfig(runner, dict(runner_options or {}))
         self.settings = Settings(
@@ -62,6 +67,8 @@ class Client:
             capacity=capacity,
             threshold=failure_threshold or FailureThreshold(),
             poll_s=poll_s,
+            notify_allow=allow,
+            notify_secret=secret_from_env(allow),
         )
         self._scheduler = BackgroundScheduler(self.store.url, self.settings)
         self.clients = StorageClients(storages)

@@ -53,18 +53,24 @@ class Job:
         return self.refresh().model.progress_summary
 
     def describe(self) -> dict[str, Any]:
-        """The S3 Control DescribeJob `Job` shape."""
-        return self.refresh().model.describe()
+        """The S3 Control DescribeJob response shape, `{"Job": {...}}`, plus cosbatch's
+        `FailedTasksByErrorCode` (`{}` when no task failed), as `describe-job --output json`."""
+        model = self.refresh().model
+        return {"Job": model.describe(), "FailedTasksByErrorCode": self._client.service.failures_by_code(model)}
 
     def history(self) -> History:
         """Every status the job went through, oldest first, with the reasons."""
         return History(self._client.service.history(self.id))
 
-    @property
-    def failures(self) -> dict[str, int]:
+    def failures_by_code(self) -> dict[str, int]:
         """Failed tasks by error code with counts, most frequent first ({"NoSuchKey": 2});
         failures of a job without a report are counted under "Unrecorded"."""
         return self._client.service.failures_by_code(self.refresh().model)
+
+    @property
+    def failures(self) -> dict[str, int]:
+        """The same as `failures_by_code()`."""
+        return self.failures_by_code()
 
     @property
     def report_url(self) -> str | None:
@@ -186,7 +192,12 @@ class History(list[StatusChange]):
     def _repr_html_(self) -> str:
         return htmlview.history_table(self)
 
+    def __str__(self) -> str:
+        """One line per change: `2026-12-04 06:01:35 Active (reason)`."""
+        return "\n".join(f"{h.at:%Y-%m-%d %H:%M:%S} {h.to_status.value}" + (f" ({h.reason})" if h.reason else "")
+                         for h in self)
+
+    __repr__ = __str__
+
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        lines = [f"{h.at:%Y-%m-%d %H:%M:%S} {h.to_status.value}" + (f" ({h.reason})" if h.reason else "")
-                 for h in self]
-        printer.text("\n".join(lines))
+        printer.text(str(self))

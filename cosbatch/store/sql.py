@@ -20,7 +20,7 @@ from cosbatch.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
 from cosbatch.lifecycle import JobStatus, check_transition
 from cosbatch.models import FailureReason, Job, Tag
 from cosbatch.store import rows
-from cosbatch.store.base import JobPage, Segment, SegmentState, StatusChange
+from cosbatch.store.base import NOTIFIED, JobPage, Notification, Segment, SegmentState, StatusChange
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(self, *args, **kwargs)
         except self.UNAVAILABLE as exc:
             self._on_unavailable()
-            raise StoreUnavailable(f"metadata store unavailable: {exc}") from exc
+            raise StoreUnavailable(f"metadata store {rows.without_password(self.url)} unavailable: {exc}") from exc
 
     return wrapper
 
@@ -150,7 +150,8 @@ class SqlJobStore:
         now = time.time()
         with self._write() as conn:
             row = conn.execute(
-                "SELECT status, active_since, active_seconds, failure_reasons FROM jobs WHERE job_id=?" + self.FOR_UPDATE,
+                "SELECT status, active_since, active_seconds, failure_reasons, tags FROM jobs WHERE job_id=?"
+                + self.FOR_UPDATE,
                 (job_id,),
             ).fetchone()
             if row is None:
@@ -170,6 +171,13 @@ class SqlJobStore:
                 "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM job_events WHERE job_id=?",
                 (job_id, expected.value, target.value, now, reason, job_id),
             )
+            url = rows.notify_url(row["tags"]) if target in NOTIFIED else None
+            if url:  # the outbox: recorded with the status, so no crash can lose it
+                conn.execute(
+                    "INSERT INTO notifications(job_id, seq, url, status, at, state, attempts, next_at) "
+                    "SELECT ?, MAX(seq), ?, ?, ?, 'pending', 0, ? FROM job_events WHERE job_id=?",
+                    (job_id, url, target.value, now, now, job_id),
+                )
         return True
 
     def _set_job_column(self, column: str, value: Any, job_id: str, account_id: str | None) -> Job:
@@ -228,6 +236,26 @@ class SqlJobStore:
     def history(self, job_id: str) -> list[StatusChange]:
         found = self._all("SELECT * FROM job_events WHERE job_id=? ORDER BY seq", (job_id,))
         return [rows.status_change_from_row(r) for r in found]
+
+    # -- notifications -----------------------------------------------------
+    @guarded
+    def due_notifications(self, now: float, limit: int = 50) -> list[Notification]:
+        found = self._all("SELECT * FROM notifications WHERE state='pending' AND next_at <= ? "
+                          "ORDER BY next_at, job_id, seq LIMIT ?", (now, limit))
+        return [rows.notification_from_row(r) for r in found]
+
+    @guarded
+    def notification_attempted(self, job_id: str, seq: int, error: str | None, retry_at: float | None) -> None:
+        state = "delivered" if error is None else "pending" if retry_at is not None else "failed"
+        with self._write() as conn:
+            conn.execute("UPDATE notifications SET state=?, attempts=attempts + 1, last_error=?, next_at=? "
+                         "WHERE job_id=? AND seq=? AND state='pending'",
+                         (state, error, retry_at if retry_at is not None else time.time(), job_id, seq))
+
+    @guarded
+    def notifications(self, job_id: str) -> list[Notification]:
+        found = self._all("SELECT * FROM notifications WHERE job_id=? ORDER BY seq", (job_id,))
+        return [rows.notification_from_row(r) for r in found]
 
     # -- segments ----------------------------------------------------------
     @guarded

@@ -22,15 +22,15 @@ from cosbatch.errors import (
     StoreUnavailable,
 )
 from cosbatch.store import rows
-from cosbatch.store.schema import TABLES
+from cosbatch.store.schema import NOTIFICATION_TABLES, TABLES
 from cosbatch.store.sql import SqlJobStore, guarded
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: notifications
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
                       "worker_rate": "REAL", "tags": "TEXT"}
 
-_SCHEMA = [*TABLES, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
+_SCHEMA = [*TABLES, *NOTIFICATION_TABLES, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
 
 
 

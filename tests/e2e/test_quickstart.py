@@ -9,7 +9,7 @@ import sys
 def test_quickstart_runs_a_job_to_complete(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # a fresh user's environment
     env["HOME"] = str(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "cosbatch.cli.main", "quickstart", "--objects", "40"],
+    proc = subprocess.run([sys.executable, "-m", "cosbatch.cli.main", "quickstart", "--objects", "40", "--keep"],
                           capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
@@ -20,3 +20,19 @@ def test_quickstart_runs_a_job_to_complete(tmp_path):
     assert "Objects now in s3://cosbatch-target/copied/: 40" in out
     assert "Quickstart succeeded" in out
     assert "Traceback" not in proc.stderr
+    kept = re.search(r"^Kept: store sqlite:///(\S+); S3 data \(source, target and report buckets\) in (\S+)\. ", out, re.M)
+    assert kept and os.path.isfile(kept.group(1)) and os.path.isdir(kept.group(2)), out
+    job_id = re.search(r"--job-id (\S+)`", out).group(1)
+    later = subprocess.run([sys.executable, "-m", "cosbatch.cli.main", "--store", f"sqlite:///{kept.group(1)}",
+                            "describe-job", "--job-id", job_id], capture_output=True, text=True, timeout=60, env=env)
+    assert later.returncode == 0 and re.search(r"^Status\s+Complete$", later.stdout, re.M), later.stderr
+
+
+def test_quickstart_refuses_storage_options_it_cannot_honour(tmp_path):
+    for option in (["--endpoint-url", "http://x:1"], ["--region", "eu-west-1"]):
+        proc = subprocess.run([sys.executable, "-m", "cosbatch.cli.main", *option, "quickstart"],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            "cosbatch: InvalidRequest: quickstart runs its own embedded S3 server: --endpoint-url and --region do "
+            "not apply (use create-job and run for another storage)"]

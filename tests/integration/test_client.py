@@ -33,7 +33,9 @@ def test_copy_job_from_a_list_of_objects_waits_to_complete_with_a_report(client,
     assert job.wait(timeout=120, progress=False) is job
     assert job.status is S.COMPLETE
     assert job.progress.number_of_tasks_succeeded == 25
-    assert job.describe()["Status"] == "Complete"
+    described = job.describe()  # the DescribeJob shape, as `describe-job --output json`
+    assert described["Job"]["Status"] == "Complete" and described["Job"]["JobId"] == job.id
+    assert described["FailedTasksByErrorCode"] == {}
 
     table = job.report()
     assert table.num_rows == len(keys)
@@ -45,6 +47,9 @@ def test_copy_job_from_a_list_of_objects_waits_to_complete_with_a_report(client,
     assert s3.list_objects_v2(Bucket=dst, Prefix="copied/")["KeyCount"] == 25
 
     assert [h.to_status for h in job.history()][-1] is S.COMPLETE
+    printed = str(job.history()).splitlines()  # readable lines, not reprs
+    assert printed[0].endswith(" New") and printed[-1].endswith(" Complete") and len(printed) == len(job.history())
+    assert "StatusChange(" not in repr(job.history()) and repr(job.history()) == str(job.history())
     assert job in client.jobs(status="Complete")
     assert job in client.jobs(text="copy photos")
     assert client.jobs(status=["Failed", "Cancelled"]) == []
@@ -69,7 +74,9 @@ def test_manifest_url_and_parquet_report_read_back_as_one_table(client, s3, make
     failed = job.report(task_status="failed")
     assert sorted(failed.column("Key").to_pylist()) == ["k/10", "k/11"]
     assert set(failed.column("HTTPStatusCode").to_pylist()) == {404}
-    assert job.failures == {"NoSuchKey": 2}  # failed tasks by error code, with counts
+    assert job.failures_by_code() == {"NoSuchKey": 2}  # failed tasks by error code, with counts
+    assert job.failures == job.failures_by_code()
+    assert job.describe()["FailedTasksByErrorCode"] == {"NoSuchKey": 2}
     assert "Failures     NoSuchKey: 2" in str(job)
 
     put_objects(s3, src, keys[10:])  # the missing objects arrive: a re-run of the failed tasks succeeds
@@ -100,7 +107,7 @@ def test_confirm_priority_and_cancel_a_suspended_job(client, s3, make_bucket):
                             confirmation_required=True, priority=5)
     assert job.wait(timeout=60, progress=False).status is S.SUSPENDED  # waits for a user
     assert job.set_priority(50).model.priority == 50
-    assert job.describe()["Priority"] == 50
+    assert job.describe()["Job"]["Priority"] == 50
     with pytest.raises(InvalidRequest):
         job.set_priority(-1)
     with pytest.raises(InvalidRequest):
@@ -137,10 +144,10 @@ def test_job_tags_from_python(client, s3, make_bucket):
     job = client.create_job(manifest=[f"s3://{src}/a"], operation=_copy(src), confirmation_required=True,
                             tags={"team": "data"})
     assert job.tags == {"team": "data"}
-    assert job.describe()["Tags"] == [{"Key": "team", "Value": "data"}]
+    assert job.describe()["Job"]["Tags"] == [{"Key": "team", "Value": "data"}]
     assert job.put_tags([{"Key": "team", "Value": "ml"}, {"Key": "x", "Value": "1"}]).tags == {"team": "ml", "x": "1"}
     with pytest.raises(TooManyTags):
         job.put_tags({f"k{i}": "v" for i in range(51)})
     assert job.tags == {"team": "ml", "x": "1"}
-    assert job.delete_tags().tags == {} and "Tags" not in job.describe()
+    assert job.delete_tags().tags == {} and "Tags" not in job.describe()["Job"]
     job.cancel()

@@ -1,0 +1,151 @@
+"""Ctrl-C on `cosbatch run` / `create-job --wait`: the process stops at once, the job is left
+Paused (never Active), exit 130; the next run resumes it to an exact report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from cosbatch.controller import JobService
+from cosbatch.lifecycle import JobStatus as S
+from cosbatch.store import open_store
+from tests.conftest import wait_for
+from tests.e2e.test_cli import ACCOUNT, cli, create_args  # noqa: F401  (cli is a fixture)
+from tests.integration.helpers import read_report
+
+#: The contract is 2 s; the bound allows for a machine loaded by other work.
+STOP_BOUND_S = 10.0
+
+
+def _big_job_args(src: str, dst: str, rep: str, *extra: str) -> list[str]:
+    args = create_args(src, dst, rep, "--no-confirmation-required", *extra)
+    args[args.index("--manifest") + 1] = json.dumps({
+        "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+        "Location": {"ObjectArn": f"arn:aws:s3:::{src}/all.csv"}})
+    return args
+
+
+def _interrupt_mid_job(command: list[str], service: JobService, job_id: Callable[[], str | None],
+                       total: int) -> tuple[str, float]:
+    """Start `command`, send it SIGINT once its job has run some tasks; (job id, seconds until it exited)."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        def running() -> str | None:
+            jid = job_id()
+            return jid if jid and service.describe_job(jid).progress_summary.tasks_run >= 500 else None
+
+        jid = wait_for(running, 180, what="tasks run", state=proc.poll)
+        assert service.describe_job(jid).progress_summary.tasks_run < total  # still mid-job
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert "interrupted; running jobs are Paused" in err.strip().splitlines()[-1]
+    return jid, elapsed
+
+
+def _assert_paused(service: JobService, job_id: str, total: int, elapsed: float) -> None:
+    assert elapsed < STOP_BOUND_S, f"took {elapsed:.1f} s to stop"
+    paused = service.describe_job(job_id)
+    assert paused.status is S.PAUSED, paused.status
+    assert paused.progress_summary.tasks_run < total
+    assert "interrupted (Ctrl-C)" in (paused.status_update_reason or "")
+    history = [h.to_status for h in service.history(job_id)]
+    assert history[-3:] == [S.ACTIVE, S.PAUSING, S.PAUSED]
+
+
+def _assert_exact_report(s3, rep: str, service: JobService, job_id: str, keys: list[str]) -> None:
+    done = service.describe_job(job_id)
+    assert done.status is S.COMPLETE
+    p = done.progress_summary
+    assert p.total_number_of_tasks == p.number_of_tasks_succeeded == len(keys) and p.number_of_tasks_failed == 0
+    _, rows, _ = read_report(s3, rep, done, prefix="r")
+    counts = Counter(r["Key"] for r in rows)
+    assert set(counts) == set(keys) and max(counts.values()) == 1  # each task exactly once
+
+
+def test_ctrl_c_on_run_pauses_the_job_and_the_next_run_resumes_it(cli, tmp_path, s3, s3_server,  # noqa: F811
+                                                                  make_bucket, big_source):
+    src, keys = big_source
+    dst, rep = make_bucket("dst"), make_bucket("rep")
+    job_id = json.loads(cli(*_big_job_args(src, dst, rep, "--output", "json")).stdout)["JobId"]
+    store_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    service = JobService(open_store(store_url))
+    run = [sys.executable, "-m", "cosbatch.cli.main", "--store", store_url, "--endpoint-url", s3_server.endpoint_url,
+           "run", "--job-id", job_id, "--no-progress", "--concurrency", "4", "--segment-size", "500"]
+
+    _, elapsed = _interrupt_mid_job(run, service, lambda: job_id, len(keys))
+    _assert_paused(service, job_id, len(keys), elapsed)
+
+    resumed = cli("run", "--job-id", job_id, "--no-progress")
+    assert resumed.stdout.strip().splitlines()[-1].startswith(f"Job {job_id} Complete: {len(keys)}/{len(keys)}")
+    _assert_exact_report(s3, rep, service, job_id, keys)
+
+
+def test_ctrl_c_on_create_job_wait_leaves_a_resumable_job(tmp_path, s3, s3_server, make_bucket, big_source):
+    src, keys = big_source
+    dst, rep = make_bucket("dst"), make_bucket("rep")
+    store_url = f"sqlite:///{tmp_path / 'wait.db'}"
+    base = [sys.executable, "-m", "cosbatch.cli.main", "--store", store_url, "--endpoint-url", s3_server.endpoint_url]
+    create = base + _big_job_args(src, dst, rep, "--wait", "--no-progress", "--concurrency", "4",
+                                  "--segment-size", "500")
+    open_store(store_url).close()  # the store exists before the waiter and this test look into it
+    service = JobService(open_store(store_url))
+
+    def created() -> str | None:
+        jobs = service.list_jobs(ACCOUNT).jobs
+        return jobs[0].job_id if jobs else None
+
+    job_id, elapsed = _interrupt_mid_job(create, service, created, len(keys))
+    _assert_paused(service, job_id, len(keys), elapsed)
+
+    resumed = subprocess.run(base + ["run", "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_exact_report(s3, rep, service, job_id, keys)
+
+
+def test_ctrl_c_on_quickstart_stops_its_s3_server_and_removes_its_directory(tmp_path):
+    import re
+    import socket
+    from pathlib import Path
+
+    (tmp_path / "tmp").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=str(tmp_path), TMPDIR=str(tmp_path / "tmp"))
+    proc = subprocess.Popen([sys.executable, "-m", "cosbatch.cli.main", "quickstart", "--objects", "3000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        seen: dict[str, str] = {}
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if m := re.match(r"Working directory: (\S+) \(S3 data in s3/; store (\S+)\)", line):
+                seen["workdir"], seen["store"] = m.groups()
+            elif m := re.match(r"S3 endpoint: http://127\.0\.0\.1:(\d+)", line):
+                seen["port"] = m.group(1)
+            elif m := re.match(r"Created job (\S+);", line):
+                seen["job"] = m.group(1)
+                break
+        service = JobService(open_store(seen["store"]))
+        wait_for(lambda: service.describe_job(seen["job"]).progress_summary.tasks_run > 0, 180, what="tasks run",
+                 state=proc.poll)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert not Path(seen["workdir"]).exists()  # no --keep: its directory is gone
+    with socket.socket() as probe:  # and its S3 server with it
+        assert probe.connect_ex(("127.0.0.1", int(seen["port"]))) != 0

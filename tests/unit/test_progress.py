@@ -1,0 +1,65 @@
+"""Progress lines: a bar in place on a terminal with failures in red, plain lines elsewhere,
+and always a last line for a job that settled."""
+
+from __future__ import annotations
+
+import io
+
+from cosbatch.cli.progress import RED, ProgressBar, bar_line
+from cosbatch.lifecycle import JobStatus
+from cosbatch.models import Job, ProgressSummary, utcnow
+from cosbatch.wire.dialects import parse_create_job
+from tests.integration.helpers import copy_request
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal, as a tty stderr does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def job(succeeded: int, failed: int, status: JobStatus = JobStatus.ACTIVE, total: int | None = 10) -> Job:
+    request = parse_create_job(copy_request("src", "m.csv", "dst", None))
+    return Job(job_id="0123456789abcdef", account_id="1", confirmation_required=False,
+               manifest=request.manifest, operation=request.operation, priority=1,
+               progress_summary=ProgressSummary(total_number_of_tasks=total, number_of_tasks_succeeded=succeeded,
+                                                number_of_tasks_failed=failed),
+               status=status, creation_time=utcnow(), report=request.report, role_arn="r", client_request_token="t")
+
+
+def test_bar_marks_failed_tasks_apart_and_colours_them_only_on_request():
+    plain = bar_line(job(3, 2), width=10)
+    assert plain == "job 01234567 [###xx.....]  50.0% 5/10 ok=3 failed=2 Active"
+    coloured = bar_line(job(3, 2), width=10, colour=True)
+    assert f"{RED}xx" in coloured and f"{RED}failed=2" in coloured
+    assert RED not in bar_line(job(5, 0), width=10, colour=True)  # nothing failed: nothing red
+    assert "[x.........]" in bar_line(job(0, 1, total=1000), width=10)  # one failure still shows
+
+
+def test_off_a_terminal_plain_lines_at_the_interval_and_a_last_line():
+    out = io.StringIO()
+    bar = ProgressBar(out, line_interval_s=3600)
+    bar.show([job(1, 0)])
+    assert out.getvalue() == ""  # the first plain line comes after one interval
+    bar.show([job(10, 0, JobStatus.COMPLETE)], final=True)
+    assert out.getvalue() == "job 01234567 [" + "#" * 30 + "] 100.0% 10/10 ok=10 failed=0 Complete\n"
+
+    out = io.StringIO()
+    every = ProgressBar(out, line_interval_s=0)
+    every.show([job(1, 0)])
+    every.show([job(2, 1)])
+    lines = out.getvalue().splitlines()
+    assert [line.split()[-3:] for line in lines] == [["ok=1", "failed=0", "Active"], ["ok=2", "failed=1", "Active"]]
+    assert "\r" not in out.getvalue() and "\033" not in out.getvalue()
+
+
+def test_on_a_terminal_the_bar_is_redrawn_in_place_and_the_last_frame_is_the_end():
+    tty = Terminal()
+    bar = ProgressBar(tty, interval_s=0)
+    bar.show([job(1, 1)])
+    bar.show([job(6, 4, JobStatus.COMPLETE)], final=True)
+    bar.close()
+    frames = tty.getvalue().split("\r\033[K")[1:]
+    assert len(frames) == 2 and not frames[0].endswith("\n")
+    assert frames[1].endswith(f"{RED}failed=4\033[0m Complete\n")  # a terminated line: nothing stale after it
