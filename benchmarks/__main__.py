@@ -13,7 +13,7 @@ from pathlib import Path
 from benchmarks import scenarios
 from benchmarks.harness import RESULTS, write_results
 
-ALL = ("copy", "delete", "tagging", "latency", "memory", "store", "http", "cross", "ratelimit")
+ALL = ("copy", "copy-load", "half-job", "delete", "tagging", "latency", "memory", "store", "http", "cross", "ratelimit", "cpu")
 #: Per mode: objects per throughput scenario, (small, large) manifest lines, jobs stored, HTTP seconds per round.
 SIZES = {
     "smoke": (100, (1_000, 10_000), 1_000, 1.0),
@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             if name == "copy":
                 results.append(scenarios.copy(env, n, rounds))
+            elif name == "copy-load":
+                results.append(scenarios.copy_under_load(env, n, rounds))
+            elif name == "half-job":
+                results.append(scenarios.half_job(env, n, rounds))
             elif name == "delete":
                 results.append(scenarios.delete(env, n, rounds))
             elif name == "tagging":
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
                 from benchmarks.cross_storage import rate_limit
 
                 results.append(rate_limit(env, CROSS[mode][2], CROSS[mode][3], rounds))
+            elif name == "cpu":
+                from benchmarks.cpu_cost import copy_cpu, delete_cpu
+
+                results += [copy_cpu(env, n, rounds), delete_cpu(env, n, rounds)]
             elif name == "http":
                 from benchmarks.http_api import http_describe
 

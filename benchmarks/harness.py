@@ -51,12 +51,14 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def write_results(results: list[ScenarioResult], meta: dict, out: Path = RESULTS) -> tuple[Path, Path]:
+def write_results(results: list[ScenarioResult], meta: dict, out: Path = RESULTS,
+                  stem: str = "latest") -> tuple[Path, Path]:
+    """`<stem>.json` and `<stem>.md` in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     doc = {"meta": meta, "scenarios": [
         {**{k: v for k, v in asdict(r).items() if k != "measurements"},
          "measurements": [{**asdict(m), "median": m.median} for m in r.measurements]} for r in results]}
-    json_path = out / "latest.json"
+    json_path = out / f"{stem}.json"
     json_path.write_text(json.dumps(doc, indent=2))
     lines = [f"# cosbatch benchmarks ({meta['mode']}, {meta['date']})", "",
              f"Machine: {meta['machine']}. {meta['rounds']} alternating rounds; medians.", "",
@@ -71,6 +73,6 @@ def write_results(results: list[ScenarioResult], meta: dict, out: Path = RESULTS
                          f"{ratio} | {target} | {holds} |")
         for note in r.notes:
             lines.append(f"| | *{note}* | | | | | |")
-    md_path = out / "latest.md"
+    md_path = out / f"{stem}.md"
     md_path.write_text("\n".join(lines) + "\n")
     return json_path, md_path

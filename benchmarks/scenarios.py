@@ -11,7 +11,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +64,10 @@ class Env:
         self.client.put_object(Bucket=bucket, Key=key, Body="".join(f"{bucket},{k}\n" for k in keys).encode())
         return f"arn:aws:s3:::{bucket}/{key}"
 
-    def cosbatch_job(self, manifest_arn: str, operation: dict, report_bucket: str | None, expect: int) -> float:
-        """Seconds from CreateJob to Complete, with the controller's default settings."""
+    def cosbatch_job(self, manifest_arn: str, operation: dict, report_bucket: str | None, expect: int,
+                     tags: list[dict] | None = None, **settings: Any) -> float:
+        """Seconds from CreateJob to Complete, with the controller's default settings (or `settings`,
+        `storages` too), the job carrying these job tags."""
         store = open_store(f"sqlite:///{self.workdir / uuid.uuid4().hex[:8]}.db")
         body = {
             "AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
@@ -73,11 +77,12 @@ class Env:
             "Operation": operation,
             "Report": {"Enabled": True, "Bucket": f"arn:aws:s3:::{report_bucket}", "Format": "Report_CSV_20180820",
                        "Prefix": "bench", "ReportScope": "AllTasks"} if report_bucket else {"Enabled": False},
+            **({"Tags": tags} if tags else {}),
         }
-        settings = Settings(store_url=store.url, storages=StorageCatalog.at(self.endpoint))
-        scheduler = Scheduler(store, settings)
+        config = Settings(store_url=store.url, **{"storages": StorageCatalog.at(self.endpoint), **settings})
+        scheduler = Scheduler(store, config)
         start = time.perf_counter()
-        job = JobService(store, settings.storages).create_job(parse_create_job(body))
+        job = JobService(store, config.storages).create_job(parse_create_job(body))
         scheduler.run_until_idle()
         elapsed = time.perf_counter() - start
         scheduler.close()
@@ -104,7 +109,28 @@ def _ratio_result(name: str, title: str, n: int, seconds: dict[str, list[float]]
     return ScenarioResult(name, title, ms, target, ratio, ratio >= need)
 
 
-def copy(env: Env, n: int, rounds: int) -> ScenarioResult:
+@contextmanager
+def busy_core() -> Iterator[None]:
+    """A third process burning one core for as long as the block runs (the competing load)."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+def copy_under_load(env: Env, n: int, rounds: int) -> ScenarioResult:
+    """(a) again while another process keeps one of the cores busy."""
+    with busy_core():
+        result = copy(env, n, rounds, need=1.2)
+    result.name, result.title = "copy-load", f"(a') server-side copy of {n:,} x 1 KiB, one core busy elsewhere"
+    for m in result.measurements:
+        m.scenario = "copy-load"
+    return result
+
+
+def copy(env: Env, n: int, rounds: int, need: float = 1.5) -> ScenarioResult:
     src, dst, rep = env.bucket("src"), env.bucket("dst"), env.bucket("rep")
     keys = env.seed(src, "small", n)
     manifest = env.manifest(src, keys)
@@ -123,8 +149,27 @@ def copy(env: Env, n: int, rounds: int) -> ScenarioResult:
         return env.cosbatch_job(manifest, op, rep, n)
 
     secs = alternate(rounds, {"cosbatch": cos, "s5cmd run": s5, "boto3 32 threads": pool})
-    return _ratio_result("copy", f"(a) server-side copy of {n:,} x 1 KiB", n, secs, "s5cmd run", 1.0,
-                         ">= 1.0x s5cmd (stretch 1.3x)")
+    return _ratio_result("copy", f"(a) server-side copy of {n:,} x 1 KiB", n, secs, "s5cmd run", need,
+                         f">= {need}x s5cmd")
+
+
+def half_job(env: Env, n: int, rounds: int) -> ScenarioResult:
+    """Fixed cost per job: a job of n/2 copies should run as fast (objects/s) as one of n."""
+    src, dst, rep = env.bucket("half"), env.bucket("halfd"), env.bucket("rep")
+    keys = env.seed(src, "small", n)
+    manifests = {n // 2: env.manifest(src, keys[: n // 2]), n: env.manifest(src, keys)}
+
+    def job(size: int) -> Callable[[int], float]:
+        def run(r: int) -> float:
+            op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}", "TargetKeyPrefix": f"{size}-{r}"}}
+            return size / env.cosbatch_job(manifests[size], op, rep, size)
+        return run
+
+    values = alternate(rounds, {f"{n // 2:,} copies": job(n // 2), f"{n:,} copies": job(n)})
+    ms = [Measurement("half-job", who, "objects/s", v) for who, v in values.items()]
+    ratio = ms[0].median / ms[1].median
+    return ScenarioResult("half-job", f"(m) copy job of {n // 2:,} vs {n:,} tasks", ms, ">= 0.9x", ratio,
+                          ratio >= 0.9)
 
 
 def delete(env: Env, n: int, rounds: int) -> ScenarioResult:
@@ -139,7 +184,7 @@ def delete(env: Env, n: int, rounds: int) -> ScenarioResult:
         return env.cosbatch_job(manifest, {"S3DeleteObject": {}}, rep, n)
 
     secs = alternate(rounds, {"cosbatch": cos, "s5cmd rm": s5})
-    return _ratio_result("delete", f"(b) delete of {n:,} objects", n, secs, "s5cmd rm", 1.0, ">= 1.0x s5cmd rm")
+    return _ratio_result("delete", f"(b) delete of {n:,} objects", n, secs, "s5cmd rm", 1.5, ">= 1.5x s5cmd rm")
 
 
 def tagging(env: Env, n: int, rounds: int) -> ScenarioResult:
@@ -156,18 +201,18 @@ def tagging(env: Env, n: int, rounds: int) -> ScenarioResult:
         return env.cosbatch_job(manifest, op, rep, n)
 
     secs = alternate(rounds, {"cosbatch": cos, "boto3 32 threads": pool})
-    return _ratio_result("tagging", f"(c) put-tagging of {n:,} objects", n, secs, "boto3 32 threads", 1.5,
-                         ">= 1.5x boto3 pool")
+    return _ratio_result("tagging", f"(c) put-tagging of {n:,} objects", n, secs, "boto3 32 threads", 3.0,
+                         ">= 3x boto3 pool")
 
 
 def latency(env: Env, rounds: int) -> ScenarioResult:
     src, dst, rep = env.bucket("lat"), env.bucket("latd"), env.bucket("rep")
     manifest = env.manifest(src, env.seed(src, "ten", 10))
     op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}"}}
-    values = alternate(max(rounds, 5), {"cosbatch": lambda r: env.cosbatch_job(manifest, op, rep, 10)})
+    values = alternate(max(rounds, 10), {"cosbatch": lambda r: env.cosbatch_job(manifest, op, rep, 10)})
     m = Measurement("latency", "cosbatch", "s", values["cosbatch"], higher_is_better=False)
     return ScenarioResult("latency", "(d) 10-object job, create to Complete (DirectRunner)", [m],
-                          "median <= 2.0 s", None, m.median <= 2.0)
+                          "median <= 0.3 s", None, m.median <= 0.3)
 
 
 def memory(env: Env, small: int, large: int) -> ScenarioResult:

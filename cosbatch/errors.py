@@ -12,6 +12,14 @@ class CosbatchError(Exception):
     code: str = "InternalError"
     http_status: int = 500
 
+    def __init_subclass__(cls, code: str | None = None, http_status: int | None = None) -> None:
+        """`class X(CosbatchError, code="...", http_status=...)` sets the kind's code and status."""
+        super().__init_subclass__()
+        if code is not None:
+            cls.code = code
+        if http_status is not None:
+            cls.http_status = http_status
+
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -22,68 +30,46 @@ class CosbatchError(Exception):
         return f"{self.code}: {self.message}"
 
 
-class InvalidRequest(CosbatchError):
+class InvalidRequest(CosbatchError, code="InvalidRequest", http_status=400):
     """A request whose values are out of range or inconsistent (HTTP 400)."""
 
-    code = "InvalidRequest"
-    http_status = 400
+
+class UnsupportedField(InvalidRequest):
+    """A field of the API shape that cosbatch does not implement, or a value of it that it does
+    not (HTTP 400 InvalidRequest; the CLI exits 2): refused, never accepted and ignored."""
 
 
-class MalformedRequest(CosbatchError):
+class MalformedRequest(CosbatchError, code="MalformedXML", http_status=400):
     """A request body or argument that cannot be parsed at all (HTTP 400)."""
 
-    code = "MalformedXML"
-    http_status = 400
+
+class JobNotFound(CosbatchError, code="NoSuchJob", http_status=404):
+    """No job with this id (in this account)."""
 
 
-class JobNotFound(CosbatchError):
-    code = "NoSuchJob"
-    http_status = 404
-
-
-class IllegalTransition(CosbatchError):
+class IllegalTransition(CosbatchError, code="JobStatusException", http_status=409):
     """A status change the lifecycle table does not allow from the current status."""
 
-    code = "JobStatusException"
-    http_status = 409
 
-
-class IdempotencyConflict(CosbatchError):
+class IdempotencyConflict(CosbatchError, code="IdempotencyException", http_status=409):
     """The same ClientRequestToken was used before with a different request."""
 
-    code = "IdempotencyException"
-    http_status = 409
 
-
-class StoreUnavailable(CosbatchError):
+class StoreUnavailable(CosbatchError, code="ServiceUnavailable", http_status=503):
     """The metadata store cannot be reached or written (disk full, locked, gone)."""
 
-    code = "ServiceUnavailable"
-    http_status = 503
 
-
-class ManifestError(CosbatchError):
+class ManifestError(CosbatchError, code="ManifestParseError", http_status=400):
     """The manifest cannot be read or parsed; ends the job Failed in Preparing."""
 
-    code = "ManifestParseError"
-    http_status = 400
 
-
-class ReportError(CosbatchError):
+class ReportError(CosbatchError, code="ReportWriteError", http_status=500):
     """The completion report could not be written."""
 
-    code = "ReportWriteError"
-    http_status = 500
 
-
-class ConfigError(CosbatchError):
+class ConfigError(CosbatchError, code="InvalidConfiguration", http_status=400):
     """Bad local configuration (store URL, endpoint, runner options)."""
 
-    code = "InvalidConfiguration"
-    http_status = 400
 
-
-class TooManyTags(InvalidRequest):
+class TooManyTags(InvalidRequest, code="TooManyTags"):
     """More job tags than AWS allows (50); S3 Control answers TooManyTagsException."""
-
-    code = "TooManyTags"

@@ -2,7 +2,8 @@
 
 Routes: `/v20180820/jobs...` (S3 Control dialect), `/jobs...` (COS dialect),
 `/console...` (the web console), `/internal/v1/jobs...` (pipeline workers'
-channel, token per job), `/healthz`. Every failure is an XML error with
+channel, token per job), `/metrics` (Prometheus; signed in like the console), `/healthz`.
+Every failure is an XML error with
 the dialect's code and HTTP status; nothing reaches the client as a traceback.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
@@ -21,6 +23,8 @@ from cosbatch.api.auth import AccessDenied, AccessKey, SignedRequest, verify
 from cosbatch.api.console import Console
 from cosbatch.api.http import MAX_BODY_BYTES, REASONS, Response, read_body, request_headers
 from cosbatch.api.jobs_api import Call, JobsApi, account_header
+from cosbatch.api.metrics import Metrics
+from cosbatch.api.samples import ProgressSampler
 from cosbatch.api.worker_api import WorkerApi
 from cosbatch.controller import JobService
 from cosbatch.errors import (
@@ -52,14 +56,12 @@ _ROUTES = [
 _DIALECT_PREFIXES = (("/v20180820/jobs", Dialect.S3), ("/jobs", Dialect.COS))
 
 
-class MethodNotAllowed(CosbatchError):
-    code = "MethodNotAllowed"
-    http_status = 405
+class MethodNotAllowed(CosbatchError, code="MethodNotAllowed", http_status=405):
+    """A route that exists, asked with a method it does not answer."""
 
 
-class NoSuchRoute(CosbatchError):
-    code = "NotFound"
-    http_status = 404
+class NoSuchRoute(CosbatchError, code="NotFound", http_status=404):
+    """A path no route answers."""
 
 
 def s3_error_code(exc: CosbatchError, operation: str | None) -> str:
@@ -77,6 +79,23 @@ def s3_error_code(exc: CosbatchError, operation: str | None) -> str:
     if exc.http_status >= 500 and exc.http_status != 503:
         return "InternalServiceException"
     return exc.code
+
+
+def route_name(path: str, method: str) -> str:
+    """A request's route as a metrics label: the API operation, or the area (few distinct values)."""
+    if path in ("/healthz", "/metrics"):
+        return path[1:]
+    if path.startswith("/internal/"):
+        return "worker"
+    if path == "/" or path.startswith("/console"):
+        return "console_api" if path.startswith("/console/api/") else "console"
+    for prefix, _ in _DIALECT_PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            rest = path[len(prefix):]
+            hits = [name for m, rx, name in _ROUTES if rx.match(rest)]
+            return next((name for m, rx, name in _ROUTES if m == method and rx.match(rest)),
+                        hits[0] if hits else "unknown")
+    return "unknown"
 
 
 def error_document(code: str, message: str, request_id: str) -> bytes:
@@ -97,24 +116,49 @@ class ApiApp:
         self.keys = keys  # None: dev mode, no authentication
         self.max_body_bytes = max_body_bytes
         self.jobs = JobsApi(service)
-        self.console = Console(service, keys, storage)
+        self.sampler = ProgressSampler(service.store)
+        self.console = Console(service, keys, storage, self.sampler)
         self.workers = WorkerApi(service.store, worker_secret)
+        self.metrics = Metrics(service.store)
+
+    def close(self) -> None:
+        """Stop the background sampling (the process's end stops it too: a daemon thread)."""
+        self.sampler.stop()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        self.sampler.start()  # from the first request on: the throughput chart's samples
         request_id = uuid.uuid4().hex[:16].upper()
         path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz":
             response = Response(200, b"ok\n", "text/plain")
+        elif path == "/metrics":
+            response = self._metrics(environ, method)
         elif path.startswith("/internal/"):
             response = self.workers.handle(environ, path)
         elif path == "/" or path.startswith("/console"):
             response = self.console.handle(environ, path)
         else:
             response = self._api(environ, path, request_id)
+        self.metrics.observe(route_name(path, method), method, time.perf_counter() - started)
         headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
                    ("x-amz-request-id", request_id), ("x-cos-request-id", request_id), *response.headers]
         start_response(f"{response.status} {REASONS.get(response.status, 'Error')}", headers)
         return [response.body]
+
+    def _metrics(self, environ: dict[str, Any], method: str) -> Response:
+        signed_in, account = self.console.sign_in(environ)
+        if not signed_in:
+            return self.console.challenge()
+        if method != "GET":
+            return Response(405, b"GET /metrics\n", "text/plain", (("Allow", "GET"),))
+        try:
+            body, content_type = self.metrics.scrape(account)
+        except CosbatchError as exc:  # the store is unreachable: the scrape fails, visibly
+            return Response(exc.http_status if exc.http_status >= 500 else 503,
+                            f"{exc.code}: {exc.message}\n".encode(), "text/plain")
+        return Response(200, body, content_type)
 
     def _api(self, environ: dict[str, Any], path: str, request_id: str) -> Response:
         dialect, rest = None, ""

@@ -28,9 +28,8 @@ _SIGV4 = re.compile(
 )
 
 
-class AccessDenied(CosbatchError):
-    code = "AccessDenied"
-    http_status = 403
+class AccessDenied(CosbatchError, code="AccessDenied", http_status=403):
+    """A request without a valid signature or sign-in, or for another account's job."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""The web console: job list with the seed's filters, job pages, confirm / cancel / priority.
+"""The web console: job list with the seed's filters, job pages, confirm / cancel (asked to
+confirm first) / priority, a job form (new, or a clone of a job), re-running a job's failed
+tasks, failed tasks by error code, and a throughput chart.
 
-Server-rendered HTML with a little inline JavaScript that refreshes progress; no
-asset is fetched from anywhere at run time. People sign in with HTTP Basic
+Server-rendered HTML with a little inline JavaScript (console_assets) that refreshes progress;
+no asset is fetched from anywhere at run time. People sign in with HTTP Basic
 authentication, access key id as the user name and secret key as the password,
 and see only their account's jobs (dev mode without keys: every account).
 POSTs carry a per-server form token and must come from the console's own origin.
@@ -14,103 +16,58 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import re
 import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cosbatch.api import console_form
 from cosbatch.api.auth import AccessKey
-from cosbatch.api.http import Response, read_body
+from cosbatch.api.console_assets import CSS, JS
+from cosbatch.api.console_render import (
+    CHART,
+    bar,
+    counters,
+    failures_table,
+    has_tag,
+    progress_of,
+    status_badge,
+    when,
+)
+from cosbatch.api.forms import Form, read_form
+from cosbatch.api.http import Response
+from cosbatch.api.samples import ProgressSampler
 from cosbatch.controller import JobService
-from cosbatch.errors import CosbatchError
+from cosbatch.errors import CosbatchError, InvalidRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
-from cosbatch.models import Job
+from cosbatch.models import Dialect, Job
 from cosbatch.reports.layout import ReportLocation
+from cosbatch.wire.dialects import parse_create_job
 
 e = html.escape
-
-CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:10px 20px}header a{color:#fff;text-decoration:none;font-weight:600}
-main{padding:16px 20px}table{border-collapse:collapse;width:100%;background:#fff}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
-th a{color:inherit}td.mono,span.mono{font-family:ui-monospace,monospace;font-size:12px}
-.bar{width:160px;height:10px;background:#e3e6ea;border-radius:5px;overflow:hidden;display:inline-block}
-.bar>i{display:block;height:100%;background:#2f7d32}.bar>i.failed{background:#c62828}
-.status{font-weight:600}.Failed,.Cancelled{color:#c62828}.Complete{color:#2f7d32}.Suspended{color:#b26a00}
-form.inline{display:inline;margin-right:8px}.filters{margin-bottom:12px}
-.flash{padding:8px;margin-bottom:12px;border-radius:4px}.flash.err{background:#fdecea}.flash.ok{background:#e8f5e9}
-dl{display:grid;grid-template-columns:220px 1fr;gap:4px 12px;background:#fff;padding:12px}dt{font-weight:600}
-dd{margin:0;word-break:break-all}
-"""
-
-JS = """
-function refresh(){
-  const rows=document.querySelectorAll('[data-job]');
-  if(!rows.length)return;
-  const ids=[...rows].map(r=>r.dataset.job).join(',');
-  fetch('/console/api/progress?ids='+encodeURIComponent(ids),{credentials:'same-origin'})
-   .then(r=>r.ok?r.json():null).then(data=>{
-    if(!data)return;
-    for(const row of rows){const j=data[row.dataset.job];if(!j)continue;
-      const st=row.querySelector('.status');if(st){st.textContent=j.status;st.className='status '+j.status;}
-      const bar=row.querySelector('.bar>i');if(bar){bar.style.width=j.percent+'%';}
-      const txt=row.querySelector('.progress-text');if(txt){txt.textContent=j.text;}
-      for(const k of ['succeeded','failed','total','active']){
-        const el=row.querySelector('[data-field='+k+']');if(el){el.textContent=j[k];}}}
-   }).catch(()=>{});
-}
-setInterval(refresh,2000);
-"""
-
-
-def _progress(job: Job) -> tuple[float, str]:
-    p = job.progress_summary
-    total = p.total_number_of_tasks
-    percent = 100.0 * p.tasks_run / total if total else (100.0 if job.status is JobStatus.COMPLETE else 0.0)
-    text = f"{p.tasks_run:,}/{'?' if total is None else f'{total:,}'} ({p.number_of_tasks_failed:,} failed)"
-    return round(min(percent, 100.0), 1), text
-
-
-def _counters(job: Job) -> list[tuple[str, str, str]]:
-    """(field, label, shown value) of the live counters on a job page."""
-    p = job.progress_summary
-    return [
-        ("total", "Total tasks", "?" if p.total_number_of_tasks is None else f"{p.total_number_of_tasks:,}"),
-        ("succeeded", "Succeeded", f"{p.number_of_tasks_succeeded:,}"),
-        ("failed", "Failed", f"{p.number_of_tasks_failed:,}"),
-        ("active", "Active time", f"{p.timers.elapsed_time_in_active_seconds:,} s"),
-    ]
-
-
-def _bar(job: Job) -> str:
-    percent, text = _progress(job)
-    failed = " failed" if job.status in (JobStatus.FAILED, JobStatus.FAILING) else ""
-    return (f'<span class="bar"><i class="{failed.strip()}" style="width:{percent}%"></i></span> '
-            f'<span class="progress-text">{e(text)}</span>')
-
-
-def _has_tag(job: Job, wanted: str) -> bool:
-    """The console's tag filter: `key=value` matches that tag exactly, `key` alone any value."""
-    key, sep, value = wanted.partition("=")
-    return any(t.key == key and (not sep or t.value == value) for t in job.tags)
-
-
-def _time(t: Any) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
-
+log = logging.getLogger("cosbatch.api")
 
 class Console:
     def __init__(self, service: JobService, keys: dict[str, AccessKey] | None,
-                 storage: Callable[[Job], Any] | None = None) -> None:
+                 storage: Callable[[Any], Any] | None = None, sampler: ProgressSampler | None = None) -> None:
         self.service = service
         self.keys = keys
-        self._storage = storage  # a job → an S3 client on its storage, to read reports (None: no links)
+        # a job (anything with .storage, the storage's name) → an S3 client on that storage, to read
+        # reports and write uploaded manifests (None: neither)
+        self._storage = storage
+        self.sampler = sampler or ProgressSampler(service.store)
         self._form_secret = secrets.token_bytes(32)
 
     # -- plumbing ------------------------------------------------------------------
-    def _account(self, environ: dict[str, Any]) -> tuple[bool, str | None]:
+    def challenge(self) -> Response:
+        return Response(401, b"sign in with your access key id and secret key\n", "text/plain",
+                        (("WWW-Authenticate", 'Basic realm="cosbatch console", charset="UTF-8"'),))
+
+    def sign_in(self, environ: dict[str, Any]) -> tuple[bool, str | None]:
         """(signed in, account). Dev mode: signed in as every account."""
         if self.keys is None:
             return True, None
@@ -130,19 +87,20 @@ class Console:
         return hmac.new(self._form_secret, (account or "*").encode(), hashlib.sha256).hexdigest()[:32]
 
     def _page(self, title: str, body: str, status: int = 200, headers: tuple = ()) -> Response:
-        doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)} · cosbatch</title>"
-               f"<style>{CSS}</style></head><body><header><a href='/console/jobs'>cosbatch · Batch Operations"
-               f"</a></header><main>{body}</main><script>{JS}</script></body></html>")
+        doc = (f"<!doctype html><html><head><meta charset='utf-8'>"
+               "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+               f"<title>{e(title)} · cosbatch</title><style>{CSS}</style></head><body><header>"
+               "<a href='/console/jobs'>cosbatch · Batch Operations</a> <a href='/console/jobs/new' id='new-job'>"
+               f"New job</a></header><main>{body}</main><script>{JS}</script></body></html>")
         return Response(status, doc.encode(), "text/html; charset=utf-8", headers)
 
     def _redirect(self, location: str) -> Response:
         return Response(303, b"", "text/plain", (("Location", location),))
 
     def handle(self, environ: dict[str, Any], path: str) -> Response:
-        signed_in, account = self._account(environ)
+        signed_in, account = self.sign_in(environ)
         if not signed_in:
-            return Response(401, b"sign in with your access key id and secret key\n", "text/plain",
-                            (("WWW-Authenticate", 'Basic realm="cosbatch console", charset="UTF-8"'),))
+            return self.challenge()
         method = environ.get("REQUEST_METHOD", "GET")
         query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=50)
         try:
@@ -150,13 +108,17 @@ class Console:
                 return self._redirect("/console/jobs")
             if path == "/console/jobs" and method == "GET":
                 return self.job_list(account, query)
+            if path == "/console/jobs/new" and method == "GET":
+                return self.new_job_page(account, query)
+            if path == "/console/jobs/new" and method == "POST":
+                return self.create_job(environ, account)
             if path == "/console/api/progress" and method == "GET":
                 return self.progress(account, query)
             report = re.fullmatch(r"/console/jobs/([a-zA-Z0-9_-]{5,36})/report/"
                                   r"(manifest\.json|job\.json|results/[A-Za-z0-9_.-]{1,100})", path)
             if report and method == "GET" and ".." not in report.group(2):
                 return self.report_file(account, report.group(1), report.group(2))
-            m = re.fullmatch(r"/console/jobs/([a-zA-Z0-9_-]{5,36})(/(status|priority))?", path)
+            m = re.fullmatch(r"/console/jobs/([a-zA-Z0-9_-]{5,36})(/(status|priority|rerun))?", path)
             if m and method == "GET" and not m.group(2):
                 return self.job_page(account, m.group(1), query)
             if m and method == "POST" and m.group(2):
@@ -165,6 +127,9 @@ class Console:
         except CosbatchError as exc:
             return self._page("Error", f"<div class='flash err'>{e(exc.code)}: {e(exc.message)}</div>",
                               exc.http_status)
+        except Exception:  # a bug: logged with its traceback, answered without one
+            log.exception("unexpected error answering %s %s", method, path[:100])
+            return self._page("Error", "<div class='flash err'>internal error; see the server log</div>", 500)
 
     # -- pages ---------------------------------------------------------------------
     def job_list(self, account: str | None, query: dict[str, list[str]]) -> Response:
@@ -174,7 +139,7 @@ class Console:
         tag = (query.get("tag") or [""])[0].strip()[:400]  # key=value (or key: any value)
         page = self.service.list_jobs(account, [status] if status else [], text or None,
                                       max_results=1000, next_token=(query.get("next") or [None])[0])
-        jobs = [j for j in page.jobs if _has_tag(j, tag)] if tag else list(page.jobs)
+        jobs = [j for j in page.jobs if has_tag(j, tag)] if tag else list(page.jobs)
         if sort == "priority":
             jobs.sort(key=lambda j: (-j.priority, -j.creation_time.timestamp()))
         options = "".join(f"<option value='{s.value}'{' selected' if s.value == status else ''}>{s.value}</option>"
@@ -187,8 +152,8 @@ class Console:
 
         rows = "".join(
             f"<tr data-job='{e(j.job_id)}'><td class='mono'><a href='/console/jobs/{e(j.job_id)}'>{e(j.job_id)}</a>"
-            f"</td><td class='status {j.status.value}'>{j.status.value}</td><td>{j.priority}</td>"
-            f"<td>{e(j.operation.name)}</td><td>{_bar(j)}</td><td>{_time(j.creation_time)}</td>"
+            f"</td><td>{status_badge(j)}</td><td>{j.priority}</td>"
+            f"<td>{e(j.operation.name)}</td><td>{bar(j)}</td><td>{when(j.creation_time)}</td>"
             f"<td>{e(j.description or '')}</td></tr>"
             for j in jobs
         ) or "<tr><td colspan='7'>No jobs match.</td></tr>"
@@ -206,10 +171,10 @@ class Console:
             f"<label>Tag <input name='tag' id='tag-filter' placeholder='key=value' value='{e(tag)}'></label> "
             f"<input type='hidden' name='sort' value='{e(sort)}'>"
             "<button type='submit' id='apply-filters'>Filter</button></form>"
-            "<table id='jobs'><thead><tr><th>Job ID</th><th>Status</th>"
+            "<div class='scroll'><table id='jobs'><thead><tr><th>Job ID</th><th>Status</th>"
             f"<th>{sort_link('priority', 'Priority')}</th><th>Operation</th><th>Progress</th>"
             f"<th>{sort_link('created', 'Created')}</th><th>Description</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>{more}"
+            f"<tbody>{rows}</tbody></table></div>{more}"
         )
         return self._page("Batch jobs", body)
 
@@ -218,24 +183,32 @@ class Console:
         token = self._token(account)
         flash = ""
         if query.get("ok"):
-            flash = f"<div class='flash ok'>{e(query['ok'][0][:200])}</div>"
+            message = query["ok"][0][:200]
+            about = " about-status" if re.fullmatch(r"job is [A-Za-z]+", message) else ""  # stale once it moves
+            flash = f"<div class='flash ok{about}'>{e(message)}</div>"
         if query.get("err"):
             flash = f"<div class='flash err'>{e(query['err'][0][:300])}</div>"
         actions = []
         if job.status is JobStatus.SUSPENDED:
             actions.append(self._button(job, token, "status", "Ready", "Confirm and run", "confirm"))
         if job.status not in TERMINAL and job.status is not JobStatus.CANCELLING:
-            actions.append(self._button(job, token, "status", "Cancelled", "Cancel job", "cancel"))
+            actions.append(self._button(job, token, "status", "Cancelled", "Cancel job", "cancel",
+                                        f"Cancel job {job.job_id}? Tasks not yet run will not run."))
+        failed = job.progress_summary.number_of_tasks_failed
+        actions.append(self._button(job, token, "rerun", "", "Re-run failed tasks", "rerun",
+                                    hidden=not (job.status in TERMINAL and failed)))
         actions.append(
             f"<form class='inline' method='post' action='/console/jobs/{e(job.job_id)}/priority'>"
             f"<input type='hidden' name='token' value='{token}'>"
             f"<input name='priority' id='priority-input' size='10' value='{job.priority}'> "
             "<button type='submit' id='set-priority'>Set priority</button></form>"
         )
+        actions.append(f"<a class='button' id='clone' href='/console/jobs/new?{e(urlencode({'from': job.job_id}))}'>"
+                       "Clone job</a>")
         rows: list[tuple[str, str]] = [
             ("Job ID", f"<span class='mono'>{e(job.job_id)}</span>"),
-            ("Status", f"<span class='status {job.status.value}' id='job-status'>{job.status.value}</span>"),
-            ("Progress", _bar(job)),
+            ("Status", status_badge(job, "job-status")),
+            ("Progress", bar(job)),
             ("Priority", str(job.priority)),
             ("Description", e(job.description or "-")),
             ("Operation", f"{e(job.operation.name)} <span class='mono'>"
@@ -248,28 +221,30 @@ class Console:
             gen = job.manifest_generator.s3_job_manifest_generator
             rows.append(("Manifest", f"generated from <span class='mono'>{e(gen.source_bucket)}</span>"))
         rows += [
-            *((label, f"<span data-field='{name}'>{value}</span>") for name, label, value in _counters(job)),
+            *((label, f"<span data-field='{name}'>{value}</span>") for name, label, value in counters(job)),
+            ("Failed tasks by error code", f"<div id='failures'>{failures_table(self.service.failures_by_code(job))}</div>"),
+            ("Throughput", CHART),
             ("Report", self._report(job)),
             ("Confirmation required", "yes" if job.confirmation_required else "no"),
             ("Role", e(job.role_arn)),
             ("Storage", f"<span class='mono' data-field='storage'>{e(job.storage_text())}</span>"),
             ("Tags", "<span id='tags'>" + (", ".join(f"<span class='tag mono'>{e(t.key)}={e(t.value)}</span>"
                                                        for t in job.tags) or "-") + "</span>"),
-            ("Created", _time(job.creation_time)),
-            ("Terminated", _time(job.termination_date)),
+            ("Created", when(job.creation_time)),
+            ("Terminated", when(job.termination_date)),
         ]
         if job.status_update_reason:
             rows.append(("Status update reason", e(job.status_update_reason)))
         if job.suspended_cause:
-            rows.append(("Suspended", f"{_time(job.suspended_date)}: {e(job.suspended_cause)}"))
+            rows.append(("Suspended", f"{when(job.suspended_date)}: {e(job.suspended_cause)}"))
         for f in job.failure_reasons:
             rows.append(("Failure", f"<span class='failure'>{e(f.failure_code)}: {e(f.failure_reason)}</span>"))
-        history = "".join(f"<li>{_time(h.at)} {h.to_status.value}{' — ' + e(h.reason) if h.reason else ''}</li>"
+        history = "".join(f"<li>{when(h.at)} {h.to_status.value}{' — ' + e(h.reason) if h.reason else ''}</li>"
                           for h in self.service.history(job.job_id))
         body = (
             f"<p><a href='/console/jobs'>← all jobs</a></p><h1>Job {e(job.job_id)}</h1>{flash}"
             f"<p id='actions'>{''.join(actions)}</p>"
-            f"<div data-job='{e(job.job_id)}'><dl>"
+            f"<div data-job='{e(job.job_id)}' data-shown-status='{job.status.value}'><dl>"
             + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
             + f"</dl></div><h2>History</h2><ul id='history'>{history}</ul>"
         )
@@ -317,42 +292,130 @@ class Console:
         return Response(200, body, kind, (("Content-Disposition", f'inline; filename="{filename}"'),
                                           ("X-Content-Type-Options", "nosniff")))
 
-    def _button(self, job: Job, token: str, what: str, value: str, label: str, ident: str) -> str:
-        return (f"<form class='inline' method='post' action='/console/jobs/{e(job.job_id)}/{what}'>"
-                f"<input type='hidden' name='token' value='{token}'>"
-                f"<input type='hidden' name='requestedJobStatus' value='{value}'>"
+    def _button(self, job: Job, token: str, what: str, value: str, label: str, ident: str,
+                confirm: str = "", hidden: bool = False) -> str:
+        ask = f" data-confirm='{e(confirm)}'" if confirm else ""
+        status = f"<input type='hidden' name='requestedJobStatus' value='{value}'>" if value else ""
+        return (f"<form class='inline' method='post' action='/console/jobs/{e(job.job_id)}/{what}' "
+                f"id='{ident}-form'{ask}{' hidden' if hidden else ''}>"
+                f"<input type='hidden' name='token' value='{token}'>{status}"
                 f"<button type='submit' id='{ident}'>{label}</button></form>")
 
-    def job_action(self, environ: dict[str, Any], account: str | None, job_id: str, what: str) -> Response:
+    def _refused(self, environ: dict[str, Any], account: str | None, limit: int) -> tuple[Response | None, Form]:
+        """(a refusal for a cross-site POST or one without this server's form token, or None; the form)."""
         host = environ.get("HTTP_HOST", "")
         origin = environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER") or ""
         if not re.match(rf"^https?://{re.escape(host)}(/|$)", origin):
-            return self._page("Forbidden", "<div class='flash err'>cross-site request refused</div>", 403)
-        form = parse_qs(read_body(environ, 64 * 1024).decode("utf-8", "replace"), max_num_fields=20)
-        if not hmac.compare_digest((form.get("token") or [""])[0], self._token(account)):
-            return self._page("Forbidden", "<div class='flash err'>form expired; reload the page</div>", 403)
+            return self._page("Forbidden", "<div class='flash err'>cross-site request refused</div>", 403), Form()
+        form = read_form(environ, limit)
+        if not hmac.compare_digest(form.get("token"), self._token(account)):
+            return self._page("Forbidden", "<div class='flash err'>form expired; reload the page</div>", 403), form
+        return None, form
+
+    def job_action(self, environ: dict[str, Any], account: str | None, job_id: str, what: str) -> Response:
+        refused, form = self._refused(environ, account, 64 * 1024)
+        if refused is not None:
+            return refused
         where = f"/console/jobs/{quote(job_id)}"
         try:
             if what == "priority":
-                job = self.service.update_job_priority(job_id, (form.get("priority") or [""])[0], account)
+                job = self.service.update_job_priority(job_id, form.get("priority"), account)
                 message = f"priority set to {job.priority}"
+            elif what == "rerun":
+                earlier = self.service.describe_job(job_id, account)
+                try:
+                    job = self.service.create_job_from_report(job_id, self._client(earlier.storage), account)
+                except (BotoCoreError, ClientError) as exc:
+                    raise InvalidRequest(f"the failed tasks cannot be written beside the report: {exc}") from None
+                count = job.description or ""
+                return self._redirect(f"/console/jobs/{quote(job.job_id)}?"
+                                      + urlencode({"ok": f"created job {job.job_id}: {count}"}))
             else:
-                requested = (form.get("requestedJobStatus") or [""])[0]
-                job = self.service.update_job_status(job_id, requested, "requested in the console", account)
+                job = self.service.update_job_status(job_id, form.get("requestedJobStatus"),
+                                                     "requested in the console", account)
                 message = f"job is {job.status.value}"
         except CosbatchError as exc:
             return self._redirect(f"{where}?{urlencode({'err': f'{exc.code}: {exc.message}'})}")
         return self._redirect(f"{where}?{urlencode({'ok': message})}")
 
+    def _client(self, storage: str) -> Any:
+        """An S3 client on the named storage (the server's storage clients)."""
+        if self._storage is None:
+            raise CosbatchError("this server has no storage client for the console")
+        return self._storage(_StorageRef(storage))
+
+    # -- the job form: new jobs and clones ----------------------------------------------
+    def new_job_page(self, account: str | None, query: dict[str, list[str]]) -> Response:
+        source = (query.get("from") or [""])[0]
+        if source:
+            values = console_form.prefill_from_job(self.service.describe_job(source, account))
+            title = f"Clone of job {source}"
+        else:
+            values, title = console_form.defaults(account), "New job"
+        return self._form_page(title, values, account)
+
+    def _form_page(self, title: str, values: dict[str, str], account: str | None, error: str = "",
+                   status: int = 200) -> Response:
+        flash = f"<div class='flash err' id='form-error'>{e(error)}</div>" if error else ""
+        body = (f"<p><a href='/console/jobs'>← all jobs</a></p><h1>{e(title)}</h1>{flash}"
+                + console_form.render(values, self._token(account), ask_account=self.keys is None))
+        return self._page(title, body, status)
+
+    def create_job(self, environ: dict[str, Any], account: str | None) -> Response:
+        refused, form = self._refused(environ, account, MAX_MANIFEST_UPLOAD)
+        if refused is not None:
+            return refused
+        try:
+            body = console_form.request_body(form, account)
+            request = parse_create_job(body, Dialect.S3)  # every field checked before anything is written
+            storage, _ = self.service.bind(request)
+            client = self._client(storage)
+
+            def put(bucket: str, key: str, data: bytes) -> str:
+                return client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="text/csv")["ETag"]
+
+            def head(bucket: str, key: str) -> str:
+                return client.head_object(Bucket=bucket, Key=key)["ETag"]
+
+            try:
+                console_form.store_manifest(body, form, put, head)
+            except (BotoCoreError, ClientError) as exc:
+                raise InvalidRequest(f"the manifest cannot be stored or read: {exc}") from None
+            job = self.service.create_job(parse_create_job(body, Dialect.S3))
+        except CosbatchError as exc:
+            return self._form_page("New job", console_form.form_values(form), account,
+                                   f"{exc.code}: {exc.message}", exc.http_status)
+        return self._redirect(f"/console/jobs/{quote(job.job_id)}?{urlencode({'ok': 'job created'})}")
+
     def progress(self, account: str | None, query: dict[str, list[str]]) -> Response:
+        """Live counters of the listed jobs; with detail=1, failures by code and throughput samples too."""
         ids = [i for i in (query.get("ids") or [""])[0].split(",") if re.fullmatch(r"[a-zA-Z0-9_-]{5,36}", i)]
-        out = {}
+        detail = (query.get("detail") or [""])[0] == "1"
+        out: dict[str, Any] = {}
         for job_id in ids[:200]:
             try:
                 job = self.service.describe_job(job_id, account)
             except CosbatchError:
                 continue
-            percent, text = _progress(job)
-            out[job_id] = {"status": job.status.value, "percent": percent, "text": text,
-                           **{name: value for name, _, value in _counters(job)}}
+            ok, failed, text = progress_of(job)
+            entry = {"status": job.status.value, "terminal": job.status in TERMINAL, "percent": ok + failed,
+                     "ok_percent": ok, "failed_percent": failed, "text": text,
+                     "failed_tasks": job.progress_summary.number_of_tasks_failed,
+                     **{name: value for name, _, value in counters(job)}}
+            if detail:
+                if job.status is JobStatus.ACTIVE:
+                    self.sampler.record(job)
+                entry["failures"] = self.service.failures_by_code(job)
+                entry["samples"] = self.sampler.series(job, self.service.history(job.job_id))
+            out[job_id] = entry
         return Response(200, json.dumps(out).encode(), "application/json")
+
+
+class _StorageRef:
+    """A storage by name, for the server's `job → client` callable."""
+
+    def __init__(self, storage: str) -> None:
+        self.storage = storage
+
+
+MAX_MANIFEST_UPLOAD = 32 * 1024 * 1024

@@ -10,9 +10,8 @@ from cosbatch.errors import CosbatchError, InvalidRequest
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class BodyTooLarge(CosbatchError):
-    code = "EntityTooLarge"
-    http_status = 413
+class BodyTooLarge(CosbatchError, code="EntityTooLarge", http_status=413):
+    """A request body over MAX_BODY_BYTES."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
+from cosbatch.controller.cosbatch_tags import VERIFY
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
 from cosbatch.settings import FailureThreshold, Settings
@@ -121,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at most N object operations per second for this job (its storage may set a lower ceiling)")
     p.add_argument("--tags", nargs="+", default=None, metavar="TAG",
                    help='job tags: JSON [{"Key": "k", "Value": "v"}] or Key=k,Value=v ... (README: Job tags)')
+    p.add_argument("--verify", action="store_true",
+                   help="copy jobs: compare each copy with its source (size and ETag, checksum, else a content "
+                        "hash); a mismatch fails the task with ChecksumMismatch (the job tag cosbatch:verify=true)")
     _run_options(p)
 
     p = sub.add_parser("list-jobs", parents=[common], help="list jobs of the last 90 days")
@@ -221,6 +225,15 @@ def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.output == "json" else text)
 
 
+def _with_verify_tag(tags: Any) -> list[Any]:
+    """--verify: the job tag cosbatch:verify=true added to the job's tags (refused if they say false)."""
+    tags = list(tags or [])
+    given = [t for t in tags if isinstance(t, dict) and t.get("Key") == VERIFY]
+    if any(str(t.get("Value", "")).lower() != "true" for t in given):
+        raise InvalidRequest(f"--verify contradicts the job tag {VERIFY}={given[0].get('Value')}")
+    return tags if given else [*tags, {"Key": VERIFY, "Value": "true"}]
+
+
 def _create_request(args: argparse.Namespace) -> dict:
     body: dict[str, Any] = _json_arg(args.cli_input_json, "cli-input-json") if args.cli_input_json else {}
     for name, key in (("manifest", "Manifest"), ("manifest_generator", "ManifestGenerator"),
@@ -238,6 +251,8 @@ def _create_request(args: argparse.Namespace) -> dict:
         body["DryRun"] = True
     if args.tags is not None:
         body["Tags"] = _tags_arg(args.tags)
+    if args.verify:
+        body["Tags"] = _with_verify_tag(body.get("Tags"))
     body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
     body.setdefault("ClientRequestToken", str(uuid.uuid4()))  # as the aws CLI does
     if "Manifest" not in body and "ManifestGenerator" not in body:

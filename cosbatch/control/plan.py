@@ -48,3 +48,4 @@ class JobPlan:
     progress_push_s: float = 1.0
     labels: dict[str, str] = field(default_factory=dict)
     target_storage: Storage | None = None  # a copy's target, when it is another storage
+    verify: bool = False  # compare each copy with its source (the cosbatch:verify tag)

@@ -9,6 +9,7 @@ so a mistyped option never goes unnoticed. Values are checked wherever tags are 
 |-----|-------|--------|
 | `cosbatch:max-ops-per-second` | a positive number | the job's rate limit (as `create-job --max-ops-per-second`); changed or removed with the tags, a running job follows within seconds |
 | `cosbatch:failure-threshold` | a percentage, 0 < PCT ≤ 100 | the job fails once more than PCT% of its tasks run have failed (default 50%; the controller's minimum task count still applies) |
+| `cosbatch:verify` | `true` or `false` | copy jobs only: compare each copy with its source (size and ETag, the storage's checksum, else a content hash); a mismatch fails the task with ChecksumMismatch (as `create-job --verify`); read when the job starts or resumes |
 
 To add an option: write its parser (value → checked value, InvalidRequest if bad), register
 it in OPTIONS, read it with `option_value`, and add its row to the table above and the README.
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 PREFIX = "cosbatch:"
 MAX_OPS_PER_SECOND = "cosbatch:max-ops-per-second"
 FAILURE_THRESHOLD = "cosbatch:failure-threshold"
+VERIFY = "cosbatch:verify"
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,16 @@ def _percent(value: str) -> float:
     return pct
 
 
+def _bool(value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise InvalidRequest(f"must be true or false, not {value[:40]!r}")
+    return value.lower() == "true"
+
+
 OPTIONS: dict[str, TagOption] = {o.key: o for o in (
     TagOption(MAX_OPS_PER_SECOND, _rate, "the job's rate limit, object operations per second"),
     TagOption(FAILURE_THRESHOLD, _percent, "the job's failure threshold, a percentage of the tasks run"),
+    TagOption(VERIFY, _bool, "copy jobs: compare each copy with its source, ChecksumMismatch if it differs"),
 )}
 
 

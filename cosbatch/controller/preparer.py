@@ -82,7 +82,8 @@ def _inventory_segments(job: Job, client: Any, ref: ObjectRef, version_id: str |
     return total, segments
 
 
-def _generated_manifest_ref(job: Job, gen: S3JobManifestGenerator) -> ObjectRef:
+def generated_manifest_ref(job: Job, gen: S3JobManifestGenerator) -> ObjectRef:
+    """Where a generated manifest is written: ManifestOutputLocation, else next to the report."""
     out = gen.manifest_output_location
     if out is not None:
         prefix = (out.manifest_prefix or "").strip("/")
@@ -110,7 +111,7 @@ def _generate(job: Job, client: Any, segment_size: int, storage: Storage) -> tup
             regex=keys.match_regex if keys else None,
         ),
     )
-    out = _generated_manifest_ref(job, gen)
+    out = generated_manifest_ref(job, gen)
     _check_bucket(client, out.bucket, "ManifestGeneratorError", "manifest output", storage)
     _, etag = generate_manifest(client, parse_bucket_name(gen.source_bucket), object_filter, out.bucket, out.key)
     return _csv_segments(job, client, out, None, etag, None, segment_size)

@@ -26,8 +26,8 @@ from cosbatch import logs
 from cosbatch.control import worker_lease_prefix
 from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
-from cosbatch.controller.cosbatch_tags import failure_threshold
-from cosbatch.controller.preparer import prepare_job
+from cosbatch.controller.cosbatch_tags import VERIFY, failure_threshold, option_value
+from cosbatch.controller.preparer import generated_manifest_ref, prepare_job
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import StorageWaits
 from cosbatch.errors import ConfigError, CosbatchError, ManifestError, StoreUnavailable
@@ -128,6 +128,7 @@ class Scheduler:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_ttl_s = lease_ttl_s
         self.runs: dict[str, _Run] = {}
+        self._wake = threading.Event()  # set when a pipeline ends: the loop's next pass is due
         #: Pipelines given up on because a worker process died (their threads never return).
         self.lost_runs: list[_Run] = []
         self._failures: dict[str, int] = {}  # job id → pipeline runs failed in a row
@@ -205,6 +206,7 @@ class Scheduler:
         """Step until every job is final or waits for a user (Suspended), or until `done()`."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         finished = done or self.idle
+        never = threading.Event()
         unavailable_since: float | None = None
         try:
             while True:
@@ -223,7 +225,7 @@ class Scheduler:
                     self._store_down(exc)
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError("jobs still running after the timeout")
-                time.sleep(self.settings.poll_s)
+                self._nap(never)
         finally:
             self._release_lease()
 
@@ -238,9 +240,20 @@ class Scheduler:
                 except Exception as exc:  # an unexpected error in this pass: keep serving, retry
                     logs.event("scheduler_step_failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
                     stop.wait(min(5.0, 10 * self.settings.poll_s))
-                stop.wait(self.settings.poll_s)
+                self._nap(stop)
         finally:
             self._release_lease()
+
+    def _nap(self, stop: threading.Event) -> None:
+        """Wait for the next pass: poll_s, or busy_poll_s while pipelines run (their workers obey
+        the store directly); a pipeline that ends, or `stop`, cuts the wait short."""
+        deadline = time.monotonic() + (self.settings.busy_poll_s if self.runs else self.settings.poll_s)
+        while not stop.is_set() and not self._wake.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            stop.wait(min(remaining, self.settings.poll_s))
+        self._wake.clear()
 
     @staticmethod
     def _store_down(exc: StoreUnavailable) -> None:
@@ -503,6 +516,7 @@ class Scheduler:
             report=report,
             dry_run=job.dry_run,
             concurrency=self.settings.concurrency,
+            verify=bool(option_value(job.tags, VERIFY)),
         )
 
     def _launch(self, job: Job) -> None:
@@ -524,6 +538,7 @@ class Scheduler:
                 run.error = exc
             finally:
                 run.done.set()
+                self._wake.set()
 
         run.thread = threading.Thread(target=target, name=f"cosbatch-job-{job.job_id[:8]}", daemon=True)
         run.thread.start()
@@ -553,6 +568,19 @@ class Scheduler:
             target = S.FAILED
         self.store.transition(job_id, current, target, failure=failure)
         logs.event("job_finished", job_id=job_id, status=target.value)
+        self._drop_working_manifest(job)
+
+    def _drop_working_manifest(self, job: Job) -> None:
+        """EnableManifestOutput=false: the generated manifest was a working copy; remove it."""
+        gen = job.manifest_generator.s3_job_manifest_generator if job.manifest_generator else None
+        if gen is None or gen.enable_manifest_output:
+            return
+        ref = generated_manifest_ref(job, gen)
+        try:
+            self.client_for(job).delete_object(Bucket=ref.bucket, Key=ref.key)
+        except Exception as exc:  # the job's outcome stands; the leftover is logged
+            logs.event("working_manifest_left", logging.WARNING, job_id=job.job_id, bucket=ref.bucket,
+                       key=ref.key, error=f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         for run in self.runs.values():

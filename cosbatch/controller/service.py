@@ -14,11 +14,19 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from cosbatch.controller.cosbatch_tags import MAX_OPS_PER_SECOND, check_rate, option_value
+from cosbatch.controller.cosbatch_tags import MAX_OPS_PER_SECOND, VERIFY, check_rate, option_value
 from cosbatch.controller.job_tags import check_tags, parse_tags
-from cosbatch.errors import IllegalTransition, InvalidRequest
+from cosbatch.errors import IllegalTransition, InvalidRequest, UnsupportedField
 from cosbatch.lifecycle import JobStatus, parse_status, user_request_target
-from cosbatch.models import MAX_PRIORITY, CreateJobRequest, Job, ProgressSummary, Tag, utcnow
+from cosbatch.models import (
+    MAX_PRIORITY,
+    CreateJobRequest,
+    Job,
+    JobOperation,
+    ProgressSummary,
+    Tag,
+    utcnow,
+)
 from cosbatch.storage import StorageCatalog
 from cosbatch.store.base import JobPage, JobStore, StatusChange
 
@@ -72,6 +80,8 @@ class JobService:
         storage = self.storages.for_role(request.role_arn, request.account_id)
         region = getattr(request.operation.params, "target_region", None)
         target = self.storages.for_region(region, storage, request.account_id) if region else storage
+        if target.name != storage.name:
+            _refuse_across_storages(request.operation)
         return storage.name, (target.name if target.name != storage.name else None)
 
     def create_job(self, request: CreateJobRequest, max_ops_per_second: object = None) -> Job:
@@ -79,7 +89,7 @@ class JobService:
         request returns the first job. `max_ops_per_second`: the job's own rate limit (or its
         cosbatch:max-ops-per-second tag's)."""
         storage, target_storage = self.bind(request)
-        tags = check_tags(request.tags or [])
+        tags = _check_verify(check_tags(request.tags or []), request.operation)
         rate = check_rate(max_ops_per_second)
         tagged_rate = option_value(tags, MAX_OPS_PER_SECOND)
         if tagged_rate is not None and rate is not None and tagged_rate != rate:
@@ -171,6 +181,7 @@ class JobService:
         (cosbatch:max-ops-per-second) apply at once, to a running job too."""
         checked = parse_tags(tags)
         before = self.store.get_job_tags(check_job_id(job_id), account_id)
+        _check_verify(checked, self.store.get_job(job_id, account_id).operation)
         job = self.store.put_job_tags(job_id, checked, account_id)
         return self._follow_tags(job, before, account_id)
 
@@ -211,3 +222,27 @@ class JobService:
         """The job's status changes, oldest first; NoSuchJob for an unknown job (not an empty list)."""
         self.store.get_status(check_job_id(job_id))
         return self.store.history(job_id)
+
+
+#: Copy fields a copy to another storage cannot honour: its streamed PUT / UploadPart carries
+#: no Content-MD5 or checksum, which S3 needs with a checksum algorithm or Object Lock.
+_NOT_ACROSS_STORAGES = {"checksum_algorithm": "ChecksumAlgorithm", "object_lock_mode": "ObjectLockMode",
+                        "object_lock_retain_until_date": "ObjectLockRetainUntilDate",
+                        "object_lock_legal_hold_status": "ObjectLockLegalHoldStatus"}
+
+
+def _refuse_across_storages(operation: JobOperation) -> None:
+    if getattr(operation.params, "access_control_directive_value", None) in ("copy", "add"):
+        raise UnsupportedField("AccessControlDirective Copy / Add is not supported on a copy to another storage: "
+                               "the source's grants name accounts of the source's storage")
+    for name, alias in _NOT_ACROSS_STORAGES.items():
+        if getattr(operation.params, name, None) is not None:
+            raise UnsupportedField(f"{alias} is not supported on a copy to another storage: the object is "
+                                   "streamed, and S3 needs the content's MD5 or checksum up front with it")
+
+
+def _check_verify(tags: list[Tag], operation: JobOperation) -> list[Tag]:
+    """The tags, unless they ask to verify a job that copies nothing."""
+    if option_value(tags, VERIFY) and operation.name != "S3PutObjectCopy":
+        raise InvalidRequest(f"job tag {VERIFY}=true applies to S3PutObjectCopy jobs only, not {operation.name}")
+    return tags

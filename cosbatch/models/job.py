@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -103,6 +103,10 @@ class ReportConfig(WireModel):
     prefix: Annotated[str | None, Field(min_length=1, max_length=512)] = None
     report_scope: ReportScope | None = None
     expected_bucket_owner: str | None = None
+
+    unsupported_fields: ClassVar[dict[str, str]] = {
+        "expected_bucket_owner": "cosbatch storage has no bucket owner accounts to check",
+    }
 
     @model_validator(mode="after")
     def _check(self) -> ReportConfig:

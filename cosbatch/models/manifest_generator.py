@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from cosbatch.models.base import WireModel
+from cosbatch.models.base import WireModel, unsupported
 from cosbatch.names import parse_bucket_name
 
 
@@ -40,6 +40,11 @@ class GeneratorFilter(WireModel):
     object_size_greater_than_bytes: Annotated[int | None, Field(ge=0)] = None
     object_size_less_than_bytes: Annotated[int | None, Field(ge=0)] = None
 
+    unsupported_fields: ClassVar[dict[str, str]] = {
+        "eligible_for_replication": "cosbatch storage has no replication rules",
+        "object_replication_statuses": "cosbatch does not read objects' replication status",
+    }
+
 
 def _valid_bucket_name(v: str) -> str:
     parse_bucket_name(v)
@@ -55,7 +60,12 @@ class ManifestOutputLocation(WireModel):
     bucket: BucketName
     manifest_prefix: str | None = None
     manifest_encryption: dict | None = None
-    manifest_format: str = "S3InventoryReport_CSV_20211130"
+    manifest_format: Literal["S3InventoryReport_CSV_20211130"] = "S3InventoryReport_CSV_20211130"
+
+    unsupported_fields: ClassVar[dict[str, str]] = {
+        "expected_manifest_bucket_owner": "cosbatch storage has no bucket owner accounts to check",
+        "manifest_encryption": "the generated manifest is written unencrypted",
+    }
 
 
 class S3JobManifestGenerator(WireModel):
@@ -64,6 +74,19 @@ class S3JobManifestGenerator(WireModel):
     manifest_output_location: ManifestOutputLocation | None = None
     filter: GeneratorFilter | None = None
     enable_manifest_output: bool = True
+
+    unsupported_fields: ClassVar[dict[str, str]] = {
+        "expected_bucket_owner": "cosbatch storage has no bucket owner accounts to check",
+    }
+
+    @model_validator(mode="after")
+    def _manifest_output(self) -> S3JobManifestGenerator:
+        # EnableManifestOutput=false: the job still runs from a working copy next to its report
+        # (a resumed job re-reads it); the scheduler deletes that copy when the job ends.
+        if not self.enable_manifest_output and self.manifest_output_location is not None:
+            raise unsupported("ManifestOutputLocation is given with EnableManifestOutput=false: "
+                              "set EnableManifestOutput=true to keep the generated manifest there")
+        return self
 
 
 class ManifestGenerator(WireModel):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from cosbatch.models.base import WireModel
+from cosbatch.models.base import WireModel, unsupported
 from cosbatch.names import parse_target_resource
 
 
@@ -57,7 +57,13 @@ class ObjectMetadata(WireModel):
     content_type: str | None = None
     http_expires_date: datetime | None = None
     requester_charged: bool | None = None
-    sse_algorithm: str | None = Field(default=None, alias="SSEAlgorithm")
+    sse_algorithm: Literal["AES256", "KMS"] | None = Field(default=None, alias="SSEAlgorithm")
+
+    unsupported_fields: ClassVar[dict[str, str]] = {
+        "content_length": "the copy's length is the source object's",
+        "content_md5": "the copy's MD5 is the source object's",
+        "requester_charged": "cosbatch storage has no requester-pays billing",
+    }
 
 
 class Grantee(WireModel):
@@ -69,6 +75,12 @@ class Grantee(WireModel):
 class Grant(WireModel):
     grantee: Grantee
     permission: str  # FULL_CONTROL | READ | WRITE | READ_ACP | WRITE_ACP
+
+
+#: Grant permissions a copy can set (x-amz-grant-*); S3 objects have no WRITE permission.
+COPY_GRANT_PERMISSIONS = ("FULL_CONTROL", "READ", "READ_ACP", "WRITE_ACP")
+#: COS's TaggingDirective values cosbatch implements (lower case; COS writes Copy / Replaced / Add).
+TAGGING_DIRECTIVES = ("copy", "replaced", "add")
 
 
 class PutObjectCopy(WireModel):
@@ -84,6 +96,12 @@ class PutObjectCopy(WireModel):
     access_control_grants: list[Grant] | None = None
     modified_since_constraint: datetime | None = None
     un_modified_since_constraint: datetime | None = Field(default=None, alias="UnModifiedSinceConstraint")
+    sse_aws_kms_key_id: Annotated[str | None, Field(min_length=1, max_length=2000, alias="SSEAwsKmsKeyId")] = None
+    bucket_key_enabled: bool | None = None
+    checksum_algorithm: Literal["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"] | None = None
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] | None = None
+    object_lock_retain_until_date: datetime | None = None
+    object_lock_legal_hold_status: Literal["ON", "OFF"] | None = None
     # COS only: replace ResourcesPrefix at the start of the source key by TargetKeyPrefix;
     # COS also states the tagging and ACL directives explicitly (Copy | Replace).
     prefix_replace: bool | None = None
@@ -96,7 +114,55 @@ class PutObjectCopy(WireModel):
         parse_target_resource(self.target_resource)
         if self.prefix_replace and self.resources_prefix is None:
             raise ValueError("PrefixReplace=true needs ResourcesPrefix")
+        for grant in self.access_control_grants or []:
+            if grant.grantee.display_name is not None:
+                raise unsupported("AccessControlGrants Grantee.DisplayName is not supported on a copy: "
+                                  "x-amz-grant-* headers carry no display name")
+            if grant.permission not in COPY_GRANT_PERMISSIONS:
+                raise ValueError(f"AccessControlGrants Permission {grant.permission!r} is not one of "
+                                 f"{', '.join(COPY_GRANT_PERMISSIONS)}")
+        self._check_directives()
+        sse = self.new_object_metadata.sse_algorithm if self.new_object_metadata else None
+        if (self.sse_aws_kms_key_id is not None or self.bucket_key_enabled is not None) and sse != "KMS":
+            raise ValueError("SSEAwsKmsKeyId and BucketKeyEnabled need NewObjectMetadata.SSEAlgorithm KMS")
+        if (self.object_lock_mode is None) != (self.object_lock_retain_until_date is None):
+            raise ValueError("ObjectLockMode and ObjectLockRetainUntilDate go together")
+        if self.object_lock_retain_until_date is not None and self.object_lock_retain_until_date.tzinfo is None:
+            raise ValueError("ObjectLockRetainUntilDate needs a time zone, e.g. 2030-01-01T00:00:00Z")
         return self
+
+    def _check_directives(self) -> None:
+        """COS's TaggingDirective / AccessControlDirective. Tags: Copy keeps the source's (CopyObject's
+        default), Replaced sets NewObjectTagging (none without it), Add merges NewObjectTagging into
+        the source's. ACL: Copy gives the copy the source's grants, Replaced the given ACL (the
+        storage's default without one), Add the source's grants plus AccessControlGrants."""
+        tagging = self.tagging_directive_value
+        if tagging is not None and tagging not in TAGGING_DIRECTIVES:
+            raise unsupported(f"TaggingDirective {self.tagging_directive!r} is not supported (Copy, Replaced or Add)")
+        if tagging == "copy" and self.new_object_tagging is not None:
+            raise ValueError("TaggingDirective Copy keeps the source's tags: drop NewObjectTagging or use Replaced")
+        if tagging == "add" and not self.new_object_tagging:
+            raise ValueError("TaggingDirective Add needs NewObjectTagging, the tags to add")
+        acl = self.access_control_directive_value
+        if acl is not None and acl not in ("copy", "replaced", "add"):
+            raise unsupported(f"AccessControlDirective {self.access_control_directive!r} is not supported "
+                              "(Copy, Replaced or Add)")
+        if acl == "copy" and (self.access_control_grants or self.canned_access_control_list):
+            raise ValueError("AccessControlDirective Copy keeps the source's ACL: drop AccessControlGrants and "
+                             "CannedAccessControlList, or use Replaced / Add")
+        if acl == "add" and self.canned_access_control_list:
+            raise ValueError("AccessControlDirective Add adds AccessControlGrants to the source's ACL; a "
+                             "CannedAccessControlList cannot be added to it (use Replaced)")
+
+    @property
+    def access_control_directive_value(self) -> str | None:
+        """COS's AccessControlDirective in lower case (copy | replaced | add), None when not given."""
+        return self.access_control_directive.lower() if self.access_control_directive else None
+
+    @property
+    def tagging_directive_value(self) -> str | None:
+        """COS's TaggingDirective in lower case (copy | replaced | add), None when not given."""
+        return self.tagging_directive.lower() if self.tagging_directive else None
 
     @property
     def target_bucket(self) -> str:
@@ -177,11 +243,15 @@ class InitiateRestoreObject(WireModel):
         return (self.job_tier or "Standard").title()
 
 
-SUPPORTED_CHECKSUMS = ("CRC32", "MD5", "SHA1", "SHA256", "SHA512")
+SUPPORTED_CHECKSUMS = ("CRC32", "CRC32C", "CRC64NVME", "MD5", "SHA1", "SHA256", "SHA512")
+#: Algorithms with a COMPOSITE (checksum of the parts' checksums) type: AWS defines CRC64NVME as
+#: full-object only, and MD5 / SHA512 checksums are not stored per part by S3.
+COMPOSITE_CHECKSUMS = ("CRC32", "CRC32C", "SHA1", "SHA256")
 
 
 class ComputeObjectChecksum(WireModel):
-    """S3ComputeObjectChecksum: read each object and report its checksum."""
+    """S3ComputeObjectChecksum: read each object and report its checksum, of the whole object
+    (FULL_OBJECT) or of its parts' checksums (COMPOSITE, for objects uploaded in parts)."""
 
     checksum_algorithm: str = "SHA256"
     checksum_type: str = "FULL_OBJECT"
@@ -189,11 +259,13 @@ class ComputeObjectChecksum(WireModel):
     @model_validator(mode="after")
     def _check(self) -> ComputeObjectChecksum:
         if self.checksum_algorithm not in SUPPORTED_CHECKSUMS:
-            raise ValueError(
-                f"ChecksumAlgorithm {self.checksum_algorithm} is not supported; use one of {', '.join(SUPPORTED_CHECKSUMS)}"
-            )
-        if self.checksum_type != "FULL_OBJECT":
-            raise ValueError("ChecksumType must be FULL_OBJECT (COMPOSITE is not supported)")
+            raise unsupported(f"ChecksumAlgorithm {self.checksum_algorithm[:40]} is not supported; use one of "
+                              f"{', '.join(SUPPORTED_CHECKSUMS)}")
+        if self.checksum_type not in ("FULL_OBJECT", "COMPOSITE"):
+            raise ValueError(f"ChecksumType must be FULL_OBJECT or COMPOSITE, not {self.checksum_type[:40]!r}")
+        if self.checksum_type == "COMPOSITE" and self.checksum_algorithm not in COMPOSITE_CHECKSUMS:
+            raise ValueError(f"ChecksumType COMPOSITE is defined for {', '.join(COMPOSITE_CHECKSUMS)}, not "
+                             f"{self.checksum_algorithm} (use FULL_OBJECT)")
         return self
 
 

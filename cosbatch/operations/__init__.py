@@ -52,17 +52,20 @@ PLUGINS: dict[str, Callable[[Any], Operation]] = {
 
 
 def operation_for(job_operation: JobOperation, storage: Storage | None = None,
-                  target_storage: Storage | None = None) -> Operation:
+                  target_storage: Storage | None = None, verify: bool = False) -> Operation:
     """The plugin that runs this job's operation (its parameters already validated) on
-    `storage`; a copy to another storage (`target_storage`) streams each object across."""
+    `storage`; a copy to another storage (`target_storage`) streams each object across;
+    `verify` (copies only) compares each copy with its source."""
     if target_storage is not None:
         from cosbatch.operations.transfer import CrossStorageCopyOperation
 
         if job_operation.name != "S3PutObjectCopy":
             raise ValueError(f"{job_operation.name} has no target storage")
-        return CrossStorageCopyOperation(job_operation.params, target_storage)  # type: ignore[arg-type]
+        return CrossStorageCopyOperation(job_operation.params, target_storage, verify=verify)  # type: ignore[arg-type]
     if job_operation.name == "S3PutObjectCopy":
-        return CopyOperation(job_operation.params, storage)  # type: ignore[arg-type]
+        return CopyOperation(job_operation.params, storage, verify=verify)  # type: ignore[arg-type]
+    if verify:
+        raise ValueError(f"{job_operation.name} has nothing to verify")
     return PLUGINS[job_operation.name](job_operation.params)
 
 

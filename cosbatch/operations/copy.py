@@ -2,7 +2,8 @@
 
 One CopyObject per object; an object the storage refuses to copy in one request (over
 5 GiB on S3 and COS), or above the storage's `multipart_copy_threshold` when one is set,
-is copied in parts (UploadPartCopy).
+is copied in parts (UploadPartCopy). With `verify` each copy is then compared with its
+source (cosbatch/operations/verify.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from botocore.exceptions import ClientError
 
 from cosbatch.manifests import Task
 from cosbatch.models import PutObjectCopy
-from cosbatch.operations.copy_args import copy_object_args
+from cosbatch.operations.copy_args import copy_object_args, source_args
 from cosbatch.operations.transfer import LargeObjectCopy
+from cosbatch.operations.verify import ObjectState, head_state, verify_copy
 from cosbatch.storage import Storage
 
 DEFAULT_CHUNKSIZE = 16 * 1024**2
@@ -33,8 +35,9 @@ class CopyOperation:
     name: ClassVar[str] = "S3PutObjectCopy"
     client_kind: ClassVar[str] = "lean"
 
-    def __init__(self, params: PutObjectCopy, storage: Storage | None = None) -> None:
+    def __init__(self, params: PutObjectCopy, storage: Storage | None = None, verify: bool = False) -> None:
         self.params = params
+        self.verify = verify
         self.target_bucket = params.target_bucket
         self._static = copy_object_args(params)
         self._threshold = storage.multipart_copy_threshold if storage is not None else None
@@ -44,15 +47,28 @@ class CopyOperation:
         self._large.close()
 
     def apply(self, client: Any, task: Task) -> str:
+        head: ObjectState | None = None
+        if self._threshold is not None or self.verify:
+            head = head_state(client, task.bucket, task.key, task.version_id)
+        if head is not None and self._threshold is not None and head.size > self._threshold:
+            result = self._large.copy(client, task)
+        else:
+            result = self._copy(client, task, head)
+        if head is None or not self.verify:
+            return result
+        how = verify_copy(client, task, head, client, self.target_bucket, self.params.target_key(task.key))
+        return f"{result}; verified by {how}"
+
+    def _copy(self, client: Any, task: Task, head: ObjectState | None) -> str:
         source: dict[str, str] = {"Bucket": task.bucket, "Key": task.key}
         if task.version_id:
             source["VersionId"] = task.version_id
-        if self._threshold is not None and client.head_object(
-                task.bucket, task.key, task.version_id)["ContentLength"] > self._threshold:
-            return self._large.copy(client, task)
+        args = {**self._static, **source_args(client, task, self.params)}
+        if head is not None and self.verify and head.etag:
+            args["CopySourceIfMatch"] = head.etag  # the object verified is the one copied
         try:
             client.copy_object(Bucket=self.target_bucket, Key=self.params.target_key(task.key), CopySource=source,
-                               **self._static)
+                               **args)
         except ClientError as exc:
             if not refused_as_too_large(exc):
                 raise

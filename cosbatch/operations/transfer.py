@@ -20,14 +20,15 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.manifests import Task
 from cosbatch.models import PutObjectCopy
-from cosbatch.operations.copy_args import copy_object_args
+from cosbatch.operations.copy_args import copy_object_args, source_args
+from cosbatch.operations.verify import CHECKSUM_MODE, ObjectState, mismatch, verify_copy
 from cosbatch.storage import Storage
 from cosbatch.storage.lean import LeanS3Client, copy_headers, http_date
 
@@ -38,6 +39,8 @@ MAX_PARTS = 10_000
 _CARRIED = ("content-type", "cache-control", "content-disposition", "content-encoding", "content-language",
             "expires")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+_PARTS = re.compile(r"^[0-9a-f]{32}-(\d+)$")
+MAX_PART = 5 * 1024**3
 READ_BLOCK = 1024 * 1024
 
 
@@ -48,9 +51,14 @@ def part_size(size: int, chunksize: int) -> int:
     return max(MIN_PART, chunksize, -(-need // MIN_PART) * MIN_PART)
 
 
-def mismatch(what: str) -> ClientError:
-    return ClientError({"Error": {"Code": "ChecksumMismatch", "Message": what},
-                        "ResponseMetadata": {"HTTPStatusCode": 400}}, "CopyObject")
+class Part(NamedTuple):
+    """One uploaded part: its number, ETag, the MD5 of its bytes when they passed through here,
+    and its checksum when the upload was created with a checksum algorithm."""
+
+    number: int
+    etag: str
+    md5: bytes | None = None
+    checksums: dict[str, str] = {}
 
 
 class _HashingReader:
@@ -103,6 +111,7 @@ class _DirectedCopy:
     def _head(self, client: LeanS3Client, task: Task) -> tuple[int, str, Mapping[str, str]]:
         """(size, ETag, headers) of the source, under the copy's Modified/UnmodifiedSince conditions."""
         conditions = {name: http_date(value) for name, value in self._conditions.items() if value is not None}
+        conditions.update(CHECKSUM_MODE)  # a verified copy compares the storage's checksums
         try:
             head = client.head_object_headers(task.bucket, task.key, task.version_id, conditions)
         except ClientError as exc:
@@ -121,15 +130,17 @@ class _DirectedCopy:
                 if source.get(name) is not None:
                     headers[name] = source[name]
             headers.update({k.lower(): v for k, v in source.items() if k.lower().startswith("x-amz-meta-")})
-        if not self._replace_tags and int(source.get("x-amz-tagging-count") or 0) > 0:
+        tagged = int(source.get("x-amz-tagging-count") or 0) > 0
+        headers.update(copy_headers(source_args(client, task, self.params, tagged)))
+        if not self._replace_tags and tagged:
             tags = client.get_object_tagging(task.bucket, task.key, task.version_id)
             headers["x-amz-tagging"] = urlencode(tags)
         return headers
 
     def _multipart(self, target: LeanS3Client, key: str, size: int, chunk: int, headers: dict[str, str],
-                   part: Callable[[str, int, int, int], tuple[int, str, bytes | None]]) -> tuple[str, int]:
+                   part: Callable[[str, int, int, int], Part]) -> tuple[str, int]:
         """(ETag, parts) of a multipart upload of `size` bytes whose part n covers bytes
-        [start, end): `part(upload_id, n, start, end)` → (n, ETag, MD5 digest if known)."""
+        [start, end): `part(upload_id, n, start, end)` uploads it."""
         pool = self._pool()
         upload_id = target.create_multipart_upload(self.target_bucket, key, headers)
         futures: list[Future] = []
@@ -138,7 +149,7 @@ class _DirectedCopy:
                        for n, start in enumerate(range(0, size, chunk))]
             parts = [f.result() for f in futures]
             etag = target.complete_multipart_upload(self.target_bucket, key, upload_id,
-                                                    [(n, e) for n, e, _ in parts])
+                                                    [(p.number, p.etag, p.checksums) for p in parts])
         except BaseException:
             for f in futures:
                 f.cancel()
@@ -147,7 +158,7 @@ class _DirectedCopy:
             with contextlib.suppress(ClientError, BotoCoreError):
                 target.abort_multipart_upload(self.target_bucket, key, upload_id)
             raise
-        digests = [d for _, _, d in parts]
+        digests = [p.md5 for p in parts]
         if all(d is not None for d in digests) and "-" in etag:
             expected = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(parts)}"  # type: ignore[arg-type]
             if etag != expected:
@@ -159,9 +170,10 @@ class CrossStorageCopyOperation(_DirectedCopy):
     name: ClassVar[str] = "S3PutObjectCopy"
     client_kind: ClassVar[str] = "lean"
 
-    def __init__(self, params: PutObjectCopy, target: Storage, part_threads: int = 8) -> None:
+    def __init__(self, params: PutObjectCopy, target: Storage, part_threads: int = 8, verify: bool = False) -> None:
         super().__init__(params, part_threads)
         self.target_storage = target
+        self.verify = verify
         self._target: LeanS3Client | None = None
 
     def _target_client(self) -> LeanS3Client:
@@ -182,14 +194,19 @@ class CrossStorageCopyOperation(_DirectedCopy):
         headers = self._put_headers(client, task, head)
         if size <= self.target_storage.multipart_threshold:
             etag = self._put(client, target, task, key, size, source_etag, headers)
-            return f"Successful: {size} bytes, ETag {etag}"
-        chunk = part_size(size, self.target_storage.multipart_chunksize)
+            result = f"Successful: {size} bytes, ETag {etag}"
+        else:
+            chunk = part_size(size, self.target_storage.multipart_chunksize)
 
-        def part(upload_id: str, number: int, start: int, end: int) -> tuple[int, str, bytes]:
-            return self._part(client, target, task, key, upload_id, number, start, end, source_etag)
+            def part(upload_id: str, number: int, start: int, end: int) -> Part:
+                return self._part(client, target, task, key, upload_id, number, start, end, source_etag)
 
-        etag, parts = self._multipart(target, key, size, chunk, headers, part)
-        return f"Successful: {size} bytes in {parts} parts, ETag {etag}"
+            etag, parts = self._multipart(target, key, size, chunk, headers, part)
+            result = f"Successful: {size} bytes in {parts} parts, ETag {etag}"
+        if not self.verify:
+            return result
+        how = verify_copy(client, task, ObjectState.of(head), target, self.target_bucket, key)
+        return f"{result}; verified by {how}"
 
     def _put(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, size: int,
              source_etag: str, headers: dict[str, str]) -> str:
@@ -209,7 +226,7 @@ class CrossStorageCopyOperation(_DirectedCopy):
         return etag
 
     def _part(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, upload_id: str,
-              number: int, start: int, end: int, source_etag: str) -> tuple[int, str, bytes]:
+              number: int, start: int, end: int, source_etag: str) -> Part:
         headers = {"range": f"bytes={start}-{end - 1}"}
         if source_etag:
             headers["if-match"] = f'"{source_etag}"'  # the object must not change between parts
@@ -223,14 +240,32 @@ class CrossStorageCopyOperation(_DirectedCopy):
             raise mismatch(f"part {number}: read {reader.length} bytes of {end - start}")
         if _MD5.match(etag) and etag != reader.md5.hexdigest():
             raise mismatch(f"part {number}: target ETag {etag} differs from the MD5 of the bytes sent")
-        return number, etag, reader.md5.digest()
+        return Part(number, etag, reader.md5.digest())
+
+
+def source_part_size(client: LeanS3Client, task: Task, size: int, etag: str) -> int | None:
+    """The part size of a source uploaded in equal parts (all but the last), so that its copy,
+    cut the same way, gets the same ETag (a verified copy is then settled by the ETags); None
+    for a source not uploaded in parts, or whose parts S3's limits or its size rule out."""
+    parts = _PARTS.match(etag)
+    if parts is None:
+        return None
+    count = int(parts.group(1))
+    try:
+        first = client.head_part_size(task.bucket, task.key, task.version_id, 1)
+    except ClientError:
+        return None  # a storage without ?partNumber: the copy's own part size
+    if first is None or not MIN_PART <= first <= MAX_PART or count > MAX_PARTS:
+        return None
+    return first if (count - 1) * first < size <= count * first else None
 
 
 class LargeObjectCopy(_DirectedCopy):
     """A server-side copy too large for one CopyObject (S3 and COS refuse sources over 5 GiB):
     CreateMultipartUpload, UploadPartCopy of byte ranges in parallel, CompleteMultipartUpload.
-    Its parts run on their own pool, so a few huge objects in a job of small ones take threads
-    of their own instead of holding up the job's."""
+    A source uploaded in equal parts is copied in parts of its own size (the copy keeps its
+    ETag); any other in `chunksize` parts. Its parts run on their own pool, so a few huge
+    objects in a job of small ones take threads of their own instead of holding up the job's."""
 
     def __init__(self, params: PutObjectCopy, chunksize: int, part_threads: int = 8) -> None:
         super().__init__(params, part_threads)
@@ -240,12 +275,12 @@ class LargeObjectCopy(_DirectedCopy):
         key = self.params.target_key(task.key)
         size, source_etag, head = self._head(client, task)
         headers = self._put_headers(client, task, head)
-        chunk = part_size(size, self.chunksize)
+        chunk = source_part_size(client, task, size, source_etag) or part_size(size, self.chunksize)
 
-        def part(upload_id: str, number: int, start: int, end: int) -> tuple[int, str, None]:
-            etag = client.upload_part_copy(self.target_bucket, key, upload_id, number, task.bucket, task.key,
-                                           task.version_id, start, end, source_etag)
-            return number, etag, None
+        def part(upload_id: str, number: int, start: int, end: int) -> Part:
+            etag, checksums = client.upload_part_copy(self.target_bucket, key, upload_id, number, task.bucket,
+                                                      task.key, task.version_id, start, end, source_etag)
+            return Part(number, etag, None, checksums)
 
         etag, parts = self._multipart(client, key, size, chunk, headers, part)
         return f"Successful: {size} bytes in {parts} parts (multipart copy), ETag {etag}"

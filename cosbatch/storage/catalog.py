@@ -44,18 +44,12 @@ _SECRET_KEYS = {"access_key_id", "aws_access_key_id", "secret_access_key", "aws_
                 "session_token", "aws_session_token", "secret", "secret_key", "access_key", "password"}
 
 
-class StorageNotConfigured(CosbatchError):
+class StorageNotConfigured(CosbatchError, code="StorageNotConfigured", http_status=400):
     """A job names a storage this process's storage config does not have."""
 
-    code = "StorageNotConfigured"
-    http_status = 400
 
-
-class StorageForbidden(CosbatchError):
+class StorageForbidden(CosbatchError, code="AccessDenied", http_status=403):
     """An account names a storage outside that storage's `accounts`."""
-
-    code = "AccessDenied"
-    http_status = 403
 
 
 def role_name(role_arn: str | None) -> str | None:

@@ -14,20 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from cosbatch import models
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import RUNNING, TERMINAL, JobStatus
-from cosbatch.models import (
-    Dialect,
-    FailureReason,
-    Job,
-    JobOperation,
-    JobTimers,
-    Manifest,
-    ManifestGenerator,
-    ProgressSummary,
-    ReportConfig,
-    Tag,
-)
 from cosbatch.store.base import Segment, SegmentState, StatusChange
 
 Row = Mapping[str, Any]
@@ -45,7 +34,7 @@ INSERT_JOB_COLUMNS = (
 INSERT_JOB_COUNT = INSERT_JOB_COLUMNS.count(",") + 1
 
 
-def tags_json(tags: Sequence[Tag]) -> str:
+def tags_json(tags: Sequence[models.Tag]) -> str:
     return json.dumps([t.wire() for t in tags])
 
 
@@ -58,7 +47,7 @@ def _optional(model: Any, text: str | None) -> Any:
     return None if data is None else model.model_validate(data)
 
 
-def job_insert_values(job: Job, request_hash: str) -> tuple[Any, ...]:
+def job_insert_values(job: models.Job, request_hash: str) -> tuple[Any, ...]:
     """The values of INSERT_JOB_COLUMNS for a new job."""
     return (
         job.job_id,
@@ -84,24 +73,24 @@ def job_insert_values(job: Job, request_hash: str) -> tuple[Any, ...]:
     )
 
 
-def job_from_row(row: Row, now: float | None = None) -> Job:
+def job_from_row(row: Row, now: float | None = None) -> models.Job:
     now = time.time() if now is None else now
     active = row["active_seconds"] + (now - row["active_since"] if row["active_since"] else 0.0)
-    return Job.model_construct(
+    return models.Job.model_construct(
         job_id=row["job_id"],
         account_id=row["account_id"],
         confirmation_required=bool(row["confirmation_required"]),
         description=row["description"],
-        failure_reasons=[FailureReason.model_validate(f) for f in json.loads(row["failure_reasons"])],
-        manifest=_optional(Manifest, row["manifest"]),
-        manifest_generator=_optional(ManifestGenerator, row["manifest_generator"]),
-        operation=JobOperation.model_validate(json.loads(row["operation"])),
+        failure_reasons=[models.FailureReason.model_validate(f) for f in json.loads(row["failure_reasons"])],
+        manifest=_optional(models.Manifest, row["manifest"]),
+        manifest_generator=_optional(models.ManifestGenerator, row["manifest_generator"]),
+        operation=models.JobOperation.model_validate(json.loads(row["operation"])),
         priority=row["priority"],
-        progress_summary=ProgressSummary(
+        progress_summary=models.ProgressSummary(
             total_number_of_tasks=row["total_tasks"],
             number_of_tasks_succeeded=int(row["succeeded"]),
             number_of_tasks_failed=int(row["failed"]),
-            timers=JobTimers(elapsed_time_in_active_seconds=int(active)),
+            timers=models.JobTimers(elapsed_time_in_active_seconds=int(active)),
         ),
         status=JobStatus(row["status"]),
         status_update_reason=row["status_update_reason"],
@@ -109,15 +98,15 @@ def job_from_row(row: Row, now: float | None = None) -> Job:
         suspended_date=ts(row["suspended_date"]),
         creation_time=ts(row["creation_time"]),
         termination_date=ts(row["termination_date"]),
-        report=ReportConfig.model_validate(json.loads(row["report"])),
+        report=models.ReportConfig.model_validate(json.loads(row["report"])),
         role_arn=row["role_arn"],
         client_request_token=row["client_request_token"],
         dry_run=bool(row["dry_run"]),
-        dialect=Dialect(row["dialect"]),
+        dialect=models.Dialect(row["dialect"]),
         storage=row["storage"],
         target_storage=row["target_storage"],
         max_ops_per_second=row["max_ops_per_second"],
-        tags=[Tag.model_validate(t) for t in json.loads(row["tags"] or "[]")],
+        tags=[models.Tag.model_validate(t) for t in json.loads(row["tags"] or "[]")],
     )
 
 
@@ -210,7 +199,7 @@ def list_jobs_query(
     return sql, params
 
 
-def job_page_parts(rows: Sequence[Row], max_results: int) -> tuple[list[Job], str | None]:
+def job_page_parts(rows: Sequence[Row], max_results: int) -> tuple[list[models.Job], str | None]:
     """The jobs of a page and its NextToken, from the rows list_jobs_query selected."""
     now = time.time()
     jobs = [job_from_row(r, now) for r in rows[:max_results]]
@@ -229,7 +218,7 @@ def transition_sets(
     *,
     reason: str | None,
     suspended_cause: str | None,
-    failure: FailureReason | None,
+    failure: models.FailureReason | None,
     total_tasks: int | None,
 ) -> tuple[list[str], list[Any]]:
     """The SET clauses (and their values) of a status change, given the job's current row
@@ -260,7 +249,7 @@ def transition_sets(
     return sets, params
 
 
-def with_failure(failure_reasons: str, failure: FailureReason) -> str:
+def with_failure(failure_reasons: str, failure: models.FailureReason) -> str:
     """The failure_reasons JSON text with one more failure appended."""
     failures = json.loads(failure_reasons)
     failures.append(failure.wire())

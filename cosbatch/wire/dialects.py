@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cosbatch.errors import InvalidRequest, MalformedRequest
+from cosbatch.errors import InvalidRequest, MalformedRequest, UnsupportedField
 from cosbatch.models import CreateJobRequest, Dialect, JobOperation
+from cosbatch.models.base import UNSUPPORTED
 
 #: COS operation element → the S3 element with the same parameters.
 COS_OPERATIONS = {
@@ -45,7 +46,7 @@ def normalise_operation(op: Any) -> Any:
     valid = [f.alias for f in JobOperation.model_fields.values() if f.alias]
     unknown = [k for k in out if k not in valid]
     if unknown:
-        raise InvalidRequest(f"unknown operation {', '.join(map(repr, unknown))}; valid operations: "
+        raise UnsupportedField(f"unknown operation {', '.join(map(repr, unknown))}; valid operations: "
                              f"{', '.join(valid)} (COS: {', '.join(COS_OPERATIONS)})")
     return out
 
@@ -55,7 +56,9 @@ def validation_message(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
         where = ".".join(str(p) for p in err["loc"]) or "request"
-        parts.append(f"{where}: {err['msg']}")
+        message = "not supported by cosbatch (not a field of this shape)" if err["type"] == "extra_forbidden" \
+            else err["msg"]
+        parts.append(f"{where}: {message}")
     more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
     return "; ".join(parts) + more
 
@@ -75,4 +78,6 @@ def parse_create_job(body: dict[str, Any], dialect: Dialect | None = None) -> Cr
     try:
         return CreateJobRequest.model_validate(data)
     except ValidationError as exc:
+        if any(err["type"] in (UNSUPPORTED, "extra_forbidden") for err in exc.errors()):
+            raise UnsupportedField(validation_message(exc)) from None
         raise InvalidRequest(validation_message(exc)) from None

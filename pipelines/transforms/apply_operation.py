@@ -42,7 +42,7 @@ class _ApplyOperationFn(beam.DoFn):
         n = self.plan.concurrency
         # Retries are ours (counted, classified); botocore makes a single attempt.
         self.operation = operation_for(JobOperation.model_validate(self.plan.operation), self.plan.storage,
-                                       self.plan.target_storage)
+                                       self.plan.target_storage, self.plan.verify)
         if self.plan.dry_run:
             self.operation = DryRunOperation(self.operation)
         self._client: Any = None  # made on first use: a stopped job's bundles need none (Dask sets up per partition)

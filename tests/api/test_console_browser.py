@@ -4,6 +4,7 @@ under test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -108,3 +109,119 @@ def test_console_needs_credentials_and_refuses_cross_site_posts(api, alice, brow
     assert no_token.status == 403
     context.close()
     assert alice.describe_job(AccountId=ALICE.account, JobId=job)["Job"]["Priority"] == before
+
+
+FAILURE_RGB = "rgb(198, 40, 40)"  # console_assets.FAILURE_COLOUR, as the browser computes it
+
+
+def _no_horizontal_overflow(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_create_from_the_form_watch_it_rerun_its_failures_clone_and_cancel(api, alice, page, browser, s3,
+                                                                         make_bucket, tmp_path):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    present = [f"ok/{i:03d}" for i in range(40)]
+    missing = [f"late/{i}" for i in range(6)]  # not there yet: these 6 tasks fail with NoSuchKey
+    put_objects(s3, src, present)
+    manifest = tmp_path / "upload.csv"
+    manifest.write_text("".join(f"{src},{k}\n" for k in present + missing))
+    marker = uuid.uuid4().hex[:8]
+
+    # A new job from the form, its manifest uploaded through the server.
+    page.goto(api.url + "/console/jobs")
+    page.click("#new-job")
+    page.fill("#f-description", f"form {marker}")
+    page.select_option("#f-operation", "S3PutObjectLegalHold")  # each operation brings its example
+    assert json.loads(page.input_value("#f-params")) == {"LegalHold": {"Status": "ON"}}
+    page.select_option("#f-operation", "S3PutObjectCopy")
+    assert "TargetResource" in page.input_value("#f-params")
+    page.fill("#f-params", json.dumps({"TargetResource": f"arn:aws:s3:::{dst}"}))
+    page.select_option("#manifest-source", "upload")
+    page.fill("#f-manifest_bucket", src)
+    page.set_input_files("#f-manifest_file", str(manifest))
+    page.fill("#f-report_bucket", rep)
+    page.click("#create-job")
+    assert page.locator(".flash.ok").inner_text() == "job created"
+    job_id = page.url.split("/console/jobs/")[1].split("?")[0]
+    job = alice.describe_job(AccountId=ALICE.account, JobId=job_id)["Job"]
+    assert job["Description"] == f"form {marker}"
+    uploaded = job["Manifest"]["Location"]["ObjectArn"].removeprefix(f"arn:aws:s3:::{src}/")
+    assert s3.get_object(Bucket=src, Key=uploaded)["Body"].read() == manifest.read_bytes()
+
+    # Watch it finish.
+    assert "ok=" not in page.url  # a reload does not bring the message back
+    page.wait_for_function("document.querySelector('#job-status').textContent === 'Complete'", timeout=120_000)
+    page.wait_for_function("document.querySelector('[data-field=failed]').textContent === '6'")
+    page.wait_for_function("document.querySelector('#failures td.code')")
+    assert page.locator("#failures td.code").all_inner_texts() == ["NoSuchKey"]
+    assert page.locator("#failures td.count").all_inner_texts() == ["6"]
+    # Failed tasks are drawn in the failure colour, succeeded ones in green; never the same.
+    fail_style = page.eval_on_selector("[data-job] .bar > i.fail", "el => [getComputedStyle(el).backgroundColor,"
+                                       " el.getBoundingClientRect().width]")
+    ok_colour = page.eval_on_selector("[data-job] .bar > i.ok", "el => getComputedStyle(el).backgroundColor")
+    assert fail_style[0] == FAILURE_RGB and fail_style[1] > 0
+    assert ok_colour != FAILURE_RGB
+    assert page.eval_on_selector("#job-status", "el => getComputedStyle(el).color") == FAILURE_RGB
+    page.wait_for_function("document.querySelector('#throughput polyline').getAttribute('points').length > 0")
+    assert "tasks/s" in page.locator("#throughput-text").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "console-job-with-failures.png"), full_page=True)
+
+    # Re-run only the failed tasks, once their objects exist.
+    put_objects(s3, src, missing)
+    assert page.locator("#rerun").is_visible()
+    page.click("#rerun")
+    assert page.locator(".flash.ok").inner_text().startswith("created job ")
+    rerun_id = page.url.split("/console/jobs/")[1].split("?")[0]
+    assert rerun_id != job_id
+    page.wait_for_function("document.querySelector('#job-status').textContent === 'Complete'", timeout=120_000)
+    page.wait_for_function("document.querySelector('[data-field=succeeded]').textContent === '6'")
+    assert page.locator("[data-field=total]").inner_text() == "6"
+    assert page.locator("[data-field=failed]").inner_text() == "0"
+    assert page.locator("#failures").inner_text() == "none"
+    assert page.locator("#rerun").is_hidden()
+    page.screenshot(path=str(ARTIFACTS / "console-rerun-complete.png"), full_page=True)
+
+    # Clone the first job: the form comes prefilled; this time it waits for confirmation.
+    page.goto(api.url + f"/console/jobs/{job_id}")
+    page.click("#clone")
+    assert page.locator("#manifest-source").input_value() == "object"
+    assert page.locator("#f-manifest_key").input_value() == uploaded
+    assert dst in page.locator("#f-params").input_value()
+    assert page.locator("#f-report_bucket").input_value() == rep
+    page.check("#f-confirmation")
+    page.click("#create-job")
+    clone_id = page.url.split("/console/jobs/")[1].split("?")[0]
+    assert clone_id not in (job_id, rerun_id)
+    wait_for(lambda: alice.describe_job(AccountId=ALICE.account, JobId=clone_id)["Job"]["Status"] == "Suspended",
+             60, 0.2, "Suspended")
+    page.reload()
+
+    # Cancelling asks first: saying no leaves the job alone, saying yes cancels it.
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("#cancel")
+    assert asked and clone_id in asked[0]
+    assert alice.describe_job(AccountId=ALICE.account, JobId=clone_id)["Job"]["Status"] == "Suspended"
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        page.click("#cancel")
+    assert page.locator(".flash.ok").inner_text() in ("job is Cancelling", "job is Cancelled")
+    page.wait_for_function("document.querySelector('#job-status').textContent === 'Cancelled'", timeout=60_000)
+    # A message about an earlier status ("job is Cancelling") does not stay beside the new one.
+    assert page.locator(".flash.ok").all_inner_texts() in ([], ["job is Cancelled"])
+    assert page.locator("#cancel").is_hidden()
+    assert alice.describe_job(AccountId=ALICE.account, JobId=clone_id)["Job"]["Status"] == "Cancelled"
+
+    # A phone-width screen: nothing runs off the side.
+    narrow = browser.new_context(http_credentials={"username": ALICE.key_id, "password": ALICE.secret},
+                                 viewport={"width": 390, "height": 844})
+    phone = narrow.new_page()
+    for path in (f"/console/jobs/{job_id}", "/console/jobs", "/console/jobs/new"):
+        phone.goto(api.url + path)
+        assert _no_horizontal_overflow(phone), path
+    phone.goto(api.url + f"/console/jobs/{job_id}")
+    phone.wait_for_function("document.querySelector('#throughput-text').textContent.includes('tasks/s')")
+    phone.screenshot(path=str(ARTIFACTS / "console-job-390px.png"), full_page=True)
+    assert _no_horizontal_overflow(phone)
+    narrow.close()

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["copy", "delete", "tagging", "latency", "memory", "store", "http", "cross-small", "cross-large",
-             "rate-limit"]
-PEERS = {"copy": {"cosbatch", "s5cmd run", "boto3 32 threads"}, "delete": {"cosbatch", "s5cmd rm"},
+SCENARIOS = ["copy", "copy-load", "half-job", "delete", "tagging", "latency", "memory", "store", "http", "cross-small",
+             "cross-large", "rate-limit", "cpu", "cpu-delete"]
+COPY_PEERS = {"cosbatch", "s5cmd run", "boto3 32 threads"}
+PEERS = {"copy": COPY_PEERS, "copy-load": COPY_PEERS, "delete": {"cosbatch", "s5cmd rm"},
          "tagging": {"cosbatch", "boto3 32 threads"}, "cross-small": {"cosbatch", "rclone copy"},
          "cross-large": {"cosbatch", "rclone copy"}}
 

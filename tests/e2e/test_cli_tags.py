@@ -55,3 +55,29 @@ def test_rate_limit_tag_shows_as_max_ops_per_second(cli, make_bucket):  # noqa: 
     assert "MaxOpsPerSecond" not in described()
     proc = cli("put-job-tagging", "--job-id", job_id, "--tags", "Key=cosbatch:bogus,Value=1", check=False)
     assert proc.returncode == 2 and "unknown job tag 'cosbatch:bogus'" in proc.stderr
+
+
+def test_an_unsupported_field_exits_2_naming_it(cli, make_bucket):  # noqa: F811
+    src = make_bucket("src")
+    args = create_args(src, src, src)
+    op = args.index("--operation") + 1
+    args[op] = json.dumps({"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{src}", "RequesterPays": True}})
+    proc = cli(*args, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("cosbatch: InvalidRequest: ") and "RequesterPays: not supported" in last, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_verify_flag_is_the_verify_tag(cli, make_bucket):  # noqa: F811
+    src = make_bucket("src")
+    job_id = cli(*create_args(src, src, src, "--verify", "--tags", "Key=team,Value=a")).stdout.strip()
+    tags = json.loads(cli("get-job-tagging", "--job-id", job_id, "--output", "json").stdout)["Tags"]
+    assert tags == [{"Key": "team", "Value": "a"}, {"Key": "cosbatch:verify", "Value": "true"}]
+    both = cli(*create_args(src, src, src, "--verify", "--tags", "Key=cosbatch:verify,Value=false"), check=False)
+    assert both.returncode == 2 and "--verify contradicts the job tag cosbatch:verify=false" in both.stderr
+    op = {"S3PutObjectTagging": {"TagSet": []}}
+    args = create_args(src, src, src, "--verify")
+    args[args.index("--operation") + 1] = json.dumps(op)
+    refused = cli(*args, check=False)
+    assert refused.returncode == 2 and "applies to S3PutObjectCopy jobs only" in refused.stderr, refused.stderr

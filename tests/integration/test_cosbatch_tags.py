@@ -90,3 +90,19 @@ def test_failure_threshold_tag_fails_a_job_the_default_lets_complete(s3, make_bu
     assert p.tasks_run >= 1000 and p.number_of_tasks_failed / p.tasks_run > 0.2
     lenient = service.describe_job(lenient.job_id).progress_summary
     assert lenient.number_of_tasks_failed == 1000 and lenient.number_of_tasks_succeeded == 2000
+
+
+def test_verify_tag_only_on_copy_jobs(store, settings):
+    """cosbatch:verify=true on a job that copies nothing is refused, at CreateJob and by
+    PutJobTagging alike; on a copy job it is kept (false is a valid value anywhere)."""
+    service = JobService(store, settings.storages)
+    verify = [{"Key": "cosbatch:verify", "Value": "true"}]
+    tagging = tagging_body("src", token="verify-tagging")
+    with pytest.raises(InvalidRequest, match="applies to S3PutObjectCopy jobs only, not S3PutObjectTagging"):
+        service.create_job(parse_create_job({**tagging, "Tags": verify}))
+    job = service.create_job(parse_create_job({**tagging, "Tags": [{"Key": "cosbatch:verify", "Value": "false"}]}))
+    with pytest.raises(InvalidRequest, match="applies to S3PutObjectCopy jobs only"):
+        service.put_job_tagging(job.job_id, verify)
+    copy = service.create_job(parse_create_job(copy_request("src", "m.csv", "dst", None, token="verify-copy",
+                                                            Tags=verify)))
+    assert [t.wire() for t in service.get_job_tagging(copy.job_id)] == verify

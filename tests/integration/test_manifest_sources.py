@@ -16,7 +16,7 @@ import pytest
 
 from cosbatch.lifecycle import JobStatus
 from tests.conftest import put_objects
-from tests.integration.helpers import copy_request, create_and_run, read_report
+from tests.integration.helpers import copy_request, create_and_run, read_report, write_manifest
 
 KEYS = [f"inv/{i:04d} ü+%,x.txt" for i in range(130)]
 
@@ -120,3 +120,67 @@ def test_generated_manifest_prefix_and_size_filter(s3, make_bucket, store, setti
     copied = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=dst) for o in p.get("Contents", [])]
     assert sorted(copied) == expected
     assert "ManifestGenerator" in job.describe() and "Manifest" not in job.describe()
+
+
+def test_generated_manifest_other_filters_and_output_location(s3, make_bucket, store, settings):
+    src, dst, out = make_bucket("src"), make_bucket("dst"), make_bucket("out")
+    keys = ["a/one.csv", "a/two.json", "b/one.csv", "b/mid-x-.csv", "c/three.csv"]
+    put_objects(s3, src, keys)
+    s3.put_object(Bucket=src, Key="a/cold.csv", Body=b"x", StorageClass="STANDARD_IA")
+    before = datetime.now(UTC) + timedelta(hours=1)
+    body = copy_request(src, "unused", dst, None, token="gen-other")
+    del body["Manifest"]
+    body["ManifestGenerator"] = {"S3JobManifestGenerator": {
+        "SourceBucket": f"arn:aws:s3:::{src}",
+        "EnableManifestOutput": True,
+        "ManifestOutputLocation": {"Bucket": f"arn:aws:s3:::{out}", "ManifestPrefix": "gen",
+                                   "ManifestFormat": "S3InventoryReport_CSV_20211130"},
+        "Filter": {
+            "KeyNameConstraint": {"MatchAnySuffix": [".csv"], "MatchAnySubstring": ["one", "-x-", "cold"]},
+            "CreatedBefore": before.isoformat(),
+            "MatchAnyStorageClass": ["STANDARD"],
+        },
+    }}
+    job = create_and_run(store, settings, body)
+    expected = ["a/one.csv", "b/mid-x-.csv", "b/one.csv"]  # not .json, not c/three, not the STANDARD_IA one
+    assert job.status is JobStatus.COMPLETE and job.progress_summary.total_number_of_tasks == 3
+    generated = s3.get_object(Bucket=out, Key=f"gen/job-{job.job_id}/generated-manifest.csv")["Body"].read()
+    assert sorted(line.split(",", 1)[1] for line in generated.decode().splitlines()) == expected
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == expected
+
+    body["ClientRequestToken"] = "gen-before"
+    body["ManifestGenerator"]["S3JobManifestGenerator"]["Filter"] = {"CreatedBefore": "2001-01-01T00:00:00Z"}
+    job = create_and_run(store, settings, body)
+    assert job.progress_summary.total_number_of_tasks == 0  # every object is newer
+
+
+def test_manifest_object_version_id(s3, make_bucket, store, settings):
+    """Manifest.Location.ObjectVersionId: the job reads that version of the manifest, not the newest."""
+    src, dst = make_bucket("src"), make_bucket("dst")
+    s3.put_bucket_versioning(Bucket=src, VersioningConfiguration={"Status": "Enabled"})
+    put_objects(s3, src, ["old-1", "old-2", "new-1"])
+    write_manifest(s3, src, "m.csv", [(src, "old-1"), (src, "old-2")])
+    first = s3.head_object(Bucket=src, Key="m.csv")["VersionId"]
+    write_manifest(s3, src, "m.csv", [(src, "new-1")])
+    assert s3.head_object(Bucket=src, Key="m.csv")["VersionId"] != first
+    body = copy_request(src, "m.csv", dst, None, token="manifest-version")
+    body["Manifest"]["Location"]["ObjectVersionId"] = first
+    job = create_and_run(store, settings, body)
+    assert job.status is JobStatus.COMPLETE and job.progress_summary.total_number_of_tasks == 2
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == ["old-1", "old-2"]
+
+
+def test_generated_manifest_without_output_is_removed_when_the_job_ends(s3, make_bucket, store, settings):
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    put_objects(s3, src, ["keep/1", "keep/2", "skip/3"])
+    body = copy_request(src, "unused", dst, rep, token="gen-no-output")
+    del body["Manifest"]
+    body["ManifestGenerator"] = {"S3JobManifestGenerator": {
+        "SourceBucket": f"arn:aws:s3:::{src}", "EnableManifestOutput": False,
+        "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["keep/"]}},
+    }}
+    job = create_and_run(store, settings, body)
+    assert job.status is JobStatus.COMPLETE and job.progress_summary.number_of_tasks_succeeded == 2
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == ["keep/1", "keep/2"]
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=rep).get("Contents", [])]
+    assert left and not [k for k in left if k.endswith("generated-manifest.csv")]  # the report stays, the copy went

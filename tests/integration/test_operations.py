@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import zlib
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from cosbatch.lifecycle import JobStatus
+from cosbatch.operations.checksum import checksum_of
 from tests.conftest import put_objects
 from tests.integration.helpers import create_and_run, op_request, read_report, write_manifest
 
@@ -128,3 +131,51 @@ def test_invoke_user_function(s3, store, settings, seeded):
     op = {"Invoke": {"Function": "no_such_module_xyz:fn"}}
     job = create_and_run(store, settings, op_request(src, "m.csv", op, rep, token="nomod"))
     assert job.status is JobStatus.FAILED and job.failure_reasons[0].failure_code == "InvalidOperation"
+
+
+def test_put_acl_grant_list(s3, store, settings, seeded):
+    src, rep, keys = seeded
+    owner = s3.get_object_acl(Bucket=src, Key=keys[0])["Owner"]
+    op = {"S3PutObjectAcl": {"AccessControlPolicy": {"AccessControlList": {
+        "Owner": {"ID": owner["ID"], "DisplayName": owner.get("DisplayName") or owner["ID"]},
+        "Grants": [{"Grantee": {"TypeIdentifier": "id", "Identifier": owner["ID"],
+                                "DisplayName": owner.get("DisplayName") or owner["ID"]},
+                    "Permission": "FULL_CONTROL"},
+                   {"Grantee": {"TypeIdentifier": "uri", "Identifier": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                    "Permission": "READ"}],
+    }}}}
+    job = create_and_run(store, settings, op_request(src, "m.csv", op, rep, token="acl-list"))
+    assert job.progress_summary.number_of_tasks_succeeded == 30, read_report(s3, rep, job)[1][:2]
+    for key in keys:
+        grants = s3.get_object_acl(Bucket=src, Key=key)["Grants"]
+        assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") and g["Permission"] == "READ" for g in grants)
+        assert any(g["Grantee"].get("ID") == owner["ID"] and g["Permission"] == "FULL_CONTROL" for g in grants)
+
+
+def test_compute_checksum_crc32c_crc64nvme_and_composite(s3, make_bucket, store, settings):
+    """CRC32C and CRC64NVME of whole objects; COMPOSITE of an object uploaded in parts equals the
+    checksum the storage itself keeps for that upload (S3's checksum of the parts' checksums)."""
+    src, rep = make_bucket("src"), make_bucket("rep")
+    small = b"Hello world"
+    big = bytes(range(256)) * (11 * 4096)
+    s3.put_object(Bucket=src, Key="small", Body=small)
+    s3.upload_fileobj(io.BytesIO(big), src, "parts", ExtraArgs={"ChecksumAlgorithm": "CRC32C"},
+                      Config=TransferConfig(multipart_threshold=5 * 1024**2, multipart_chunksize=5 * 1024**2))
+    stored = s3.head_object(Bucket=src, Key="parts", ChecksumMode="ENABLED")
+    assert stored["ChecksumType"] == "COMPOSITE" and stored["ChecksumCRC32C"].endswith("-3")
+    write_manifest(s3, src, "m.csv", [(src, "small"), (src, "parts")])
+
+    def results(algorithm: str, checksum_type: str) -> dict[str, dict]:
+        op = {"S3ComputeObjectChecksum": {"ChecksumAlgorithm": algorithm, "ChecksumType": checksum_type}}
+        job = create_and_run(store, settings, op_request(src, "m.csv", op, rep, token=f"{algorithm}-{checksum_type}"))
+        _, rows, _ = read_report(s3, rep, job)
+        assert all(r["TaskStatus"] == "succeeded" for r in rows), rows
+        return {r["Key"]: json.loads(r["ResultMessage"]) for r in rows}
+
+    full = results("CRC64NVME", "FULL_OBJECT")
+    assert full["small"]["checksum_base64"] == "OOJZ0D8xKts="  # AWS's test vector for "Hello world"
+    assert full["parts"]["checksum_base64"] == base64.b64encode(checksum_of("CRC64NVME", big)).decode()
+    parts = results("CRC32C", "COMPOSITE")
+    assert parts["parts"] == {**parts["parts"], "checksumType": "COMPOSITE",
+                              "checksum_base64": stored["ChecksumCRC32C"]}
+    assert parts["small"]["checksumType"] == "FULL_OBJECT" and parts["small"]["checksum_base64"] == "crUfeA=="

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.lifecycle import JobStatus
+from cosbatch.models import Job
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageCatalog, implicit_storage, load_storage_config
 from cosbatch.storage.embedded import start_embedded_s3
@@ -229,19 +230,7 @@ def test_cross_storage_copy_is_byte_identical(storages, tmp_path):
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(put, sizes))
     write_manifest(east, "src", "x-m.csv", [("src", k) for k in sizes])
-    catalog = load_storage_config(config, implicit_storage("http://127.0.0.1:1"))
-    store = open_store(f"sqlite:///{tmp_path / 'jobs.db'}")
-    service = JobService(store, catalog)
-    body = copy_body("x", "east", target="arn:aws:s3:eu-west-1::dst", prefix="x-")
-    job = service.create_job(parse_create_job(body))
-    assert (job.storage, job.target_storage) == ("east", "west")
-    scheduler = Scheduler(store, Settings(store_url=store.url, storages=catalog, segment_size=250))
-    try:
-        scheduler.run_until_idle(timeout_s=600)
-    finally:
-        scheduler.close()
-    done = service.describe_job(job.job_id)
-    assert done.status is JobStatus.COMPLETE, done.failure_reasons
+    done = run_across(tmp_path, config, copy_body("x", "east", target="arn:aws:s3:eu-west-1::dst", prefix="x-"))
     _, rows, _ = read_report(east, "rep", done)  # the report is on the job's own storage
     failed = [(r["Key"], r["ErrorCode"], r["ResultMessage"]) for r in rows if r["TaskStatus"] != "succeeded"]
     assert len(rows) == 1000 and failed == []
@@ -256,7 +245,43 @@ def test_cross_storage_copy_is_byte_identical(storages, tmp_path):
             tags = west.get_object_tagging(Bucket="dst", Key=f"x/{key}")["TagSet"]
             assert tags == [{"Key": "tier", "Value": "gold"}]
     assert not west.list_multipart_uploads(Bucket="dst").get("Uploads")
+
+
+def run_across(tmp_path: Path, config: Path, body: dict) -> Job:
+    """Create a copy job from east to west in process and run it to its end."""
+    catalog = load_storage_config(config, implicit_storage("http://127.0.0.1:1"))
+    store = open_store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    service = JobService(store, catalog)
+    job = service.create_job(parse_create_job(body))
+    assert (job.storage, job.target_storage) == ("east", "west")
+    scheduler = Scheduler(store, Settings(store_url=store.url, storages=catalog, segment_size=250))
+    try:
+        scheduler.run_until_idle(timeout_s=600)
+    finally:
+        scheduler.close()
+    done = service.describe_job(job.job_id)
     store.close()
+    assert done.status is JobStatus.COMPLETE, done.failure_reasons
+    return done
+
+
+def test_a_verified_cross_storage_copy(storages, tmp_path):
+    """cosbatch:verify on a copy to another storage: each copy compared with its source across the
+    two storages (by ETag after one PUT, by content after a multipart upload)."""
+    servers, config = storages
+    east = servers["east"].client()
+    keys = {"v/small-0": b"a" * 100, "v/small-1": b"b" * 200, "v/big": os.urandom(7 * 1024**2)}
+    for key, body in keys.items():
+        east.put_object(Bucket="src", Key=key, Body=body)
+    write_manifest(east, "src", "v-m.csv", [("src", k) for k in keys])
+    body = copy_body("v", "east", target="arn:aws:s3:eu-west-1::dst", prefix="v-",
+                     Tags=[{"Key": "cosbatch:verify", "Value": "true"}])
+    done = run_across(tmp_path, config, body)
+    _, rows, _ = read_report(east, "rep", done)
+    messages = {r["Key"]: r["ResultMessage"] for r in rows if r["TaskStatus"] == "succeeded"}
+    assert set(messages) == set(keys), rows
+    assert messages["v/small-0"].endswith("verified by ETag") and "in 2 parts" in messages["v/big"]
+    assert messages["v/big"].endswith("verified by SHA-256 of the content")
 
 
 @pytest.mark.parametrize("target", ["arn:aws:s3:ap-south-1::dst", "qcs::cos:ap-beijing:uid/1250000000:dst"])

@@ -1,8 +1,12 @@
-"""A fault-injecting HTTP proxy in front of the S3 server, for retry and outage tests.
+"""A recording, fault-injecting and tampering HTTP proxy in front of the S3 server, for retry,
+outage and verification tests.
 
 It forwards every request unchanged (the Host header too, so SigV4 signatures
-still verify) and answers a chosen fraction with 503 SlowDown instead, or whatever
-`respond(method, path, headers)` answers (status, XML body) for a request it picks.
+still verify), records it, and answers a chosen fraction with 503 SlowDown instead, or
+whatever `respond(method, path, headers)` answers (status, XML body) for a request it
+picks. `alter(method, path, headers, body)` may change the storage's answers on their way
+back: it gets the answer's headers (with its Content-Length) and body, and returns them,
+changed or not (a destination that lies about its ETag, size or bytes).
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Co
 
 class FaultProxy:
     def __init__(self, upstream: str, slow_down_ratio: float = 0.0, seed: int = 7,
-                 respond: Callable[[str, str, dict[str, str]], tuple[int, bytes] | None] | None = None) -> None:
+                 respond: Callable[[str, str, dict[str, str]], tuple[int, bytes] | None] | None = None,
+                 alter: Callable[[str, str, dict[str, str], bytes], tuple[dict[str, str], bytes]] | None = None,
+                 ) -> None:
         self.upstream = upstream.rstrip("/")
         self.respond = respond
+        self.alter = alter
         self.ratio = slow_down_ratio
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -61,8 +68,13 @@ class FaultProxy:
                                           headers=headers, redirect=False, preload_content=True)
                 out = {k: v for k, v in resp.headers.items()
                        if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive")}
-                self._reply(resp.status, out, resp.data if self.command != "HEAD" else b"",
-                            length=len(resp.data) if self.command != "HEAD" else resp.headers.get("Content-Length"))
+                data = resp.data if self.command != "HEAD" else b""
+                out["Content-Length"] = str(len(data)) if self.command != "HEAD" else \
+                    resp.headers.get("Content-Length", "0")
+                if proxy.alter is not None:
+                    out, data = proxy.alter(self.command, self.path, out, data)
+                length = out.pop("Content-Length")
+                self._reply(resp.status, out, data, length=len(data) if self.command != "HEAD" else length)
 
             def _reply(self, status: int, headers: dict, body: bytes, length: object = None) -> None:
                 self.send_response(status)

@@ -15,8 +15,9 @@ def tag(key: str, value: str) -> dict:
 
 
 def test_known_options_parse_and_unknown_ones_are_refused_by_name():
-    assert set(OPTIONS) == {"cosbatch:max-ops-per-second", "cosbatch:failure-threshold"}
-    parse_tags([tag("cosbatch:max-ops-per-second", "12.5"), tag("cosbatch:failure-threshold", "100")])
+    assert set(OPTIONS) == {"cosbatch:max-ops-per-second", "cosbatch:failure-threshold", "cosbatch:verify"}
+    parse_tags([tag("cosbatch:max-ops-per-second", "12.5"), tag("cosbatch:failure-threshold", "100"),
+                tag("cosbatch:verify", "True")])
     parse_tags([tag("cosbatchx", "y"), tag("Cosbatch:other", "z")])  # not the prefix: ordinary tags
     with pytest.raises(InvalidRequest, match="unknown job tag 'cosbatch:verfy'.*cosbatch:failure-threshold"):
         parse_tags([tag("cosbatch:verfy", "true")])
@@ -30,6 +31,7 @@ def test_known_options_parse_and_unknown_ones_are_refused_by_name():
     ("cosbatch:failure-threshold", "100.5", "at most 100"),
     ("cosbatch:failure-threshold", "half", "at most 100"),
     ("cosbatch:failure-threshold", "NaN", "at most 100"),
+    ("cosbatch:verify", "yes", "must be true or false"),
 ])
 def test_bad_values_are_refused_naming_the_tag(key, value, words):
     with pytest.raises(InvalidRequest, match=f"job tag {key}: .*{words}"):

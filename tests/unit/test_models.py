@@ -130,3 +130,15 @@ def test_segment_size_is_the_operations_unless_configured():
     assert segment_tasks_for(tagging) == DEFAULT_SEGMENT_TASKS == 1000
     assert segment_tasks_for(delete, 250) == 250  # a configured size always wins
     assert segment_tasks_for(tagging, 5) == 5
+
+
+def test_an_output_location_with_manifest_output_disabled_is_refused():
+    body = s3_body()
+    del body["Manifest"]
+    body["ManifestGenerator"] = {"S3JobManifestGenerator": {
+        "SourceBucket": "arn:aws:s3:::src", "EnableManifestOutput": False,
+        "ManifestOutputLocation": {"Bucket": "arn:aws:s3:::out", "ManifestFormat": "S3InventoryReport_CSV_20211130"}}}
+    with pytest.raises(InvalidRequest, match="EnableManifestOutput=false"):
+        parse_create_job(body)
+    body["ManifestGenerator"]["S3JobManifestGenerator"].pop("ManifestOutputLocation")
+    assert not parse_create_job(body).manifest_generator.s3_job_manifest_generator.enable_manifest_output
