@@ -1,0 +1,405 @@
+"""A million tasks through the control plane (issue 17):
+`python -m benchmarks.million_tasks [--smoke] [--tasks N] [--baseline N] [--jobs N] [--runners direct,dask]
+[--store postgresql|sqlite] [--out DIR]`.
+
+The job is an Invoke of a no-op function (benchmarks.noop) over an N-line manifest read from
+SeaweedFS, with a full report (every task a row) written back to it. It exercises everything the
+control plane does per task (Preparing reads and cuts the manifest, the pipeline reads its segments,
+records each segment and its results file, the report is assembled) but sends no request per
+object to the storage: the objects named need not exist and are not seeded.
+
+It runs on `cosbatch serve` (a separate process, the chosen store) with the DirectRunner and with a
+Dask cluster of `dask scheduler` + two `dask worker` processes, a baseline job then the big one on
+each. Measured: the Preparing rate (lines/s), task throughput of the baseline and of the big job,
+peak RSS (VmHWM) of the controller and of each worker process, the store's size, and
+DescribeJob/ListJobs latency over HTTP sampled while the big job runs. Then list-jobs and
+describe-job latency with `--jobs` jobs stored, in SQLite and in PostgreSQL (rows seeded outside
+the timed part). Results: OUT/million-tasks.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import threading
+import time
+import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.harness import RESULTS, timed
+from cosbatch.controller import JobService
+from cosbatch.lifecycle import TERMINAL
+from cosbatch.lifecycle import JobStatus as S
+from cosbatch.storage import StorageCatalog
+from cosbatch.store import open_store
+from cosbatch.store import rows as store_rows
+from cosbatch.wire.dialects import parse_create_job
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCOUNT = "000000000000"
+#: --smoke: (tasks, baseline tasks, jobs stored). Its figures mean nothing; it shows every part runs.
+SMOKE = (2_000, 500, 1_000)
+FULL = (1_000_000, 20_000, 100_000)
+
+
+# -- measuring -------------------------------------------------------------------------------
+def _peak_kib(proc: psutil.Process) -> int:
+    """The process's peak resident set (VmHWM), KiB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class PeakRss:
+    """Peak RSS per process of a controller and of worker process trees, sampled every 0.2 s
+    (VmHWM is the kernel's own peak, so sampling only has to see each process once alive)."""
+
+    def __init__(self, controller: int, workers: list[int]) -> None:
+        self.controller = psutil.Process(controller)
+        self.worker_roots = [psutil.Process(p) for p in workers]
+        self.peaks: dict[tuple[str, int], int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        tree = [("controller", self.controller)]
+        roots = list(self.worker_roots)
+        for root in [self.controller, *self.worker_roots]:
+            try:
+                roots.extend(root.children(recursive=True))
+            except psutil.NoSuchProcess:
+                continue
+        tree += [("worker", p) for p in roots]
+        for role, proc in tree:
+            key = (role, proc.pid)
+            self.peaks[key] = max(self.peaks.get(key, 0), _peak_kib(proc))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def __enter__(self) -> PeakRss:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sample()
+
+    def mib(self, role: str) -> float:
+        """The largest peak of one process in `role`, MiB."""
+        return max((v for (r, _), v in self.peaks.items() if r == role), default=0) / 1024
+
+
+@dataclass
+class Latencies:
+    describe_ms: list[float] = field(default_factory=list)
+    list_ms: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def summary(values: list[float]) -> dict[str, float]:
+        if not values:
+            return {"samples": 0}
+        ordered = sorted(values)
+        return {"samples": len(values), "median": statistics.median(ordered),
+                "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], "max": ordered[-1]}
+
+
+class ApiSampler:
+    """DescribeJob and ListJobs over HTTP against the serving controller, twice a second."""
+
+    def __init__(self, server: Any, job_id: str) -> None:
+        self.server, self.job_id = server, job_id
+        self.latencies = Latencies()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _get(self, path: str) -> float:
+        start = time.perf_counter()
+        resp = self.server.request("GET", path, headers={"x-amz-account-id": ACCOUNT})
+        elapsed = 1000 * (time.perf_counter() - start)
+        if resp.status != 200:
+            raise RuntimeError(f"GET {path}: {resp.status} {resp.data[:300]!r}")
+        return elapsed
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.latencies.describe_ms.append(self._get(f"/v20180820/jobs/{self.job_id}"))
+            self.latencies.list_ms.append(self._get("/v20180820/jobs"))
+
+    def __enter__(self) -> ApiSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def store_size_mib(url: str) -> float:
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
+
+
+# -- the jobs ---------------------------------------------------------------------------------
+def write_manifest(client: Any, bucket: str, lines: int) -> str:
+    """An N-line CSV manifest in `bucket` (setup, not timed); its ARN."""
+    key = f"manifests/{lines}-{uuid.uuid4().hex[:6]}.csv"
+    body = "".join(f"{bucket},obj/{i:08d}\n" for i in range(lines)).encode()
+    client.put_object(Bucket=bucket, Key=key, Body=body)
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def job_body(manifest_arn: str, report_bucket: str) -> dict:
+    return {
+        "AccountId": ACCOUNT, "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
+        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/bench",
+        "Manifest": {"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+                     "Location": {"ObjectArn": manifest_arn}},
+        "Operation": {"Invoke": {"Function": "benchmarks.noop:noop"}},
+        "Report": {"Enabled": True, "Bucket": f"arn:aws:s3:::{report_bucket}", "Format": "Report_CSV_20180820",
+                   "Prefix": "bench", "ReportScope": "AllTasks"},
+    }
+
+
+def _seconds_between(history: list, start: S, end: S) -> float:
+    at = {}
+    for change in history:
+        at.setdefault(change.to_status, change.at)
+    return (at[end] - at[start]).total_seconds()
+
+
+def run_job(service: JobService, server: Any, manifest_arn: str, report_bucket: str, tasks: int,
+            sample_api: bool) -> dict:
+    """Create the job, wait for it to end; its figures from the job's own history."""
+    created = time.perf_counter()
+    job = service.create_job(parse_create_job(job_body(manifest_arn, report_bucket)))
+    sampler = ApiSampler(server, job.job_id) if sample_api else None
+    deadline = time.monotonic() + 600 + tasks / 100  # a stuck job fails the benchmark, never hangs it
+    with sampler or nullcontext():
+        while (status := service.store.get_status(job.job_id)) not in TERMINAL:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job.job_id} still {status} after {time.monotonic() - created:.0f} s")
+            time.sleep(0.25)
+    wall = time.perf_counter() - created
+    done = service.describe_job(job.job_id)
+    if done.status is not S.COMPLETE or done.progress_summary.number_of_tasks_succeeded != tasks:
+        raise RuntimeError(f"job {job.job_id} did not complete cleanly: {done.status} {done.progress_summary} "
+                           f"{done.failure_reasons}")
+    history = service.history(job.job_id)
+    preparing = _seconds_between(history, S.PREPARING, S.READY)
+    active = _seconds_between(history, S.ACTIVE, S.COMPLETE)
+    out = {"tasks": tasks, "create_to_complete_s": wall, "preparing_s": preparing,
+           "preparing_lines_per_s": tasks / preparing, "active_s": active, "tasks_per_s": tasks / active}
+    if sampler:
+        out["describe_job_ms"] = Latencies.summary(sampler.latencies.describe_ms)
+        out["list_jobs_ms"] = Latencies.summary(sampler.latencies.list_ms)
+    return out
+
+
+def run_on(runner: str, env: dict, sizes: tuple[int, int], workdir: Path) -> dict:
+    """The baseline job then the big one on one `cosbatch serve` with `runner`."""
+    from tests.support.api_server import start_api_server
+    from tests.support.dask_cluster import dask_processes
+
+    tasks, baseline = sizes
+    client, store_url = env["client"], env["store_url"]
+    bucket, reports = f"m-{uuid.uuid4().hex[:8]}", f"r-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    client.create_bucket(Bucket=reports)
+    manifests = {n: write_manifest(client, bucket, n) for n in (baseline, tasks)}
+    store = open_store(store_url)
+    service = JobService(store, StorageCatalog.at(env["endpoint"]))
+    with dask_processes(workdir / "dask") if runner == "dask" else nullcontext() as cluster:
+        extra = ["--runner", "dask", "--runner-option", f"dask_client_address={cluster.address}"] if cluster else []
+        server = start_api_server(workdir / f"serve-{runner}", env["endpoint"], [], "--no-auth",
+                                  "--segment-size", "1000", *extra, store_url=store_url)
+        try:
+            workers = [w.pid for w in cluster.workers] if cluster else []
+            result: dict[str, Any] = {"runner": runner}
+            result["baseline"] = run_job(service, server, manifests[baseline], reports, baseline, sample_api=False)
+            size_before = store_size_mib(store_url)
+            with PeakRss(server.process.pid, workers) as peaks:
+                result["big"] = run_job(service, server, manifests[tasks], reports, tasks, sample_api=True)
+            result["controller_peak_rss_mib"] = peaks.mib("controller")
+            result["worker_peak_rss_mib"] = peaks.mib("worker")
+            result["worker_processes"] = len([1 for (role, _) in peaks.peaks if role == "worker"])
+            result["store_mib_before"], result["store_mib_after"] = size_before, store_size_mib(store_url)
+            result["throughput_big_vs_baseline"] = result["big"]["tasks_per_s"] / result["baseline"]["tasks_per_s"]
+            return result
+        finally:
+            server.stop()
+            store.close()
+
+
+# -- list/describe with many jobs stored ----------------------------------------------------
+def seed_jobs(store: Any, n: int) -> list[str]:
+    """`n` job rows through the store's own row mapping, in batches (setup, not timed)."""
+    service = JobService(store)
+    template = service.create_job(parse_create_job(job_body("arn:aws:s3:::bench/m.csv", "bench-reports")))
+    placeholders = ",".join(["?"] * store_rows.INSERT_JOB_COUNT)
+    ids = [template.job_id]
+    for start in range(1, n, 5000):
+        batch = []
+        for i in range(start, min(n, start + 5000)):
+            job = template.model_copy(update={"job_id": str(uuid.uuid4()), "client_request_token": f"seed-{i}",
+                                              "priority": i % 100, "description": f"job {i}"})
+            batch.append(store_rows.job_insert_values(job, "seed"))
+            ids.append(job.job_id)
+        with store._write() as conn:  # noqa: SLF001 - bulk setup outside the timed part
+            conn.executemany(f"INSERT INTO jobs({store_rows.INSERT_JOB_COLUMNS}) VALUES ({placeholders})", batch)
+    return ids
+
+
+def many_jobs_latency(url: str, jobs: int, samples: int = 50) -> dict:
+    store = open_store(url)
+    try:
+        seeded_at = time.perf_counter()
+        ids = seed_jobs(store, jobs)
+        seeding = time.perf_counter() - seeded_at
+        service = JobService(store)
+        page = service.list_jobs(ACCOUNT, max_results=100)
+        if len(page.jobs) != 100 or not page.next_token:
+            raise RuntimeError(f"list-jobs returned {len(page.jobs)} jobs with {jobs} stored")
+        list_ms = [1000 * timed(lambda: service.list_jobs(ACCOUNT, max_results=100)) for _ in range(samples)]
+        picks = random.sample(ids, min(samples, len(ids)))
+        describe_ms = [1000 * timed(lambda jid=jid: service.describe_job(jid)) for jid in picks]
+        return {"jobs": len(ids), "seeding_s": seeding, "list_jobs_ms": Latencies.summary(list_ms),
+                "describe_job_ms": Latencies.summary(describe_ms), "store_mib": store_size_mib(url)}
+    finally:
+        store.close()
+
+
+# -- report ------------------------------------------------------------------------------------
+def markdown(doc: dict) -> str:
+    meta = doc["meta"]
+    lines = [f"# A million tasks ({meta['mode']}, {meta['date']})", "",
+             f"Machine: {meta['machine']}. Store of the runs: {meta['store']}. Job: Invoke of a no-op function "
+             f"over a {meta['tasks']:,}-line manifest in SeaweedFS, report of every task; no request per object "
+             "to the storage (the objects are not seeded). Baseline: the same job of "
+             f"{meta['baseline']:,} lines on the same controller.", "",
+             "| runner | Preparing lines/s | tasks/s baseline | tasks/s big | big / baseline | controller peak RSS "
+             "| worker peak RSS (largest process) | store growth | DescribeJob ms (median / p95 / max) "
+             "| ListJobs ms (median / p95 / max) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in doc["runs"]:
+        big, base = r["big"], r["baseline"]
+        d, li = big["describe_job_ms"], big["list_jobs_ms"]
+        lines.append(
+            f"| {r['runner']} | {big['preparing_lines_per_s']:,.0f} | {base['tasks_per_s']:,.0f} | "
+            f"{big['tasks_per_s']:,.0f} | {r['throughput_big_vs_baseline']:.2f} | {r['controller_peak_rss_mib']:.0f} MiB"
+            f" | {_workers(r)} | {r['store_mib_after'] - r['store_mib_before']:.1f} MiB "
+            f"({r['store_mib_after']:.1f} MiB in all) | {_trio(d)} | {_trio(li)} |")
+    lines += ["", "Big job, create to Complete: " + "; ".join(
+        f"{r['runner']} {r['big']['create_to_complete_s']:.0f} s (Preparing {r['big']['preparing_s']:.1f} s, "
+        f"Active to Complete {r['big']['active_s']:.1f} s)" for r in doc["runs"]) + ".", "",
+        f"## list-jobs and describe-job with {meta['jobs']:,} jobs stored", "",
+        "| store | list-jobs page of 100, ms (median / p95 / max) | describe-job, ms (median / p95 / max) |",
+        "|---|---|---|"]
+    for name, q in doc["stores"].items():
+        lines.append(f"| {name} ({q['jobs']:,} jobs, {q['store_mib']:.0f} MiB) | {_trio(q['list_jobs_ms'])} | "
+                     f"{_trio(q['describe_job_ms'])} |")
+    lines += ["", "Goals (issue 17): big / baseline throughput within 10% (>= 0.90), controller < 500 MiB, "
+              "list-jobs <= 50 ms, describe-job <= 10 ms."]
+    return "\n".join(lines) + "\n"
+
+
+def _workers(run: dict) -> str:
+    if not run["worker_processes"]:
+        return "none (the pipeline runs in the controller)"
+    return f"{run['worker_peak_rss_mib']:.0f} MiB ({run['worker_processes']} processes)"
+
+
+def _trio(s: dict) -> str:
+    return f"{s['median']:.1f} / {s['p95']:.1f} / {s['max']:.1f}" if s.get("samples") else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.million_tasks")
+    parser.add_argument("--smoke", action="store_true", help=f"small sizes {SMOKE} (CI): its figures mean nothing")
+    parser.add_argument("--tasks", type=int, help=f"lines of the big job (default {FULL[0]:,})")
+    parser.add_argument("--baseline", type=int, help=f"lines of the baseline job (default {FULL[1]:,})")
+    parser.add_argument("--jobs", type=int, help=f"jobs stored for the list/describe figures (default {FULL[2]:,})")
+    parser.add_argument("--runners", default="direct,dask", help="comma-separated: direct, dask")
+    parser.add_argument("--store", choices=("postgresql", "sqlite"), default="postgresql",
+                        help="the store of the runs (default postgresql); list/describe use both")
+    parser.add_argument("--pg-url", help="an existing PostgreSQL database (default: start a server in a temp dir)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where million-tasks.{json,md} go")
+    args = parser.parse_args(argv)
+    tasks, baseline, jobs = SMOKE if args.smoke else FULL
+    tasks, baseline, jobs = args.tasks or tasks, args.baseline or baseline, args.jobs or jobs
+    runners = [r.strip() for r in args.runners.split(",") if r.strip()]
+    if unknown := set(runners) - {"direct", "dask"}:
+        parser.error(f"unknown runners {sorted(unknown)}")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    # Dask workers and the serve process import benchmarks.noop from here.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    import tempfile
+
+    from cosbatch.storage.embedded import start_embedded_s3
+    from tests.support.postgres import start_postgres
+
+    workdir = Path(tempfile.mkdtemp(prefix="cosbatch-1m-"))
+    s3 = start_embedded_s3(workdir / "s3")
+    pg = None if args.pg_url else start_postgres()
+    pg_url = args.pg_url or pg.create_database()  # type: ignore[union-attr]
+
+    def fresh(kind: str) -> str:
+        if kind == "sqlite":
+            return f"sqlite:///{workdir / uuid.uuid4().hex[:8]}.db"
+        return pg.create_database() if pg else pg_url  # type: ignore[union-attr]
+
+    doc: dict[str, Any] = {"meta": {
+        "mode": "smoke" if args.smoke else "full", "tasks": tasks, "baseline": baseline, "jobs": jobs,
+        "store": args.store, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"},
+        "runs": [], "stores": {}}
+    try:
+        env = {"client": s3.client(), "endpoint": s3.endpoint_url}
+        for runner in runners:
+            print(f"running {runner} ...", file=sys.stderr, flush=True)
+            doc["runs"].append(run_on(runner, {**env, "store_url": fresh(args.store)}, (tasks, baseline),
+                                      workdir / runner))
+        for kind in ("sqlite", "postgresql"):
+            print(f"list/describe with {jobs:,} jobs in {kind} ...", file=sys.stderr, flush=True)
+            doc["stores"][kind] = many_jobs_latency(fresh(kind), jobs)
+    finally:
+        s3.stop()
+        if pg:
+            pg.remove()
+        shutil.rmtree(workdir, ignore_errors=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "million-tasks.json").write_text(json.dumps(doc, indent=2))
+    md = markdown(doc)
+    (args.out / "million-tasks.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
