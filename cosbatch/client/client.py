@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cosbatch.client.background import BackgroundScheduler
 from cosbatch.client.job import WORK, Job, JobList, tag_list
-from cosbatch.client.progress import make_progress
+from cosbatch.client.progress import watch
 from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, report_body
 from cosbatch.controller import JobService
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
@@ -20,6 +19,9 @@ from cosbatch.store import open_store
 from cosbatch.store.opener import local_dir
 from cosbatch.wire.dialects import parse_create_job
 from launch.base import RunnerConfig
+
+if TYPE_CHECKING:
+    from cosbatch.models import Job as JobModel
 
 
 class Client:
@@ -163,24 +165,20 @@ class Client:
 
     def run(self, timeout: float | None = None, progress: bool = True, poll_s: float = 0.2) -> JobList:
         """Run every runnable job until each is final or Suspended; returns the jobs that ran."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        bar = make_progress(progress)
         seen: dict[str, Job] = {}
-        try:
-            while True:
-                self.start()
-                pending = self.store.jobs_in(WORK)
-                for model in pending:
-                    seen.setdefault(model.job_id, Job(self, model))
-                bar.show([self.service.describe_job(i) for i in seen])
-                if not pending and not self.running:
-                    bar.show([job.refresh().model for job in seen.values()], final=True)
-                    return JobList(seen.values())
-                if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(f"jobs still running after {timeout} s")
-                time.sleep(poll_s)
-        finally:
-            bar.close()
+
+        def look() -> tuple[list[JobModel], bool]:
+            self.start()
+            pending = self.store.jobs_in(WORK)
+            for model in pending:
+                seen.setdefault(model.job_id, Job(self, model))
+            if not pending and not self.running:
+                return [job.refresh().model for job in seen.values()], True
+            return [self.service.describe_job(i) for i in seen], False
+
+        watch(look, progress=progress, timeout=timeout, poll_s=poll_s,
+              late=lambda: f"jobs still running after {timeout} s")
+        return JobList(seen.values())
 
     def close(self) -> None:
         """Stop the background scheduler (running segments finish first) and close the store."""

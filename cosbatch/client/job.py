@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cosbatch.cli import render
 from cosbatch.client import htmlview
-from cosbatch.client.progress import make_progress
+from cosbatch.client.progress import watch
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import Job as JobModel
 from cosbatch.models import ProgressSummary
@@ -130,20 +129,14 @@ class Job:
         Shows a progress bar (HTML in Jupyter, text on a terminal) unless progress=False.
         Raises TimeoutError after `timeout` seconds; the job keeps running (wait again).
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        bar = make_progress(progress)
-        try:
-            while True:
-                self._client.start()  # again each time: the scheduler stops when it runs out of work
-                bar.show([self.refresh().model])
-                if self.model.status in SETTLED:
-                    bar.show([self.model], final=True)
-                    return self
-                if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(f"job {self.id} is still {self.model.status.value} after {timeout} s")
-                time.sleep(poll_s)
-        finally:
-            bar.close()
+        def look() -> tuple[list[JobModel], bool]:
+            self._client.start()  # again each time: the scheduler stops when it runs out of work
+            model = self.refresh().model
+            return [model], model.status in SETTLED
+
+        watch(look, progress=progress, timeout=timeout, poll_s=poll_s,
+              late=lambda: f"job {self.id} is still {self.model.status.value} after {timeout} s")
+        return self
 
     # -- display -------------------------------------------------------------
     def __repr__(self) -> str:

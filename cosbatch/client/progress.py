@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from cosbatch.cli.progress import ProgressBar, bar_line
@@ -97,3 +97,22 @@ def make_progress(enabled: bool) -> Progress:
     if not enabled:
         return NoProgress()
     return NotebookProgress() if in_notebook() else TextProgress()
+
+
+def watch(look: Callable[[], tuple[Sequence[Job], bool]], *, progress: bool, timeout: float | None,
+          poll_s: float, late: Callable[[], str]) -> None:
+    """Show `look()`'s jobs every `poll_s` until it says they are settled (shown once more as
+    final). TimeoutError with `late()` as its message after `timeout` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    bar = make_progress(progress)
+    try:
+        while True:
+            jobs, settled = look()
+            bar.show(jobs, final=settled)
+            if settled:
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(late())
+            time.sleep(poll_s)
+    finally:
+        bar.close()
