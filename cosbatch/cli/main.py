@@ -18,7 +18,7 @@ from typing import Any
 from cosbatch import logs
 from cosbatch.cli import interrupt, render
 from cosbatch.cli.arguments import json_arg, structure_arg
-from cosbatch.cli.outcome import EXIT_NOT_FINISHED, exit_code, summary_line
+from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
@@ -26,7 +26,6 @@ from cosbatch.controller.cosbatch_tags import NOTIFY_URL, VERIFY
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
-from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store.sqlite import default_store_url
@@ -35,7 +34,6 @@ from launch.base import RUNNERS, RunnerConfig, check_store_reachable
 
 DEFAULT_ACCOUNT = "000000000000"
 #: Statuses of jobs `run` has not finished with.
-_UNSETTLED = tuple(s for s in JobStatus if s not in TERMINAL and s is not JobStatus.SUSPENDED)
 
 
 def _tags_arg(values: list[str]) -> list[Any]:
@@ -384,14 +382,9 @@ def dispatch(args: argparse.Namespace) -> int:
         scheduler = Scheduler(store, _settings(args, store.url, storages), only_jobs=only)
         if args.job_id:
             return wait_for_job(scheduler, service, args, args.job_id)
-        try:
-            run_jobs(scheduler, args)
-        except TimeoutError:
-            left = [j.job_id for j in store.jobs_in(_UNSETTLED)]
-            print(f"cosbatch: Timeout: --timeout {args.timeout:g} s reached with {len(left)} job(s) not finished "
-                  f"(running ones are Paused; the next `cosbatch run` resumes them): " + ", ".join(left),
-                  file=sys.stderr)
-            return EXIT_NOT_FINISHED
+        from cosbatch.cli.run_all import run_all
+
+        return run_all(scheduler, service, args)
     return 0
 
 

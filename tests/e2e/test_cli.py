@@ -92,7 +92,8 @@ def test_confirmation_and_cancel(cli, s3, make_bucket):
     other = cli(*create_args(src, dst, rep, "--confirmation-required")).stdout.strip()
     cli("run", "--no-progress")
     cli("update-job-status", "--job-id", other, "--requested-job-status", "Cancelled")
-    cli("run", "--no-progress")
+    cancelled = cli("run", "--no-progress", check=False)
+    assert cancelled.returncode == 4 and f"Job {other} Cancelled" in cancelled.stdout  # said, not plain success
     assert json.loads(cli("describe-job", "--job-id", other, "--output", "json").stdout)["Job"]["Status"] == "Cancelled"
 
 

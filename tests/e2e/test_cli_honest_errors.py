@@ -173,3 +173,62 @@ def test_an_unreachable_postgresql_store_is_one_line_naming_it_without_the_passw
     assert proc.returncode == 1
     line = _one_line_error(proc, "ServiceUnavailable")
     assert "postgresql://batch:***@127.0.0.1:1/cosbatch" in line and "pa55word" not in proc.stderr
+
+
+def _local_manifest(tmp_path, name: str, rows: list[tuple[str, str]]) -> str:
+    path = tmp_path / name
+    path.write_text("".join(f"{b},{k}\n" for b, k in rows))
+    return json.dumps({"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+                       "Location": {"ObjectArn": f"file://{path}"}})
+
+
+def test_run_says_how_each_job_ended_and_exits_by_the_worst(tmp_path, s3_server, s3, make_bucket):
+    from tests.conftest import put_objects
+
+    src = make_bucket("src")
+    put_objects(s3, src, ["a", "b"])
+    store = f"sqlite:///{tmp_path / 'c.db'}"
+    base = ["--store", store, "--endpoint-url", s3_server.endpoint_url]
+
+    def create(manifest: str) -> str:
+        proc = _cli(*base, "create-job", "--manifest", manifest, "--report", '{"Enabled": false}',
+                    "--operation", '{"S3PutObjectTagging": {"TagSet": [{"Key": "k", "Value": "v"}]}}',
+                    "--priority", "1", "--role-arn", "arn:aws:iam::123456789012:role/r")
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    fine = create(_local_manifest(tmp_path, "fine.csv", [(src, "a")]))
+    ok = _cli(*base, "run", "--no-progress")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == f"Job {fine} Complete: 1/1 tasks run, 1 succeeded, 0 failed; report disabled"
+
+    some_failed = create(_local_manifest(tmp_path, "some.csv", [(src, "a"), (src, "b"), (src, "gone")]))
+    partly = _cli(*base, "run", "--no-progress")
+    assert partly.returncode == 3, partly.stderr  # Complete, but a task failed: never plain success
+    assert partly.stdout.strip().startswith(f"Job {some_failed} Complete: 3/3 tasks run, 2 succeeded, 1 failed")
+
+    broken = create(_local_manifest(tmp_path, "header.csv", [("Bucket", "Key"), (src, "a")]))
+    again = create(_local_manifest(tmp_path, "again.csv", [(src, "b")]))
+    failed = _cli(*base, "run", "--no-progress")
+    assert failed.returncode == 4, failed.stderr  # the worst outcome of the run wins
+    lines = sorted(failed.stdout.strip().splitlines())
+    assert len(lines) == 2 and f"Job {broken} Failed (ManifestHeaderRow: " in "\n".join(lines)
+    assert f"Job {again} Complete: 1/1 tasks run, 1 succeeded, 0 failed" in "\n".join(lines)
+    assert "Traceback" not in failed.stderr
+
+    nothing = _cli(*base, "run", "--no-progress")  # nothing left to do: no lines, success
+    assert nothing.returncode == 0 and nothing.stdout == "" and nothing.stderr == ""
+
+
+def test_run_whose_timeout_runs_out_is_a_one_line_error(tmp_path):
+    store = f"sqlite:///{tmp_path / 'c.db'}"
+    base = ["--store", store, "--endpoint-url", "http://127.0.0.1:1"]  # nothing listens: the job waits in Preparing
+    created = _cli(*base, "create-job", "--manifest", _local_manifest(tmp_path, "m.csv", [("bucket", "k")]),
+                   "--report", '{"Enabled": false}', "--operation", '{"S3DeleteObjectTagging": {}}',
+                   "--priority", "1", "--role-arn", "arn:aws:iam::123456789012:role/r")
+    job_id = created.stdout.strip()
+    proc = _cli(*base, "run", "--no-progress", "--timeout", "1", "--storage-patience", "120")
+    assert proc.returncode == 5 and "Traceback" not in proc.stderr, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]  # after the warnings that the storage is waited for
+    assert line.startswith("cosbatch: Timeout: "), proc.stderr
+    assert "--timeout 1 s ran out with 1 job(s) not finished" in line and job_id in line
