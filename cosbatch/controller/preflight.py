@@ -100,9 +100,18 @@ def _exists(client: Any, storage: Storage, bucket: str, key: str, version_id: st
         if isinstance(exc, ClientError) and status_of(exc)[0] == 404:
             return False
         better = classify(exc, storage, f"HEAD s3://{bucket}/{key}")
-        if isinstance(better, StorageUnreachable):
+        if isinstance(better, StorageUnreachable) or (better is not None and _refuses_every_object(exc, better)):
             raise better from None
         return True  # e.g. 403 on one object: not evidence that the objects are missing
+
+
+#: Answers about the keys themselves, not one object: every task of the job would fail with them.
+_KEY_REFUSED = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch"})
+
+
+def _refuses_every_object(exc: BaseException, error: ManifestError) -> bool:
+    """No credentials at all, or keys the storage does not know: fail the job now, naming them."""
+    return error.code == "CredentialsNotSet" or (isinstance(exc, ClientError) and status_of(exc)[1] in _KEY_REFUSED)
 
 
 def _bucket_missing(client: Any, bucket: str) -> bool:

@@ -5,6 +5,7 @@
   Preparing with StatusUpdateReason "waiting for storage: <reason>");
 - 403 / bad key id / bad signature: `AccessDenied`, naming the storage and the access key id
   (never the secret);
+- no credentials at all (boto3's chain found none): `CredentialsNotSet`, saying where to set them;
 - anything else keeps the code its caller gives it (ManifestNotFound, ReportBucketNotFound,
   ... on a real 404).
 """
@@ -74,8 +75,9 @@ def classify(exc: BaseException, storage: Storage, what: str) -> ManifestError |
     if isinstance(cause, EndpointConnectionError | BotoConnectTimeout | ReadTimeoutError | ConnectionClosedError):
         return StorageUnreachable(f"{where} is unreachable ({type(cause).__name__}) on {what}")
     if isinstance(cause, NoCredentialsError):
-        return ManifestError(f"{where}: no credentials found (access key id {_key_id(storage)}) for {what}",
-                             code="AccessDenied")
+        return ManifestError(f"{where}: no credentials found for {what}: set AWS_ACCESS_KEY_ID and "
+                             "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or name the storage's keys in a "
+                             "--storage-config", code="CredentialsNotSet")
     if isinstance(cause, ClientError):
         status, code = status_of(cause)
         if (status or 0) >= 500 or code in THROTTLING or status == 429:

@@ -232,3 +232,31 @@ def test_run_whose_timeout_runs_out_is_a_one_line_error(tmp_path):
     line = proc.stderr.strip().splitlines()[-1]  # after the warnings that the storage is waited for
     assert line.startswith("cosbatch: Timeout: "), proc.stderr
     assert "--timeout 1 s ran out with 1 job(s) not finished" in line and job_id in line
+
+
+
+
+def test_a_postgresql_store_that_cannot_be_used_says_why_in_one_line(pg_server):
+    url = pg_server.url("no_such_db").replace("postgres@", "postgres:s3cret@", 1)
+    proc = _cli("--store", url, "list-jobs")
+    line = _one_line_error(proc, "ServiceUnavailable")  # no psycopg pool warnings around it
+    assert 'database "no_such_db" does not exist' in line
+    assert "s3cret" not in proc.stderr and "postgres:***@" in line
+
+
+def test_no_credentials_at_all_is_credentials_not_set_saying_where_to_set_them(tmp_path, s3_server):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cosbatch.cli.main", "--store", f"sqlite:///{tmp_path / 'c.db'}", "--endpoint-url",
+         s3_server.endpoint_url, "create-job", "--manifest", _local_manifest(tmp_path, "m.csv", [("bucket", "k")]),
+         "--report", '{"Enabled": false}', "--operation", '{"S3DeleteObjectTagging": {}}', "--priority", "1",
+         "--role-arn", "arn:aws:iam::123456789012:role/r", "--wait", "--no-progress"],
+        capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr, proc.stderr
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert "Failed (CredentialsNotSet: " in summary and "no credentials found" in summary
+    assert "AWS_ACCESS_KEY_ID" in summary
