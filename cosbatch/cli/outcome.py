@@ -43,5 +43,7 @@ def summary_line(job: Job, by_code: dict[str, int]) -> str:
     url = report_url(job)
     if url is None:
         return text + "; report disabled"
+    if any(f.failure_code == "ReportBucketNotFound" for f in job.failure_reasons):
+        return text + f"; no report ({url} cannot be written: its bucket does not exist)"
     written = job.status in (JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED)
     return text + f"; report {'at' if written else 'will be at'} {url}"

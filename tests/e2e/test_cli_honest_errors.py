@@ -260,3 +260,16 @@ def test_no_credentials_at_all_is_credentials_not_set_saying_where_to_set_them(t
     summary = proc.stdout.strip().splitlines()[-1]
     assert "Failed (CredentialsNotSet: " in summary and "no credentials found" in summary
     assert "AWS_ACCESS_KEY_ID" in summary
+
+
+def test_a_report_bucket_that_does_not_exist_is_not_named_as_where_the_report_is(tmp_path, s3_server):
+    report = json.dumps({"Bucket": "arn:aws:s3:::no-such-report-bucket", "Format": "Report_CSV_20180820",
+                         "Enabled": True, "ReportScope": "AllTasks"})
+    proc = _cli("--store", f"sqlite:///{tmp_path / 'c.db'}", "--endpoint-url", s3_server.endpoint_url,
+                "create-job", "--manifest", _local_manifest(tmp_path, "m.csv", [("bucket", "k")]),
+                "--report", report, "--operation", '{"S3DeleteObjectTagging": {}}', "--priority", "1",
+                "--role-arn", "arn:aws:iam::123456789012:role/r", "--wait", "--no-progress")
+    assert proc.returncode == 4, proc.stderr
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert "Failed (ReportBucketNotFound: " in summary and "report at" not in summary
+    assert summary.endswith("cannot be written: its bucket does not exist)")
