@@ -97,8 +97,12 @@ def user_request_target(current: JobStatus, requested: JobStatus) -> JobStatus |
         )
     if requested is S.READY:
         if current is not S.SUSPENDED:
+            hint = ""
+            if current in (S.NEW, S.PREPARING):  # not prepared yet: nothing runs a job before its controller does
+                hint = (" (not prepared yet: a running controller, `cosbatch run` or `cosbatch serve`, prepares "
+                        "it, and a job created with confirmation required then waits in Suspended)")
             raise IllegalTransition(
-                f"only a Suspended job can be confirmed (set to Ready); this job is {current.value}"
+                f"only a Suspended job can be confirmed (set to Ready); this job is {current.value}{hint}"
             )
         return S.READY
     if current is S.CANCELLING:

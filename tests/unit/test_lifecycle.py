@@ -96,6 +96,14 @@ def test_user_requests():
         user_request_target(S.ACTIVE, S.PAUSED)
 
 
+def test_confirming_a_job_not_yet_prepared_says_what_prepares_it():
+    with pytest.raises(IllegalTransition, match=r"this job is New \(not prepared yet: .*`cosbatch run`"):
+        user_request_target(S.NEW, S.READY)
+    with pytest.raises(IllegalTransition) as active:
+        user_request_target(S.ACTIVE, S.READY)
+    assert "not prepared" not in str(active.value)
+
+
 def test_parse_status_rejects_unknown():
     assert parse_status("Active") is S.ACTIVE
     with pytest.raises(InvalidRequest, match="unknown job status 'Running'"):
