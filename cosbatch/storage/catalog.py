@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from cosbatch.errors import ConfigError, CosbatchError, InvalidRequest
-from cosbatch.storage.config import CredentialsRef, Storage, implicit_storage, normalise_endpoint
+from cosbatch.storage.config import (
+    IMPLICIT_PREFIX,
+    CredentialsRef,
+    Storage,
+    implicit_storage,
+    normalise_endpoint,
+)
 
 _ROLE = re.compile(r"^arn:aws[a-zA-Z-]*:iam::[^:]*:role/(?:[^:]*/)?(?P<name>[^/:]+)$")
 _COS_ROLE = re.compile(r"^qcs::cam::uin/[^:]*:roleName/(?:[^:]*/)?(?P<name>[^/:]+)$")
@@ -107,7 +113,11 @@ class StorageCatalog:
                 return s
         where = f"storage config {self.source}" if self.source else "this process (no --storage-config)"
         known = ", ".join(repr(n) for n in self.names)
-        raise StorageNotConfigured(f"storage {name!r} is not configured in {where}; it has {known}")
+        hint = ""
+        endpoint = name.removeprefix(IMPLICIT_PREFIX)
+        if name.startswith(IMPLICIT_PREFIX) and "://" in endpoint:  # a job made for a process-wide endpoint
+            hint = f" (the job was created for endpoint {endpoint}: give --endpoint-url {endpoint} or set COSBATCH_ENDPOINT_URL)"
+        raise StorageNotConfigured(f"storage {name!r} is not configured in {where}; it has {known}{hint}")
 
     @property
     def declared(self) -> list[Storage]:

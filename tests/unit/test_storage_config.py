@@ -128,6 +128,14 @@ def test_binding(tmp_path):
         catalog.get("north")
 
 
+def test_a_job_of_another_endpoint_names_the_flag_that_reaches_it():
+    catalog = StorageCatalog.at("http://127.0.0.1:9000")
+    with pytest.raises(StorageNotConfigured) as missing:
+        catalog.get("endpoint:http://10.0.0.5:8333")
+    assert str(missing.value).endswith("(the job was created for endpoint http://10.0.0.5:8333: give "
+                                       "--endpoint-url http://10.0.0.5:8333 or set COSBATCH_ENDPOINT_URL)")
+
+
 def test_without_a_config_the_storage_is_the_endpoint(monkeypatch):
     monkeypatch.delenv("COSBATCH_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
