@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
 from cosbatch.reports.summary import failures_text, report_url
 from cosbatch.store.base import JobPage, StatusChange
@@ -22,6 +23,15 @@ def _progress(job: Job) -> str:
     )
 
 
+def _status(job: Job) -> str:
+    """The status, and for a Complete job with failed tasks that it had some: never a plain "Complete"."""
+    text = job.status.value
+    failed = job.progress_summary.number_of_tasks_failed
+    if job.status is JobStatus.COMPLETE and failed:
+        text += f" with {failed} failed task{'s' if failed != 1 else ''}"
+    return text + (f" ({job.status_update_reason})" if job.status_update_reason else "")
+
+
 def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[str, int] | None = None) -> str:
     """DescribeJob as aligned rows; `by_code`: failed tasks by error code (JobService.failures_by_code)."""
     params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
@@ -32,7 +42,7 @@ def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[
         manifest = f"generated from {gen.source_bucket if gen else '?'}"
     rows = [
         ("Job", job.job_id),
-        ("Status", job.status.value + (f" ({job.status_update_reason})" if job.status_update_reason else "")),
+        ("Status", _status(job)),
         ("Priority", str(job.priority)),
         ("Description", job.description or "-"),
         ("Operation", f"{job.operation.name} ({params})"),

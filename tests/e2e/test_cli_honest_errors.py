@@ -206,6 +206,9 @@ def test_run_says_how_each_job_ended_and_exits_by_the_worst(tmp_path, s3_server,
     partly = _cli(*base, "run", "--no-progress")
     assert partly.returncode == 3, partly.stderr  # Complete, but a task failed: never plain success
     assert partly.stdout.strip().startswith(f"Job {some_failed} Complete: 3/3 tasks run, 2 succeeded, 1 failed")
+    described = _cli(*base, "describe-job", "--job-id", some_failed).stdout
+    assert "Status       Complete with 1 failed task\n" in described  # not a plain "Complete"
+    assert "Status       Complete\n" in _cli(*base, "describe-job", "--job-id", fine).stdout
 
     broken = create(_local_manifest(tmp_path, "header.csv", [("Bucket", "Key"), (src, "a")]))
     again = create(_local_manifest(tmp_path, "again.csv", [(src, "b")]))
