@@ -308,9 +308,10 @@ def _create_request(args: argparse.Namespace) -> dict:
 def dispatch(args: argparse.Namespace) -> int:
     store_url = args.store or default_store_url()
     if args.command == "serve":
-        from cosbatch.cli.serve import run_serve
+        from cosbatch.cli.serve import run_serve, serve_keys
 
-        return run_serve(args, _settings(args, open_for(args.command, store_url).url))
+        keys = serve_keys(args)  # refused before the store is created
+        return run_serve(args, _settings(args, open_for(args.command, store_url).url), keys)
     if args.command == "quickstart":
         from cosbatch.cli.quickstart import quickstart
 

@@ -11,7 +11,7 @@ from types import FrameType
 
 from cosbatch import logs
 from cosbatch.api import ApiApp
-from cosbatch.api.auth import load_access_keys
+from cosbatch.api.auth import AccessKey, load_access_keys
 from cosbatch.api.http import MAX_BODY_BYTES
 from cosbatch.control.http_channel import load_worker_secret
 from cosbatch.controller import JobService, Scheduler
@@ -43,13 +43,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="serve the API only; jobs run where `cosbatch run` or another server runs")
 
 
-def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from waitress import create_server
-
+def serve_keys(args: argparse.Namespace) -> dict[str, AccessKey] | None:
+    """The access keys `serve` accepts (None: --no-auth); InvalidConfiguration when there are none.
+    Checked before the store is opened, so a refused `serve` creates nothing."""
     keys = None if args.no_auth else load_access_keys(args.access_keys_file)
     if keys is not None and not keys:
         raise ConfigError("no access keys are configured: set COSBATCH_ACCESS_KEYS=ACCOUNT:KEY_ID:SECRET, "
                           "or give --access-keys-file, or pass --no-auth for a development server")
+    return keys
+
+
+def run_serve(args: argparse.Namespace, settings: Settings, keys: dict[str, AccessKey] | None) -> int:
+    """Serve until SIGINT/SIGTERM; `keys` from serve_keys()."""
+    from waitress import create_server
+
     store = open_store(settings.store_url)
     secret = load_worker_secret(worker_key_file(store)) if args.worker_control == "http" else None
     clients = StorageClients(settings.storages)

@@ -276,3 +276,36 @@ def test_a_report_bucket_that_does_not_exist_is_not_named_as_where_the_report_is
     summary = proc.stdout.strip().splitlines()[-1]
     assert "Failed (ReportBucketNotFound: " in summary and "report at" not in summary
     assert summary.endswith("cannot be written: its bucket does not exist)")
+
+
+
+
+def test_usage_errors_are_one_typed_line_and_nonsense_numbers_are_refused(tmp_path):
+    store = str(tmp_path / "c.db")
+    for args, says in (
+        ([], "the following arguments are required: COMMAND"),
+        (["list-jobs", "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", "--concurrency", "0"], "argument --concurrency: must be an integer of at least 1, not 0"),
+        (["run", "--failure-threshold-ratio", "5"], "argument --failure-threshold-ratio: must be a number above 0 "
+                                                    "and at most 1, not 5"),
+        (["run", "--segment-size", "x"], "argument --segment-size: must be an integer of at least 1, not 'x'"),
+        (["serve", "--port", "70000"], "argument --port: must be an integer from 0 to 65535, not 70000"),
+        (["serve", "--threads", "0"], "argument --threads: must be an integer of at least 1, not 0"),
+    ):
+        proc = _cli("--store", store, *args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        line = _one_line_error(proc, "InvalidRequest")
+        assert says in line, (args, line)
+        assert not (tmp_path / "c.db").exists()  # refused before anything was started or created
+
+
+def test_serve_without_access_keys_is_refused_before_it_creates_a_store(tmp_path):
+    import os
+
+    store = tmp_path / "new" / "c.db"
+    env = {k: v for k, v in os.environ.items() if k != "COSBATCH_ACCESS_KEYS"} | {"HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "cosbatch.cli.main", "--store", str(store), "serve", "--port", "0"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 1
+    assert "no access keys are configured" in _one_line_error(proc, "InvalidConfiguration")
+    assert not (tmp_path / "new").exists() and "created new store" not in proc.stderr
