@@ -32,4 +32,25 @@ def open_for(command: str, url: str) -> SqliteJobStore:
         store = open_store(url)
         print(f"cosbatch: created new store at {path}", file=sys.stderr)
         return store
+    if path is not None:
+        _check_is_a_store_file(path)
     return open_store(url)
+
+
+#: The first bytes of every SQLite database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_is_a_store_file(path: Path) -> None:
+    """A --store that names a directory or a file of another kind is a mistake in the command, not
+    a store that is down: say so (InvalidConfiguration), naming the path."""
+    if path.is_dir():
+        raise ConfigError(f"store {path} (--store or $COSBATCH_STORE) is a directory; give the store's file, "
+                          f"e.g. {path / 'cosbatch.db'}")
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError:
+        return  # unreadable: opening it says why
+    if head and head != _SQLITE_MAGIC:
+        raise ConfigError(f"store {path} (--store or $COSBATCH_STORE) is not a cosbatch store: not an SQLite database")

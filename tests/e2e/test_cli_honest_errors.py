@@ -309,3 +309,14 @@ def test_serve_without_access_keys_is_refused_before_it_creates_a_store(tmp_path
     assert proc.returncode == 1
     assert "no access keys are configured" in _one_line_error(proc, "InvalidConfiguration")
     assert not (tmp_path / "new").exists() and "created new store" not in proc.stderr
+
+
+def test_a_store_path_that_is_a_directory_or_another_file_is_a_configuration_error(tmp_path):
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database\n")
+    for store, says in ((tmp_path, "is a directory; give the store's file"),
+                        (other, "is not a cosbatch store: not an SQLite database")):
+        for command in (["list-jobs"], ["run", "--no-progress"]):
+            line = _one_line_error(_cli("--store", str(store), *command), "InvalidConfiguration")
+            assert f"store {store} (--store or $COSBATCH_STORE) {says}" in line
+    assert other.read_text() == "not a database\n"
