@@ -404,5 +404,15 @@ def main(argv: list[str] | None = None) -> int:
         return interrupt.EXIT_INTERRUPTED
 
 
+        print("cosbatch: interrupted; running jobs continue from where they stopped on the next `cosbatch run`",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`cosbatch list-jobs | head`): nothing more to say, and no traceback
+        # when Python flushes stdout at exit. 141 = 128 + SIGPIPE, as a shell tool killed by it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -320,3 +320,13 @@ def test_a_store_path_that_is_a_directory_or_another_file_is_a_configuration_err
             line = _one_line_error(_cli("--store", str(store), *command), "InvalidConfiguration")
             assert f"store {store} (--store or $COSBATCH_STORE) {says}" in line
     assert other.read_text() == "not a database\n"
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path):
+    store = str(tmp_path / "c.db")
+    assert _cli("--store", store, "run", "--no-progress").returncode == 0  # creates the store
+    proc = subprocess.Popen([sys.executable, "-m", "cosbatch.cli.main", "--store", store, "list-jobs"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # as `| head` does once it has its lines: before cosbatch writes
+    err = proc.stderr.read()
+    assert proc.wait(60) == 141 and err == "", err
