@@ -402,11 +402,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(interrupt.MESSAGE, file=sys.stderr)
         return interrupt.EXIT_INTERRUPTED
-
-
-        print("cosbatch: interrupted; running jobs continue from where they stopped on the next `cosbatch run`",
-              file=sys.stderr)
-        return 130
     except BrokenPipeError:
         # The reader went away (`cosbatch list-jobs | head`): nothing more to say, and no traceback
         # when Python flushes stdout at exit. 141 = 128 + SIGPIPE, as a shell tool killed by it.
