@@ -234,7 +234,7 @@ def test_run_whose_timeout_runs_out_is_a_one_line_error(tmp_path):
     assert proc.returncode == 5 and "Traceback" not in proc.stderr, proc.stderr
     line = proc.stderr.strip().splitlines()[-1]  # after the warnings that the storage is waited for
     assert line.startswith("cosbatch: Timeout: "), proc.stderr
-    assert "--timeout 1 s ran out with 1 job(s) not finished" in line and job_id in line
+    assert "--timeout 1 s reached with 1 job(s) not finished" in line and job_id in line
 
 
 
