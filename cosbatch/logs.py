@@ -39,5 +39,6 @@ def configure(verbose: int = 0) -> None:
     root.setLevel(logging.WARNING)
     LOGGER.setLevel(level)
     logging.getLogger("apache_beam").setLevel(logging.INFO if verbose >= 2 else logging.ERROR)
-    # The pool's own retries of an unreachable PostgreSQL: the store's error says it in one line.
+    # psycopg's pool logs every failed reconnect (several multi-line warnings a second); the
+    # store's own error says what is wrong once. -v shows them.
     logging.getLogger("psycopg.pool").setLevel(logging.WARNING if verbose >= 1 else logging.ERROR)

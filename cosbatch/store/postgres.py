@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,13 +23,22 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import dict_row
 
-from cosbatch.errors import ConfigError
+from cosbatch.errors import ConfigError, StoreUnavailable
 from cosbatch.store import rows
 from cosbatch.store.pg_schema import LATEST, MIGRATION_LOCK, MIGRATIONS
 from cosbatch.store.sql import SqlJobStore, guarded
 
 #: The database's clock, in epoch seconds: leases are judged by it, not by each host's.
 _DB_NOW = "extract(epoch from clock_timestamp())::double precision"
+
+
+def _without_password(url: str) -> str:
+    """The store URL as it may be shown: a password in it becomes ***."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 class _Qmark:
@@ -61,7 +72,24 @@ class PostgresJobStore(SqlJobStore):
         self._lock = threading.Lock()
         self._pool_obj: psycopg_pool.ConnectionPool | None = None
         self._pid = os.getpid()
+        self._probe()
         self._migrate()
+
+    def _probe(self) -> None:
+        """Connect once, directly, before the pool: a database that cannot be reached is
+        StoreUnavailable saying why (refused, no such database, password), not the pool's
+        "couldn't get a connection". Retried for the store's timeout, as the pool would."""
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                psycopg.connect(self.url, connect_timeout=max(1, int(self._timeout_s))).close()
+                return
+            except psycopg.Error as exc:
+                if time.monotonic() >= deadline:
+                    reason = " ".join(str(exc).split()) or type(exc).__name__
+                    raise StoreUnavailable(f"cannot connect to the metadata store {_without_password(self.url)}: "
+                                           f"{reason}") from None
+            time.sleep(0.5)
 
     # -- connections -------------------------------------------------------
     def _pool(self) -> psycopg_pool.ConnectionPool:

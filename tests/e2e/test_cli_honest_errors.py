@@ -239,6 +239,9 @@ def test_run_whose_timeout_runs_out_is_a_one_line_error(tmp_path):
 
 
 
+    assert "--timeout 1 s ran out with 1 job(s) not finished" in line and job_id in line
+
+
 def test_a_postgresql_store_that_cannot_be_used_says_why_in_one_line(pg_server):
     url = pg_server.url("no_such_db").replace("postgres@", "postgres:s3cret@", 1)
     proc = _cli("--store", url, "list-jobs")
@@ -330,3 +333,5 @@ def test_a_reader_that_goes_away_is_no_traceback(tmp_path):
     proc.stdout.close()  # as `| head` does once it has its lines: before cosbatch writes
     err = proc.stderr.read()
     assert proc.wait(60) == 141 and err == "", err
+
+
