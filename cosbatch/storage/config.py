@@ -25,7 +25,8 @@ IMPLICIT_PREFIX = "endpoint:"
 
 @dataclass(frozen=True)
 class CredentialsRef:
-    """Where a storage's keys come from. Names only: no secret is ever held here."""
+    """Where a storage's keys come from: the names of the environment variables that hold
+    them, or an AWS profile. Names only: no secret is ever held here."""
 
     access_key_id_env: str | None = None
     secret_access_key_env: str | None = None
