@@ -32,9 +32,10 @@ class Settings:
     capacity: int = 1  # jobs Active at once
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
     poll_s: float = 0.1
-    #: While pipelines run, the loop passes over the jobs this often instead (each pass reads every
-    #: job); a pipeline that ends wakes it at once.
-    busy_poll_s: float = 0.5
+    #: While pipelines run, the loop passes over the jobs this often (each pass reads every job, and
+    #: checks failure thresholds: a longer wait lets a failing job run more tasks); a pipeline
+    #: that ends wakes it at once.
+    busy_poll_s: float = 0.1
     list_window_days: int = 90
     #: Pipeline runs of one job that may fail in a row (outage, lost worker) before it fails.
     pipeline_attempts: int = 8
