@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,21 @@ START_ATTEMPTS = 3
 #: Environment that changes what `weed mini` sets up; the server gets only what we choose.
 _SERVER_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_BUCKET", "S3_TABLE_BUCKET")
 _PORT_TAKEN_MARKERS = ("Port allocation failed", "address already in use")
+#: Ports handed to servers of this process that are not stopped yet. `weed mini` does not
+#: listen on every port it is given (metrics ports open late or not at all), so a free
+#: bind alone does not prove a port is not another of our servers'.
+_reserved_ports: set[int] = set()
+_reserved_lock = threading.Lock()
+
+
+def _reserve(ports: dict[str, int]) -> None:
+    with _reserved_lock:
+        _reserved_ports.update(ports.values())
+
+
+def _release(ports: dict[str, int]) -> None:
+    with _reserved_lock:
+        _reserved_ports.difference_update(ports.values())
 
 
 class EmbeddedS3Error(RuntimeError):
@@ -92,7 +108,8 @@ def _choose_ports() -> dict[str, int]:
 
     Ports come from below the ephemeral range (so an outgoing connection cannot
     take one while the server is down for a restart) and are held open together
-    while choosing, so they differ from each other.
+    while choosing, so they differ from each other and from those of this process's
+    other servers that are not stopped (they are reserved until stop()).
     """
     highest = _ephemeral_low() - 1 - GRPC_OFFSET
     if highest - LOWEST_PORT < 1000:  # unusual ephemeral range: fall back to a wide window
@@ -101,6 +118,8 @@ def _choose_ports() -> dict[str, int]:
     held: list[socket.socket] = []
 
     def take(port: int) -> bool:
+        if port in reserved:
+            return False
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             s.bind(("127.0.0.1", port))
@@ -111,6 +130,8 @@ def _choose_ports() -> dict[str, int]:
         return True
 
     ports: dict[str, int] = {}
+    with _reserved_lock:
+        reserved = set(_reserved_ports)
     try:
         for name in GRPC_SERVICES:
             while True:
@@ -126,6 +147,7 @@ def _choose_ports() -> dict[str, int]:
             while not take(port):
                 port = rng.randint(LOWEST_PORT, highest)
             ports[flag] = port
+        _reserve(ports)
         return ports
     finally:
         for s in held:
@@ -237,6 +259,7 @@ class EmbeddedS3:
                 "use kill() or stop(keep_data=True) before restart()"
             )
         attempts = 1 if self._started_once else START_ATTEMPTS
+        _reserve(self.ports)  # again, after a stop()
         for attempt in range(1, attempts + 1):
             try:
                 self._launch_and_wait(timeout)
@@ -244,7 +267,10 @@ class EmbeddedS3:
                 return self
             except EmbeddedS3Error as exc:
                 if attempt == attempts or not any(m in str(exc) for m in _PORT_TAKEN_MARKERS):
+                    if not self._started_once:
+                        _release(self.ports)
                     raise
+                _release(self.ports)
                 self.ports = _choose_ports()
         raise AssertionError("unreachable")
 
@@ -368,6 +394,7 @@ class EmbeddedS3:
         """SIGTERM, wait, SIGKILL if needed; remove the data dir if it is a temp dir we made
         (unless keep_data). Idempotent."""
         self._terminate(timeout)
+        _release(self.ports)
         if self._owns_dir and not keep_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         atexit.unregister(self.stop)
