@@ -47,6 +47,8 @@ S = JobStatus
 LEASE = "scheduler"
 #: How often running jobs' rate limits are re-shared among their workers.
 RATE_REFRESH_S = 0.5
+#: How often a nap looks whether it was asked to stop (a wake-up ends it at once).
+STOP_CHECK_S = 0.05
 #: Statuses in which a job still needs the scheduler; idle means none is left.
 #: StatusUpdateReason of a job that failed in Preparing, by failure code.
 _PREPARE_FAILED = {
@@ -255,11 +257,14 @@ class Scheduler:
         """Wait for the next pass: poll_s, or busy_poll_s while pipelines run (their workers obey
         the store directly); a pipeline that ends, or `stop`, cuts the wait short."""
         deadline = time.monotonic() + (self.settings.busy_poll_s if self.runs else self.settings.poll_s)
-        while not stop.is_set() and not self._wake.is_set():
+        while not stop.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            stop.wait(min(remaining, self.settings.poll_s))
+            # Blocks on the wake-up itself (a pipeline's end is acted on at once); `stop` is
+            # looked at every STOP_CHECK_S.
+            if self._wake.wait(min(remaining, STOP_CHECK_S)):
+                break
         self._wake.clear()
 
     @staticmethod

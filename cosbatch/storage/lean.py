@@ -56,7 +56,7 @@ class _Signer:
         self._creds: Any = None
         self._key_for: tuple[str, str] | None = None
         self._key = b""
-        self._session = boto3.session.Session()
+        self._session: boto3.session.Session | None = None  # boto3's chain, made only if needed
         self._lock = threading.Lock()
 
     def _credentials(self) -> Any:
@@ -65,6 +65,8 @@ class _Signer:
             with self._lock:
                 creds = self._ref.resolve()
                 if creds is None:
+                    if self._session is None:
+                        self._session = boto3.session.Session()
                     chain = self._session.get_credentials()
                     if chain is None:
                         raise NoCredentialsError()

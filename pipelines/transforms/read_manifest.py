@@ -47,12 +47,16 @@ class _ReadSegmentFn(beam.DoFn):
 
 
 class ReadManifest(PlanTransform):
-    """Segment descriptors are reshuffled (they are tiny); each worker reads its own bytes."""
+    """Segment descriptors (tiny) are spread across workers; each worker reads its own bytes.
+
+    `beam.Create` reshuffles its elements itself when it has more than one, so a job of
+    one segment runs as one fused stage, and a larger one is shuffled once, not twice.
+    (Beam's DaskRunner makes a bag of them instead: one partition per segment.)
+    """
 
     def expand(self, pbegin):
         return (
             pbegin
             | "Segments" >> beam.Create(list(self.plan.segments))
-            | "Spread" >> beam.Reshuffle()
             | "ReadSegment" >> beam.ParDo(_ReadSegmentFn(self.plan))
         )
