@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cosbatch.errors import ConfigError
 from cosbatch.storage import StorageCatalog
 from launch.base import RunnerConfig
 
@@ -67,3 +68,17 @@ class Settings:
     notify_retry_max_s: float = 300.0
     notify_timeout_s: float = 5.0
     notify_flush_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        """A setting that would stall or busy-spin the controller is refused, naming it."""
+        at_least_one = {"concurrency": self.concurrency, "capacity": self.capacity,
+                        "pipeline_attempts": self.pipeline_attempts, "notify_attempts": self.notify_attempts}
+        if self.segment_size is not None:
+            at_least_one["segment_size"] = self.segment_size
+        for name, value in at_least_one.items():
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, not {value}")
+        positive = {"poll_s": self.poll_s, "busy_poll_s": self.busy_poll_s, "notify_timeout_s": self.notify_timeout_s}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ConfigError(f"{name} must be more than 0 seconds, not {value}")

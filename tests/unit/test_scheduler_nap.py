@@ -36,3 +36,16 @@ def test_a_stop_ends_the_nap(tmp_path: Path) -> None:
     stop.set()
     nap.join(timeout=10)
     assert not nap.is_alive()
+
+
+def test_settings_that_would_stall_the_controller_are_refused() -> None:
+    import pytest
+
+    from cosbatch.errors import ConfigError
+
+    for bad, named in (({"concurrency": 0}, "concurrency"), ({"capacity": 0}, "capacity"),
+                       ({"segment_size": 0}, "segment_size"), ({"busy_poll_s": 0}, "busy_poll_s"),
+                       ({"poll_s": -1}, "poll_s")):
+        with pytest.raises(ConfigError, match=named) as err:
+            Settings(store_url="sqlite:///:memory:", **bad)
+        assert err.value.code == "InvalidConfiguration"
