@@ -127,6 +127,11 @@ class StorageCatalog:
     def for_role(self, role_arn: str | None, account_id: str | None = None) -> Storage:
         """The storage a job with this RoleArn acts on: the storage named by the role, else the default."""
         name = role_name(role_arn)
+        if role_arn and name is None:
+            raise InvalidRequest(
+                f"RoleArn {role_arn[:200]!r} is not a role: expected arn:aws:iam::<account>:role/<name> "
+                "or qcs::cam::uin/<uin>:roleName/<name> (its name picks the storage)"
+            )
         storage = self.get(name) if name and self.has(name) else self.default
         check_account(storage, account_id)
         return storage

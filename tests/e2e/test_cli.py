@@ -122,6 +122,14 @@ def test_illegal_requests_give_one_line_errors(cli, s3, make_bucket, args, code)
     assert "Traceback" not in proc.stderr
 
 
+def test_a_role_arn_that_is_not_a_role_is_refused(cli, s3, make_bucket):
+    src = make_bucket("src")
+    proc = cli(*create_args(src, src, src, "--role-arn", "nonsense"), check=False)  # the last one counts
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "cosbatch: InvalidRequest: RoleArn 'nonsense' is not a role" in proc.stderr.splitlines()[-1], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_cos_dialect_create_job(cli, s3, make_bucket):
     src, dst = make_bucket("src"), make_bucket("dst")
     put_objects(s3, src, ["x/1", "x/2"])
