@@ -81,8 +81,9 @@ def _seed_with_threads(endpoint: str, bucket: str, count: int, body: bytes, work
     started = time.perf_counter()
     try:
         with ThreadPoolExecutor(workers) as pool:
-            for _ in pool.map(put, range(0, count, 1000)):
-                pass  # re-raises the first failure
+            for done, _ in enumerate(pool.map(put, range(0, count, 1000)), 1):  # re-raises the first failure
+                if done % 100 == 0:
+                    print(f"  seeded {done * 1000:,} of {count:,} objects", file=sys.stderr, flush=True)
     finally:
         client.close()
     return time.perf_counter() - started
