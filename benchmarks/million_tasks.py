@@ -1,20 +1,20 @@
-"""A million tasks through the control plane (issue 17):
+"""A million tasks through the control plane and the storage (issue 17):
 `python -m benchmarks.million_tasks [--smoke] [--tasks N] [--baseline N] [--jobs N] [--runners direct,dask]
-[--store postgresql|sqlite] [--out DIR]`.
+[--operation tagging|dryrun|noop] [--seeder threads|s5cmd] [--store postgresql|sqlite] [--out DIR]`.
 
-The job is an Invoke of a no-op function (benchmarks.noop) over an N-line manifest read from
-SeaweedFS, with a full report (every task a row) written back to it. It exercises everything the
-control plane does per task (Preparing reads and cuts the manifest, the pipeline reads its segments,
-records each segment and its results file, the report is assembled) but sends no request per
-object to the storage: the objects named need not exist and are not seeded.
+The job runs `--operation` (benchmarks/million_workload.py: by default S3PutObjectTagging, one
+request per object; or DryRun, a HEAD per object; or a no-op Invoke, none) over an N-line manifest
+read from SeaweedFS, with a full report (every task a row) written back to it. The objects are
+seeded once before anything is timed (benchmarks/seeding.py; count, seconds and rate go in the
+results), and every job on every runner uses the same ones: tagging is idempotent, DryRun only reads.
 
 It runs on `cosbatch serve` (a separate process, the chosen store) with the DirectRunner and with a
-Dask cluster of `dask scheduler` + two `dask worker` processes, a baseline job then the big one on
-each. Measured: the Preparing rate (lines/s), task throughput of the baseline and of the big job,
-peak RSS (VmHWM) of the controller and of each worker process, the store's size, and
-DescribeJob/ListJobs latency over HTTP sampled while the big job runs. Then list-jobs and
-describe-job latency with `--jobs` jobs stored, in SQLite and in PostgreSQL (rows seeded outside
-the timed part). Results: OUT/million-tasks.{json,md}.
+Dask cluster of `dask scheduler` + two `dask worker` processes, a baseline job (the first lines of
+the manifest) then the big one on each. Measured: the Preparing rate (lines/s), task throughput of
+the baseline and of the big job, peak RSS (VmHWM) of the controller and of each worker process, the
+store's size, and DescribeJob/ListJobs latency over HTTP sampled while the big job runs. Then
+list-jobs and describe-job latency with `--jobs` jobs stored, in SQLite and in PostgreSQL (rows
+seeded outside the timed part). Results: OUT/million-tasks.{json,md}.
 """
 
 from __future__ import annotations
@@ -39,6 +39,15 @@ from typing import Any
 import psutil
 
 from benchmarks.harness import RESULTS, timed
+from benchmarks.million_workload import (
+    ACCOUNT,
+    DESCRIPTIONS,
+    OPERATIONS,
+    Workload,
+    job_body,
+    prepare,
+)
+from benchmarks.seeding import SEEDERS
 from cosbatch.controller import JobService
 from cosbatch.lifecycle import TERMINAL
 from cosbatch.lifecycle import JobStatus as S
@@ -48,7 +57,6 @@ from cosbatch.store import rows as store_rows
 from cosbatch.wire.dialects import parse_create_job
 
 ROOT = Path(__file__).resolve().parents[1]
-ACCOUNT = "000000000000"
 #: --smoke: (tasks, baseline tasks, jobs stored). Its figures mean nothing; it shows every part runs.
 SMOKE = (2_000, 500, 1_000)
 FULL = (1_000_000, 20_000, 100_000)
@@ -165,26 +173,6 @@ def store_size_mib(url: str) -> float:
 
 
 # -- the jobs ---------------------------------------------------------------------------------
-def write_manifest(client: Any, bucket: str, lines: int) -> str:
-    """An N-line CSV manifest in `bucket` (setup, not timed); its ARN."""
-    key = f"manifests/{lines}-{uuid.uuid4().hex[:6]}.csv"
-    body = "".join(f"{bucket},obj/{i:08d}\n" for i in range(lines)).encode()
-    client.put_object(Bucket=bucket, Key=key, Body=body)
-    return f"arn:aws:s3:::{bucket}/{key}"
-
-
-def job_body(manifest_arn: str, report_bucket: str) -> dict:
-    return {
-        "AccountId": ACCOUNT, "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
-        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/bench",
-        "Manifest": {"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
-                     "Location": {"ObjectArn": manifest_arn}},
-        "Operation": {"Invoke": {"Function": "benchmarks.noop:noop"}},
-        "Report": {"Enabled": True, "Bucket": f"arn:aws:s3:::{report_bucket}", "Format": "Report_CSV_20180820",
-                   "Prefix": "bench", "ReportScope": "AllTasks"},
-    }
-
-
 def _seconds_between(history: list, start: S, end: S) -> float:
     at = {}
     for change in history:
@@ -192,11 +180,10 @@ def _seconds_between(history: list, start: S, end: S) -> float:
     return (at[end] - at[start]).total_seconds()
 
 
-def run_job(service: JobService, server: Any, manifest_arn: str, report_bucket: str, tasks: int,
-            sample_api: bool) -> dict:
+def run_job(service: JobService, server: Any, body: dict, tasks: int, sample_api: bool) -> dict:
     """Create the job, wait for it to end; its figures from the job's own history."""
     created = time.perf_counter()
-    job = service.create_job(parse_create_job(job_body(manifest_arn, report_bucket)))
+    job = service.create_job(parse_create_job(body))
     sampler = ApiSampler(server, job.job_id) if sample_api else None
     deadline = time.monotonic() + 600 + tasks / 100  # a stuck job fails the benchmark, never hangs it
     with sampler or nullcontext():
@@ -209,6 +196,8 @@ def run_job(service: JobService, server: Any, manifest_arn: str, report_bucket: 
     if done.status is not S.COMPLETE or done.progress_summary.number_of_tasks_succeeded != tasks:
         raise RuntimeError(f"job {job.job_id} did not complete cleanly: {done.status} {done.progress_summary} "
                            f"{done.failure_reasons}")
+    if done.dry_run is not bool(body.get("DryRun")):
+        raise RuntimeError(f"job {job.job_id} has DryRun {done.dry_run}, its body asked {body.get('DryRun')}")
     history = service.history(job.job_id)
     preparing = _seconds_between(history, S.PREPARING, S.READY)
     active = _seconds_between(history, S.ACTIVE, S.COMPLETE)
@@ -220,17 +209,15 @@ def run_job(service: JobService, server: Any, manifest_arn: str, report_bucket: 
     return out
 
 
-def run_on(runner: str, env: dict, sizes: tuple[int, int], workdir: Path) -> dict:
-    """The baseline job then the big one on one `cosbatch serve` with `runner`."""
+def run_on(runner: str, env: dict, workload: Workload, sizes: tuple[int, int], workdir: Path) -> dict:
+    """The baseline job then the big one on one `cosbatch serve` with `runner`, over the seeded objects."""
     from tests.support.api_server import start_api_server
     from tests.support.dask_cluster import dask_processes
 
     tasks, baseline = sizes
     client, store_url = env["client"], env["store_url"]
-    bucket, reports = f"m-{uuid.uuid4().hex[:8]}", f"r-{uuid.uuid4().hex[:8]}"
-    client.create_bucket(Bucket=bucket)
+    reports = f"r-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=reports)
-    manifests = {n: write_manifest(client, bucket, n) for n in (baseline, tasks)}
     store = open_store(store_url)
     service = JobService(store, StorageCatalog.at(env["endpoint"]))
     with dask_processes(workdir / "dask") if runner == "dask" else nullcontext() as cluster:
@@ -240,10 +227,14 @@ def run_on(runner: str, env: dict, sizes: tuple[int, int], workdir: Path) -> dic
         try:
             workers = [w.pid for w in cluster.workers] if cluster else []
             result: dict[str, Any] = {"runner": runner}
-            result["baseline"] = run_job(service, server, manifests[baseline], reports, baseline, sample_api=False)
+            result["baseline"] = run_job(service, server, workload.job_body(baseline, reports, f"{runner}-baseline"),
+                                         baseline, sample_api=False)
+            result["baseline"]["objects_checked"] = workload.check_done(client, baseline, f"{runner}-baseline")
             size_before = store_size_mib(store_url)
             with PeakRss(server.process.pid, workers) as peaks:
-                result["big"] = run_job(service, server, manifests[tasks], reports, tasks, sample_api=True)
+                result["big"] = run_job(service, server, workload.job_body(tasks, reports, f"{runner}-big"),
+                                        tasks, sample_api=True)
+            result["big"]["objects_checked"] = workload.check_done(client, tasks, f"{runner}-big")
             result["controller_peak_rss_mib"] = peaks.mib("controller")
             result["worker_peak_rss_mib"] = peaks.mib("worker")
             result["worker_processes"] = len([1 for (role, _) in peaks.peaks if role == "worker"])
@@ -259,7 +250,8 @@ def run_on(runner: str, env: dict, sizes: tuple[int, int], workdir: Path) -> dic
 def seed_jobs(store: Any, n: int) -> list[str]:
     """`n` job rows through the store's own row mapping, in batches (setup, not timed)."""
     service = JobService(store)
-    template = service.create_job(parse_create_job(job_body("arn:aws:s3:::bench/m.csv", "bench-reports")))
+    noop = {"Invoke": {"Function": "benchmarks.noop:noop"}}
+    template = service.create_job(parse_create_job(job_body("arn:aws:s3:::bench/m.csv", "bench-reports", noop)))
     placeholders = ",".join(["?"] * store_rows.INSERT_JOB_COUNT)
     ids = [template.job_id]
     for start in range(1, n, 5000):
@@ -297,10 +289,9 @@ def many_jobs_latency(url: str, jobs: int, samples: int = 50) -> dict:
 def markdown(doc: dict) -> str:
     meta = doc["meta"]
     lines = [f"# A million tasks ({meta['mode']}, {meta['date']})", "",
-             f"Machine: {meta['machine']}. Store of the runs: {meta['store']}. Job: Invoke of a no-op function "
-             f"over a {meta['tasks']:,}-line manifest in SeaweedFS, report of every task; no request per object "
-             "to the storage (the objects are not seeded). Baseline: the same job of "
-             f"{meta['baseline']:,} lines on the same controller.", "",
+             f"Machine: {meta['machine']}. Store of the runs: {meta['store']}. Job: {DESCRIPTIONS[meta['operation']]}, "
+             f"over a {meta['tasks']:,}-line manifest in SeaweedFS, report of every task. Baseline: the same job "
+             f"over the first {meta['baseline']:,} lines, on the same controller.", "", _seeding(meta), "",
              "| runner | Preparing lines/s | tasks/s baseline | tasks/s big | big / baseline | controller peak RSS "
              "| worker peak RSS (largest process) | store growth | DescribeJob ms (median / p95 / max) "
              "| ListJobs ms (median / p95 / max) |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -315,6 +306,7 @@ def markdown(doc: dict) -> str:
     lines += ["", "Big job, create to Complete: " + "; ".join(
         f"{r['runner']} {r['big']['create_to_complete_s']:.0f} s (Preparing {r['big']['preparing_s']:.1f} s, "
         f"Active to Complete {r['big']['active_s']:.1f} s)" for r in doc["runs"]) + ".", "",
+        *_checks(meta, doc["runs"]),
         f"## list-jobs and describe-job with {meta['jobs']:,} jobs stored", "",
         "| store | list-jobs page of 100, ms (median / p95 / max) | describe-job, ms (median / p95 / max) |",
         "|---|---|---|"]
@@ -324,6 +316,27 @@ def markdown(doc: dict) -> str:
     lines += ["", "Goals (issue 17): big / baseline throughput within 10% (>= 0.90), controller < 500 MiB, "
               "list-jobs <= 50 ms, describe-job <= 10 ms."]
     return "\n".join(lines) + "\n"
+
+
+def _seeding(meta: dict) -> str:
+    seeded = meta.get("seeded")
+    if not seeded:
+        return "Objects: none seeded (the operation sends no request per object)."
+    return (f"Objects: {seeded['objects']:,} of {seeded['object_bytes']} bytes seeded once before the runs, outside "
+            f"the timed part, by {seeded['tool']}: {seeded['seconds']:.1f} s, {seeded['objects_per_s']:,.0f} "
+            "objects/s; every job and both runners use the same objects. Manifests written in "
+            f"{meta['manifest_write_s']:.1f} s.")
+
+
+def _checks(meta: dict, runs: list[dict]) -> list[str]:
+    if meta["operation"] == "tagging":
+        checked = ", ".join(f"{r['runner']} {r['baseline']['objects_checked']} + {r['big']['objects_checked']}"
+                            for r in runs)
+        return [f"After each job, the tags of sampled objects were read back and named that job ({checked} "
+                "objects, baseline + big).", ""]
+    if meta["operation"] == "dryrun":
+        return ["Every task succeeded, so every HEAD found its object (a missing one fails its task).", ""]
+    return []
 
 
 def _workers(run: dict) -> str:
@@ -346,10 +359,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", choices=("postgresql", "sqlite"), default="postgresql",
                         help="the store of the runs (default postgresql); list/describe use both")
     parser.add_argument("--pg-url", help="an existing PostgreSQL database (default: start a server in a temp dir)")
+    parser.add_argument("--operation", choices=OPERATIONS, default="tagging",
+                        help="what each task does (default tagging); tagging and dryrun touch seeded objects")
+    parser.add_argument("--seeder", choices=SEEDERS, default="threads",
+                        help="how the objects are seeded before the runs (default threads: the faster here)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where million-tasks.{json,md} go")
     args = parser.parse_args(argv)
     tasks, baseline, jobs = SMOKE if args.smoke else FULL
     tasks, baseline, jobs = args.tasks or tasks, args.baseline or baseline, args.jobs or jobs
+    if jobs <= 100 or tasks < 1 or baseline < 1:
+        parser.error("--jobs must be above 100 (a list-jobs page of 100 must have a next page); "
+                     "--tasks and --baseline at least 1")
     runners = [r.strip() for r in args.runners.split(",") if r.strip()]
     if unknown := set(runners) - {"direct", "dask"}:
         parser.error(f"unknown runners {sorted(unknown)}")
@@ -376,14 +396,18 @@ def main(argv: list[str] | None = None) -> int:
 
     doc: dict[str, Any] = {"meta": {
         "mode": "smoke" if args.smoke else "full", "tasks": tasks, "baseline": baseline, "jobs": jobs,
-        "store": args.store, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "store": args.store, "operation": args.operation, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"},
         "runs": [], "stores": {}}
     try:
         env = {"client": s3.client(), "endpoint": s3.endpoint_url}
+        print(f"seeding {max(tasks, baseline):,} objects ({args.operation}) ...", file=sys.stderr, flush=True)
+        workload = prepare(env["client"], s3.endpoint_url, args.operation, (baseline, tasks), workdir, args.seeder)
+        doc["meta"]["seeded"] = workload.seeded
+        doc["meta"]["manifest_write_s"] = workload.manifest_write_s
         for runner in runners:
             print(f"running {runner} ...", file=sys.stderr, flush=True)
-            doc["runs"].append(run_on(runner, {**env, "store_url": fresh(args.store)}, (tasks, baseline),
+            doc["runs"].append(run_on(runner, {**env, "store_url": fresh(args.store)}, workload, (tasks, baseline),
                                       workdir / runner))
         for kind in ("sqlite", "postgresql"):
             print(f"list/describe with {jobs:,} jobs in {kind} ...", file=sys.stderr, flush=True)

@@ -39,9 +39,10 @@ def test_every_scenario_runs_and_is_written(tmp_path):
 
 
 def test_the_million_task_benchmark_runs_small(tmp_path):
-    """`python -m benchmarks.million_tasks --smoke`: the no-op job on `cosbatch serve` with the
-    DirectRunner and with a `dask scheduler` + two `dask worker` cluster, on PostgreSQL, then
-    list/describe with many jobs in both stores. Every figure is present; none is judged."""
+    """`python -m benchmarks.million_tasks --smoke`: objects seeded once, then the tagging job over
+    them on `cosbatch serve` with the DirectRunner and with a `dask scheduler` + two `dask worker`
+    cluster, on PostgreSQL, then list/describe with many jobs in both stores. Every figure is
+    present; none is judged."""
     committed = ROOT / "benchmarks" / "results" / "million-tasks.md"
     before = committed.read_bytes() if committed.exists() else None
     proc = subprocess.run([sys.executable, "-m", "benchmarks.million_tasks", "--smoke", "--out", str(tmp_path)],
@@ -49,16 +50,22 @@ def test_the_million_task_benchmark_runs_small(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     doc = json.loads((tmp_path / "million-tasks.json").read_text())
     assert doc["meta"]["mode"] == "smoke" and doc["meta"]["store"] == "postgresql"
+    assert doc["meta"]["operation"] == "tagging"
+    seeded = doc["meta"]["seeded"]
+    assert seeded["objects"] == doc["meta"]["tasks"] and seeded["seconds"] > 0 and seeded["objects_per_s"] > 0
     assert [r["runner"] for r in doc["runs"]] == ["direct", "dask"]
     for run in doc["runs"]:
         assert run["big"]["tasks"] == doc["meta"]["tasks"] and run["baseline"]["tasks"] == doc["meta"]["baseline"]
         assert run["big"]["preparing_lines_per_s"] > 0 and run["big"]["tasks_per_s"] > 0
         assert run["big"]["describe_job_ms"]["samples"] > 0 and run["big"]["list_jobs_ms"]["samples"] > 0
         assert run["controller_peak_rss_mib"] > 0 and run["store_mib_after"] > 0
+        # the objects sampled after each job carry that job's tags: it tagged the seeded objects
+        assert run["baseline"]["objects_checked"] > 0 and run["big"]["objects_checked"] > 0
     dask = doc["runs"][1]
     assert dask["worker_processes"] >= 2 and dask["worker_peak_rss_mib"] > 0  # the dask workers were measured
     assert set(doc["stores"]) == {"sqlite", "postgresql"}
     for figures in doc["stores"].values():
         assert figures["jobs"] == doc["meta"]["jobs"] and figures["list_jobs_ms"]["samples"] == 50
-    assert "| dask |" in (tmp_path / "million-tasks.md").read_text()
+    table = (tmp_path / "million-tasks.md").read_text()
+    assert "| dask |" in table and "S3PutObjectTagging" in table and f"{seeded['objects']:,} of 16 bytes seeded" in table
     assert (committed.read_bytes() if committed.exists() else None) == before
