@@ -1,6 +1,6 @@
 """launch/dask_pardo.py on a real `distributed` cluster (2 worker processes) with Beam's DaskRunner:
-a worker keeps no output of the partitions it has run, and what a DoFn emits in `finish_bundle`
-reaches the next step once. Beam 2.77's own ParDo step fails all three tests."""
+a worker keeps neither the outputs nor the DoFns of the partitions it has run, and what a DoFn
+emits in `finish_bundle` reaches the next step once. Beam 2.77's own ParDo step fails all four tests."""
 
 from __future__ import annotations
 
@@ -26,19 +26,43 @@ class Payload:
         self.data = bytes(1000)
 
 
-def _live_payloads() -> int:
+def _alive(class_name: str) -> int:
+    """Objects of that class alive in this process."""
     gc.collect()
-    return sum(1 for o in gc.get_objects() if type(o).__name__ == "Payload")
+    return sum(1 for o in gc.get_objects() if type(o).__name__ == class_name)
 
 
 class _EmitPayload(beam.DoFn):
     def start_bundle(self) -> None:
         # Workers run one partition at a time (one thread), so any Payload alive now was
         # emitted by a partition this worker finished earlier.
-        self.alive_before = _live_payloads()
+        self.alive_before = _alive("Payload")
 
     def process(self, n: int):
         yield Payload(n, self.alive_before)
+
+
+class Resource:
+    """What a DoFn's setup makes (a client, a pool, a store connection in cosbatch's DoFns)."""
+
+    def __init__(self) -> None:
+        self.data = bytes(100_000)
+
+
+class _Probe(beam.DoFn):
+    """Counts, at the start of each bundle, the DoFns of its kind and the Resources alive in its worker."""
+
+    def __init__(self) -> None:
+        self.plan = list(range(10_000))  # what cosbatch's DoFns carry: the job plan
+
+    def setup(self) -> None:
+        self.resource = Resource()  # kept after teardown, as an attribute is
+
+    def start_bundle(self) -> None:
+        self.alive = (_alive("_Probe"), _alive("Resource"))
+
+    def process(self, n: int):
+        yield n, self.alive
 
 
 class _EmitInFinishBundle(beam.DoFn):
@@ -101,6 +125,23 @@ def test_workers_keep_no_output_of_the_partitions_they_ran(dask_cluster):
     # With Beam 2.77's step, a worker's k-th partition finds the Payloads of the k-1 before it
     # (each partition's outputs stay in its task's arguments until the job ends).
     assert Counter(alive for _, alive in outputs) == {0: N}
+
+
+def test_workers_keep_no_dofn_of_the_partitions_they_ran(dask_cluster):
+    result = _run(dask_cluster, lambda numbers: numbers | "Probe" >> beam.ParDo(_Probe()))
+    try:
+        result.wait_until_finish()
+        outputs = _outputs(result)
+    finally:
+        result.client.close()
+    assert sorted(n for n, _ in outputs) == list(range(N))
+    dofns, resources = Counter(alive[0] for _, alive in outputs), Counter(alive[1] for _, alive in outputs)
+    # Alive in a worker: the running DoFn, with its Resource, and those of the next task the
+    # scheduler has sent it (up to 2 tasks in hand: distributed's worker-saturation). Beam 2.77's
+    # step keeps every DoFn it ran (with its plan and its Resource) until the job ends: the k-th
+    # partition of a worker finds k of them (up to 15 here: 30 partitions on 2 workers).
+    assert resources == {1: N}, resources
+    assert max(dofns) <= 3, dofns
 
 
 def test_finish_bundle_outputs_reach_the_next_step_once(dask_cluster):
