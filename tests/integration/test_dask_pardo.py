@@ -97,9 +97,8 @@ class _FailOn(beam.DoFn):
             Path(self.marker).write_text("torn down")
 
 
-def _run(dask_cluster, build) -> list:
-    """Run the pipeline `build(p)` adds to on the cluster; its final outputs, in any order. The
-    job's futures are still held when `check(client)` runs, as they are while a job runs."""
+def _run(dask_cluster, build):
+    """Start the pipeline that `build` adds to the numbers 0..N-1 on the cluster; its result."""
     dask_pardo.install()
     options = PipelineOptions(flags=["--runner=apache_beam.runners.dask.dask_runner.DaskRunner",
                                      f"--dask_npartitions={PARTITIONS}",
@@ -109,18 +108,19 @@ def _run(dask_cluster, build) -> list:
     return pipeline.run()
 
 
-def _outputs(result) -> list:
-    return [x for future in result.futures for x in future.result()]
+def _outputs(dask_cluster, build) -> list:
+    """Run that pipeline to its end; its final outputs, in any order."""
+    result = _run(dask_cluster, build)
+    try:
+        result.wait_until_finish()
+        return [x for future in result.futures for x in future.result()]
+    finally:
+        result.client.close()
 
 
 def test_workers_keep_no_output_of_the_partitions_they_ran(dask_cluster):
-    result = _run(dask_cluster, lambda numbers: numbers | "Payload" >> beam.ParDo(_EmitPayload())
-                  | "Numbers" >> beam.Map(lambda payload: (payload.n, payload.alive_before)))
-    try:
-        result.wait_until_finish()
-        outputs = _outputs(result)
-    finally:
-        result.client.close()
+    outputs = _outputs(dask_cluster, lambda numbers: numbers | "Payload" >> beam.ParDo(_EmitPayload())
+                      | "Numbers" >> beam.Map(lambda payload: (payload.n, payload.alive_before)))
     assert sorted(n for n, _ in outputs) == list(range(N))
     # With Beam 2.77's step, a worker's k-th partition finds the Payloads of the k-1 before it
     # (each partition's outputs stay in its task's arguments until the job ends).
@@ -128,12 +128,7 @@ def test_workers_keep_no_output_of_the_partitions_they_ran(dask_cluster):
 
 
 def test_workers_keep_no_dofn_of_the_partitions_they_ran(dask_cluster):
-    result = _run(dask_cluster, lambda numbers: numbers | "Probe" >> beam.ParDo(_Probe()))
-    try:
-        result.wait_until_finish()
-        outputs = _outputs(result)
-    finally:
-        result.client.close()
+    outputs = _outputs(dask_cluster, lambda numbers: numbers | "Probe" >> beam.ParDo(_Probe()))
     assert sorted(n for n, _ in outputs) == list(range(N))
     dofns, resources = Counter(alive[0] for _, alive in outputs), Counter(alive[1] for _, alive in outputs)
     # Alive in a worker: the running DoFn, with its Resource, and those of the next task the
@@ -145,13 +140,8 @@ def test_workers_keep_no_dofn_of_the_partitions_they_ran(dask_cluster):
 
 
 def test_finish_bundle_outputs_reach_the_next_step_once(dask_cluster):
-    result = _run(dask_cluster, lambda numbers: numbers | "Held" >> beam.ParDo(_EmitInFinishBundle())
-                  | "Times10" >> beam.Map(lambda n: n * 10))
-    try:
-        result.wait_until_finish()
-        outputs = _outputs(result)
-    finally:
-        result.client.close()
+    outputs = _outputs(dask_cluster, lambda numbers: numbers | "Held" >> beam.ParDo(_EmitInFinishBundle())
+                      | "Times10" >> beam.Map(lambda n: n * 10))
     assert Counter(outputs) == Counter(n * 10 for n in range(N))  # Beam 2.77's step: none at all
 
 
