@@ -9,7 +9,8 @@ parallelism (its Reshuffle is a no-op), so each pending segment becomes its own
 partition unless `dask_npartitions` says otherwise: a segment is then read, applied
 and recorded by one worker, and pause/cancel are noticed between segments as on
 DirectRunner. Beam's DaskRunner reports no metrics; the store's counts are
-authoritative anyway.
+authoritative anyway. Its ParDo step is replaced by launch/dask_pardo.py: upstream's keeps
+every output on the worker until the job ends and loses those of `finish_bundle`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError
+from launch import dask_pardo
 from launch.base import int_option
 from pipelines.batch_job import build_pipeline
 
@@ -54,6 +56,7 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
         raise ConfigError("dask runner needs dask and distributed: pip install 'cosbatch[dask]'") from None
     from apache_beam.runners.dask.dask_runner import DaskOptions  # registers the flags
 
+    dask_pardo.install()  # before the runner translates the pipeline: see launch/dask_pardo.py
     remote = options.get("dask_client_address") or options.get("dask_scheduler_file")
     local = [key for key in LOCAL_CLUSTER_OPTIONS if options.get(key)]
     if remote and local:

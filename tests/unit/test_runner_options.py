@@ -162,6 +162,18 @@ def test_dask_options():
     assert options.view_as(StandardOptions).runner.endswith("DaskRunner")
 
 
+def test_dask_options_replace_beams_pardo_step(monkeypatch):
+    """The DaskRunner that runs a cosbatch job translates ParDos with launch/dask_pardo.py's step."""
+    import apache_beam as beam
+    from apache_beam.runners.dask import transform_evaluator
+
+    from launch import dask_pardo
+
+    monkeypatch.setitem(transform_evaluator.TRANSLATIONS, beam.ParDo, transform_evaluator.ParDo)  # Beam's own
+    pipeline_options_for(PLAN, RunnerConfig("dask"))
+    assert transform_evaluator.TRANSLATIONS[beam.ParDo] is dask_pardo.ParDo
+
+
 def test_each_run_of_a_job_is_a_new_dask_graph(tmp_path):
     """A re-run (after a pause, a failure) must not resubmit the keys of the run just released:
     Dask names tasks by hashing their inputs, and can deadlock on released keys submitted again."""
