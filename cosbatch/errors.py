@@ -73,3 +73,9 @@ class ConfigError(CosbatchError, code="InvalidConfiguration", http_status=400):
 
 class TooManyTags(InvalidRequest, code="TooManyTags"):
     """More job tags than AWS allows (50); S3 Control answers TooManyTagsException."""
+
+
+class RunnerUnavailable(CosbatchError, code="RunnerUnavailable", http_status=503):
+    """The runner a job is to run on cannot be used (no Flink job server jar, a Flink master or
+    Dask scheduler that does not answer). Not a fault of any job: the CLI stops (exit 1) and the
+    jobs stay as they were, and a job whose runner goes away while it runs waits, never Failed."""

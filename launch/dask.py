@@ -39,7 +39,6 @@ OPTIONS = {
     "has its own pool of --concurrency threads)",
 }
 REQUIRED: tuple[tuple[str, ...], ...] = ()
-RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 LOCAL_CLUSTER_OPTIONS = ("dask_local_workers", "dask_threads_per_worker")
 #: The distributed scheduler runs a lost worker's tasks again on the others (up to its
 #: `allowed-failures`, then the pipeline fails with KilledWorker), so the controller does not
@@ -48,8 +47,10 @@ RECOVERS_LOST_WORKERS = True
 
 
 def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
-    # As flags: DaskOptions' attribute names (address, npartitions, ...) differ from its flags,
-    # and PipelineOptions(**kwargs) silently drops keys that are not attribute names.
+    """The scheduler's options (the runner is `dask_pardo.CosbatchDaskRunner`, made by `run` with
+    the partition count `partitions` gives)."""
+    # As flags: DaskOptions' attribute names (address, ...) differ from its flags, and
+    # PipelineOptions(**kwargs) silently drops keys that are not attribute names.
     try:
         import distributed  # noqa: F401  (Beam's DaskRunner needs it; its import error is vague)
     except ImportError:
@@ -62,15 +63,19 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
     if remote and local:
         raise ConfigError(f"dask runner option {local[0]} is for the LocalCluster it starts; "
                           "with dask_client_address or dask_scheduler_file, size the cluster itself")
-    npartitions = int_option("dask", options, "dask_npartitions", max(1, len(plan.segments)))
-    flags = [f"--runner={RUNNER}", f"--dask_npartitions={npartitions}"]
+    partitions(plan, options)  # a bad value fails here, before any job is touched
+    flags = []
     for key in ("dask_client_address", "dask_scheduler_file"):
         if options.get(key):
             flags.append(f"--{key}={options[key]}")
     timeout = int_option("dask", options, "dask_connection_timeout")
     if timeout is not None:
         flags.append(f"--dask_connection_timeout={timeout}")
-    return PipelineOptions(flags=flags, save_main_session=False).view_as(DaskOptions)
+    return PipelineOptions(flags=flags).view_as(DaskOptions)
+
+
+def partitions(plan: JobPlan, options: Mapping[str, str]) -> int:
+    return int_option("dask", options, "dask_npartitions", max(1, len(plan.segments)))
 
 
 @contextmanager
@@ -96,7 +101,8 @@ def _scheduler_address(options: Mapping[str, str]) -> Iterator[dict[str, str]]:
 
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
     with _scheduler_address(options) as resolved:
-        pipeline = beam.Pipeline(options=pipeline_options(plan, resolved))
+        runner = dask_pardo.CosbatchDaskRunner(partitions(plan, resolved))
+        pipeline = beam.Pipeline(runner=runner, options=pipeline_options(plan, resolved))
         build_pipeline(pipeline, plan)
         result = pipeline.run()
         try:

@@ -1,7 +1,11 @@
-"""The ParDo step of Beam's DaskRunner, replaced: a worker keeps nothing of a partition it has
-run, and what a DoFn emits in `finish_bundle` reaches the next step.
+"""Beam's DaskRunner with its ParDo and Create steps replaced: a worker keeps nothing of a
+partition it has run, what a DoFn emits in `finish_bundle` reaches the next step, the Create's
+partitions are the ones launch/dask.py asks for, and the `distributed.Client` gets only the
+scheduler options (Beam 2.62's passes it every non-default pipeline option, `runner` included,
+which it refuses).
 
-Written against apache-beam 2.77, `apache_beam/runners/dask/transform_evaluator.py`, whose
+The ParDo step was written against apache-beam 2.77 and holds for 2.62, the version cosbatch
+pins (README "Runners and versions"): `apache_beam/runners/dask/transform_evaluator.py`, whose
 `ParDo.apply` builds, when the graph is built, one `OneReceiver` per ParDo and passes it, with
 the `DoFnSignature` (the DoFn) and the `_OutputHandler` that writes into the receiver, as
 arguments of every partition's task (`apply_dofn_to_bundle`). A `distributed` worker keeps a
@@ -30,15 +34,19 @@ teardown, once per partition), except that teardown also runs when the bundle fa
 
 from __future__ import annotations
 
+import contextvars
 import typing as t
 
 import apache_beam
 from apache_beam import DoFn
 from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
 from apache_beam.runners.dask import transform_evaluator as upstream
+from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunner, DaskRunnerResult
+from apache_beam.runners.dask.overrides import _Create, dask_overrides
 from apache_beam.runners.dask.transform_evaluator import (
     DaskBagOp,
     OneReceiver,
+    OpInput,
     OpSide,
     get_windowed_value,
 )
@@ -97,6 +105,54 @@ class ParDo(DaskBagOp):
             _run_bundle, _DoFnSlot(transform.fn), window_fn, transform.label, side_inputs, list(args), kwargs)
 
 
+#: The number of bag partitions of the pipeline being translated (None: one per element).
+_PARTITIONS: contextvars.ContextVar[int | None] = contextvars.ContextVar("cosbatch_dask_partitions", default=None)
+#: The `DaskOptions` that are `distributed.Client` arguments.
+CLIENT_OPTIONS = ("address", "timeout", "scheduler_file", "name", "connection_limit")
+
+
+class Create(DaskBagOp):
+    """The pipeline's `beam.Create` as a bag of the asked number of partitions (launch/dask.py asks
+    one per pending segment, so each segment is one worker's task)."""
+
+    def apply(self, input_bag: OpInput, side_inputs: OpSide = None) -> db.Bag:
+        from dask import bag
+
+        items = t.cast(_Create, self.transform).values
+        wanted = _PARTITIONS.get() or len(items)
+        return bag.from_sequence(items, npartitions=max(1, min(wanted, len(items))))
+
+
+class CosbatchDaskRunner(DaskRunner):
+    """Beam's DaskRunner, translating with the steps above and connecting with the scheduler
+    options alone."""
+
+    def __init__(self, npartitions: int | None = None) -> None:
+        super().__init__()
+        self.npartitions = npartitions
+
+    def run_pipeline(self, pipeline, options):
+        import dask
+        import dask.distributed as ddist
+
+        install()
+        dask_options = options.view_as(DaskOptions)
+        client = ddist.Client(**{key: getattr(dask_options, key) for key in CLIENT_OPTIONS
+                                 if getattr(dask_options, key, None) is not None})
+        pipeline.replace_all(dask_overrides())
+        visitor = self.to_dask_bag_visitor()
+        token = _PARTITIONS.set(self.npartitions)
+        try:
+            pipeline.visit(visitor)
+        finally:
+            _PARTITIONS.reset(token)
+        # The last step's bag reaches every other through the graph: computing only it, as Beam
+        # 2.77 does, keeps the intermediate steps' outputs (every task) out of worker memory.
+        graph = dask.optimize(list(visitor.bags.values())[-1])
+        return DaskRunnerResult(client, client.compute(graph))
+
+
 def install() -> None:
-    """Make the DaskRunner of this process translate every ParDo with `ParDo` above."""
+    """Make the DaskRunner of this process translate every ParDo and Create with the steps above."""
     upstream.TRANSLATIONS[apache_beam.ParDo] = ParDo
+    upstream.TRANSLATIONS[_Create] = Create

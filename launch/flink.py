@@ -1,21 +1,33 @@
 """Flink: through a Beam job server (`job_endpoint`, PortableRunner) or Beam's FlinkRunner
 (`flink_master`, which starts the Flink job server itself; it needs Java).
 
-User code runs in the SDK harness given by `environment_type`: DOCKER (default) in
-`sdk_container_image` (build it from launch/Dockerfile), PROCESS or EXTERNAL with
-`environment_config`, or LOOPBACK in this process (for a local Flink only).
+User code runs in the SDK harness given by `environment_type`: PROCESS (default), which the
+TaskManager starts as a command on its own host (default: this Python's `cosbatch-sdk-worker`,
+launch/sdk_worker.py, so a local cluster needs nothing else), EXTERNAL (a Beam worker pool at
+`environment_config`), DOCKER in `sdk_container_image` (build it from launch/Dockerfile; needs a
+Docker engine beside every TaskManager), or LOOPBACK in this process (a local Flink only).
 Workers other than this process must reach the store; see README "Scaling out".
+
+`check_available` is asked before any job goes Active: the job server jar is there (or is
+obtained with Maven), and the Flink master or the job endpoint answers.
 """
 
 from __future__ import annotations
 
+import json
+import socket
+import sys
+import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.control.plan import JobPlan
-from cosbatch.errors import ConfigError
+from cosbatch.errors import ConfigError, RunnerUnavailable
 from launch.base import pass_options
 from pipelines.batch_job import run_pipeline
 
@@ -27,18 +39,21 @@ OPTIONS = {
     "flink_version": "Flink version of the FlinkRunner's job server, e.g. 1.19",
     "flink_job_server_jar": "path or URL of the Flink job server jar (FlinkRunner)",
     "parallelism": "Flink parallelism",
-    "environment_type": f"one of {', '.join(ENVIRONMENTS)} (default DOCKER)",
-    "environment_config": "the environment's image (DOCKER), command JSON (PROCESS) or address (EXTERNAL)",
+    "environment_type": f"one of {', '.join(ENVIRONMENTS)} (default PROCESS)",
+    "environment_config": "the environment's command JSON (PROCESS; default: this Python's "
+    "cosbatch-sdk-worker), worker pool address (EXTERNAL) or image (DOCKER)",
     "sdk_container_image": "worker image for DOCKER, e.g. built from launch/Dockerfile",
     "sdk_worker_parallelism": "SDK harness processes per Flink task manager",
 }
 REQUIRED: tuple[tuple[str, ...], ...] = (("job_endpoint", "flink_master"),)
 
 
-def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
+def pipeline_options(plan: JobPlan, options: Mapping[str, str], job_server: str | None = None) -> PipelineOptions:
+    """What is submitted. With `job_server` (the endpoint of the Flink job server `run` started for
+    `flink_master`), Beam's PortableRunner submits to it; without, Beam's FlinkRunner options."""
     if options.get("job_endpoint") and options.get("flink_master"):
         raise ConfigError("flink runner takes job_endpoint (PortableRunner) or flink_master (FlinkRunner), not both")
-    environment = (options.get("environment_type") or "DOCKER").upper()
+    environment = (options.get("environment_type") or "PROCESS").upper()
     if environment not in ENVIRONMENTS:
         raise ConfigError(f"flink runner environment_type must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}")
     config = options.get("environment_config") or None
@@ -50,8 +65,11 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
                 "flink runner with environment_type=DOCKER needs --runner-option sdk_container_image=... "
                 "(an image with cosbatch installed: build launch/Dockerfile)"
             )
-    elif environment in ("PROCESS", "EXTERNAL") and not config:
-        raise ConfigError(f"flink runner with environment_type={environment} needs --runner-option environment_config=...")
+    elif environment == "PROCESS" and not config:
+        config = json.dumps({"command": default_worker_command()})
+    elif environment == "EXTERNAL" and not config:
+        raise ConfigError("flink runner with environment_type=EXTERNAL needs --runner-option environment_config=HOST:PORT "
+                          "(a Beam worker pool: python -m apache_beam.runners.worker.worker_pool_main --service_port=PORT)")
     flags: dict = {
         "environment_type": environment,
         "save_main_session": False,
@@ -61,18 +79,89 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
         flags["environment_config"] = config
     if image is not None:
         flags["sdk_container_image"] = image
-    if options.get("job_endpoint"):
+    if options.get("job_endpoint") or job_server:
         flags["runner"] = "PortableRunner"
-        flags["job_endpoint"] = options["job_endpoint"]
+        flags["job_endpoint"] = options.get("job_endpoint") or job_server
         if options.get("artifact_endpoint"):
             flags["artifact_endpoint"] = options["artifact_endpoint"]
     else:
         flags["runner"] = "FlinkRunner"
         flags["flink_master"] = options["flink_master"]
-        pass_options("flink", options, flags, strings=("flink_version", "flink_job_server_jar"))
+        flags["flink_version"] = options.get("flink_version") or _default_flink_version()
+        pass_options("flink", options, flags, strings=("flink_job_server_jar",))
     pass_options("flink", options, flags, ints=("parallelism", "sdk_worker_parallelism"))
     return PipelineOptions(flags=[], **flags)
 
 
+def default_worker_command() -> str:
+    """This Python's `cosbatch-sdk-worker` (installed with cosbatch beside the interpreter)."""
+    command = Path(sys.executable).parent / "cosbatch-sdk-worker"
+    if not command.exists():
+        raise ConfigError(f"flink runner's default PROCESS environment runs {command}, which is not installed; "
+                          "reinstall cosbatch (pip install -e .) or pass --runner-option environment_config="
+                          '\'{"command": "/path/to/cosbatch-sdk-worker"}\'')
+    return str(command)
+
+
+def _default_flink_version() -> str:
+    from launch import flink_job_server
+
+    return flink_job_server.FLINK_FOR_BEAM.get(flink_job_server.installed_beam(), "1.19")
+
+
+def check_available(options: Mapping[str, str], timeout: float = 5.0) -> None:
+    """RunnerUnavailable naming what is missing, before any job is touched: the Flink master's
+    REST API (or the job endpoint) answers, and the FlinkRunner's job server jar is at hand."""
+    if options.get("job_endpoint"):
+        _check_port("job_endpoint", options["job_endpoint"], timeout)
+        return
+    master = options["flink_master"]
+    if master.strip() not in ("[local]", "[auto]"):
+        url = master if master.startswith(("http://", "https://")) else f"http://{master}"
+        try:
+            with urllib.request.urlopen(f"{url.rstrip('/')}/overview", timeout=timeout) as reply:
+                seen = json.load(reply)
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise RunnerUnavailable(
+                f"no Flink answers at flink_master={master} ({reason}); start one "
+                f"(python -m launch.flink_cluster start --rest-port {url.rsplit(':', 1)[-1].strip('/')}) "
+                "or correct --runner-option flink_master") from None
+        if not seen.get("taskmanagers"):
+            raise RunnerUnavailable(f"the Flink at flink_master={master} has no TaskManager; start one")
+    if not options.get("flink_job_server_jar"):
+        from launch import flink_job_server
+
+        flink_job_server.ensure_jar(options.get("flink_version") or None)
+    elif "://" not in options["flink_job_server_jar"] and not Path(options["flink_job_server_jar"]).exists():
+        raise RunnerUnavailable(f"flink_job_server_jar {options['flink_job_server_jar']} does not exist")
+
+
+def _check_port(option: str, address: str, timeout: float) -> None:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "localhost", int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as error:
+        raise RunnerUnavailable(f"nothing answers at {option}={address} ({error}); start the job service "
+                                "or correct --runner-option " + option) from None
+
+
+def job_server_for(options: Mapping[str, str]) -> str:
+    """The job endpoint of the Flink job server for `flink_master`: one JVM per controller process
+    and Flink master, started at the first job (launch/flink_job_server.py says why not Beam's
+    FlinkRunner's own)."""
+    from launch import flink_job_server
+
+    jar = options.get("flink_job_server_jar")
+    jar_path = Path(jar) if jar else flink_job_server.ensure_jar(options.get("flink_version") or None)
+    master = options["flink_master"].strip()
+    if master not in ("[local]", "[auto]") and not master.startswith(("http://", "https://")):
+        master = f"http://{master}"
+    log_dir = Path(tempfile.gettempdir()) / "cosbatch-flink"
+    return flink_job_server.JobServerProcess.for_master(jar_path, master, log_dir).endpoint
+
+
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
-    return run_pipeline(pipeline_options(plan, options), plan)
+    job_server = None if options.get("job_endpoint") else job_server_for(options)
+    return run_pipeline(pipeline_options(plan, options, job_server), plan)

@@ -95,8 +95,8 @@ def test_dataflow_refuses_a_store_workers_cannot_reach():
 
 
 def test_flink_job_server_options_pass_beams_validation():
-    config = {"job_endpoint": "flink-jobserver:8099", "sdk_container_image": "cosbatch-worker:0.1.0",
-              "parallelism": "8"}
+    config = {"job_endpoint": "flink-jobserver:8099", "environment_type": "DOCKER",
+              "sdk_container_image": "cosbatch-worker:0.1.0", "parallelism": "8"}
     options = pipeline_options_for(PLAN, RunnerConfig("flink", config))
     assert beam_errors(options, PortableRunner()) == []
     portable = options.view_as(PortableOptions)
@@ -104,6 +104,21 @@ def test_flink_job_server_options_pass_beams_validation():
         "flink-jobserver:8099", "DOCKER", "cosbatch-worker:0.1.0")
     assert options.view_as(StandardOptions).runner == "PortableRunner"
     assert options.get_all_options()["parallelism"] == 8
+
+
+def test_flink_default_environment_is_a_process_the_taskmanager_starts():
+    """With only flink_master, the SDK harness is this Python's cosbatch-sdk-worker, started by
+    the TaskManager (no Docker engine is needed)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    options = pipeline_options_for(PLAN, RunnerConfig("flink", {"flink_master": "127.0.0.1:8081"}))
+    portable = options.view_as(PortableOptions)
+    assert portable.environment_type == "PROCESS"
+    command = json.loads(portable.environment_config)["command"]
+    assert command == str(Path(sys.executable).parent / "cosbatch-sdk-worker") and Path(command).exists()
+    assert options.get_all_options()["flink_version"] == "1.19"  # the job server cosbatch obtains
 
 
 @pytest.mark.parametrize(
@@ -127,8 +142,10 @@ def test_flink_runner_options_pass_beams_validation(config):
     ("runner", "config", "message"),
     [
         ("flink", {}, "flink runner needs --runner-option job_endpoint=... or --runner-option flink_master=..."),
-        ("flink", {"job_endpoint": "h:8099"}, "environment_type=DOCKER needs --runner-option sdk_container_image"),
-        ("flink", {"flink_master": "h:8081", "environment_type": "PROCESS"}, "needs --runner-option environment_config"),
+        ("flink", {"job_endpoint": "h:8099", "environment_type": "docker"},
+         "environment_type=DOCKER needs --runner-option sdk_container_image"),
+        ("flink", {"flink_master": "h:8081", "environment_type": "EXTERNAL"},
+         "needs --runner-option environment_config=HOST:PORT"),
         ("flink", {"flink_master": "h:8081", "job_endpoint": "h:8099"}, "not both"),
         ("flink", {"flink_master": "h:8081", "environment_type": "LOOPBACK", "parallelism": "many"},
          "parallelism must be a whole number"),
@@ -158,8 +175,13 @@ def test_dask_options():
     options = pipeline_options_for(PLAN, RunnerConfig("dask", {"dask_client_address": "tcp://10.0.0.5:8786"}))
     all_options = options.get_all_options()
     assert all_options["address"] == "tcp://10.0.0.5:8786"  # DaskOptions' dest for --dask_client_address
-    assert all_options["npartitions"] == 3  # one bag partition per pending segment
-    assert options.view_as(StandardOptions).runner.endswith("DaskRunner")
+    from launch import dask
+
+    assert dask.partitions(PLAN, {}) == 3  # one bag partition per pending segment
+    assert dask.partitions(PLAN, {"dask_npartitions": "7"}) == 7
+    # Beam 2.62's DaskRunner passes every non-default option to distributed.Client, which refuses
+    # `runner`: the runner is an instance (dask_pardo.CosbatchDaskRunner), not a flag.
+    assert options.view_as(StandardOptions).runner is None
 
 
 def test_dask_options_replace_beams_pardo_step(monkeypatch):
