@@ -5,7 +5,10 @@ Each runner is one module in `launch/` with the same three names:
 - `OPTIONS`: the `--runner-option` keys it takes (Beam's own option names), each with
   a one-line help; `REQUIRED`: groups of keys of which at least one must be given;
 - `pipeline_options(plan, options) -> PipelineOptions`: what would be submitted;
-- `run(plan, options) -> PipelineResult`: build, submit, wait until finished.
+- `run(plan, options) -> PipelineResult`: build, submit, wait until finished;
+
+and, where the runner can tell, `check_available(options)`: RunnerUnavailable if it cannot be
+used now (asked before a job goes Active, and after a pipeline fails: see the scheduler).
 
 A `RunnerConfig` checks its keys when it is made, so a typo fails `cosbatch run`
 before any job is touched.
@@ -89,6 +92,14 @@ def check_store_reachable(config: RunnerConfig, store_url: str) -> None:
     check = getattr(runner_module(config.runner), "check_store_reachable", None)
     if check is not None:
         check(store_url)
+
+
+def check_runner_available(config: RunnerConfig) -> None:
+    """RunnerUnavailable naming what is missing (a job server jar, a Flink master or Dask scheduler
+    that does not answer), for runners that can tell; asked before any job goes Active."""
+    check = getattr(runner_module(config.runner), "check_available", None)
+    if check is not None:
+        check(config.options)
 
 
 def pipeline_options_for(plan: JobPlan, config: RunnerConfig) -> PipelineOptions:

@@ -23,7 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.control.plan import JobPlan
-from cosbatch.errors import ConfigError
+from cosbatch.errors import ConfigError, RunnerUnavailable
 from launch import dask_pardo
 from launch.base import int_option
 from pipelines.batch_job import build_pipeline
@@ -72,6 +72,35 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
     if timeout is not None:
         flags.append(f"--dask_connection_timeout={timeout}")
     return PipelineOptions(flags=flags).view_as(DaskOptions)
+
+
+def check_available(options: Mapping[str, str], timeout: float = 5.0) -> None:
+    """RunnerUnavailable if the Dask scheduler given does not answer (a LocalCluster is started
+    per job, so there is nothing to check without one)."""
+    import json
+    import socket
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    address = options.get("dask_client_address")
+    where = f"dask_client_address={address}"
+    if not address and options.get("dask_scheduler_file"):
+        path = Path(options["dask_scheduler_file"])
+        where = f"the scheduler in dask_scheduler_file={path}"
+        try:
+            address = json.loads(path.read_text())["address"]
+        except (OSError, ValueError, KeyError) as error:
+            raise RunnerUnavailable(f"cannot read dask_scheduler_file={path} ({error}); start the scheduler "
+                                    "(dask scheduler --scheduler-file ...) or correct the option") from None
+    if not address:
+        return
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    try:
+        with socket.create_connection((parsed.hostname or "localhost", parsed.port or 8786), timeout=timeout):
+            pass
+    except OSError as error:
+        raise RunnerUnavailable(f"no Dask scheduler answers at {where} ({error}); start it "
+                                "(dask scheduler) or correct --runner-option dask_client_address") from None
 
 
 def partitions(plan: JobPlan, options: Mapping[str, str]) -> int:

@@ -46,6 +46,9 @@ OPTIONS = {
     "sdk_worker_parallelism": "SDK harness processes per Flink task manager",
 }
 REQUIRED: tuple[tuple[str, ...], ...] = (("job_endpoint", "flink_master"),)
+#: Flink restarts the tasks a lost TaskManager had (its restart strategy), so the controller does
+#: not give the pipeline up when an SDK worker process dies: that would run its segments twice at once.
+RECOVERS_LOST_WORKERS = True
 
 
 def pipeline_options(plan: JobPlan, options: Mapping[str, str], job_server: str | None = None) -> PipelineOptions:

@@ -227,6 +227,13 @@ def start(rest_port: int, taskmanagers: int = 2, slots: int = 1, root: Path | No
     return cluster
 
 
+def start_taskmanager(cluster: Cluster, name: str, flink_version: str = FLINK_VERSION) -> int:
+    """Start one more TaskManager (or restart a lost one) for a running cluster; its pid."""
+    cluster.pids[name] = _start_jvm(ensure_flink(flink_version), cluster, name, TASKMANAGER, "GET_TM_RESOURCE_PARAMS")
+    cluster.save()
+    return cluster.pids[name]
+
+
 def wait_for_taskmanagers(cluster: Cluster, taskmanagers: int, timeout: float = START_TIMEOUT_S) -> dict:
     deadline = time.monotonic() + timeout
     seen: dict | None = None

@@ -175,3 +175,13 @@ def big_source(s3_server):
     put_objects(s3, src, keys, body=lambda k: k.encode())
     write_manifest(s3, src, "all.csv", [(src, k) for k in keys])
     return src, keys
+
+
+@pytest.fixture(scope="session")
+def flink_cluster(tmp_path_factory, s3_server) -> Iterator:
+    """A real Flink session cluster (JobManager + 2 TaskManagers, 2 slots each) for the session.
+    Started after the S3 server, so its SDK workers inherit this process's AWS keys."""
+    from tests.support.flink import flink_session
+
+    with flink_session(tmp_path_factory.mktemp("flink")) as cluster:
+        yield cluster

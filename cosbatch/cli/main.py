@@ -30,7 +30,7 @@ from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store.sqlite import default_store_url
 from cosbatch.wire.dialects import parse_create_job
-from launch.base import RUNNERS, RunnerConfig, check_store_reachable
+from launch.base import RUNNERS, RunnerConfig, check_runner_available, check_store_reachable
 
 DEFAULT_ACCOUNT = "000000000000"
 #: Statuses of jobs `run` has not finished with.
@@ -318,7 +318,9 @@ def dispatch(args: argparse.Namespace) -> int:
         return quickstart(args)
     storages = storages_from_args(args)  # a bad storage config is named before anything else
     if args.command == "run" or (args.command == "create-job" and args.wait):
-        _settings(args, store_url, storages)  # bad run options fail before a store or a job is created
+        # Bad run options, or a runner that cannot be used (RunnerUnavailable, exit 1), fail before
+        # a store or a job is created or touched.
+        check_runner_available(_settings(args, store_url, storages).runner)
     store = open_for(args.command, store_url)
     service = JobService(store, storages, notify_allow=allow_from_env(args.notify_allow or ()))
     account = getattr(args, "account_id", None)

@@ -29,6 +29,7 @@ from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.controller.cosbatch_tags import VERIFY, failure_threshold, option_value
 from cosbatch.controller.notifier import Notifier
 from cosbatch.controller.preparer import generated_manifest_ref, prepare_job
+from cosbatch.controller.runner_gate import RunnerGate
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import StorageWaits
 from cosbatch.errors import ConfigError, CosbatchError, ManifestError, StoreUnavailable
@@ -138,6 +139,7 @@ class Scheduler:
         self._retry_at: dict[str, float] = {}  # job id → monotonic time before which not to relaunch
         self._dead_worker_seen: dict[str, float] = {}
         self.clients = StorageClients(settings.storages)
+        self.runner_gate = RunnerGate(settings.runner)
         self._rates: dict[str, float | None] = {}  # job id → rate per worker last written
         self._rates_at = 0.0
         self._unreachable_noted: set[str] = set()
@@ -301,9 +303,23 @@ class Scheduler:
             del self.runs[job_id]
             self._dead_worker_seen.pop(job_id, None)
             if run.error is not None:
+                if self._wait_for_runner(job_id, self.runner_gate.recheck()):
+                    continue  # the runner went away: not the job's fault
                 self._pipeline_failed(job_id, repr(run.error))
             else:
                 self._failures.pop(job_id, None)
+
+    def _wait_for_runner(self, job_id: str, reason: str | None) -> bool:
+        """An Active job whose runner cannot be used now is paused, with the reason in its history;
+        `_schedule` resumes it once the runner answers. Never counted as a failed pipeline."""
+        if reason is None:
+            return False
+        if not self.store.transition(job_id, S.ACTIVE, S.PAUSING,
+                                     reason=f"waiting for the runner: {reason}; resumes when it answers"):
+            return False
+        self._failures.pop(job_id, None)
+        logs.event("job_waiting_for_runner", level=logging.WARNING, job_id=job_id, reason=reason)
+        return True
 
     def _pipeline_failed(self, job_id: str, error: str) -> None:
         """A pipeline run failed (a storage or store outage, a lost worker): run the job's
@@ -445,7 +461,8 @@ class Scheduler:
                 continue
             if job.status is S.ACTIVE:
                 if self.store.segments(job.job_id, (SegmentState.PENDING, SegmentState.RUNNING)):
-                    if time.monotonic() >= self._retry_at.get(job.job_id, 0.0):
+                    if time.monotonic() >= self._retry_at.get(job.job_id, 0.0) and not self._wait_for_runner(
+                            job.job_id, self.runner_gate.unavailable()):
                         self._launch(job)  # orphaned by a crash, stopped early, or a failed run: run what is left
                 elif self.store.transition(job.job_id, S.ACTIVE, S.COMPLETING):
                     self._finish(job.job_id, S.COMPLETING, S.COMPLETE)
@@ -481,6 +498,8 @@ class Scheduler:
 
     def _schedule(self) -> None:
         runnable = self._jobs_in((S.READY, S.PAUSED))  # priority desc, then oldest first
+        if runnable and self.runner_gate.unavailable():
+            return  # they wait in Ready or Paused until the runner answers (RunnerGate)
         while runnable and len(self.runs) < self.settings.capacity:
             self._start(runnable.pop(0))
         if not runnable:

@@ -1,0 +1,51 @@
+"""Whether the configured runner can be used now: asked before a job goes Active and after a
+pipeline fails, so that a runner problem (a Flink master or Dask scheduler that does not answer,
+no job server jar) never costs a job. Jobs wait for the runner in Ready or Paused, with the reason
+in their history; only a job's own faults fail it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from cosbatch import logs
+from cosbatch.errors import CosbatchError
+from launch.base import RunnerConfig, check_runner_available, runner_module
+
+
+class RunnerGate:
+    """The runner's availability, looked at most every `recheck_s` seconds while it is down
+    (doubling up to `max_s`), and not at all for runners that cannot tell (DirectRunner)."""
+
+    def __init__(self, config: RunnerConfig, recheck_s: float = 2.0, max_s: float = 30.0) -> None:
+        self.config = config
+        self.checks = getattr(runner_module(config.runner), "check_available", None) is not None
+        self.recheck_s, self.max_s = recheck_s, max_s
+        self.reason: str | None = None
+        self._next_at = 0.0
+        self._wait_s = recheck_s
+
+    def unavailable(self) -> str | None:
+        """None if the runner can be used; why not otherwise (the last answer while backing off)."""
+        if not self.checks or time.monotonic() < self._next_at:
+            return self.reason
+        return self.recheck()
+
+    def recheck(self) -> str | None:
+        """Ask the runner now."""
+        if not self.checks:
+            return None
+        try:
+            check_runner_available(self.config)
+        except CosbatchError as exc:
+            if exc.message != self.reason:
+                logs.event("runner_unavailable", level=logging.WARNING, runner=self.config.runner, reason=exc.message)
+            self.reason = exc.message
+            self._next_at = time.monotonic() + self._wait_s
+            self._wait_s = min(self.max_s, self._wait_s * 2)
+            return self.reason
+        if self.reason is not None:
+            logs.event("runner_available", runner=self.config.runner)
+        self.reason, self._wait_s, self._next_at = None, self.recheck_s, 0.0
+        return None
