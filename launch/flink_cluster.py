@@ -4,6 +4,7 @@ and N TaskManagers as separate JVMs on loopback.
     python -m launch.flink_cluster start --rest-port 8081 --taskmanagers 2
     python -m launch.flink_cluster status --rest-port 8081
     python -m launch.flink_cluster stop --rest-port 8081
+    python -m launch.flink_cluster fetch      # only obtain and cache the jars (CI does this)
 
 `start` obtains what is missing by the ordinary clients and caches it: Flink's jars from PyPI
 (`pip download apache-flink-libraries`, an sdist whose `deps/` holds `flink-dist` and its
@@ -301,6 +302,8 @@ def stop(cluster: Cluster, timeout: float = STOP_TIMEOUT_S) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launch.flink_cluster", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("fetch", help="obtain Flink's jars (pip) and Beam's job server jar (mvn), cached")
+    fetch.add_argument("--flink-version", default=FLINK_VERSION)
     for name in ("start", "stop", "status"):
         command = commands.add_parser(name)
         command.add_argument("--rest-port", type=int, default=8081, help="Flink's REST port (default 8081)")
@@ -314,6 +317,12 @@ def main(argv: list[str] | None = None) -> int:
                                  help="a Flink setting, e.g. restart-strategy.type=fixed-delay (repeatable)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "fetch":
+            from launch import flink_job_server
+
+            print(f"Flink {args.flink_version} in {ensure_flink(args.flink_version)}")
+            print(f"Beam's Flink job server at {flink_job_server.ensure_jar()}")
+            return 0
         if args.command == "start":
             extra = dict(item.split("=", 1) for item in args.conf if "=" in item)
             bad = [item for item in args.conf if "=" not in item]

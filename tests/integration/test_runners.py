@@ -1,5 +1,6 @@
-"""One 5,000-task copy job on DirectRunner (in memory, 2 processes) and DaskRunner (a
-2-worker LocalCluster the launcher starts): the same report rows and the same counts."""
+"""One 5,000-task copy job on DirectRunner (in memory, 2 processes), DaskRunner (a 2-worker
+LocalCluster the launcher starts) and Flink (a real session cluster of 2 TaskManagers, given only
+its address): the same report rows and the same counts."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def count_objects(s3, bucket: str) -> int:
     return sum(page.get("KeyCount", 0) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket))
 
 
-def test_same_5000_task_job_gives_the_same_results_on_every_runner(s3, make_bucket, store, settings, big_source):
+def test_same_5000_task_job_gives_the_same_results_on_every_runner(s3, make_bucket, store, settings, big_source,
+                                                                    flink_cluster):
     src, keys = big_source
     present = keys[:4900]
     missing = [f"missing/{i:03d}" for i in range(100)]
@@ -35,7 +37,8 @@ def test_same_5000_task_job_gives_the_same_results_on_every_runner(s3, make_buck
     write_manifest(s3, src, "parity-5000.csv", [(src, k) for k in tasks])
 
     outcomes: dict[str, tuple] = {}
-    for name, runner in RUNNERS.items():
+    runners = {**RUNNERS, "flink-session-cluster-2": RunnerConfig("flink", {"flink_master": flink_cluster.address})}
+    for name, runner in runners.items():
         dst, rep = make_bucket("dst"), make_bucket("rep")
         started = time.monotonic()
         job = create_and_run(store, replace(settings, runner=runner),
@@ -50,6 +53,7 @@ def test_same_5000_task_job_gives_the_same_results_on_every_runner(s3, make_buck
         outcomes[name] = (counters, {(r["Bucket"], r["Key"], r["TaskStatus"]) for r in rows})
 
     expected_counters = (5000, 4900, 100)
+    assert set(outcomes) == set(runners)
     for name, (counters, rows) in outcomes.items():
         assert counters == expected_counters, name
         assert rows == outcomes["direct-in-memory"][1], name
