@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
@@ -67,6 +68,24 @@ def check_store_reachable(store_url: str) -> None:
             f"({store_url}); run the jobs from `cosbatch serve --worker-control http "
             "--advertise-url URL`, whose worker channel Dataflow workers can reach"
         )
+
+
+def dry_run(plan: JobPlan, options: Mapping[str, str]) -> Any:
+    """Build the job's pipeline and translate it to the Dataflow job Beam's DataflowRunner would
+    submit, without submitting it (Beam's `--dry_run`; needs `pip install 'cosbatch[dataflow]'`).
+    Stages nothing remote: the setup file is packaged locally. Returns Beam's `apiclient.Job`
+    (`.proto`: the Dataflow Job message; `.proto_pipeline`: the portable pipeline with its
+    worker environment)."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import TestOptions
+
+    from pipelines.batch_job import build_pipeline
+
+    beam_options = pipeline_options(plan, options)
+    beam_options.view_as(TestOptions).dry_run = True
+    pipeline = beam.Pipeline(options=beam_options)
+    build_pipeline(pipeline, plan)
+    return pipeline.run().job
 
 
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
