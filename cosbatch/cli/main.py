@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objects", type=int, default=100, help="sample objects to create (default 100)")
     p.add_argument("--keep", action="store_true",
                    help="keep the working directory: the store and the S3 data (objects, copies, report)")
+    p.add_argument("--max-ops-per-second", default=None, metavar="N",
+                   help="at most N object operations per second for the sample job (to see a rate limit at work)")
     return parser
 
 
