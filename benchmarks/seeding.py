@@ -26,9 +26,14 @@ from cosbatch.storage.lean import LeanS3Client
 SEEDERS = ("threads", "s5cmd")
 
 
-def s5cmd_binary() -> str:
-    """The s5cmd next to this Python (the bench and test extras install it), else the one on PATH."""
-    return shutil.which("s5cmd", path=str(Path(sys.executable).parent)) or "s5cmd"
+def s5cmd(endpoint: str, *args: str) -> None:
+    """Run the s5cmd next to this Python (the bench and test extras install it), else the one on
+    PATH, against `endpoint`; RuntimeError with the end of its stderr if it fails."""
+    binary = shutil.which("s5cmd", path=str(Path(sys.executable).parent)) or "s5cmd"
+    proc = subprocess.run([binary, "--endpoint-url", endpoint, *args], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, env={**os.environ, "AWS_REGION": "us-east-1"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"s5cmd {' '.join(args)} exited {proc.returncode}: {proc.stderr[-2000:]}")
 
 
 def object_key(i: int) -> str:
@@ -75,8 +80,7 @@ def _seed_with_threads(endpoint: str, bucket: str, count: int, body: bytes, work
 
     def put(start: int) -> None:
         for i in range(start, min(count, start + 1000)):
-            # The client's raw hot path (bytes body, answer read whole); it raises ClientError on a refusal.
-            client._request("PutObject", "PUT", bucket, object_key(i), body=body)
+            client.put_object(Bucket=bucket, Key=object_key(i), Body=body)  # ClientError on a refusal
 
     started = time.perf_counter()
     try:
@@ -99,11 +103,8 @@ def _seed_with_s5cmd(endpoint: str, bucket: str, count: int, body: bytes, worker
         for start in range(0, count, 100_000):
             out.write("".join(f"{prefix}{object_key(i)}\n" for i in range(start, min(count, start + 100_000))))
     started = time.perf_counter()
-    proc = subprocess.run([s5cmd_binary(), "--endpoint-url", endpoint, "--numworkers", str(workers), "--log", "error",
-                           "run", str(commands)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, "AWS_REGION": "us-east-1"})
-    seconds = time.perf_counter() - started
-    commands.unlink()
-    if proc.returncode != 0:
-        raise RuntimeError(f"s5cmd run (seeding {count:,} objects) exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return seconds
+    try:
+        s5cmd(endpoint, "--numworkers", str(workers), "--log", "error", "run", str(commands))
+        return time.perf_counter() - started
+    finally:
+        commands.unlink()

@@ -405,8 +405,9 @@ class Console:
             if detail:
                 if job.status is JobStatus.ACTIVE:
                     self.sampler.record(job)
-                entry["failures"] = self.service.failures_by_code(job)
-                entry["samples"] = self.sampler.series(job, self.service.history(job.job_id))
+                segments = self.service.segments(job)
+                entry["failures"] = self.service.failures_by_code(job, segments)
+                entry["samples"] = self.sampler.series(job, self.service.history(job.job_id), segments)
             out[job_id] = entry
         return Response(200, json.dumps(out).encode(), "application/json")
 

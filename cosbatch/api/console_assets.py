@@ -111,5 +111,5 @@ if(operation&&params){  // a new operation brings its example, unless the parame
     let same=!params.value.trim();try{same=same||JSON.stringify(JSON.parse(params.value))===was;}catch(err){}
     if(same)params.value=JSON.stringify(examples[operation.value]||{});
     previous=operation.value;});}
-setInterval(refresh,2000);
+refresh();setInterval(refresh,2000);  // drawn at once (a finished job's page never changes), then kept live
 """

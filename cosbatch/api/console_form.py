@@ -62,7 +62,7 @@ def defaults(account: str | None) -> dict[str, str]:
         "operation": "S3PutObjectCopy", "params": json.dumps(EXAMPLES["S3PutObjectCopy"]),
         "manifest_source": "upload", "manifest_bucket": "", "manifest_key": "", "manifest_text": "",
         "manifest_fields": "Bucket,Key", "generator_prefix": "",
-        "report_enabled": "on", "report_bucket": "", "report_prefix": "reports", "report_scope": "AllTasks",
+        "report_enabled": "on", "report_bucket": "", "report_prefix": "", "report_scope": "AllTasks",
         "tags": "", "request_token": str(uuid.uuid4()),
     }
 
@@ -249,7 +249,7 @@ def render(values: dict[str, str], form_token: str, ask_account: bool, action: s
         + "</div></fieldset><fieldset><legend>Completion report</legend>"
         + _check("report_enabled", "Write a completion report", values)
         + _input("report_bucket", "Report bucket", values)
-        + _input("report_prefix", "Prefix", values)
+        + _input("report_prefix", "Prefix", values, "optional: the report goes to <bucket>/<prefix>/job-<id>/")
         + _select("report_scope", "Scope", {s: s for s in REPORT_SCOPES}, values.get("report_scope", ""))
         + "</fieldset><fieldset><legend>Tags</legend><label>One key=value a line (cosbatch: options too) "
         f"<textarea name='tags' id='f-tags' rows='3'>{e(values.get('tags', ''))}</textarea></label></fieldset>"

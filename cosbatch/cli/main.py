@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objects", type=int, default=100, help="sample objects to create (default 100)")
     p.add_argument("--keep", action="store_true",
                    help="keep the working directory: the store and the S3 data (objects, copies, report)")
+    p.add_argument("--max-ops-per-second", default=None, metavar="N",
+                   help="at most N object operations per second for the sample job (to see a rate limit at work)")
     return parser
 
 
@@ -308,10 +310,11 @@ def _create_request(args: argparse.Namespace) -> dict:
 def dispatch(args: argparse.Namespace) -> int:
     store_url = args.store or default_store_url()
     if args.command == "serve":
-        from cosbatch.cli.serve import run_serve, serve_keys
+        from cosbatch.cli.serve import listen_sockets, run_serve, serve_keys
 
         keys = serve_keys(args)  # refused before the store is created
-        return run_serve(args, _settings(args, open_for(args.command, store_url).url), keys)
+        sockets = listen_sockets(args.host, args.port)  # and so is an address it cannot listen on
+        return run_serve(args, _settings(args, open_for(args.command, store_url).url), keys, sockets)
     if args.command == "quickstart":
         from cosbatch.cli.quickstart import quickstart
 

@@ -19,6 +19,7 @@ from cosbatch.cli import render
 from cosbatch.cli.outcome import EXIT_ERROR, EXIT_OK, exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.controller import JobService, Scheduler
+from cosbatch.controller.cosbatch_tags import check_rate
 from cosbatch.errors import ConfigError, InvalidRequest
 from cosbatch.reports import parse_csv_row
 from cosbatch.settings import Settings
@@ -63,19 +64,21 @@ def quickstart(args: argparse.Namespace) -> int:
         raise InvalidRequest("quickstart runs its own embedded S3 server: --endpoint-url and --region do not "
                              "apply (use create-job and run for another storage)")
     configured = storages_from_args(args)  # a bad --storage-config stops us before anything starts
+    rate = check_rate(args.max_ops_per_second)  # and so does a bad rate
     workdir = Path(tempfile.mkdtemp(prefix="cosbatch-quickstart-"))
     store_url = args.store or f"sqlite:///{workdir / 'cosbatch.db'}"
     print(f"Working directory: {workdir} (S3 data in s3/; store {store_url})", flush=True)
     print(f"Starting an embedded S3 server (SeaweedFS) in {workdir / 's3'} ...", flush=True)
     try:
-        return _run(args, configured, workdir, store_url)
+        return _run(args, configured, workdir, store_url, rate)
     except KeyboardInterrupt:  # the server is stopped by now (its context); the directory goes too
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         raise
 
 
-def _run(args: argparse.Namespace, configured: StorageCatalog, workdir: Path, store_url: str) -> int:
+def _run(args: argparse.Namespace, configured: StorageCatalog, workdir: Path, store_url: str,
+         rate: float | None) -> int:
     """Seed, create the job, run it, show it and its report; the exit code says how it ended."""
     from cosbatch.storage.embedded import start_embedded_s3
 
@@ -110,7 +113,7 @@ def _run(args: argparse.Namespace, configured: StorageCatalog, workdir: Path, st
                 },
             }
         )
-        job = service.create_job(request)
+        job = service.create_job(request, rate)
         print(f"Created job {job.job_id}; running it on Beam's DirectRunner ...", flush=True)
         settings = Settings(store_url=store.url, storages=storages, segment_size=25)
         run_args = argparse.Namespace(progress=None, timeout=600)  # a bar when on a terminal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import threading
 from dataclasses import replace
@@ -53,8 +54,37 @@ def serve_keys(args: argparse.Namespace) -> dict[str, AccessKey] | None:
     return keys
 
 
-def run_serve(args: argparse.Namespace, settings: Settings, keys: dict[str, AccessKey] | None) -> int:
-    """Serve until SIGINT/SIGTERM; `keys` from serve_keys()."""
+def listen_sockets(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to host:port (as waitress resolves it), or ConfigError CannotListen. Called
+    before the store is opened, so a `serve` that cannot listen creates nothing."""
+    from waitress.adjustments import Adjustments
+
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port must be from 0 to 65535 (0: any free port), not {port}", code="CannotListen")
+    try:
+        addresses = Adjustments(host=host, port=port).listen
+    except (ValueError, OSError):  # waitress: the host name does not resolve
+        raise ConfigError(f"cannot listen on {host}:{port}: the host does not resolve to an address "
+                          "of this machine", code="CannotListen") from None
+    bound: list[socket.socket] = []
+    try:
+        for family, kind, proto, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress's own binding does
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:  # the port is in use, or the address is not this machine's
+        for sock in bound:
+            sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code="CannotListen") from None
+    return bound
+
+
+def run_serve(args: argparse.Namespace, settings: Settings, keys: dict[str, AccessKey] | None,
+              sockets: list[socket.socket]) -> int:
+    """Serve on `sockets` (listen_sockets()) until SIGINT/SIGTERM; `keys` from serve_keys()."""
     from waitress import create_server
 
     store = open_store(settings.store_url)
@@ -62,18 +92,8 @@ def run_serve(args: argparse.Namespace, settings: Settings, keys: dict[str, Acce
     clients = StorageClients(settings.storages)
     app = ApiApp(JobService(store, settings.storages, notify_allow=settings.notify_allow), keys, storage=lambda job: clients.get(job.storage),
                  worker_secret=secret)
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be from 0 to 65535 (0: any free port), not {args.port}", code="CannotListen")
-    try:
-        server = create_server(app, host=args.host, port=args.port, threads=args.threads,
-                               max_request_body_size=WAITRESS_BODY_CAP, ident="cosbatch",
-                               clear_untrusted_proxy_headers=True)
-    except OSError as exc:  # the port is in use, the host cannot be resolved or is not local
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-                          code="CannotListen") from None
-    except ValueError:  # waitress: the host name does not resolve
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: the host does not resolve to an address "
-                          "of this machine", code="CannotListen") from None
+    server = create_server(app, sockets=sockets, threads=args.threads, max_request_body_size=WAITRESS_BODY_CAP,
+                           ident="cosbatch", clear_untrusted_proxy_headers=True)
     if secret is not None:
         advertised = args.advertise_url or f"http://{server.effective_host}:{server.effective_port}"  # type: ignore[union-attr]
         settings = replace(settings, worker_channel_url=advertised, worker_secret=secret)

@@ -29,7 +29,7 @@ from cosbatch.models import (
     utcnow,
 )
 from cosbatch.storage import StorageCatalog
-from cosbatch.store.base import JobPage, JobStore, StatusChange
+from cosbatch.store.base import JobPage, JobStore, Segment, StatusChange
 
 MAX_LIST_RESULTS = 1000
 
@@ -144,11 +144,16 @@ class JobService:
     def describe_job(self, job_id: str, account_id: str | None = None) -> Job:
         return self.store.get_job(check_job_id(job_id), account_id)
 
-    def failures_by_code(self, job: Job) -> dict[str, int]:
-        """The job's failed tasks by ErrorCode, most frequent first (see cosbatch.reports.summary)."""
+    def failures_by_code(self, job: Job, segments: Sequence[Segment] | None = None) -> dict[str, int]:
+        """The job's failed tasks by ErrorCode, most frequent first (see cosbatch.reports.summary);
+        `segments`: the job's segments if the caller has just read them."""
         from cosbatch.reports.summary import failures_by_code
 
-        return failures_by_code(job, self.store.segments(job.job_id))
+        return failures_by_code(job, self.store.segments(job.job_id) if segments is None else segments)
+
+    def segments(self, job: Job) -> list[Segment]:
+        """The job's segments as the store has them (counters, completion times)."""
+        return self.store.segments(job.job_id)
 
     def list_jobs(
         self,

@@ -3,8 +3,9 @@
 Every port is picked free at start, so several servers can run side by side
 (pytest-xdist workers, a test beside a benchmark). The server logs to a file,
 never the terminal; it runs in its own session, so a Ctrl-C in the terminal
-reaches the test runner first and the runner stops it; and it is stopped at
-interpreter exit if the caller forgets.
+reaches the test runner first and the runner stops it; it is stopped at
+interpreter exit if the caller forgets, and by a watchdog (orphan_guard.py) if its
+owner ends without exit handlers (SIGTERM, SIGKILL).
 
 Credentials: `weed mini` turns authentication on when AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY are in its environment (only that pair is then accepted);
@@ -38,6 +39,8 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from cosbatch.storage.orphan_guard import OrphanGuard
 
 DEFAULT_ACCESS_KEY = "cosbatch"
 DEFAULT_SECRET_KEY = "cosbatch-secret"
@@ -206,6 +209,7 @@ class EmbeddedS3:
         else:
             self.access_key, self.secret_key = DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
         self._proc: subprocess.Popen[bytes] | None = None
+        self._guard: OrphanGuard | None = None  # stops the server if this process dies without stop()
         self._last_pid = -1
         self._started_once = False
         #: Seconds from launching `weed` until ready (S3 answers, volumes registered), last start.
@@ -221,6 +225,11 @@ class EmbeddedS3:
     def pid(self) -> int:
         """PID of the running server, or of the last one (-1 if never started)."""
         return self._proc.pid if self._proc is not None else self._last_pid
+
+    @property
+    def guard_pid(self) -> int | None:
+        """PID of the watchdog that stops the server if this process dies without stop(), while it runs."""
+        return None if self._guard is None else self._guard.pid
 
     @property
     def running(self) -> bool:
@@ -287,6 +296,7 @@ class EmbeddedS3:
                 start_new_session=True, cwd=self.data_dir, env=self._child_env(),
             )
         self._last_pid = self._proc.pid
+        self._guard = OrphanGuard(self._proc.pid)  # its process group: its own session
         atexit.unregister(self.stop)  # once, however often it restarts
         atexit.register(self.stop)
         try:
@@ -419,6 +429,9 @@ class EmbeddedS3:
         except subprocess.TimeoutExpired as exc:
             raise EmbeddedS3Error(f"SeaweedFS (pid {proc.pid}) did not exit after SIGKILL") from exc
         self._proc = None
+        if self._guard is not None:
+            self._guard.stand_down()
+            self._guard = None
         self._remove_stale_sockets()
 
     def _remove_stale_sockets(self) -> None:

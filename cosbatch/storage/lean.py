@@ -322,6 +322,11 @@ class LeanS3Client:
                     break
         return grants
 
+    def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict:  # noqa: N803
+        """PUT a small object whole (signed payload, the raw hot path); its ETag (quotes removed)."""
+        resp = self._request("PutObject", "PUT", Bucket, Key, body=Body)
+        return {"ETag": (resp.headers.get("etag") or "").strip('"')}
+
     def put_object_stream(self, Bucket: str, Key: str, body: BinaryIO, length: int,  # noqa: N803
                           headers: dict[str, str]) -> str:
         """PUT `length` bytes read from `body`; returns the new object's ETag (quotes removed)."""

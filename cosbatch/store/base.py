@@ -34,6 +34,7 @@ class Segment:
     succeeded: int = 0
     failed: int = 0
     result_files: list[dict] = field(default_factory=list)
+    finished_at: float | None = None  # epoch seconds when it was recorded DONE or STOPPED
 
 
 @dataclass(frozen=True)

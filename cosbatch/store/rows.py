@@ -169,6 +169,7 @@ def segment_from_row(r: Row) -> Segment:
         succeeded=r["succeeded"],
         failed=r["failed"],
         result_files=json.loads(r["result_files"]),
+        finished_at=r["finished_at"],
     )
 
 

@@ -92,3 +92,7 @@ NOTIFICATION_TABLES: list[str] = [
     )""",
     "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(state, next_at)",
 ]
+
+#: Added in schema version 4 (PostgreSQL migration 4): when a segment was recorded DONE or
+#: STOPPED (epoch seconds), so a finished job's throughput can be drawn from the store alone.
+ADDED_SEGMENT_COLUMNS: dict[str, str] = {"finished_at": "DOUBLE PRECISION"}

@@ -296,12 +296,15 @@ class SqlJobStore:
         result_files: list[dict] | None = None,
         retries: int = 0,
     ) -> None:
-        """Set a segment's absolute counters; a segment already DONE or STOPPED is final."""
+        """Set a segment's absolute counters; a segment already DONE or STOPPED is final, and
+        the moment it became so is recorded (`Segment.finished_at`)."""
+        finished_at = time.time() if state in (SegmentState.DONE, SegmentState.STOPPED) else None
         with self._write() as conn:
             conn.execute(
-                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?
+                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?, finished_at=?
                    WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
-                (state.value, succeeded, failed, json.dumps(result_files or []), retries, job_id, seg_no),
+                (state.value, succeeded, failed, json.dumps(result_files or []), retries, finished_at,
+                 job_id, seg_no),
             )
 
     @guarded

@@ -56,15 +56,16 @@ def test_bad_json_is_a_json_error_and_an_unknown_operation_lists_the_valid_ones(
     assert "unknown operation 'S3Nope'" in line and "S3PutObjectCopy" in line and "S3PutObjectTagging" in line
 
 
-def test_serve_on_a_port_in_use_is_a_one_line_error(tmp_path):
+def test_serve_on_a_port_in_use_is_a_one_line_error_and_creates_nothing(tmp_path):
+    store = tmp_path / "new" / "c.db"
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = _cli("--store", str(tmp_path / "c.db"), "serve", "--no-auth", "--host", "127.0.0.1",
-                    "--port", str(port))
+        proc = _cli("--store", str(store), "serve", "--no-auth", "--host", "127.0.0.1", "--port", str(port))
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(proc, "CannotListen")
+    assert "created new store" not in proc.stderr and not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize(("host", "port", "words"), [
@@ -76,6 +77,7 @@ def test_serve_on_an_address_it_cannot_use_is_a_one_line_error(tmp_path, host, p
     proc = _cli("--store", str(tmp_path / "c.db"), "serve", "--no-auth", "--host", host, "--port", port)
     assert proc.returncode == 1
     assert words in _one_line_error(proc, "CannotListen")
+    assert not (tmp_path / "c.db").exists()
 
 
 def _shorthand_job(src: str, dst: str, rep: str) -> list[str]:

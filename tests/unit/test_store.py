@@ -2,6 +2,7 @@
 listing, history, segments, leases, multi-process safety."""
 
 import multiprocessing as mp
+import time
 from datetime import timedelta
 
 import pytest
@@ -237,3 +238,43 @@ def test_postgres_server_not_there_is_store_unavailable():
     with pytest.raises(StoreUnavailable) as raised:
         open_store(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
     assert raised.value.code == "ServiceUnavailable"
+
+
+def test_segments_record_when_they_finished(store, service):
+    """A segment recorded DONE or STOPPED keeps the moment it was (the throughput chart of a finished
+    job is drawn from these); one still pending or running has none."""
+    job = make(service)
+    store.replace_segments(job.job_id, [Segment(job.job_id, i, "{}", 0, 1, 1, 10) for i in range(3)])
+    before = time.time()
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 4, 0)
+    store.update_segment(job.job_id, 1, SegmentState.DONE, 10, 0)
+    store.update_segment(job.job_id, 2, SegmentState.STOPPED, 3, 1)
+    after = time.time()
+    running, done, stopped = store.segments(job.job_id)
+    assert running.finished_at is None
+    assert before <= done.finished_at <= stopped.finished_at <= after
+    store.update_segment(job.job_id, 1, SegmentState.DONE, 10, 0)  # final: its time stays
+    assert store.segments(job.job_id)[1].finished_at == done.finished_at
+
+
+def test_a_sqlite_store_of_schema_3_gains_segment_finish_times(tmp_path):
+    """An existing SQLite store (schema 3, no segments.finished_at) opens and is upgraded in place."""
+    import sqlite3
+
+    from cosbatch.store.schema import NOTIFICATION_TABLES, TABLES
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        for stmt in [*TABLES, *NOTIFICATION_TABLES, "CREATE TABLE schema_version (version INTEGER NOT NULL)"]:
+            conn.execute(stmt)
+        conn.execute("INSERT INTO schema_version VALUES (3)")
+        conn.execute("""INSERT INTO segments(job_id, seg_no, source, start, "end", first_line, task_count, state,
+                        succeeded) VALUES ('old', 0, '{}', 0, 1, 1, 5, 'done', 5)""")
+    conn.close()
+    store = open_store(f"sqlite:///{path}")
+    try:
+        (old,) = store.segments("old")
+        assert (old.state, old.succeeded, old.finished_at) == (SegmentState.DONE, 5, None)
+        assert store._one("SELECT version FROM schema_version")["version"] == 4
+    finally:
+        store.close()
