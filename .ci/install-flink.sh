@@ -9,6 +9,6 @@ if ! command -v java >/dev/null; then
   echo "install-flink: no java on PATH: the Flink tests will be skipped" >&2
   exit 0
 fi
-java -version 2>&1 | head -1
-mvn -v | head -1
+java -version 2>&1 | sed -n 1p
+mvn -v | sed -n 1p  # sed reads it all: head would close the pipe and fail mvn
 .venv/bin/python -m launch.flink_cluster fetch
