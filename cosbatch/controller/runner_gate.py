@@ -15,8 +15,9 @@ from launch.base import RunnerConfig, check_runner_available, runner_module
 
 
 class RunnerGate:
-    """The runner's availability, looked at most every `recheck_s` seconds while it is down
-    (doubling up to `max_s`), and not at all for runners that cannot tell (DirectRunner)."""
+    """The runner's availability, looked at most every `recheck_s` seconds (while it is down,
+    doubling up to `max_s`), and not at all for runners that cannot tell (DirectRunner).
+    `recheck` asks at once (after a pipeline failed)."""
 
     def __init__(self, config: RunnerConfig, recheck_s: float = 2.0, max_s: float = 30.0) -> None:
         self.config = config
@@ -47,5 +48,5 @@ class RunnerGate:
             return self.reason
         if self.reason is not None:
             logs.event("runner_available", runner=self.config.runner)
-        self.reason, self._wait_s, self._next_at = None, self.recheck_s, 0.0
+        self.reason, self._wait_s, self._next_at = None, self.recheck_s, time.monotonic() + self.recheck_s
         return None
