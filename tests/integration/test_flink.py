@@ -163,14 +163,14 @@ def test_cancel_and_preemption_reach_a_running_flink_job(s3, s3_server, make_buc
                                                          requested):
     """Cancel, and a higher-priority job's preemption (Active -> Pausing -> Paused), stop the
     running Flink job within seconds; the preempted job then resumes and completes exactly."""
-    n = 3000
-    job_id, keys, src, dst, rep = _copy_job(s3, make_bucket, store, n, f"flink-{requested}", max_ops=150,
+    n = 1500  # at 100 tasks/s: ~15 s of work, stopped after ~2 s
+    job_id, keys, src, dst, rep = _copy_job(s3, make_bucket, store, n, f"flink-{requested}", max_ops=100,
                                             Priority=10)
     service = JobService(store)
     log = tmp_path / "run.log"
     run = _cosbatch_run(store, s3_server, flink_cluster, log, "--segment-size", "100")
     try:
-        wait_for(lambda: _tasks_run(service, job_id) >= 200, 180, interval_s=0.05,
+        wait_for(lambda: _tasks_run(service, job_id) >= 100, 180, interval_s=0.05,
                  what="the Flink job to run", state=lambda: log.read_text()[-2000:])
         asked_at = time.monotonic()
         if requested == "cancel":
