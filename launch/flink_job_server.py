@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 from cosbatch.errors import RunnerUnavailable
+from launch.flink_cluster import free_port
 
 #: The Flink version the job server is built for, for each Beam version cosbatch is tested with.
 FLINK_FOR_BEAM = {"2.62.0": "1.19"}
@@ -175,7 +176,7 @@ class JobServerProcess:
         self.jar, self.flink_master = jar, flink_master
         log_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts = Path(tempfile.mkdtemp(prefix="cosbatch-flink-artifacts-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.log = log_dir / f"flink-job-server-{self.port}.log"
         java = shutil.which("java") or "java"
         command = [java, *JAVA_OPENS, "-jar", str(jar), "--flink-master", flink_master,
@@ -240,12 +241,6 @@ JAVA_OPENS = ("--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.b
               "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
               "--add-opens=java.base/java.net=ALL-UNNAMED", "--add-opens=java.base/java.time=ALL-UNNAMED",
               "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _tail(log: Path) -> str:

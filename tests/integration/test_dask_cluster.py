@@ -20,8 +20,8 @@ from cosbatch.controller import JobService
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects, wait_for
-from tests.integration.helpers import copy_request, read_report, write_manifest
-from tests.reliability.checks import assert_exact_report, assert_legal_history
+from tests.integration.helpers import copy_request, write_manifest
+from tests.reliability.checks import assert_completed_exactly
 from tests.support.dask_cluster import DaskProcesses, dask_processes
 
 COSBATCH = str(Path(sys.executable).with_name("cosbatch"))
@@ -80,13 +80,7 @@ def _check_exact(s3, store, job_id: str, keys: list[str], src: str, dst: str, re
     """Complete, every task once in the report and in the job's counters, every object copied
     with its bytes, each results file has the rows its segment recorded; with `files_as_recorded`,
     it is byte for byte the file its segment recorded (its MD5Checksum)."""
-    service = JobService(store)
-    job = service.describe_job(job_id)
-    assert job.status is S.COMPLETE, (job.status, job.failure_reasons)
-    p = job.progress_summary
-    assert p.total_number_of_tasks == p.number_of_tasks_succeeded == len(keys) and p.number_of_tasks_failed == 0
-    manifest, rows, _ = read_report(s3, rep, job)
-    assert_exact_report(rows, keys, len(keys), 0)
+    manifest, _ = assert_completed_exactly(s3, store, job_id, keys, rep)
     recorded = {f["Key"]: f for segment in store.segments(job_id) for f in segment.result_files}
     assert sorted(r["Key"] for r in manifest["Results"]) == sorted(recorded)
     for key, file in recorded.items():
@@ -94,7 +88,6 @@ def _check_exact(s3, store, job_id: str, keys: list[str], src: str, dst: str, re
         assert len(body.splitlines()) == file["Rows"], key
         if files_as_recorded:
             assert hashlib.md5(body).hexdigest() == file["MD5Checksum"], key
-    assert_legal_history(service.history(job_id))
     copied = {o["Key"]: o["Size"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=dst)
               for o in page.get("Contents", [])}
     assert sorted(copied) == sorted(keys)

@@ -25,7 +25,7 @@ from cosbatch.wire.dialects import parse_create_job
 from launch import flink_cluster
 from tests.conftest import put_objects, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
-from tests.reliability.checks import assert_exact_report, assert_legal_history
+from tests.reliability.checks import assert_completed_exactly
 
 COSBATCH = str(Path(sys.executable).with_name("cosbatch"))
 
@@ -70,14 +70,7 @@ def _finish(run: subprocess.Popen, log: Path, expected: int = 0) -> None:
 
 
 def _check_complete(s3, store, job_id: str, keys: list[str], dst: str, rep: str) -> None:
-    service = JobService(store)
-    job = service.describe_job(job_id)
-    assert job.status is S.COMPLETE, (job.status, job.failure_reasons)
-    p = job.progress_summary
-    assert p.total_number_of_tasks == p.number_of_tasks_succeeded == len(keys) and p.number_of_tasks_failed == 0
-    _, rows, _ = read_report(s3, rep, job)
-    assert_exact_report(rows, keys, len(keys), 0)
-    assert_legal_history(service.history(job_id))
+    assert_completed_exactly(s3, store, job_id, keys, rep)
     copied = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=dst)
               for o in page.get("Contents", [])}
     assert copied == set(keys)

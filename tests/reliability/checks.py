@@ -34,3 +34,20 @@ def assert_exact_report(rows: Sequence[dict], expected_keys: Sequence[str], succ
         f"missing {len(set(expected_keys) - set(counts))}, unexpected {len(set(counts) - set(expected_keys))}")
     ok = sum(1 for r in rows if r["TaskStatus"] == "succeeded")
     assert (ok, len(rows) - ok) == (succeeded, failed)
+
+
+def assert_completed_exactly(s3, store, job_id: str, keys: Sequence[str], report_bucket: str) -> tuple:
+    """The job is Complete with every task succeeded once: its counters, its report's rows (one per
+    task) and its history's arrows agree. Returns the report's (manifest.json, rows)."""
+    from cosbatch.controller import JobService
+    from tests.integration.helpers import read_report
+
+    service = JobService(store)
+    job = service.describe_job(job_id)
+    assert job.status is JobStatus.COMPLETE, (job.status, job.failure_reasons)
+    p = job.progress_summary
+    assert p.total_number_of_tasks == p.number_of_tasks_succeeded == len(keys) and p.number_of_tasks_failed == 0
+    manifest, rows, _ = read_report(s3, report_bucket, job)
+    assert_exact_report(rows, keys, len(keys), 0)
+    assert_legal_history(service.history(job_id))
+    return manifest, rows
