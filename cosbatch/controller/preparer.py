@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.controller.preflight import check_sample, first_lines
 from cosbatch.controller.storage_errors import classify, status_of
+from cosbatch.controller.trial import plan_trial, trial_tasks
 from cosbatch.errors import ManifestError
 from cosbatch.manifests import CsvLayout, ManifestSource, SegmentSource, scan_csv
 from cosbatch.manifests.generator import KeyNameConstraint, ObjectFilter, generate_manifest
@@ -121,7 +122,9 @@ def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = N
                 target_storage: Storage | None = None) -> tuple[int, list[Segment]]:
     """(total tasks, segments) of the job's manifest; ManifestError if it cannot be used, with a
     code that says why (README: Failure codes). StorageUnreachable is transient: try again later.
-    `target_client` / `target_storage`: a copy's target storage, when it is another one."""
+    `target_client` / `target_storage`: a copy's target storage, when it is another one.
+    A trial job's segments are cut for its trial (cosbatch.controller.trial): InvalidRequest
+    when the trial is not smaller than the job."""
     try:
         operation_for(job.operation)  # e.g. an Invoke function that cannot be imported
     except Exception as exc:
@@ -134,7 +137,9 @@ def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = N
     if job.report.enabled:
         _check_bucket(client, job.report.bucket_name, "ReportBucketNotFound", "report", storage)
     try:
-        return _manifest_segments(job, client, segment_size, storage)
+        total, segments = _manifest_segments(job, client, segment_size, storage)
+        trial = trial_tasks(job)
+        return total, (segments if trial is None else plan_trial(segments, total, trial, client))
     except (ClientError, BotoCoreError) as exc:
         raise classify(exc, storage, _reading(job)) or ManifestError(
             f"{_reading(job)} on {storage.describe()} failed: {exc}", code="StorageError") from None

@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from cosbatch.controller.cosbatch_tags import MAX_OPS_PER_SECOND, VERIFY, check_rate, option_value
+from cosbatch.controller.cosbatch_tags import (
+    MAX_OPS_PER_SECOND,
+    TRIAL_TASKS,
+    VERIFY,
+    check_rate,
+    option_value,
+)
 from cosbatch.controller.job_tags import check_tags, parse_tags
 from cosbatch.controller.notify_policy import check_allowed
 from cosbatch.errors import IllegalTransition, InvalidRequest, UnsupportedField
@@ -187,12 +193,15 @@ class JobService:
         checked = parse_tags(tags)
         check_allowed(checked, self.notify_allow)
         before = self.store.get_job_tags(check_job_id(job_id), account_id)
-        _check_verify(checked, self.store.get_job(job_id, account_id).operation)
+        current = self.store.get_job(job_id, account_id)
+        _check_verify(checked, current.operation)
+        _check_trial_unchanged(current, before, checked)
         job = self.store.put_job_tags(job_id, checked, account_id)
         return self._follow_tags(job, before, account_id)
 
     def delete_job_tagging(self, job_id: str, account_id: str | None = None) -> Job:
         before = self.store.get_job_tags(check_job_id(job_id), account_id)
+        _check_trial_unchanged(self.store.get_job(job_id, account_id), before, [])
         return self._follow_tags(self.store.delete_job_tags(job_id, account_id), before, account_id)
 
     def _follow_tags(self, job: Job, before: list[Tag], account_id: str | None) -> Job:
@@ -219,6 +228,10 @@ class JobService:
         for _ in range(20):
             current = self.store.get_job(job_id, account_id).status
             target = user_request_target(current, target_requested)
+            if target is JobStatus.READY:
+                # Confirming after a trial run: the tasks the trial left (HELD) run now. Released
+                # first, so a Ready job never waits on segments nobody will release.
+                self.store.release_held_segments(job_id)
             if target is None or self.store.transition(job_id, current, target, reason=reason):
                 return self.store.get_job(job_id, account_id)
             # The job moved on between our read and our write: decide again from its new status.
@@ -245,6 +258,13 @@ def _refuse_across_storages(operation: JobOperation) -> None:
         if getattr(operation.params, name, None) is not None:
             raise UnsupportedField(f"{alias} is not supported on a copy to another storage: the object is "
                                    "streamed, and S3 needs the content's MD5 or checksum up front with it")
+
+
+def _check_trial_unchanged(job: Job, before: list[Tag], after: list[Tag]) -> None:
+    """A trial's size is read once, in Preparing: changing it later would be accepted and ignored."""
+    if job.status is not JobStatus.NEW and option_value(before, TRIAL_TASKS) != option_value(after, TRIAL_TASKS):
+        raise InvalidRequest(f"job tag {TRIAL_TASKS} cannot change once the job is prepared (it is "
+                             f"{job.status.value}); it is read in Preparing")
 
 
 def _check_verify(tags: list[Tag], operation: JobOperation) -> list[Tag]:

@@ -335,6 +335,13 @@ class SqlJobStore:
                 (job_id,),
             ).rowcount
 
+    @guarded
+    def release_held_segments(self, job_id: str) -> int:
+        """HELD segments (those a trial run left for later) become PENDING; how many."""
+        with self._write() as conn:
+            return conn.execute("UPDATE segments SET state='pending' WHERE job_id=? AND state='held'",
+                                (job_id,)).rowcount
+
     # -- leases (taking one is the store's own: it judges expiry by its clock) --
     @guarded
     def release_lease(self, name: str, owner: str) -> None:
