@@ -39,7 +39,7 @@ def summary_line(job: Job, by_code: dict[str, int]) -> str:
     elif job.status is JobStatus.SUSPENDED and job.suspended_cause:
         status += f" ({job.suspended_cause})"
     text = (f"Job {job.job_id} {status}: {p.tasks_run}/{total} tasks run, {p.number_of_tasks_succeeded} "
-            f"succeeded, {p.number_of_tasks_failed} failed")
+            f"succeeded{p.copied_and_skipped()}, {p.number_of_tasks_failed} failed")
     if p.number_of_tasks_failed:
         text += f" (by error code: {failures_text(by_code)})"
     url = report_url(job)

@@ -22,6 +22,7 @@ from cosbatch.names import ObjectRef, parse_bucket_name
 from cosbatch.operations import operation_for
 from cosbatch.reports import ReportLocation
 from cosbatch.storage import Storage
+from cosbatch.storage.lean import LeanS3Client
 from cosbatch.store.base import Segment
 
 
@@ -114,7 +115,12 @@ def _generate(job: Job, client: Any, segment_size: int, storage: Storage) -> tup
     )
     out = generated_manifest_ref(job, gen)
     _check_bucket(client, out.bucket, "ManifestGeneratorError", "manifest output", storage)
-    _, etag = generate_manifest(client, parse_bucket_name(gen.source_bucket), object_filter, out.bucket, out.key)
+    lister = LeanS3Client(storage.tuned(max_attempts=3))  # botocore's parsing would cost ~90 ms a page
+    try:
+        _, etag = generate_manifest(client, parse_bucket_name(gen.source_bucket), object_filter, out.bucket, out.key,
+                                    lister)
+    finally:
+        lister.close()
     return _csv_segments(job, client, out, None, etag, None, segment_size)
 
 

@@ -26,7 +26,12 @@ from cosbatch import logs
 from cosbatch.control import worker_lease_prefix
 from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
-from cosbatch.controller.cosbatch_tags import VERIFY, failure_threshold, option_value
+from cosbatch.controller.cosbatch_tags import (
+    SKIP_IDENTICAL,
+    VERIFY,
+    failure_threshold,
+    option_value,
+)
 from cosbatch.controller.notifier import Notifier
 from cosbatch.controller.preparer import generated_manifest_ref, prepare_job
 from cosbatch.controller.storage_errors import StorageUnreachable
@@ -549,6 +554,7 @@ class Scheduler:
             dry_run=job.dry_run,
             concurrency=self.settings.concurrency,
             verify=bool(option_value(job.tags, VERIFY)),
+            skip_identical=bool(option_value(job.tags, SKIP_IDENTICAL)),
         )
 
     def _launch(self, job: Job) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from cosbatch.controller.cosbatch_tags import (
     MAX_OPS_PER_SECOND,
+    SKIP_IDENTICAL,
     TRIAL_TASKS,
     VERIFY,
     check_rate,
@@ -99,7 +100,7 @@ class JobService:
         request returns the first job. `max_ops_per_second`: the job's own rate limit (or its
         cosbatch:max-ops-per-second tag's)."""
         storage, target_storage = self.bind(request)
-        tags = _check_verify(check_tags(request.tags or []), request.operation)
+        tags = _check_verify(check_tags(request.tags or []), request.operation, request.dry_run)
         check_allowed(tags, self.notify_allow)
         rate = check_rate(max_ops_per_second)
         tagged_rate = option_value(tags, MAX_OPS_PER_SECOND)
@@ -194,7 +195,7 @@ class JobService:
         check_allowed(checked, self.notify_allow)
         before = self.store.get_job_tags(check_job_id(job_id), account_id)
         current = self.store.get_job(job_id, account_id)
-        _check_verify(checked, current.operation)
+        _check_verify(checked, current.operation, current.dry_run)
         _check_trial_unchanged(current, before, checked)
         job = self.store.put_job_tags(job_id, checked, account_id)
         return self._follow_tags(job, before, account_id)
@@ -267,8 +268,11 @@ def _check_trial_unchanged(job: Job, before: list[Tag], after: list[Tag]) -> Non
                              f"{job.status.value}); it is read in Preparing")
 
 
-def _check_verify(tags: list[Tag], operation: JobOperation) -> list[Tag]:
-    """The tags, unless they ask to verify a job that copies nothing."""
-    if option_value(tags, VERIFY) and operation.name != "S3PutObjectCopy":
-        raise InvalidRequest(f"job tag {VERIFY}=true applies to S3PutObjectCopy jobs only, not {operation.name}")
+def _check_verify(tags: list[Tag], operation: JobOperation, dry_run: bool = False) -> list[Tag]:
+    """The tags, unless they ask to verify (or skip identical objects in) a job that copies nothing."""
+    for key in (VERIFY, SKIP_IDENTICAL):
+        if option_value(tags, key) and operation.name != "S3PutObjectCopy":
+            raise InvalidRequest(f"job tag {key}=true applies to S3PutObjectCopy jobs only, not {operation.name}")
+    if dry_run and option_value(tags, SKIP_IDENTICAL):
+        raise InvalidRequest(f"job tag {SKIP_IDENTICAL}=true does not apply to a dry run, which copies nothing")
     return tags

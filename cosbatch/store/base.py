@@ -35,6 +35,7 @@ class Segment:
     succeeded: int = 0
     failed: int = 0
     result_files: list[dict] = field(default_factory=list)
+    skipped: int = 0  # of `succeeded`: identical at the target already, so not copied (skip-identical)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class StatusChange:
 
 #: The job tag naming the URL notified of the job's statuses (registered in cosbatch_tags).
 NOTIFY_URL_TAG = "cosbatch:notify-url"
+#: The job tag asking a copy to skip objects identical at the target (registered in cosbatch_tags):
+#: such a job's ProgressSummary counts its skipped tasks.
+SKIP_IDENTICAL_TAG = "cosbatch:skip-identical"
 #: The statuses a job with a notify URL is notified of.
 NOTIFIED: frozenset[JobStatus] = TERMINAL | {JobStatus.SUSPENDED}
 
@@ -120,7 +124,7 @@ class JobStore(Protocol):
     def segment_state(self, job_id: str, seg_no: int) -> SegmentState: ...
     def update_segment(self, job_id: str, seg_no: int, state: SegmentState, succeeded: int,
                        failed: int, result_files: list[dict] | None = None,
-                       retries: int = 0) -> None: ...
+                       retries: int = 0, skipped: int = 0) -> None: ...
     def retries(self, job_id: str) -> int: ...
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None: ...
     def abandoned_tasks(self, job_id: str) -> int: ...

@@ -8,7 +8,7 @@ once apply each migration exactly once. Never edit a released migration: append 
 
 from __future__ import annotations
 
-from cosbatch.store.schema import NOTIFICATION_TABLES, TABLES
+from cosbatch.store.schema import ADDED_SEGMENT_COLUMNS, NOTIFICATION_TABLES, TABLES
 
 #: The advisory lock key every cosbatch process takes while migrating ("cosbatch" in ASCII).
 MIGRATION_LOCK = 0x636F7362617463
@@ -17,6 +17,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (1, TABLES),  # jobs, job_events, segments, leases and their indexes
     (2, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS tags TEXT"]),  # job tags (a JSON list)
     (3, NOTIFICATION_TABLES),  # the notifications outbox
+    (4, [f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {c} {kind}" for c, kind in ADDED_SEGMENT_COLUMNS.items()]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -92,3 +92,7 @@ NOTIFICATION_TABLES: list[str] = [
     )""",
     "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(state, next_at)",
 ]
+
+#: Added in schema version 4 (PostgreSQL migration 4): tasks of a segment that succeeded without
+#: work, because the target was already identical (cosbatch:skip-identical).
+ADDED_SEGMENT_COLUMNS: dict[str, str] = {"skipped": "BIGINT NOT NULL DEFAULT 0"}

@@ -295,13 +295,14 @@ class SqlJobStore:
         failed: int,
         result_files: list[dict] | None = None,
         retries: int = 0,
+        skipped: int = 0,
     ) -> None:
         """Set a segment's absolute counters; a segment already DONE or STOPPED is final."""
         with self._write() as conn:
             conn.execute(
-                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?
+                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?, skipped=?
                    WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
-                (state.value, succeeded, failed, json.dumps(result_files or []), retries, job_id, seg_no),
+                (state.value, succeeded, failed, json.dumps(result_files or []), retries, skipped, job_id, seg_no),
             )
 
     @guarded
@@ -309,7 +310,7 @@ class SqlJobStore:
         """A paused worker gave a segment back: it runs again, whole; count the work redone."""
         with self._write() as conn:
             conn.execute(
-                """UPDATE segments SET state='pending', succeeded=0, failed=0, result_files='[]',
+                """UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]',
                    abandoned_tasks = abandoned_tasks + ?
                    WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
                 (tasks_run, job_id, seg_no),
@@ -330,7 +331,7 @@ class SqlJobStore:
         """Segments left RUNNING by a stopped or crashed pipeline go back to PENDING (counters zeroed)."""
         with self._write() as conn:
             return conn.execute(
-                "UPDATE segments SET state='pending', succeeded=0, failed=0, result_files='[]' "
+                "UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]' "
                 "WHERE job_id=? AND state IN ('running', 'pending')",
                 (job_id,),
             ).rowcount

@@ -22,10 +22,10 @@ from cosbatch.errors import (
     StoreUnavailable,
 )
 from cosbatch.store import rows
-from cosbatch.store.schema import NOTIFICATION_TABLES, TABLES
+from cosbatch.store.schema import ADDED_SEGMENT_COLUMNS, NOTIFICATION_TABLES, TABLES
 from cosbatch.store.sql import SqlJobStore, guarded
 
-SCHEMA_VERSION = 3  # 3: notifications
+SCHEMA_VERSION = 4  # 3: notifications; 4: segments.skipped
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
                       "worker_rate": "REAL", "tags": "TEXT"}
@@ -116,6 +116,10 @@ class SqliteJobStore(SqlJobStore):
             for column, kind in _ADDED_JOB_COLUMNS.items():
                 if column not in have:
                     conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+            have = {r["name"] for r in conn.execute("PRAGMA table_info(segments)")}
+            for column, kind in ADDED_SEGMENT_COLUMNS.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE segments ADD COLUMN {column} {kind}")
             if row is None:
                 conn.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
             elif row["version"] < SCHEMA_VERSION:

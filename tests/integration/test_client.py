@@ -170,3 +170,16 @@ def test_trial_run_from_python(client, s3, make_bucket):
     with pytest.raises(InvalidRequest, match="contradicts the tag cosbatch:trial-tasks=2"):
         client.create_job(manifest=[(src, "k000")], operation=_copy(dst), trial_tasks=6,
                           tags={"cosbatch:trial-tasks": "2"})
+
+
+def test_skip_identical_from_python(client, s3, make_bucket):
+    src, dst = make_bucket("src"), make_bucket("dst")
+    keys = [f"k{i:03d}" for i in range(40)]
+    put_objects(s3, src, keys)
+    client.create_job(manifest=[(src, k) for k in keys], operation=_copy(dst)).wait(timeout=120, progress=False)
+    again = client.create_job(manifest=[(src, k) for k in keys], operation=_copy(dst), skip_identical=True)
+    again.wait(timeout=120, progress=False)
+    assert again.progress.number_of_tasks_skipped == 40
+    assert again.describe()["Job"]["ProgressSummary"]["NumberOfTasksSkipped"] == 40
+    assert "40 succeeded (0 copied, 40 skipped: identical at target)" in str(again)  # the text view
+    assert "0 copied, 40 skipped (identical)" in again._repr_html_()  # the notebook view

@@ -16,7 +16,7 @@ def tag(key: str, value: str) -> dict:
 
 def test_known_options_parse_and_unknown_ones_are_refused_by_name():
     assert set(OPTIONS) == {"cosbatch:max-ops-per-second", "cosbatch:failure-threshold", "cosbatch:verify",
-                            "cosbatch:notify-url", "cosbatch:trial-tasks"}
+                            "cosbatch:notify-url", "cosbatch:trial-tasks", "cosbatch:skip-identical"}
     parse_tags([tag("cosbatch:max-ops-per-second", "12.5"), tag("cosbatch:failure-threshold", "100"),
                 tag("cosbatch:verify", "True")])
     parse_tags([tag("cosbatchx", "y"), tag("Cosbatch:other", "z")])  # not the prefix: ordinary tags
