@@ -37,7 +37,8 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     S.PREPARING: frozenset({S.PREPARING, S.READY, S.SUSPENDED, S.FAILED, S.CANCELLING}),
     S.SUSPENDED: frozenset({S.READY, S.CANCELLING}),
     S.READY: frozenset({S.ACTIVE, S.CANCELLING}),
-    S.ACTIVE: frozenset({S.COMPLETING, S.FAILING, S.PAUSING, S.CANCELLING}),
+    # Active → Suspended: a trial run (cosbatch:trial-tasks) ran its tasks; the rest waits for confirmation.
+    S.ACTIVE: frozenset({S.COMPLETING, S.FAILING, S.PAUSING, S.CANCELLING, S.SUSPENDED}),
     S.PAUSING: frozenset({S.PAUSED, S.CANCELLING, S.FAILING}),
     S.PAUSED: frozenset({S.ACTIVE, S.CANCELLING}),
     S.COMPLETING: frozenset({S.COMPLETE, S.FAILED, S.CANCELLING}),

@@ -28,12 +28,16 @@ def progress_of(job: Job) -> tuple[float, float, str]:
 def counters(job: Job) -> list[tuple[str, str, str]]:
     """(field, label, shown value) of the live counters on a job page."""
     p = job.progress_summary
-    return [
+    rows = [
         ("total", "Total tasks", "?" if p.total_number_of_tasks is None else f"{p.total_number_of_tasks:,}"),
         ("succeeded", "Succeeded", f"{p.number_of_tasks_succeeded:,}"),
         ("failed", "Failed", f"{p.number_of_tasks_failed:,}"),
         ("active", "Active time", f"{p.timers.elapsed_time_in_active_seconds:,} s"),
     ]
+    if p.number_of_tasks_skipped is not None:  # skip-identical copies: copied and skipped apart
+        rows[2:2] = [("copied", "Copied", f"{p.number_of_tasks_succeeded - p.number_of_tasks_skipped:,}"),
+                     ("skipped", "Skipped (identical at target)", f"{p.number_of_tasks_skipped:,}")]
+    return rows
 
 
 def bar(job: Job) -> str:

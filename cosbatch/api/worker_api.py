@@ -70,7 +70,7 @@ class WorkerApi:
                     raise InvalidRequest("ResultFiles must be a list of objects")
                 state = SegmentState(body.get("State"))
                 self.store.update_segment(job_id, seg_no, state, _int(body, "Succeeded"), _int(body, "Failed"),
-                                          files, _int(body, "Retries"))
+                                          files, _int(body, "Retries"), _int({"Skipped": 0, **body}, "Skipped"))
                 logs.event("worker_segment_update", job_id=job_id, segment=seg_no, state=state.value)
                 return _json(200, {})
             return _json(405, {"Code": "MethodNotAllowed", "Message": f"{method} is not allowed here"})

@@ -22,7 +22,7 @@ from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.controller.cosbatch_tags import NOTIFY_URL, VERIFY
+from cosbatch.controller.cosbatch_tags import NOTIFY_URL, SKIP_IDENTICAL, TRIAL_TASKS, VERIFY
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true",
                    help="copy jobs: compare each copy with its source (size and ETag, checksum, else a content "
                         "hash); a mismatch fails the task with ChecksumMismatch (the job tag cosbatch:verify=true)")
+    p.add_argument("--trial-tasks", default=None, metavar="N",
+                   help="run N tasks first (spread evenly over the manifest), then wait in Suspended with their "
+                        "outcome; confirming runs the rest (the job tag cosbatch:trial-tasks=N)")
+    p.add_argument("--skip-identical", action="store_true",
+                   help="copy jobs: skip objects whose target is already identical (size, MD5 ETags, else the "
+                        "same full-object checksum); a skip succeeds (the job tag cosbatch:skip-identical=true)")
     p.add_argument("--notify-url", default=None, metavar="URL",
                    help="POST a signed JSON notification here when the job ends or is suspended (the job tag "
                         "cosbatch:notify-url; the server must allow it: --notify-allow)")
@@ -264,13 +270,29 @@ def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.output == "json" else text)
 
 
-def _with_verify_tag(tags: Any) -> list[Any]:
-    """--verify: the job tag cosbatch:verify=true added to the job's tags (refused if they say false)."""
+def _with_option_tag(tags: Any, key: str, value: str, flag: str) -> list[Any]:
+    """A flag's job tag (e.g. --verify: cosbatch:verify=true) added to the job's tags; refused if
+    they give the same key another value."""
     tags = list(tags or [])
-    given = [t for t in tags if isinstance(t, dict) and t.get("Key") == VERIFY]
-    if any(str(t.get("Value", "")).lower() != "true" for t in given):
-        raise InvalidRequest(f"--verify contradicts the job tag {VERIFY}={given[0].get('Value')}")
-    return tags if given else [*tags, {"Key": VERIFY, "Value": "true"}]
+    given = [t for t in tags if isinstance(t, dict) and t.get("Key") == key]
+    if any(str(t.get("Value", "")).lower() != value.lower() for t in given):
+        raise InvalidRequest(f"{flag} contradicts the job tag {key}={given[0].get('Value')}")
+    return tags if given else [*tags, {"Key": key, "Value": value}]
+
+
+def _with_option_flags(tags: Any, args: argparse.Namespace) -> list[Any]:
+    """The job's tags with those its option flags (--verify, --trial-tasks, --skip-identical) set."""
+    if args.verify:
+        tags = _with_option_tag(tags, VERIFY, "true", "--verify")
+    if args.trial_tasks is not None:
+        tags = _with_option_tag(tags, TRIAL_TASKS, str(args.trial_tasks), "--trial-tasks")
+    if args.skip_identical:
+        tags = _with_option_tag(tags, SKIP_IDENTICAL, "true", "--skip-identical")
+    return list(tags or [])
+
+
+def _option_flags_given(args: argparse.Namespace) -> bool:
+    return bool(args.verify or args.skip_identical or args.trial_tasks is not None)
 
 
 def _create_request(args: argparse.Namespace) -> dict:
@@ -290,8 +312,8 @@ def _create_request(args: argparse.Namespace) -> dict:
         body["DryRun"] = True
     if args.tags is not None:
         body["Tags"] = _tags_arg(args.tags)
-    if args.verify:
-        body["Tags"] = _with_verify_tag(body.get("Tags"))
+    if _option_flags_given(args):
+        body["Tags"] = _with_option_flags(body.get("Tags"), args)
     if args.notify_url is not None:
         body["Tags"] = _with_notify_url(body.get("Tags") or [], args.notify_url)
     body.setdefault("AccountId", os.environ.get("COSBATCH_ACCOUNT_ID", DEFAULT_ACCOUNT))
@@ -337,10 +359,10 @@ def dispatch(args: argparse.Namespace) -> int:
                          "Description": args.description, "ClientRequestToken": args.client_request_token,
                          "ConfirmationRequired": args.confirmation_required, "DryRun": args.dry_run or None}
             earlier = service.describe_job(args.from_report, account)
-            if args.tags is not None or args.notify_url is not None or args.verify:
+            if args.tags is not None or args.notify_url is not None or _option_flags_given(args):
                 tags = _tags_arg(args.tags) if args.tags is not None else [t.wire() for t in earlier.tags]
                 tags = _with_notify_url(tags, args.notify_url) if args.notify_url else tags
-                overrides["Tags"] = _with_verify_tag(tags) if args.verify else tags
+                overrides["Tags"] = _with_option_flags(tags, args)
             job = service.create_job_from_report(args.from_report, StorageClients(storages).get(earlier.storage),
                                                  account, args.max_ops_per_second, **overrides)
         else:

@@ -34,10 +34,12 @@ def summary_line(job: Job, by_code: dict[str, int]) -> str:
     status = job.status.value
     if job.failure_reasons:
         status += " (" + "; ".join(f"{f.failure_code}: {f.failure_reason}" for f in job.failure_reasons) + ")"
+    elif job.status is JobStatus.SUSPENDED and (job.status_update_reason or "").startswith("Trial:"):
+        status += f" ({job.status_update_reason})"  # a trial run's outcome, and what confirming runs
     elif job.status is JobStatus.SUSPENDED and job.suspended_cause:
         status += f" ({job.suspended_cause})"
     text = (f"Job {job.job_id} {status}: {p.tasks_run}/{total} tasks run, {p.number_of_tasks_succeeded} "
-            f"succeeded, {p.number_of_tasks_failed} failed")
+            f"succeeded{p.copied_and_skipped()}, {p.number_of_tasks_failed} failed")
     if p.number_of_tasks_failed:
         text += f" (by error code: {failures_text(by_code)})"
     url = report_url(job)

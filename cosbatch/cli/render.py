@@ -18,7 +18,7 @@ def _progress(job: Job) -> str:
     p = job.progress_summary
     total = "?" if p.total_number_of_tasks is None else str(p.total_number_of_tasks)
     return (
-        f"{p.tasks_run}/{total} tasks: {p.number_of_tasks_succeeded} succeeded, "
+        f"{p.tasks_run}/{total} tasks: {p.number_of_tasks_succeeded} succeeded{p.copied_and_skipped()}, "
         f"{p.number_of_tasks_failed} failed ({p.timers.elapsed_time_in_active_seconds} s active)"
     )
 

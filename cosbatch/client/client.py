@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosbatch.client.background import BackgroundScheduler
-from cosbatch.client.job import WORK, Job, JobList, tag_list
+from cosbatch.client.job import WORK, Job, JobList, tag_list, with_options
 from cosbatch.client.progress import watch
 from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, report_body
 from cosbatch.controller import JobService
+from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, TRIAL_TASKS
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
@@ -94,6 +95,8 @@ class Client:
         manifest_fields: Sequence[str] = ("Bucket", "Key"),
         dry_run: bool = False,
         tags: dict[str, str] | Sequence[dict[str, str]] | None = None,
+        trial_tasks: int | None = None,
+        skip_identical: bool = False,
         **fields: Any,
     ) -> Job:
         """Create a job (status New); it runs on `Job.wait()`, `run()` or `start()`.
@@ -104,6 +107,9 @@ class Client:
         operation: exactly one operation, e.g. {"S3PutObjectCopy": {"TargetResource": ...}}.
         report: a JobReport dict, "s3://bucket/prefix" (CSV, every task), or None (no report).
         tags: job tags, {"key": "value"} or [{"Key": .., "Value": ..}] (`cosbatch:` keys set options).
+        trial_tasks: run this many tasks first, then wait in Suspended (`job.confirm()` runs the rest);
+        the tag cosbatch:trial-tasks.
+        skip_identical: copy jobs: skip objects already identical at the target (cosbatch:skip-identical).
         Other CreateJob fields go as keywords by their API names (RoleArn=..., AccountId=...).
         """
         if operation is None:
@@ -122,8 +128,10 @@ class Client:
             body["Description"] = description
         if dry_run:
             body["DryRun"] = True
-        if tags is not None:
-            body["Tags"] = tag_list(tags)
+        options = {TRIAL_TASKS: None if trial_tasks is None else str(trial_tasks),
+                   SKIP_IDENTICAL: "true" if skip_identical else None}
+        if tags is not None or any(options.values()):
+            body["Tags"] = with_options(tag_list(tags or []), options)
         body.update(fields)
         return self.submit(body)
 

@@ -51,6 +51,8 @@ def progress_bar(job: Job, width_px: int = 220) -> str:
         label = f"{p.tasks_run}/?"
     if failed:
         label += f", {failed} failed"
+    if p.number_of_tasks_skipped is not None:
+        label += f", {ok - p.number_of_tasks_skipped} copied, {p.number_of_tasks_skipped} skipped (identical)"
     return (
         f'<div style="display:flex;align-items:center;gap:6px">'
         f'<div style="width:{width_px}px;height:10px;background:#eaeef2;border-radius:3px;'

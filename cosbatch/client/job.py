@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from cosbatch.cli import render
 from cosbatch.client import htmlview
 from cosbatch.client.progress import watch
+from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import Job as JobModel
 from cosbatch.models import ProgressSummary
@@ -92,7 +93,7 @@ class Job:
         return self
 
     def confirm(self, reason: str | None = None) -> Job:
-        """Confirm a Suspended job (ConfirmationRequired): it becomes Ready to run."""
+        """Confirm a Suspended job (ConfirmationRequired, or after a trial run): it becomes Ready to run."""
         self.model = self._client.service.update_job_status(self.id, JobStatus.READY, reason)
         return self
 
@@ -165,6 +166,21 @@ def tag_list(tags: dict[str, str] | Sequence[dict[str, str]]) -> list[dict[str, 
     if isinstance(tags, dict):
         return [{"Key": k, "Value": v} for k, v in tags.items()]
     return list(tags)
+
+
+def with_options(tags: list[dict[str, str]], options: dict[str, str | None]) -> list[dict[str, str]]:
+    """The tags plus a tag per option given (key → value; None: not given). A tag already there with
+    another value is a contradiction: InvalidRequest naming both."""
+    out = list(tags)
+    for key, value in options.items():
+        if value is None:
+            continue
+        given = [t for t in out if t.get("Key") == key]
+        if any(str(t.get("Value", "")).lower() != value.lower() for t in given):
+            raise InvalidRequest(f"the argument for {key}={value} contradicts the tag {key}={given[0].get('Value')}")
+        if not given:
+            out.append({"Key": key, "Value": value})
+    return out
 
 
 class JobList(list[Job]):

@@ -95,10 +95,10 @@ class HttpWorkerChannel:
         return SegmentState(self._call("GET", f"/{job_id}/segments/{seg_no}")["State"])
 
     def update_segment(self, job_id: str, seg_no: int, state: SegmentState, succeeded: int, failed: int,
-                       result_files: list[dict] | None = None, retries: int = 0) -> None:
+                       result_files: list[dict] | None = None, retries: int = 0, skipped: int = 0) -> None:
         self._call("PUT", f"/{job_id}/segments/{seg_no}", {
             "State": state.value, "Succeeded": succeeded, "Failed": failed,
-            "ResultFiles": result_files, "Retries": retries})
+            "ResultFiles": result_files, "Retries": retries, "Skipped": skipped})
 
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None:
         self._call("POST", f"/{job_id}/segments/{seg_no}/abandon", {"TasksRun": tasks_run})

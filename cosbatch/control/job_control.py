@@ -95,8 +95,8 @@ class JobControl:
         self.store.acquire_lease(name, f"{host}:{pid}", WORKER_LEASE_TTL_S)
 
     def segment_progress(self, seg_no: int, state: SegmentState, succeeded: int, failed: int,
-                         result_files: list[dict] | None = None, retries: int = 0) -> None:
-        self.store.update_segment(self.job_id, seg_no, state, succeeded, failed, result_files, retries)
+                         result_files: list[dict] | None = None, retries: int = 0, skipped: int = 0) -> None:
+        self.store.update_segment(self.job_id, seg_no, state, succeeded, failed, result_files, retries, skipped)
 
     def abandon_segment(self, seg_no: int, tasks_run: int) -> None:
         self.store.abandon_segment(self.job_id, seg_no, tasks_run)

@@ -49,3 +49,4 @@ class JobPlan:
     labels: dict[str, str] = field(default_factory=dict)
     target_storage: Storage | None = None  # a copy's target, when it is another storage
     verify: bool = False  # compare each copy with its source (the cosbatch:verify tag)
+    skip_identical: bool = False  # leave targets already identical alone (the cosbatch:skip-identical tag)

@@ -10,6 +10,8 @@ so a mistyped option never goes unnoticed. Values are checked wherever tags are 
 | `cosbatch:max-ops-per-second` | a positive number | the job's rate limit (as `create-job --max-ops-per-second`); changed or removed with the tags, a running job follows within seconds |
 | `cosbatch:failure-threshold` | a percentage, 0 < PCT ≤ 100 | the job fails once more than PCT% of its tasks run have failed (default 50%; the controller's minimum task count still applies) |
 | `cosbatch:verify` | `true` or `false` | copy jobs only: compare each copy with its source (size and ETag, the storage's checksum, else a content hash); a mismatch fails the task with ChecksumMismatch (as `create-job --verify`); read when the job starts or resumes |
+| `cosbatch:trial-tasks` | a whole number N ≥ 1, below the job's task count | any job: after Preparing, run N tasks spread evenly over the manifest's segments, then stop in Suspended with the trial's outcome; confirming runs only the remaining tasks (as `create-job --trial-tasks N`); fixed once the job is prepared |
+| `cosbatch:skip-identical` | `true` or `false` | copy jobs only: skip a task whose target already holds an identical object (size, then MD5 ETags, else the same full-object checksum); a skip succeeds with `Skipped: identical at target (by ...)` (as `create-job --skip-identical`); read when the job starts or resumes |
 | `cosbatch:notify-url` | an http(s) URL the server's allowlist allows | a signed JSON POST on each of Complete, Failed, Cancelled and Suspended (cosbatch.controller.notify_policy) |
 
 To add an option: write its parser (value → checked value, InvalidRequest if bad), register
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from cosbatch.controller.notify_policy import check_url
 from cosbatch.errors import InvalidRequest
 from cosbatch.models import Tag
-from cosbatch.store.base import NOTIFY_URL_TAG
+from cosbatch.store.base import NOTIFY_URL_TAG, SKIP_IDENTICAL_TAG
 
 if TYPE_CHECKING:
     from cosbatch.settings import FailureThreshold
@@ -34,6 +36,8 @@ PREFIX = "cosbatch:"
 MAX_OPS_PER_SECOND = "cosbatch:max-ops-per-second"
 FAILURE_THRESHOLD = "cosbatch:failure-threshold"
 VERIFY = "cosbatch:verify"
+TRIAL_TASKS = "cosbatch:trial-tasks"
+SKIP_IDENTICAL = SKIP_IDENTICAL_TAG
 NOTIFY_URL = NOTIFY_URL_TAG
 
 
@@ -66,10 +70,18 @@ def _bool(value: str) -> bool:
     return value.lower() == "true"
 
 
+def _count(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12 or int(value) < 1:
+        raise InvalidRequest(f"must be a whole number of tasks, at least 1, not {value[:40]!r}")
+    return int(value)
+
+
 OPTIONS: dict[str, TagOption] = {o.key: o for o in (
     TagOption(MAX_OPS_PER_SECOND, _rate, "the job's rate limit, object operations per second"),
     TagOption(FAILURE_THRESHOLD, _percent, "the job's failure threshold, a percentage of the tasks run"),
     TagOption(VERIFY, _bool, "copy jobs: compare each copy with its source, ChecksumMismatch if it differs"),
+    TagOption(TRIAL_TASKS, _count, "run this many tasks first, then wait in Suspended for confirmation"),
+    TagOption(SKIP_IDENTICAL, _bool, "copy jobs: skip objects already identical at the target"),
     TagOption(NOTIFY_URL, check_url, "the URL notified (signed JSON POST) when the job ends or is suspended"),
 )}
 

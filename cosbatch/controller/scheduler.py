@@ -26,17 +26,30 @@ from cosbatch import logs
 from cosbatch.control import worker_lease_prefix
 from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
-from cosbatch.controller.cosbatch_tags import VERIFY, failure_threshold, option_value
+from cosbatch.controller.cosbatch_tags import (
+    SKIP_IDENTICAL,
+    VERIFY,
+    failure_threshold,
+    option_value,
+)
 from cosbatch.controller.notifier import Notifier
 from cosbatch.controller.preparer import generated_manifest_ref, prepare_job
 from cosbatch.controller.runner_gate import RunnerGate
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import StorageWaits
-from cosbatch.errors import ConfigError, CosbatchError, ManifestError, StoreUnavailable
+from cosbatch.controller.trial import SUSPENDED_CAUSE, trial_reason, trial_tasks
+from cosbatch.errors import (
+    ConfigError,
+    CosbatchError,
+    InvalidRequest,
+    ManifestError,
+    StoreUnavailable,
+)
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import FailureReason, Job, ReportFormat
 from cosbatch.operations import segment_tasks_for
-from cosbatch.reports import finalize_report
+from cosbatch.reports import finalize_report, write_trial_report
+from cosbatch.reports.summary import failures_by_code
 from cosbatch.settings import Settings
 from cosbatch.storage import Storage, StorageClients, StorageNotConfigured
 from cosbatch.store import SegmentState
@@ -58,6 +71,7 @@ _PREPARE_FAILED = {
     "CredentialsNotSet": "storage credentials not set",
     "ReportBucketNotFound": "report bucket not found",
     "TargetBucketNotFound": "target bucket not found",
+    "InvalidRequest": "trial run refused",
 }
 _WORK = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.CANCELLING, S.FAILING, S.COMPLETING)
 
@@ -433,8 +447,8 @@ class Scheduler:
                                    reason=exc.message)
                         continue
                 waits.done(job.job_id)
-                # Typed errors keep their code (ManifestError's, CredentialsNotSet, ...).
-                code = exc.code if isinstance(exc, ManifestError | ConfigError) else "InvalidManifest"
+                # Typed errors keep their code (ManifestError's, CredentialsNotSet, a trial's InvalidRequest, ...).
+                code = exc.code if isinstance(exc, ManifestError | ConfigError | InvalidRequest) else "InvalidManifest"
                 self.store.transition(
                     job.job_id, S.PREPARING, S.FAILED,
                     failure=FailureReason.of(code, exc.message), reason=_PREPARE_FAILED.get(code, "manifest could not be used"),
@@ -445,7 +459,12 @@ class Scheduler:
             waited = waits.done(job.job_id)
             reason = None if waited is None else f"storage reachable again after {waited:.0f} s"
             self.store.replace_segments(job.job_id, segments)
-            if job.confirmation_required:
+            trial = trial_tasks(job)
+            if trial is not None:  # a trial is itself the request to confirm: it runs at once
+                first = f"Trial: running {trial} of {total} tasks, then waiting for confirmation"
+                self.store.transition(job.job_id, S.PREPARING, S.READY, total_tasks=total,
+                                      reason=first if reason is None else f"{reason}; {first}")
+            elif job.confirmation_required:
                 self.store.transition(
                     job.job_id, S.PREPARING, S.SUSPENDED, total_tasks=total, reason=reason,
                     suspended_cause="Job requires confirmation: update its status to Ready to run it",
@@ -464,6 +483,8 @@ class Scheduler:
                     if time.monotonic() >= self._retry_at.get(job.job_id, 0.0) and not self._wait_for_runner(
                             job.job_id, self.runner_gate.unavailable()):
                         self._launch(job)  # orphaned by a crash, stopped early, or a failed run: run what is left
+                elif self.store.segments(job.job_id, (SegmentState.HELD,)):
+                    self._trial_done(job)
                 elif self.store.transition(job.job_id, S.ACTIVE, S.COMPLETING):
                     self._finish(job.job_id, S.COMPLETING, S.COMPLETE)
             elif job.status is S.PAUSING:
@@ -552,6 +573,7 @@ class Scheduler:
             dry_run=job.dry_run,
             concurrency=self.settings.concurrency,
             verify=bool(option_value(job.tags, VERIFY)),
+            skip_identical=bool(option_value(job.tags, SKIP_IDENTICAL)),
         )
 
     def _launch(self, job: Job) -> None:
@@ -589,6 +611,24 @@ class Scheduler:
             return FailureReason.of("ReportWriteError", exc.message)
         logs.event("report_written", job_id=job.job_id, bucket=location.bucket, prefix=location.job_dir)
         return None
+
+    def _trial_done(self, job: Job) -> None:
+        """A trial's tasks have all run: write its report, then wait in Suspended for confirmation
+        with the trial's outcome as StatusUpdateReason. Repeated whole after a crash in between."""
+        p = job.progress_summary
+        reason = trial_reason(p.number_of_tasks_succeeded, p.number_of_tasks_failed,
+                              failures_by_code(job, self.store.segments(job.job_id)),
+                              (p.total_number_of_tasks or 0) - p.tasks_run)
+        if job.report.enabled:
+            try:
+                location = write_trial_report(self.client_for(job), job.model_copy(update={
+                    "status": S.SUSPENDED, "status_update_reason": reason}), self.store.segments(job.job_id))
+                logs.event("trial_report_written", job_id=job.job_id, bucket=location.bucket,
+                           key=location.trial_manifest_key)
+            except CosbatchError as exc:  # the trial's outcome is in the reason; the final report still comes
+                logs.event("trial_report_failed", logging.WARNING, job_id=job.job_id, error=exc.message)
+        if self.store.transition(job.job_id, S.ACTIVE, S.SUSPENDED, reason=reason, suspended_cause=SUSPENDED_CAUSE):
+            logs.event("trial_done", job_id=job.job_id, reason=reason)
 
     def _finish(self, job_id: str, current: JobStatus, target: JobStatus) -> None:
         """Write the report (stating the final status), then move to the final status."""

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from cosbatch.controller.cosbatch_tags import MAX_OPS_PER_SECOND, VERIFY, check_rate, option_value
+from cosbatch.controller.cosbatch_tags import (
+    MAX_OPS_PER_SECOND,
+    SKIP_IDENTICAL,
+    TRIAL_TASKS,
+    VERIFY,
+    check_rate,
+    option_value,
+)
 from cosbatch.controller.job_tags import check_tags, parse_tags
 from cosbatch.controller.notify_policy import check_allowed
 from cosbatch.errors import IllegalTransition, InvalidRequest, UnsupportedField
@@ -93,7 +100,7 @@ class JobService:
         request returns the first job. `max_ops_per_second`: the job's own rate limit (or its
         cosbatch:max-ops-per-second tag's)."""
         storage, target_storage = self.bind(request)
-        tags = _check_verify(check_tags(request.tags or []), request.operation)
+        tags = _check_verify(check_tags(request.tags or []), request.operation, request.dry_run)
         check_allowed(tags, self.notify_allow)
         rate = check_rate(max_ops_per_second)
         tagged_rate = option_value(tags, MAX_OPS_PER_SECOND)
@@ -192,12 +199,15 @@ class JobService:
         checked = parse_tags(tags)
         check_allowed(checked, self.notify_allow)
         before = self.store.get_job_tags(check_job_id(job_id), account_id)
-        _check_verify(checked, self.store.get_job(job_id, account_id).operation)
+        current = self.store.get_job(job_id, account_id)
+        _check_verify(checked, current.operation, current.dry_run)
+        _check_trial_unchanged(current, before, checked)
         job = self.store.put_job_tags(job_id, checked, account_id)
         return self._follow_tags(job, before, account_id)
 
     def delete_job_tagging(self, job_id: str, account_id: str | None = None) -> Job:
         before = self.store.get_job_tags(check_job_id(job_id), account_id)
+        _check_trial_unchanged(self.store.get_job(job_id, account_id), before, [])
         return self._follow_tags(self.store.delete_job_tags(job_id, account_id), before, account_id)
 
     def _follow_tags(self, job: Job, before: list[Tag], account_id: str | None) -> Job:
@@ -224,6 +234,10 @@ class JobService:
         for _ in range(20):
             current = self.store.get_job(job_id, account_id).status
             target = user_request_target(current, target_requested)
+            if target is JobStatus.READY:
+                # Confirming after a trial run: the tasks the trial left (HELD) run now. Released
+                # first, so a Ready job never waits on segments nobody will release.
+                self.store.release_held_segments(job_id)
             if target is None or self.store.transition(job_id, current, target, reason=reason):
                 return self.store.get_job(job_id, account_id)
             # The job moved on between our read and our write: decide again from its new status.
@@ -252,8 +266,18 @@ def _refuse_across_storages(operation: JobOperation) -> None:
                                    "streamed, and S3 needs the content's MD5 or checksum up front with it")
 
 
-def _check_verify(tags: list[Tag], operation: JobOperation) -> list[Tag]:
-    """The tags, unless they ask to verify a job that copies nothing."""
-    if option_value(tags, VERIFY) and operation.name != "S3PutObjectCopy":
-        raise InvalidRequest(f"job tag {VERIFY}=true applies to S3PutObjectCopy jobs only, not {operation.name}")
+def _check_trial_unchanged(job: Job, before: list[Tag], after: list[Tag]) -> None:
+    """A trial's size is read once, in Preparing: changing it later would be accepted and ignored."""
+    if job.status is not JobStatus.NEW and option_value(before, TRIAL_TASKS) != option_value(after, TRIAL_TASKS):
+        raise InvalidRequest(f"job tag {TRIAL_TASKS} cannot change once the job is prepared (it is "
+                             f"{job.status.value}); it is read in Preparing")
+
+
+def _check_verify(tags: list[Tag], operation: JobOperation, dry_run: bool = False) -> list[Tag]:
+    """The tags, unless they ask to verify (or skip identical objects in) a job that copies nothing."""
+    for key in (VERIFY, SKIP_IDENTICAL):
+        if option_value(tags, key) and operation.name != "S3PutObjectCopy":
+            raise InvalidRequest(f"job tag {key}=true applies to S3PutObjectCopy jobs only, not {operation.name}")
+    if dry_run and option_value(tags, SKIP_IDENTICAL):
+        raise InvalidRequest(f"job tag {SKIP_IDENTICAL}=true does not apply to a dry run, which copies nothing")
     return tags

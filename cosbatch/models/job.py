@@ -186,11 +186,21 @@ class ProgressSummary(WireModel):
     total_number_of_tasks: int | None = None
     number_of_tasks_succeeded: int = 0
     number_of_tasks_failed: int = 0
+    #: cosbatch, jobs with cosbatch:skip-identical only: of the tasks succeeded, those whose target was
+    #: already identical (not copied). None (left out) for every other job.
+    number_of_tasks_skipped: int | None = None
     timers: JobTimers = JobTimers()
 
     @property
     def tasks_run(self) -> int:
         return self.number_of_tasks_succeeded + self.number_of_tasks_failed
+
+    def copied_and_skipped(self) -> str:
+        """" (95 copied, 5 skipped: identical at target)" for a skip-identical job, else ""."""
+        if self.number_of_tasks_skipped is None:
+            return ""
+        copied = self.number_of_tasks_succeeded - self.number_of_tasks_skipped
+        return f" ({copied} copied, {self.number_of_tasks_skipped} skipped: identical at target)"
 
 
 class Dialect(StrEnum):

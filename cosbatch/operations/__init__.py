@@ -52,10 +52,20 @@ PLUGINS: dict[str, Callable[[Any], Operation]] = {
 
 
 def operation_for(job_operation: JobOperation, storage: Storage | None = None,
-                  target_storage: Storage | None = None, verify: bool = False) -> Operation:
+                  target_storage: Storage | None = None, verify: bool = False,
+                  skip_identical: bool = False) -> Operation:
     """The plugin that runs this job's operation (its parameters already validated) on
     `storage`; a copy to another storage (`target_storage`) streams each object across;
-    `verify` (copies only) compares each copy with its source."""
+    `verify` (copies only) compares each copy with its source; `skip_identical` (copies only)
+    leaves a target that is already identical alone."""
+    if skip_identical:
+        from cosbatch.operations.skip_identical import SkipIdenticalCopy
+
+        if job_operation.name != "S3PutObjectCopy" or storage is None:
+            raise ValueError(f"{job_operation.name} has nothing to skip")
+        copy: Any = operation_for(job_operation, storage, target_storage, verify)
+        target = (lambda _source: copy._target_client()) if target_storage is not None else (lambda source: source)
+        return SkipIdenticalCopy(copy, storage, target_storage, target)  # type: ignore[return-value]
     if target_storage is not None:
         from cosbatch.operations.transfer import CrossStorageCopyOperation
 

@@ -4,7 +4,7 @@ It must not import the controller, launch, the pipelines or the surfaces.
 """
 
 from cosbatch.reports.layout import REPORT_SCHEMA, ReportLocation, format_csv_row, parse_csv_row
-from cosbatch.reports.writer import finalize_report, write_segment_results
+from cosbatch.reports.writer import finalize_report, write_segment_results, write_trial_report
 
 __all__ = [
     "REPORT_SCHEMA",
@@ -13,4 +13,5 @@ __all__ = [
     "format_csv_row",
     "parse_csv_row",
     "write_segment_results",
+    "write_trial_report",
 ]

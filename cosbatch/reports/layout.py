@@ -44,6 +44,15 @@ class ReportLocation:
     def job_key(self) -> str:
         return f"{self.job_dir}/job.json"
 
+    @property
+    def trial_manifest_key(self) -> str:
+        """A trial run's report (cosbatch:trial-tasks): the trial's results files, as manifest.json."""
+        return f"{self.job_dir}/trial/manifest.json"
+
+    @property
+    def trial_job_key(self) -> str:
+        return f"{self.job_dir}/trial/job.json"
+
 
 #: Everything str.splitlines() breaks a line at: a report row must stay one physical line.
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")

@@ -64,8 +64,21 @@ def write_segment_results(
 
 def finalize_report(client: Any, job: Job, segments: Sequence[Segment]) -> ReportLocation:
     """Write manifest.json and job.json for a job that reached its final status."""
-    cfg = job.report
-    location = ReportLocation(cfg.bucket_name, cfg.prefix or "", job.job_id)
+    location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
+    _write_manifests(client, job, segments, location, location.manifest_key, location.job_key)
+    return location
+
+
+def write_trial_report(client: Any, job: Job, segments: Sequence[Segment]) -> ReportLocation:
+    """A trial run's report, next to the job's: trial/manifest.json (the results files of the
+    trial's tasks, which the final report lists again) and trial/job.json (the job, Suspended)."""
+    location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
+    _write_manifests(client, job, segments, location, location.trial_manifest_key, location.trial_job_key)
+    return location
+
+
+def _write_manifests(client: Any, job: Job, segments: Sequence[Segment], location: ReportLocation,
+                     manifest_key: str, job_key: str) -> None:
     results = [
         {
             "TaskExecutionStatus": f["TaskExecutionStatus"],
@@ -77,11 +90,10 @@ def finalize_report(client: Any, job: Job, segments: Sequence[Segment]) -> Repor
         for f in seg.result_files
     ]
     manifest = {
-        "Format": (cfg.format or ReportFormat.S3_CSV).value,
+        "Format": (job.report.format or ReportFormat.S3_CSV).value,
         "ReportCreationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "Results": results,
         "ReportSchema": REPORT_SCHEMA,
     }
-    _put(client, location.bucket, location.job_key, json.dumps({"Job": job.describe()}, indent=2).encode(), "application/json")
-    _put(client, location.bucket, location.manifest_key, json.dumps(manifest, indent=2).encode(), "application/json")
-    return location
+    _put(client, location.bucket, job_key, json.dumps({"Job": job.describe()}, indent=2).encode(), "application/json")
+    _put(client, location.bucket, manifest_key, json.dumps(manifest, indent=2).encode(), "application/json")

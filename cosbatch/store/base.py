@@ -17,6 +17,7 @@ class SegmentState(StrEnum):
     RUNNING = "running"  # a worker is on it; progress counters are live
     DONE = "done"  # every task ran; results persisted
     STOPPED = "stopped"  # cancelled/failed mid-way; the tasks that ran are persisted
+    HELD = "held"  # after a trial run (cosbatch:trial-tasks): runs once the job is confirmed
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Segment:
     failed: int = 0
     result_files: list[dict] = field(default_factory=list)
     finished_at: float | None = None  # epoch seconds when it was recorded DONE or STOPPED
+    skipped: int = 0  # of `succeeded`: identical at the target already, so not copied (skip-identical)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class StatusChange:
 
 #: The job tag naming the URL notified of the job's statuses (registered in cosbatch_tags).
 NOTIFY_URL_TAG = "cosbatch:notify-url"
+#: The job tag asking a copy to skip objects identical at the target (registered in cosbatch_tags):
+#: such a job's ProgressSummary counts its skipped tasks.
+SKIP_IDENTICAL_TAG = "cosbatch:skip-identical"
 #: The statuses a job with a notify URL is notified of.
 NOTIFIED: frozenset[JobStatus] = TERMINAL | {JobStatus.SUSPENDED}
 
@@ -120,11 +125,14 @@ class JobStore(Protocol):
     def segment_state(self, job_id: str, seg_no: int) -> SegmentState: ...
     def update_segment(self, job_id: str, seg_no: int, state: SegmentState, succeeded: int,
                        failed: int, result_files: list[dict] | None = None,
-                       retries: int = 0) -> None: ...
+                       retries: int = 0, skipped: int = 0) -> None: ...
     def retries(self, job_id: str) -> int: ...
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None: ...
     def abandoned_tasks(self, job_id: str) -> int: ...
     def reset_running_segments(self, job_id: str) -> int: ...
+    def release_held_segments(self, job_id: str) -> int:
+        """HELD segments (those a trial run left for later) become PENDING; how many."""
+        ...
     def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool: ...
     def lease_holder(self, name: str) -> str | None: ...
     def release_lease(self, name: str, owner: str) -> None: ...

@@ -17,7 +17,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (1, TABLES),  # jobs, job_events, segments, leases and their indexes
     (2, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS tags TEXT"]),  # job tags (a JSON list)
     (3, NOTIFICATION_TABLES),  # the notifications outbox
-    (4, [f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {column} {kind}"  # segment completion times
+    (4, [f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {column} {kind}"  # segments: finished_at, skipped
          for column, kind in ADDED_SEGMENT_COLUMNS.items()]),
 ]
 

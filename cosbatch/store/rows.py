@@ -20,6 +20,7 @@ from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import RUNNING, TERMINAL, JobStatus
 from cosbatch.store.base import (
     NOTIFY_URL_TAG,
+    SKIP_IDENTICAL_TAG,
     Notification,
     NotificationState,
     Segment,
@@ -32,7 +33,8 @@ Row = Mapping[str, Any]
 #: The job columns plus its progress counters summed over its segments.
 JOB_COLUMNS = """j.*,
     (SELECT COALESCE(SUM(succeeded), 0) FROM segments s WHERE s.job_id = j.job_id) AS succeeded,
-    (SELECT COALESCE(SUM(failed), 0) FROM segments s WHERE s.job_id = j.job_id) AS failed"""
+    (SELECT COALESCE(SUM(failed), 0) FROM segments s WHERE s.job_id = j.job_id) AS failed,
+    (SELECT COALESCE(SUM(skipped), 0) FROM segments s WHERE s.job_id = j.job_id) AS skipped"""
 
 INSERT_JOB_COLUMNS = (
     "job_id, account_id, status, priority, description, confirmation_required, creation_time, "
@@ -107,6 +109,7 @@ def job_from_row(row: Row, now: float | None = None) -> models.Job:
             total_number_of_tasks=row["total_tasks"],
             number_of_tasks_succeeded=int(row["succeeded"]),
             number_of_tasks_failed=int(row["failed"]),
+            number_of_tasks_skipped=int(row["skipped"]) if _skips(row["tags"]) else None,
             timers=models.JobTimers(elapsed_time_in_active_seconds=int(active)),
         ),
         status=JobStatus(row["status"]),
@@ -125,6 +128,12 @@ def job_from_row(row: Row, now: float | None = None) -> models.Job:
         max_ops_per_second=row["max_ops_per_second"],
         tags=[models.Tag.model_validate(t) for t in json.loads(row["tags"] or "[]")],
     )
+
+
+def _skips(tags: str | None) -> bool:
+    """Whether the job's tags ask to skip identical objects (its ProgressSummary then counts them)."""
+    return any(t.get("Key") == SKIP_IDENTICAL_TAG and str(t.get("Value", "")).lower() == "true"
+               for t in json.loads(tags or "[]"))
 
 
 def status_change_from_row(r: Row) -> StatusChange:
@@ -170,6 +179,7 @@ def segment_from_row(r: Row) -> Segment:
         failed=r["failed"],
         result_files=json.loads(r["result_files"]),
         finished_at=r["finished_at"],
+        skipped=r["skipped"],
     )
 
 

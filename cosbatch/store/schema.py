@@ -94,5 +94,7 @@ NOTIFICATION_TABLES: list[str] = [
 ]
 
 #: Added in schema version 4 (PostgreSQL migration 4): when a segment was recorded DONE or
-#: STOPPED (epoch seconds), so a finished job's throughput can be drawn from the store alone.
-ADDED_SEGMENT_COLUMNS: dict[str, str] = {"finished_at": "DOUBLE PRECISION"}
+#: STOPPED (epoch seconds), so a finished job's throughput can be drawn from the store alone; and
+#: the tasks of a segment that succeeded without work, because the target was already identical
+#: (cosbatch:skip-identical).
+ADDED_SEGMENT_COLUMNS: dict[str, str] = {"finished_at": "DOUBLE PRECISION", "skipped": "BIGINT NOT NULL DEFAULT 0"}

@@ -295,15 +295,16 @@ class SqlJobStore:
         failed: int,
         result_files: list[dict] | None = None,
         retries: int = 0,
+        skipped: int = 0,
     ) -> None:
         """Set a segment's absolute counters; a segment already DONE or STOPPED is final, and
         the moment it became so is recorded (`Segment.finished_at`)."""
         finished_at = time.time() if state in (SegmentState.DONE, SegmentState.STOPPED) else None
         with self._write() as conn:
             conn.execute(
-                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?, finished_at=?
-                   WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
-                (state.value, succeeded, failed, json.dumps(result_files or []), retries, finished_at,
+                """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?, finished_at=?,
+                   skipped=? WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
+                (state.value, succeeded, failed, json.dumps(result_files or []), retries, finished_at, skipped,
                  job_id, seg_no),
             )
 
@@ -312,7 +313,7 @@ class SqlJobStore:
         """A paused worker gave a segment back: it runs again, whole; count the work redone."""
         with self._write() as conn:
             conn.execute(
-                """UPDATE segments SET state='pending', succeeded=0, failed=0, result_files='[]',
+                """UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]',
                    abandoned_tasks = abandoned_tasks + ?
                    WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
                 (tasks_run, job_id, seg_no),
@@ -333,10 +334,17 @@ class SqlJobStore:
         """Segments left RUNNING by a stopped or crashed pipeline go back to PENDING (counters zeroed)."""
         with self._write() as conn:
             return conn.execute(
-                "UPDATE segments SET state='pending', succeeded=0, failed=0, result_files='[]' "
+                "UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]' "
                 "WHERE job_id=? AND state IN ('running', 'pending')",
                 (job_id,),
             ).rowcount
+
+    @guarded
+    def release_held_segments(self, job_id: str) -> int:
+        """HELD segments (those a trial run left for later) become PENDING; how many."""
+        with self._write() as conn:
+            return conn.execute("UPDATE segments SET state='pending' WHERE job_id=? AND state='held'",
+                                (job_id,)).rowcount
 
     # -- leases (taking one is the store's own: it judges expiry by its clock) --
     @guarded

@@ -42,7 +42,7 @@ class _ApplyOperationFn(beam.DoFn):
         n = self.plan.concurrency
         # Retries are ours (counted, classified); botocore makes a single attempt.
         self.operation = operation_for(JobOperation.model_validate(self.plan.operation), self.plan.storage,
-                                       self.plan.target_storage, self.plan.verify)
+                                       self.plan.target_storage, self.plan.verify, self.plan.skip_identical)
         if self.plan.dry_run:
             self.operation = DryRunOperation(self.operation)
         self._client: Any = None  # made on first use: a stopped job's bundles need none (Dask sets up per partition)
@@ -58,8 +58,8 @@ class _ApplyOperationFn(beam.DoFn):
             self._client = client_for(self.operation, self.plan.storage.tuned(max_attempts=1, max_pool_connections=n + 4))
         return self._client
 
-    def _run_one(self, task: Task) -> TaskResult:
-        return run_with_retries(task, lambda: self.operation.apply(self.client, task), self.retry)
+    def _run_one(self, operation: Any, task: Task) -> TaskResult:
+        return run_with_retries(task, lambda: operation.apply(self.client, task), self.retry)
 
     def _stop_signal(self) -> StopSignal | None:
         """The controller's word: stop (and why), or go on at the rate it allows this worker."""
@@ -78,6 +78,9 @@ class _ApplyOperationFn(beam.DoFn):
             return
         self.control.segment_progress(seg_no, SegmentState.RUNNING, 0, 0)
         _ = self.client  # made here, once, before the threads share it
+        # An operation may look at the segment as a whole first (skip-identical: listings).
+        operation = self.operation.for_segment(self.client, tasks) if hasattr(self.operation, "for_segment") \
+            else self.operation
         results: list[TaskResult] = []
         stop = threading.Event()
         lock = threading.Lock()
@@ -101,7 +104,7 @@ class _ApplyOperationFn(beam.DoFn):
                 if batched:
                     results.extend(self.operation.apply_batch(self.client, chunk, self.retry))  # type: ignore[attr-defined]
                 else:
-                    results.append(self._run_one(chunk[0]))
+                    results.append(self._run_one(operation, chunk[0]))
 
         futures = [self.pool.submit(worker) for _ in range(min(threads, len(tasks)))]
         stopped: StopSignal | None = None

@@ -23,6 +23,7 @@ from cosbatch import logs
 from cosbatch.control import JobControl, StopSignal
 from cosbatch.control.plan import JobPlan
 from cosbatch.models import ReportFormat, ReportScope
+from cosbatch.operations.skip_identical import is_skipped
 from cosbatch.reports import ReportLocation, write_segment_results
 from cosbatch.storage import make_client
 from cosbatch.store import SegmentState
@@ -74,7 +75,8 @@ class _RecordSegmentFn(beam.DoFn):
         ok = sum(1 for r in results if r.succeeded)
         state = SegmentState.DONE if stopped is None else SegmentState.STOPPED
         retries = sum(r.retries for r in results)
-        self.control.segment_progress(seg_no, state, ok, len(results) - ok, files, retries)
+        skipped = sum(1 for r in results if r.succeeded and is_skipped(r.message))
+        self.control.segment_progress(seg_no, state, ok, len(results) - ok, files, retries, skipped)
         if retries:
             logs.event("segment_retries", job_id=self.plan.job_id, segment=seg_no, retries=retries)
         return seg_no, ok, len(results) - ok

@@ -205,3 +205,36 @@ def test_a_development_server_asks_for_the_account_in_the_form(tmp_path):
     finally:
         app.close()
         store.close()
+
+
+def test_trial_and_skip_identical_from_the_console(api, alice, s3, buckets):
+    """Both options through the job form's tags: the trial's reason and the Confirm button on the job
+    page, confirming there; then a skip-identical pass showing copied and skipped apart."""
+    src, dst, rep = buckets
+    keys = [f"t/{i}" for i in range(6)]
+    put_objects(s3, src, keys)
+    text = "".join(f"{src},{k}\n" for k in keys)
+    fields = job_fields(api, src, dst, rep, manifest_key="trial/m.csv", manifest_text=text,
+                        tags="cosbatch:trial-tasks=2")
+    job_id = created_job(post_form(api, fields))
+
+    def suspended():
+        job = alice.describe_job(AccountId=ALICE.account, JobId=job_id)["Job"]
+        return job if job["Status"] == "Suspended" else None
+
+    job = wait_for(suspended, 120, 0.2, "the trial to finish")
+    reason = "Trial: 2 tasks run, 2 succeeded, 0 failed (by error code: none); confirm to run the remaining 4"
+    assert job["StatusUpdateReason"] == reason  # over the S3 Control API (boto3)
+    page = api.http.request("GET", api.url + f"/console/jobs/{job_id}", headers=basic(ALICE)).data.decode()
+    assert reason in page and "Confirm and run" in page
+    token = re.search(r"name='token' value='([0-9a-f]+)'", page).group(1)
+    confirm = post_form(api, {"token": token, "requestedJobStatus": "Ready"}, path=f"/console/jobs/{job_id}/status")
+    assert confirm.status == 303
+    assert finished(alice, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] == 6
+
+    again = job_fields(api, src, dst, rep, manifest_key="trial/m.csv", manifest_text=text,
+                       tags="cosbatch:skip-identical=true")
+    second = created_job(post_form(api, again))
+    assert finished(alice, second)["ProgressSummary"]["NumberOfTasksSucceeded"] == 6
+    page = api.http.request("GET", api.url + f"/console/jobs/{second}", headers=basic(ALICE)).data.decode()
+    assert "<span data-field='copied'>0</span>" in page and "<span data-field='skipped'>6</span>" in page

@@ -151,3 +151,35 @@ def test_job_tags_from_python(client, s3, make_bucket):
     assert job.tags == {"team": "ml", "x": "1"}
     assert job.delete_tags().tags == {} and "Tags" not in job.describe()["Job"]
     job.cancel()
+
+
+def test_trial_run_from_python(client, s3, make_bucket):
+    src, dst = make_bucket("src"), make_bucket("dst")
+    keys = [f"k{i:03d}" for i in range(600)]  # segments of 250: 250, 250, 100
+    put_objects(s3, src, keys)
+    job = client.create_job(manifest=[(src, k) for k in keys], operation=_copy(dst), trial_tasks=6)
+    assert {"Key": "cosbatch:trial-tasks", "Value": "6"} in job.describe()["Job"]["Tags"]
+    job.wait(timeout=120, progress=False)
+    assert job.status is S.SUSPENDED
+    assert job.model.status_update_reason == ("Trial: 6 tasks run, 6 succeeded, 0 failed (by error code: none); "
+                                              "confirm to run the remaining 594")
+    copied = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"])
+    assert copied == [f"copied/k{i:03d}" for i in range(0, 600, 100)]
+    job.confirm().wait(timeout=120, progress=False)
+    assert job.status is S.COMPLETE and job.progress.number_of_tasks_succeeded == 600
+    with pytest.raises(InvalidRequest, match="contradicts the tag cosbatch:trial-tasks=2"):
+        client.create_job(manifest=[(src, "k000")], operation=_copy(dst), trial_tasks=6,
+                          tags={"cosbatch:trial-tasks": "2"})
+
+
+def test_skip_identical_from_python(client, s3, make_bucket):
+    src, dst = make_bucket("src"), make_bucket("dst")
+    keys = [f"k{i:03d}" for i in range(40)]
+    put_objects(s3, src, keys)
+    client.create_job(manifest=[(src, k) for k in keys], operation=_copy(dst)).wait(timeout=120, progress=False)
+    again = client.create_job(manifest=[(src, k) for k in keys], operation=_copy(dst), skip_identical=True)
+    again.wait(timeout=120, progress=False)
+    assert again.progress.number_of_tasks_skipped == 40
+    assert again.describe()["Job"]["ProgressSummary"]["NumberOfTasksSkipped"] == 40
+    assert "40 succeeded (0 copied, 40 skipped: identical at target)" in str(again)  # the text view
+    assert "0 copied, 40 skipped (identical)" in again._repr_html_()  # the notebook view

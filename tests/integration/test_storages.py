@@ -308,3 +308,29 @@ def test_an_account_outside_a_storages_accounts_is_denied(storages, tmp_path):
     with pytest.raises(CosbatchError) as err:  # nor as a copy's target
         service.create_job(parse_create_job(copy_body("acct2", "east", target="arn:aws:s3:eu-west-1::dst")))
     assert err.value.http_status == 403
+
+
+def test_skip_identical_across_storages(storages, tmp_path):
+    """A second cross-storage pass with cosbatch:skip-identical: the target storage is listed (its
+    own keys) and compared with the source's listing; only the changed and new objects stream."""
+    servers, config = storages
+    east, west = servers["east"].client(), servers["west"].client()
+    keys = [f"s/{i:04d}" for i in range(400)]
+    for k in keys:
+        east.put_object(Bucket="src", Key=k, Body=f"first {k}".encode())
+    write_manifest(east, "src", "s-m.csv", [("src", k) for k in keys])
+    run_across(tmp_path, config, copy_body("s", "east", target="arn:aws:s3:eu-west-1::dst", prefix="s-"))
+    east.put_object(Bucket="src", Key=keys[5], Body=b"second version")
+    east.put_object(Bucket="src", Key="s/new", Body=b"new")
+    write_manifest(east, "src", "s-m.csv", [("src", k) for k in [*keys, "s/new"]])
+    body = copy_body("s", "east", target="arn:aws:s3:eu-west-1::dst", prefix="s-",
+                     ClientRequestToken="s-again", Tags=[{"Key": "cosbatch:skip-identical", "Value": "true"}])
+    body["Operation"]["S3PutObjectCopy"]["TargetKeyPrefix"] = "s"
+    done = run_across(tmp_path, config, body)
+    _, rows, _ = read_report(east, "rep", done)
+    messages = {r["Key"]: r["ResultMessage"] for r in rows}
+    copied = {k for k, m in messages.items() if not m.startswith("Skipped: identical at target (by ETag)")}
+    assert copied == {keys[5], "s/new"} and messages[keys[5]].startswith("Successful: 14 bytes")
+    assert done.progress_summary.number_of_tasks_skipped == 399
+    assert west.get_object(Bucket="dst", Key=f"s/{keys[5]}")["Body"].read() == b"second version"
+    assert west.get_object(Bucket="dst", Key="s/s/new")["Body"].read() == b"new"

@@ -40,7 +40,8 @@ SEED_ARROWS = {
 CANCEL_ARROWS = {(s, S.CANCELLING) for s in S if s not in TERMINAL and s is not S.CANCELLING}
 # A job being paused may still fail (threshold) while its last tasks finish.
 # A job waiting in Preparing for its storage updates its StatusUpdateReason.
-EXTRA_ARROWS = {(S.PAUSING, S.FAILING), (S.PREPARING, S.PREPARING)}
+# A trial run (cosbatch:trial-tasks) stops in Suspended once its tasks have run.
+EXTRA_ARROWS = {(S.PAUSING, S.FAILING), (S.PREPARING, S.PREPARING), (S.ACTIVE, S.SUSPENDED)}
 ALLOWED = SEED_ARROWS | CANCEL_ARROWS | EXTRA_ARROWS
 
 

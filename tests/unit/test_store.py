@@ -143,6 +143,21 @@ def test_segments_counters_are_absolute_and_final(store, service):
     assert [s.seg_no for s in store.segments(job.job_id, (SegmentState.PENDING,))] == [0, 2]
 
 
+def test_held_segments_wait_until_released(store, service):
+    """A trial's remaining segments (HELD) are neither run (not PENDING) nor reset; releasing them
+    makes them PENDING, once."""
+    job = make(service)
+    states = [SegmentState.PENDING, SegmentState.HELD, SegmentState.HELD]
+    store.replace_segments(job.job_id, [Segment(job.job_id, i, "{}", 0, 10, 1, 10, st) for i, st in enumerate(states)])
+    assert [s.state for s in store.segments(job.job_id)] == states
+    store.update_segment(job.job_id, 0, SegmentState.DONE, 10, 0)
+    assert store.reset_running_segments(job.job_id) == 0
+    assert [s.seg_no for s in store.segments(job.job_id, (SegmentState.HELD,))] == [1, 2]
+    assert store.release_held_segments(job.job_id) == 2
+    assert store.release_held_segments(job.job_id) == 0
+    assert [s.seg_no for s in store.segments(job.job_id, (SegmentState.PENDING,))] == [1, 2]
+
+
 def _hammer(url: str, job_id: str, worker: int, n: int) -> None:
     s = open_store(url)
     for i in range(n):
