@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -35,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cosbatch.errors import RunnerUnavailable
+from launch import flink_job_server
+from launch.flink_job_server import free_port
 
 FLINK_VERSION = "1.19.1"  # a 1.19 to match the job server's Flink client (launch/flink_job_server.py)
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cosbatch" / "flink"
@@ -107,12 +108,6 @@ def ensure_flink(version: str = FLINK_VERSION, cache: Path = CACHE) -> Path:
         shutil.rmtree(home, ignore_errors=True)
         partial.rename(home)
     return home
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -208,8 +203,6 @@ def start(rest_port: int, taskmanagers: int = 2, slots: int = 1, root: Path | No
                                 "or choose another --rest-port")
     home = ensure_flink(flink_version)
     if job_server:
-        from launch import flink_job_server
-
         flink_job_server.ensure_jar()
     cluster = Cluster.at(rest_port, root)
     stop(cluster)
@@ -318,8 +311,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
-            from launch import flink_job_server
-
             print(f"Flink {args.flink_version} in {ensure_flink(args.flink_version)}")
             print(f"Beam's Flink job server at {flink_job_server.ensure_jar()}")
             return 0

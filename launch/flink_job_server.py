@@ -26,7 +26,6 @@ import zipfile
 from pathlib import Path
 
 from cosbatch.errors import RunnerUnavailable
-from launch.flink_cluster import free_port
 
 #: The Flink version the job server is built for, for each Beam version cosbatch is tested with.
 FLINK_FOR_BEAM = {"2.62.0": "1.19"}
@@ -241,6 +240,12 @@ JAVA_OPENS = ("--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.b
               "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
               "--add-opens=java.base/java.net=ALL-UNNAMED", "--add-opens=java.base/java.time=ALL-UNNAMED",
               "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _tail(log: Path) -> str:
