@@ -112,7 +112,7 @@ def label(pid: int, seen: SeenProcess | None, roots: dict[int, str], controller:
     if seen.root == controller:
         if seen.name == "java":
             return "job server JVM", "Flink job server JVM (child of serve)"
-        return "controller", f"child of serve ({seen.name})"
+        return "controller", f"child of serve: {' '.join(seen.command.split()[1:])[:50] or seen.name}"
     parent = roots.get(seen.root, f"pid {seen.root}")
     if is_sdk_worker(seen):
         return "SDK worker", f"SDK worker {pid} of {parent.removeprefix('Flink ')}"
