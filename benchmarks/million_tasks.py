@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,29 +75,59 @@ def _peak_kib(proc: psutil.Process) -> int:
     return 0
 
 
+@dataclass
+class SeenProcess:
+    """What PeakRss saw of one process: the root it was found under, its parent, name and
+    command line, when it started (epoch s) and the CPU seconds it had used when last sampled."""
+
+    root: int
+    ppid: int
+    name: str
+    command: str
+    started: float
+    cpu_s: float = 0.0
+
+
 class PeakRss:
     """Peak RSS per process of a controller and of worker process trees, sampled every 0.2 s
-    (VmHWM is the kernel's own peak, so sampling only has to see each process once alive)."""
+    (VmHWM is the kernel's own peak, so sampling only has to see each process once alive).
+    `seen` tells, per pid, which root it was found under and what it was."""
 
     def __init__(self, controller: int, workers: list[int]) -> None:
         self.controller = psutil.Process(controller)
         self.worker_roots = [psutil.Process(p) for p in workers]
         self.peaks: dict[tuple[str, int], int] = {}
+        self.seen: dict[int, SeenProcess] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
-        tree = [("controller", self.controller)]
-        roots = list(self.worker_roots)
+        tree = [("controller", self.controller, self.controller.pid)]
+        tree += [("worker", p, p.pid) for p in self.worker_roots]
         for root in [self.controller, *self.worker_roots]:
             try:
-                roots.extend(root.children(recursive=True))
+                tree += [("worker", p, root.pid) for p in root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 continue
-        tree += [("worker", p) for p in roots]
-        for role, proc in tree:
+        for role, proc, root_pid in tree:
             key = (role, proc.pid)
             self.peaks[key] = max(self.peaks.get(key, 0), _peak_kib(proc))
+            self._note(proc, root_pid)
+
+    def _note(self, proc: psutil.Process, root: int) -> None:
+        try:
+            with proc.oneshot():
+                if proc.pid not in self.seen:
+                    self.seen[proc.pid] = SeenProcess(root, proc.ppid(), proc.name(), " ".join(proc.cmdline())[:300],
+                                                      proc.create_time())
+                times = proc.cpu_times()
+                self.seen[proc.pid].cpu_s = times.user + times.system
+        except psutil.Error:
+            pass
+
+    def cpu_seconds(self) -> dict[int, float]:
+        """CPU seconds used so far by every process seen, per pid (as last sampled)."""
+        return {pid: seen.cpu_s for pid, seen in self.seen.items()}
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
@@ -180,8 +211,10 @@ def _seconds_between(history: list, start: S, end: S) -> float:
     return (at[end] - at[start]).total_seconds()
 
 
-def run_job(service: JobService, server: Any, body: dict, tasks: int, sample_api: bool) -> dict:
-    """Create the job, wait for it to end; its figures from the job's own history."""
+def run_job(service: JobService, server: Any, body: dict, tasks: int, sample_api: bool,
+            watch: Callable[[str], None] | None = None, poll_s: float = 0.25) -> dict:
+    """Create the job, wait for it to end; its figures from the job's own history. `watch` is
+    called with the job's id at every poll (every `poll_s`) while the job runs."""
     created = time.perf_counter()
     job = service.create_job(parse_create_job(body))
     sampler = ApiSampler(server, job.job_id) if sample_api else None
@@ -190,7 +223,9 @@ def run_job(service: JobService, server: Any, body: dict, tasks: int, sample_api
         while (status := service.store.get_status(job.job_id)) not in TERMINAL:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"job {job.job_id} still {status} after {time.monotonic() - created:.0f} s")
-            time.sleep(0.25)
+            if watch:
+                watch(job.job_id)
+            time.sleep(poll_s)
     wall = time.perf_counter() - created
     done = service.describe_job(job.job_id)
     if done.status is not S.COMPLETE or done.progress_summary.number_of_tasks_succeeded != tasks:
@@ -201,7 +236,7 @@ def run_job(service: JobService, server: Any, body: dict, tasks: int, sample_api
     history = service.history(job.job_id)
     preparing = _seconds_between(history, S.PREPARING, S.READY)
     active = _seconds_between(history, S.ACTIVE, S.COMPLETE)
-    out = {"tasks": tasks, "create_to_complete_s": wall, "preparing_s": preparing,
+    out = {"job_id": job.job_id, "tasks": tasks, "create_to_complete_s": wall, "preparing_s": preparing,
            "preparing_lines_per_s": tasks / preparing, "active_s": active, "tasks_per_s": tasks / active}
     if sampler:
         out["describe_job_ms"] = Latencies.summary(sampler.latencies.describe_ms)

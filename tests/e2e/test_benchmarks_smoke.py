@@ -69,3 +69,38 @@ def test_the_million_task_benchmark_runs_small(tmp_path):
     table = (tmp_path / "million-tasks.md").read_text()
     assert "| dask |" in table and "S3PutObjectTagging" in table and f"{seeded['objects']:,} of 16 bytes seeded" in table
     assert (committed.read_bytes() if committed.exists() else None) == before
+
+
+def test_the_runners_benchmark_runs_small(tmp_path, s3_server, pg_server, flink_cluster):
+    """`python -m benchmarks.runners --smoke`, in this process on the session's SeaweedFS, PostgreSQL
+    and Flink session cluster: the tagging job over objects seeded once, on `cosbatch serve` with the
+    DirectRunner, with a `dask scheduler` + two `dask worker` cluster and with Flink. Every runner
+    is in the results with its throughput, the tags it wrote read back, and the processes measured."""
+    from benchmarks import runners
+
+    committed = ROOT / "benchmarks" / "results" / "runners.json"
+    before = committed.read_bytes() if committed.exists() else None
+    doc = runners.run(s3_server, pg_server.create_database, flink_cluster, tmp_path / "work", list(runners.RUNNERS),
+                      runners.SMOKE, "smoke")
+    runners.write(doc, tmp_path)
+    doc = json.loads((tmp_path / "runners.json").read_text())
+    assert doc["meta"]["mode"] == "smoke" and doc["meta"]["tasks"] == doc["meta"]["seeded"]["objects"]
+    assert [r["runner"] for r in doc["runs"]] == ["direct", "dask", "flink"]
+    groups = {}
+    for run in doc["runs"]:
+        big = run["jobs"][-1]
+        assert big["tasks"] == doc["meta"]["tasks"] and big["tasks_per_s"] > 0 and big["create_to_complete_s"] > 0
+        assert big["objects_checked"] > 0  # the sampled objects carry this job's tags
+        assert {"Active", "Complete"} <= set(big["timeline"])
+        assert all(p["peak_rss_mib"] > 0 for p in run["processes"])
+        groups[run["runner"]] = [p["group"] for p in run["processes"]]
+    assert groups["direct"].count("controller") >= 1
+    assert groups["dask"].count("dask scheduler") == 1 and groups["dask"].count("dask worker") >= 2
+    flink = groups["flink"]
+    assert flink.count("JobManager") == 1 and flink.count("TaskManager JVM") == 2 and flink.count("job server JVM") == 1
+    assert flink.count("SDK worker") >= 1  # the TaskManagers' SDK harness processes were measured
+    view = doc["runs"][2]["jobs"][-1]["flink"]
+    assert view and view[0]["state"] == "FINISHED" and view[0]["vertices"]
+    table = (tmp_path / "runners.md").read_text()
+    assert "| flink |" in table and "| dask |" in table and "## Where Flink's time goes" in table
+    assert (committed.read_bytes() if committed.exists() else None) == before
