@@ -391,7 +391,8 @@ def markdown(doc: dict) -> str:
         big, small = r["jobs"][-1], r["jobs"][:-1]
         cpu = sum(big["cpu_s_by_group"].values())
         total_rss = sum(p["peak_rss_mib"] for p in r["processes"])
-        controller = next(p["peak_rss_mib"] for p in r["processes"] if p["group"] == "controller")
+        controller = next(p["peak_rss_mib"] for p in r["processes"]
+                          if p["process"] == "controller (cosbatch serve)")
         lines.append(
             f"| {r['runner']} | {big['tasks_per_s']:,.0f} | {_s(big['create_to_complete_s'])} | "
             f"{_s(big['first_task_s'])} | {' / '.join(_s(j['create_to_complete_s']) for j in small) or '-'} | "
