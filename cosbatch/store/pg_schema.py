@@ -18,6 +18,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (2, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS tags TEXT"]),  # job tags (a JSON list)
     (3, NOTIFICATION_TABLES),  # the notifications outbox
     (4, [f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {c} {kind}" for c, kind in ADDED_SEGMENT_COLUMNS.items()]),
+    (5, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS estimate TEXT"]),  # a Suspended job's estimate (JSON)
 ]
 
 LATEST = MIGRATIONS[-1][0]
