@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import sys
 import time
 import uuid
@@ -82,6 +83,7 @@ def run(n: int, trial: int, rounds: int) -> list[ScenarioResult]:
         return results
     finally:
         env.server.stop()
+        shutil.rmtree(env.workdir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import sys
 import time
 import uuid
@@ -156,6 +157,7 @@ def run(n: int, rounds: int, segment_size: int | None) -> list[ScenarioResult]:
     finally:
         two.close()
         env.server.stop()
+        shutil.rmtree(env.workdir, ignore_errors=True)
     return _results(n, full, inc, noop, skipped)
 
 
