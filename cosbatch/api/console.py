@@ -41,6 +41,7 @@ from cosbatch.api.console_render import (
 from cosbatch.api.forms import Form, read_form
 from cosbatch.api.http import Response
 from cosbatch.api.samples import ProgressSampler
+from cosbatch.cli.render import estimate_text
 from cosbatch.controller import JobService
 from cosbatch.errors import CosbatchError, InvalidRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
@@ -237,6 +238,8 @@ class Console:
             rows.append(("Status update reason", e(job.status_update_reason)))
         if job.suspended_cause:
             rows.append(("Suspended", f"{when(job.suspended_date)}: {e(job.suspended_cause)}"))
+        if job.shown_estimate():  # what confirming it will take
+            rows.append(("Estimate", f"<span id='estimate'>{e(estimate_text(job.shown_estimate()))}</span>"))
         for f in job.failure_reasons:
             rows.append(("Failure", f"<span class='failure'>{e(f.failure_code)}: {e(f.failure_reason)}</span>"))
         history = "".join(f"<li>{when(h.at)} {h.to_status.value}{' — ' + e(h.reason) if h.reason else ''}</li>"

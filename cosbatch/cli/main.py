@@ -26,6 +26,7 @@ from cosbatch.controller.cosbatch_tags import NOTIFY_URL, SKIP_IDENTICAL, TRIAL_
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
+from cosbatch.reports.rerun import carried_tags
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store.sqlite import default_store_url
@@ -259,6 +260,8 @@ def wait_for_job(scheduler: Scheduler, service: JobService, args: argparse.Names
                                          "resumes it)" if timed_out else "")
     if describe:
         data: dict[str, Any] = {"JobId": job.job_id, "Job": job.describe()}
+        if job.shown_estimate():
+            data["Estimate"] = job.shown_estimate()
         if by_code:
             data["FailedTasksByErrorCode"] = by_code
         _emit(args, data | {"Summary": line}, render.describe(job, by_code=by_code))
@@ -360,7 +363,7 @@ def dispatch(args: argparse.Namespace) -> int:
                          "ConfirmationRequired": args.confirmation_required, "DryRun": args.dry_run or None}
             earlier = service.describe_job(args.from_report, account)
             if args.tags is not None or args.notify_url is not None or _option_flags_given(args):
-                tags = _tags_arg(args.tags) if args.tags is not None else [t.wire() for t in earlier.tags]
+                tags = _tags_arg(args.tags) if args.tags is not None else carried_tags(earlier)
                 tags = _with_notify_url(tags, args.notify_url) if args.notify_url else tags
                 overrides["Tags"] = _with_option_flags(tags, args)
             job = service.create_job_from_report(args.from_report, StorageClients(storages).get(earlier.storage),
@@ -382,6 +385,8 @@ def dispatch(args: argparse.Namespace) -> int:
         history = service.history(job.job_id) if args.history else None
         by_code = service.failures_by_code(job)
         data = {"Job": job.describe()}
+        if job.shown_estimate():
+            data["Estimate"] = job.shown_estimate()
         if by_code:
             data["FailedTasksByErrorCode"] = by_code
         if history:

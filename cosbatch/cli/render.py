@@ -32,6 +32,34 @@ def _status(job: Job) -> str:
     return text + (f" ({job.status_update_reason})" if job.status_update_reason else "")
 
 
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def estimate_text(estimate: dict) -> str:
+    """A Suspended job's estimate in one line: tasks, bytes (with the 95% interval of a sample),
+    requests by kind, duration and what it rests on."""
+    parts = [f"{estimate['Tasks']} tasks"]
+    if "BytesRead" in estimate:
+        interval = estimate.get("BytesInterval95")
+        exact = "" if estimate.get("BytesExact") else (
+            f" (95%: {_size(interval[0])} to {_size(interval[1])}, from {estimate.get('SampleSize')} HEADs)"
+            if interval else f" (from {estimate.get('SampleSize')} HEAD: no interval)")
+        parts.append(f"{_size(estimate['BytesRead'])} read, {_size(estimate['BytesWritten'])} written{exact}")
+    elif "SampleSize" in estimate:
+        parts.append("bytes unknown (no sampled object could be read)")
+    if estimate.get("Requests"):
+        parts.append("requests " + ", ".join(f"{k} {v}" for k, v in estimate["Requests"].items()))
+    seconds = estimate.get("Seconds")
+    parts.append(f"about {seconds:g} s ({estimate.get('SecondsBasis')})" if seconds is not None
+                 else f"duration {estimate.get('SecondsBasis')}")
+    return "; ".join(parts)
+
+
 def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[str, int] | None = None) -> str:
     """DescribeJob as aligned rows; `by_code`: failed tasks by error code (JobService.failures_by_code)."""
     params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
@@ -61,6 +89,8 @@ def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[
         rows.append(("Report", f"{where} ({job.report.scope.value})"))
     else:
         rows.append(("Report", "disabled"))
+    if job.shown_estimate():
+        rows.append(("Estimate", estimate_text(job.shown_estimate())))
     rows += [("Created", _time(job.creation_time)), ("Terminated", _time(job.termination_date))]
     if job.suspended_cause:
         rows.append(("Suspended", f"{_time(job.suspended_date)}: {job.suspended_cause}"))

@@ -54,9 +54,13 @@ class Job:
 
     def describe(self) -> dict[str, Any]:
         """The S3 Control DescribeJob response shape, `{"Job": {...}}`, plus cosbatch's
-        `FailedTasksByErrorCode` (`{}` when no task failed), as `describe-job --output json`."""
+        `FailedTasksByErrorCode` (`{}` when no task failed) and, while Suspended, `Estimate`, as
+        `describe-job --output json`."""
         model = self.refresh().model
-        return {"Job": model.describe(), "FailedTasksByErrorCode": self._client.service.failures_by_code(model)}
+        out = {"Job": model.describe(), "FailedTasksByErrorCode": self._client.service.failures_by_code(model)}
+        if model.shown_estimate():  # a Suspended job: what confirming it will take
+            out["Estimate"] = model.shown_estimate()
+        return out
 
     def history(self) -> History:
         """Every status the job went through, oldest first, with the reasons."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from cosbatch.controller.notify_policy import check_url
 from cosbatch.errors import InvalidRequest
 from cosbatch.models import Tag
-from cosbatch.store.base import NOTIFY_URL_TAG, SKIP_IDENTICAL_TAG
+from cosbatch.store.base import NOTIFY_URL_TAG, SKIP_IDENTICAL_TAG, TRIAL_TASKS_TAG
 
 if TYPE_CHECKING:
     from cosbatch.settings import FailureThreshold
@@ -36,7 +36,7 @@ PREFIX = "cosbatch:"
 MAX_OPS_PER_SECOND = "cosbatch:max-ops-per-second"
 FAILURE_THRESHOLD = "cosbatch:failure-threshold"
 VERIFY = "cosbatch:verify"
-TRIAL_TASKS = "cosbatch:trial-tasks"
+TRIAL_TASKS = TRIAL_TASKS_TAG
 SKIP_IDENTICAL = SKIP_IDENTICAL_TAG
 NOTIFY_URL = NOTIFY_URL_TAG
 

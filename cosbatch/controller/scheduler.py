@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cosbatch import logs
@@ -32,6 +33,7 @@ from cosbatch.controller.cosbatch_tags import (
     failure_threshold,
     option_value,
 )
+from cosbatch.controller.estimate import make_estimate
 from cosbatch.controller.notifier import Notifier
 from cosbatch.controller.preparer import generated_manifest_ref, prepare_job
 from cosbatch.controller.runner_gate import RunnerGate
@@ -46,7 +48,7 @@ from cosbatch.errors import (
     StoreUnavailable,
 )
 from cosbatch.lifecycle import TERMINAL, JobStatus
-from cosbatch.models import FailureReason, Job, ReportFormat
+from cosbatch.models import FailureReason, Job, ProgressSummary, ReportFormat, utcnow
 from cosbatch.operations import segment_tasks_for
 from cosbatch.reports import finalize_report, write_trial_report
 from cosbatch.reports.summary import failures_by_code
@@ -157,6 +159,8 @@ class Scheduler:
         self._rates: dict[str, float | None] = {}  # job id → rate per worker last written
         self._rates_at = 0.0
         self._unreachable_noted: set[str] = set()
+        #: Trial jobs this controller saw their first results of: (when, tasks run then).
+        self._first_results: dict[str, tuple[datetime, int]] = {}
         self._leader = False  # whether the last step held the scheduler lease
         #: Delivers job notifications while this controller leads (with a signing secret only:
         #: without one, notifications wait in the store for a controller that has it).
@@ -465,6 +469,8 @@ class Scheduler:
                 self.store.transition(job.job_id, S.PREPARING, S.READY, total_tasks=total,
                                       reason=first if reason is None else f"{reason}; {first}")
             elif job.confirmation_required:
+                self._estimate(self.store.get_job(job.job_id).model_copy(update={"progress_summary": ProgressSummary(
+                    total_number_of_tasks=total)}))
                 self.store.transition(
                     job.job_id, S.PREPARING, S.SUSPENDED, total_tasks=total, reason=reason,
                     suspended_cause="Job requires confirmation: update its status to Ready to run it",
@@ -500,6 +506,10 @@ class Scheduler:
 
     def _check_thresholds(self) -> None:
         for job in self._jobs_in((S.ACTIVE,)):
+            run = job.progress_summary.tasks_run
+            if run and job.job_id not in self._first_results and run < (trial_tasks(job) or 0):
+                # When a trial's first results came: its estimate tells the pipeline's start from its rate.
+                self._first_results[job.job_id] = (utcnow(), run)
             threshold = failure_threshold(self.settings.threshold, job.tags)  # the job's tag, if any
             p = job.progress_summary
             total = p.total_number_of_tasks or 0
@@ -627,8 +637,21 @@ class Scheduler:
                            key=location.trial_manifest_key)
             except CosbatchError as exc:  # the trial's outcome is in the reason; the final report still comes
                 logs.event("trial_report_failed", logging.WARNING, job_id=job.job_id, error=exc.message)
+        self._estimate(job, trial_end=utcnow(), first_results=self._first_results.pop(job.job_id, None))
         if self.store.transition(job.job_id, S.ACTIVE, S.SUSPENDED, reason=reason, suspended_cause=SUSPENDED_CAUSE):
             logs.event("trial_done", job_id=job.job_id, reason=reason)
+
+    def _estimate(self, job: Job, trial_end: datetime | None = None,
+                  first_results: tuple[datetime, int] | None = None) -> None:
+        """Record what running the rest of the job will take, before it waits in Suspended. An
+        estimate that cannot be made is logged and left out; it never holds up the job."""
+        try:
+            estimate = make_estimate(job, self.store, self.client_for(job), self.storage_of(job),
+                                     self.target_storage_of(job), trial_end, first_results)
+        except Exception as exc:  # sampling reads the manifest and HEADs objects: storage trouble
+            logs.event("estimate_failed", logging.WARNING, job_id=job.job_id, error=f"{type(exc).__name__}: {exc}")
+            estimate = None
+        self.store.set_estimate(job.job_id, estimate)
 
     def _finish(self, job_id: str, current: JobStatus, target: JobStatus) -> None:
         """Write the report (stating the final status), then move to the final status."""

@@ -1,8 +1,7 @@
 """Trial runs (the job tag `cosbatch:trial-tasks=N`, `create-job --trial-tasks N`).
 
-After Preparing, a trial job runs N of its tasks, spread evenly over the manifest (one run of
-tasks per segment, or per 1/100 of the manifest when it has fewer segments; the same manifest
-always gives the same trial: `trial_ranges`), then
+After Preparing, a trial job runs N of its tasks, spread evenly over the manifest (runs of tasks
+at evenly spaced places, `trial_ranges`; the same manifest always gives the same trial), then
 stops in Suspended with the trial's outcome as its StatusUpdateReason. The rest of each
 segment is HELD; confirming the job makes it PENDING, so it runs, and nothing of the trial
 runs again (segment bookkeeping: a recorded segment never runs twice).
@@ -24,9 +23,13 @@ from cosbatch.store.base import Segment, SegmentState
 
 #: Error codes named in a trial's StatusUpdateReason (the rest are counted as "+k more").
 REASON_CODES = 5
-#: A trial samples at least this many places of the manifest (if it has as many tasks), so a
-#: job of few segments is not tried on its first lines only.
+#: A trial samples up to this many places of the manifest (one per segment if it has more), so
+#: a job of few segments is not tried on its first lines only...
 MIN_CELLS = 100
+#: ...in pieces of at least this many tasks (the default concurrency, so the trial's measured rate
+#: is the rate the rest will run at), but always at MIN_PLACES places at least.
+PIECE_TASKS = 64
+MIN_PLACES = 10
 SUSPENDED_CAUSE = "Trial run finished: update its status to Ready to run the remaining tasks, or cancel it"
 
 
@@ -55,10 +58,14 @@ def spread(counts: list[int], n: int) -> list[int]:
 def trial_ranges(total: int, n: int, segments: int) -> list[tuple[int, int]]:
     """The trial's tasks as [start, end) ranges of manifest positions (0-based, in order).
 
-    The manifest is cut into `cells` equal runs, as many as the trial has tasks but no more than
-    the segments (or MIN_CELLS, so a manifest of one segment is still sampled throughout); each
-    cell gives its first tasks, as evenly as `spread` makes it."""
-    cells = min(n, max(segments, MIN_CELLS), total)
+    The manifest is cut into `cells` equal runs: one per segment (or MIN_CELLS, so a manifest of
+    few segments is still sampled throughout), fewer when that would make pieces smaller than
+    PIECE_TASKS, but never fewer than MIN_PLACES (or the trial's tasks); each cell gives its first
+    tasks, as evenly as `spread` makes it."""
+    # Pieces of at least PIECE_TASKS once the trial is big enough: a piece of 10 tasks keeps 10
+    # operations in flight where a segment keeps 64, and its rate would not be the job's.
+    cells = max(min(n, MIN_PLACES), min(n // PIECE_TASKS, max(segments, MIN_CELLS)))
+    cells = min(cells, n, total)
     bounds = [(g * total) // cells for g in range(cells + 1)]
     take = spread([bounds[g + 1] - bounds[g] for g in range(cells)], n)
     return [(bounds[g], bounds[g] + t) for g, t in enumerate(take) if t]

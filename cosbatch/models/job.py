@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -272,10 +272,18 @@ class Job(WireModel):
     max_ops_per_second: float | None = None
     #: Job tags (CreateJob Tags, PutJobTagging); `cosbatch:` keys set cosbatch's own options.
     tags: list[Tag] = []
+    #: cosbatch: what running the job is estimated to take, made when it began waiting in Suspended
+    #: (cosbatch.controller.estimate); shown next to "Job", not in it, and only while Suspended.
+    estimate: dict[str, Any] | None = None
+
+    def shown_estimate(self) -> dict[str, Any] | None:
+        """The estimate, while the job waits in Suspended for confirmation; else None."""
+        return self.estimate if self.status is JobStatus.SUSPENDED else None
 
     def describe(self) -> dict:
         """The S3 Control DescribeJob `Job` shape, plus cosbatch's Storage (and TargetStorage) and Tags."""
         out = self.wire()
+        out.pop("Estimate", None)  # next to the Job, not in it (shown_estimate)
         out.pop("AccountId", None)
         out.pop("ClientRequestToken", None)
         out.pop("Dialect", None)

@@ -15,18 +15,19 @@ estimate favours (`SegmentLookup`):
   keys a page), merged with the tasks. Chosen when the segment's tasks look dense enough that
   its pages cost less than the HEADs they replace; after each page the density seen so far
   re-estimates the pages still needed, and a listing that would cost more stops, leaving the
-  tasks past it to HEADs. Tasks with a VersionId always use HEADs (a listing shows the latest).
+  tasks past it to HEADs. A listing carries on from segment to segment (`ListingCursor`: the next
+  page is fetched while a segment's tasks run). Tasks with a VersionId always use HEADs (a
+  listing shows the latest).
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,35 +107,88 @@ class Listing:
         return self.upto is None or key <= self.upto
 
 
-def list_range(lister: Any, bucket: str, keys: Sequence[str], head_cost_per_key: float) -> Listing:
-    """List `bucket` over the sorted `keys`' range, page by page, while the pages still needed
-    (estimated from the density seen so far) cost less than HEADs of the keys left."""
-    out = Listing()
-    first, last = keys[0], keys[-1]
-    prefix = os.path.commonprefix([first, last])
-    args: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_KEYS}
-    if first != prefix:
-        args["StartAfter"] = first[:-1]  # just before `first`: a prefix of it sorts before it
-    while True:
-        page = lister.list_objects_v2(**args)
-        out.pages += 1
-        contents = page.get("Contents", [])
-        for obj in contents:
-            if obj["Key"] > last:
-                out.upto = None
-                return out
-            out.objects[obj["Key"]] = Seen(int(obj["Size"]), str(obj.get("ETag", "")).strip('"'))
-        if not page.get("IsTruncated"):
-            out.upto = None
+class ListingCursor:
+    """One side's listing of one bucket, kept from segment to segment. A job's segments are mostly
+    consecutive key ranges (a generated manifest, an inventory, a sorted CSV), so the listed keys past a
+    segment's range wait for the next one, and once segments do come in order, the page after the
+    last one a segment used is fetched ahead while that segment's tasks run: a steady run of
+    segments then waits on no listing at all. A segment that does not follow on (its first key is not past what this cursor
+    has consumed, or lies beyond the next page) starts a listing of its own at its first key."""
+
+    def __init__(self, lister: Any, bucket: str, pool: ThreadPoolExecutor) -> None:
+        self.lister, self.bucket, self.pool = lister, bucket, pool
+        self.low: str | None = None  # every key after `low` up to `high` is listed (and in `carry` unless used)
+        self.high: str | None = None  # None with `low` set: listed to the bucket's end
+        self.carry: list[tuple[str, Seen]] = []
+        self.token: str | None = None
+        self.ahead: Future | None = None
+        self.pages = 0
+        #: Whether the last segment followed on from the one before: only then is a page fetched
+        #: ahead (segments a runner hands out in shuffled order would waste every such page).
+        self.following = False
+
+    def _page(self, **args: Any) -> dict:
+        self.pages += 1
+        return self.lister.list_objects_v2(Bucket=self.bucket, MaxKeys=PAGE_KEYS, **args)
+
+    def _take(self, page: dict) -> None:
+        self.carry += [(o["Key"], Seen(int(o["Size"]), str(o.get("ETag", "")).strip('"')))
+                       for o in page.get("Contents", [])]
+        truncated = page.get("IsTruncated") and page.get("NextContinuationToken")
+        self.token = page["NextContinuationToken"] if truncated else None
+        self.high = (self.carry[-1][0] if self.carry else self.high) if truncated else None
+
+    def _restart(self, first: str) -> None:
+        self.ahead = None  # a page fetched ahead for a listing given up
+        self.low, self.carry = first[:-1], []  # a prefix of `first` sorts just before it
+        self._take(self._page(StartAfter=first[:-1]))
+
+    def _ahead(self) -> bool:
+        """Take the page fetched ahead, if any; False if fetching it failed."""
+        if self.ahead is None:
+            return True
+        future, self.ahead = self.ahead, None
+        try:
+            self._take(future.result())
+        except (ClientError, BotoCoreError):
+            return False
+        return True
+
+    def listing(self, keys: Sequence[str]) -> Listing:
+        """The objects in the sorted `keys`' range, while listing them is estimated cheaper than HEADs."""
+        first, last = keys[0], keys[-1]
+        follows = self.low is not None and self.low < first and self._ahead()
+        if follows and self.high is not None and self.high < first:
+            # Listed only up to before this segment: go on if the next page reaches it, else jump.
+            follows = self.token is not None and self._catch_up(first)
+        if not follows:
+            self._restart(first)
+        self.following = follows
+        pages_before = self.pages
+        while self.high is not None and self.high < last:
+            done = bisect.bisect_right(keys, self.high)
+            used = max(1, self.pages - pages_before)
+            if done / used < PAGE_COST:  # sparser than worth listing: the keys left go to HEADs
+                return self._hand_out(first, last, complete=False)
+            self._take(self._page(ContinuationToken=self.token))
+        return self._hand_out(first, last, complete=True)
+
+    def _catch_up(self, first: str) -> bool:
+        """Whether the next page reaches `first` (the segment follows on); it is taken either way."""
+        self._take(self._page(ContinuationToken=self.token))
+        return self.high is None or self.high >= first
+
+    def _hand_out(self, first: str, last: str, complete: bool) -> Listing:
+        out = Listing(objects={k: v for k, v in self.carry if first <= k <= last},
+                      upto=None if complete else self.high, pages=self.pages)
+        if not complete:
+            self.low, self.carry, self.token = None, [], None  # abandoned: the next segment starts afresh
             return out
-        out.upto = contents[-1]["Key"] if contents else out.upto
-        done = bisect.bisect_right(keys, out.upto or "")
-        left = len(keys) - done
-        per_page = done / out.pages
-        if per_page <= 0 or (left / per_page) * PAGE_COST > left * head_cost_per_key:
-            return out  # sparser than worth listing: the keys left go to HEADs
-        args.pop("StartAfter", None)
-        args["ContinuationToken"] = page["NextContinuationToken"]
+        self.carry = [(k, v) for k, v in self.carry if k > last]
+        self.low = last
+        if self.following and self.high is not None and self.token is not None:
+            self.ahead = self.pool.submit(self._page, ContinuationToken=self.token)
+        return out
 
 
 class SegmentLookup:
@@ -181,10 +235,13 @@ class SkipIdenticalCopy:
         self.target_storage = target_storage or storage
         self._target_client = target_client  # the lean client on the target's storage, given the source's
         self._listers: dict[str, Any] = {}
+        self._cursors: dict[tuple[str, str], ListingCursor] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(2, thread_name_prefix="cosbatch-list")
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="cosbatch-list-ahead")  # pages fetched ahead
+        self._sides = ThreadPoolExecutor(1, thread_name_prefix="cosbatch-list")  # the target's, beside the source's
 
     def close(self) -> None:
+        self._sides.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         for lister in self._listers.values():
             lister.close()
@@ -198,6 +255,12 @@ class SkipIdenticalCopy:
                 self._listers[storage.name] = LeanS3Client(storage.tuned(max_attempts=1))
             return self._listers[storage.name]
 
+    def _cursor(self, storage: Storage, bucket: str) -> ListingCursor:
+        key = (storage.name, bucket)
+        if key not in self._cursors:
+            self._cursors[key] = ListingCursor(self._lister(storage), bucket, self._pool)
+        return self._cursors[key]
+
     # -- per segment ---------------------------------------------------------
     def for_segment(self, client: Any, tasks: Sequence[Task]) -> _SegmentCopy:
         """This operation for one segment's tasks, with listings of both sides when they pay."""
@@ -207,12 +270,16 @@ class SkipIdenticalCopy:
             bucket = next(iter(buckets))
             sources = sorted(t.key for t in tasks)
             targets = sorted(self.params.target_key(t.key) for t in tasks)
-            src = self._pool.submit(list_range, self._lister(self.storage), bucket, sources, 1.0)
-            dst = self._pool.submit(list_range, self._lister(self.target_storage), self.target_bucket, targets, 1.0)
+            src = self._cursor(self.storage, bucket)
+            dst = self._cursor(self.target_storage, self.target_bucket)
+            theirs = self._sides.submit(dst.listing, targets)
             try:
-                lookup = SegmentLookup(src.result(), dst.result())
+                ours = src.listing(sources)
+                lookup = SegmentLookup(ours, theirs.result())
             except (ClientError, BotoCoreError) as exc:  # a listing refused or cut off: HEADs still work
                 logs.event("skip_identical_listing_failed", logging.WARNING, bucket=bucket, error=str(exc)[:200])
+                theirs.exception()  # wait for it: the cursors are used by one segment at a time
+                self._cursors.clear()
         return _SegmentCopy(self, lookup)
 
     def apply(self, client: Any, task: Task) -> str:
@@ -225,6 +292,20 @@ class _SegmentCopy:
         self.lookup = lookup
         self.name = op.name
         self.client_kind = op.client_kind
+
+    def split_settled(self, tasks: Sequence[Task]) -> tuple[list[tuple[Task, str]], list[Task]]:
+        """(tasks the listings already show identical, with their ResultMessage; the rest, to run).
+        A settled task makes no request, so it needs no worker thread."""
+        settled, rest = [], []
+        for task in tasks:
+            source = self.lookup.source_of(task.key) if task.version_id is None else False
+            target = self.lookup.target_of(self.op.params.target_key(task.key)) if source else False
+            same, evidence = compare(source, target) if source and target else (None, "")  # type: ignore[arg-type]
+            if same:
+                settled.append((task, f"{SKIPPED} (by {evidence})"))
+            else:
+                rest.append(task)
+        return settled, rest
 
     def apply(self, client: Any, task: Task) -> str:
         target_key = self.op.params.target_key(task.key)

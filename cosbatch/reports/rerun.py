@@ -17,6 +17,7 @@ from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import TERMINAL
 from cosbatch.models import Job
 from cosbatch.reports.layout import ReportLocation
+from cosbatch.store.base import TRIAL_TASKS_TAG
 
 RESULTS_AS_MANIFEST_FIELDS = ["Bucket", "Key", "VersionId", "Ignore", "Ignore", "Ignore", "Ignore"]
 
@@ -59,6 +60,12 @@ def failed_tasks_manifest(client: Any, job: Job) -> tuple[str, str, str, int]:
     return location.bucket, key, etag, count
 
 
+def carried_tags(job: Job) -> list[dict[str, str]]:
+    """The tags a re-run of `job` carries: all but a trial run's (a re-run tries nothing first unless
+    asked again: the earlier trial's size need not even fit the failed tasks)."""
+    return [t.wire() for t in job.tags if t.key != TRIAL_TASKS_TAG]
+
+
 def rerun_request(job: Job, manifest_bucket: str, manifest_key: str, etag: str, **overrides: Any) -> dict:
     """A CreateJob body: the same operation, report and tags as `job`, over its failed tasks."""
     body: dict[str, Any] = {
@@ -75,7 +82,7 @@ def rerun_request(job: Job, manifest_bucket: str, manifest_key: str, etag: str, 
         "Operation": job.operation.wire(),
         "Report": job.report.wire(),
     }
-    if job.tags:  # the job's tags and cosbatch: options (rate limit, failure threshold) carry over
-        body["Tags"] = [t.wire() for t in job.tags]
+    if carried_tags(job):  # the job's tags and cosbatch: options (rate limit, failure threshold) carry over
+        body["Tags"] = carried_tags(job)
     body.update({k: v for k, v in overrides.items() if v is not None})
     return body

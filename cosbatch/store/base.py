@@ -51,6 +51,8 @@ class StatusChange:
 
 #: The job tag naming the URL notified of the job's statuses (registered in cosbatch_tags).
 NOTIFY_URL_TAG = "cosbatch:notify-url"
+#: The job tag asking for a trial run (registered in cosbatch_tags); a re-run of failed tasks drops it.
+TRIAL_TASKS_TAG = "cosbatch:trial-tasks"
 #: The job tag asking a copy to skip objects identical at the target (registered in cosbatch_tags):
 #: such a job's ProgressSummary counts its skipped tasks.
 SKIP_IDENTICAL_TAG = "cosbatch:skip-identical"
@@ -103,6 +105,9 @@ class JobStore(Protocol):
     def set_priority(self, job_id: str, priority: int, account_id: str | None = None) -> Job: ...
     def set_rate_limit(self, job_id: str, max_ops_per_second: float | None, account_id: str | None = None) -> Job: ...
     def set_worker_rate(self, job_id: str, rate: float | None) -> None: ...
+    def set_estimate(self, job_id: str, estimate: dict | None) -> None:
+        """Record the estimate the job shows while it waits in Suspended (None: none)."""
+        ...
     def get_job_tags(self, job_id: str, account_id: str | None = None) -> list[Tag]: ...
     def put_job_tags(self, job_id: str, tags: Sequence[Tag], account_id: str | None = None) -> Job:
         """Replace the job's tag set (an empty one removes every tag); NoSuchJob if absent."""

@@ -19,6 +19,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (3, NOTIFICATION_TABLES),  # the notifications outbox
     (4, [f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {column} {kind}"  # segments: finished_at, skipped
          for column, kind in ADDED_SEGMENT_COLUMNS.items()]),
+    (5, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS estimate TEXT"]),  # a Suspended job's estimate (JSON)
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -127,6 +127,7 @@ def job_from_row(row: Row, now: float | None = None) -> models.Job:
         target_storage=row["target_storage"],
         max_ops_per_second=row["max_ops_per_second"],
         tags=[models.Tag.model_validate(t) for t in json.loads(row["tags"] or "[]")],
+        estimate=json.loads(row["estimate"]) if row["estimate"] else None,
     )
 
 

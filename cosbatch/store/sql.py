@@ -340,6 +340,13 @@ class SqlJobStore:
             ).rowcount
 
     @guarded
+    def set_estimate(self, job_id: str, estimate: dict | None) -> None:
+        """Record the estimate the job shows while it waits in Suspended (None: none)."""
+        with self._write() as conn:
+            conn.execute("UPDATE jobs SET estimate=? WHERE job_id=?",
+                         (None if estimate is None else json.dumps(estimate), job_id))
+
+    @guarded
     def release_held_segments(self, job_id: str) -> int:
         """HELD segments (those a trial run left for later) become PENDING; how many."""
         with self._write() as conn:

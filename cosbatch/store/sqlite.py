@@ -25,10 +25,10 @@ from cosbatch.store import rows
 from cosbatch.store.schema import ADDED_SEGMENT_COLUMNS, NOTIFICATION_TABLES, TABLES
 from cosbatch.store.sql import SqlJobStore, guarded
 
-SCHEMA_VERSION = 4  # 3: notifications, 4: segments.finished_at and .skipped
+SCHEMA_VERSION = 5  # 3: notifications; 4: segments.finished_at and .skipped; 5: jobs.estimate
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
-                      "worker_rate": "REAL", "tags": "TEXT"}
+                      "worker_rate": "REAL", "tags": "TEXT", "estimate": "TEXT"}
 
 _SCHEMA = [*TABLES, *NOTIFICATION_TABLES, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
 

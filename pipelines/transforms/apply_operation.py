@@ -82,6 +82,10 @@ class _ApplyOperationFn(beam.DoFn):
         operation = self.operation.for_segment(self.client, tasks) if hasattr(self.operation, "for_segment") \
             else self.operation
         results: list[TaskResult] = []
+        total = len(tasks)
+        if hasattr(operation, "split_settled"):  # tasks settled without a request (skip-identical's listings)
+            settled, tasks = operation.split_settled(tasks)
+            results.extend(TaskResult(t.bucket, t.key, t.version_id, True, 200, "", message) for t, message in settled)
         stop = threading.Event()
         lock = threading.Lock()
         pending = iter(tasks)
@@ -123,7 +127,7 @@ class _ApplyOperationFn(beam.DoFn):
                 last_push = time.monotonic()
         for f in futures:
             f.result()  # re-raise a worker's unexpected error: Beam retries the bundle
-        if stopped is None and len(results) < len(tasks):
+        if stopped is None and len(results) < total:
             stopped = self.control.stop_signal() or StopSignal.CANCEL
         ok = sum(1 for r in results if r.succeeded)
         metrics.TASKS_SUCCEEDED.inc(ok)

@@ -165,8 +165,12 @@ def test_trial_run_from_python(client, s3, make_bucket):
                                               "confirm to run the remaining 594")
     copied = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"])
     assert copied == [f"copied/k{i:03d}" for i in range(0, 600, 100)]
+    estimate = job.describe()["Estimate"]  # next to "Job" while it waits
+    assert estimate["Tasks"] == 594 and estimate["Requests"] == {"CopyObject": 594}
+    assert estimate["SecondsBasis"].startswith("trial: 6 tasks in ")
     job.confirm().wait(timeout=120, progress=False)
     assert job.status is S.COMPLETE and job.progress.number_of_tasks_succeeded == 600
+    assert "Estimate" not in job.describe()
     with pytest.raises(InvalidRequest, match="contradicts the tag cosbatch:trial-tasks=2"):
         client.create_job(manifest=[(src, "k000")], operation=_copy(dst), trial_tasks=6,
                           tags={"cosbatch:trial-tasks": "2"})

@@ -18,6 +18,7 @@ from dataclasses import replace
 import pytest
 
 from cosbatch.controller import JobService, Scheduler
+from cosbatch.controller.trial import trial_ranges
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
@@ -101,6 +102,13 @@ def test_trial_runs_n_tasks_spread_over_segments_then_confirm_runs_only_the_rest
     assert history == [S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.SUSPENDED, S.READY, S.ACTIVE, S.COMPLETING,
                        S.COMPLETE]
 
+    # Re-running the failed tasks tries nothing first: the trial's tag is not carried over.
+    rerun = service.create_job_from_report(job.job_id, s3)
+    assert TRIAL not in {t.key for t in rerun.tags}
+    run(store, cfg)
+    assert service.describe_job(rerun.job_id).status is S.COMPLETE
+    assert calls(log) - Counter(keys) == Counter([keys[14], keys[36]])
+
 
 def test_trial_asks_no_confirmation_before_it_even_when_confirmation_is_required(s3, make_bucket, store, settings,
                                                                                 tmp_path):
@@ -180,13 +188,13 @@ def _controller(store_url: str, endpoint: str, log) -> subprocess.Popen:
 
 def test_controller_killed_mid_trial_then_restarted(s3, s3_server, make_bucket, store, settings, tmp_path):
     log = tmp_path / "calls.log"
-    # 200 tasks, 20 segments of 10; a trial of 60 (one task every 200/60) at 20 tasks/s: Active for ~3 s
+    # 200 tasks, 20 segments of 10; a trial of 60 at 20 tasks/s: Active for ~3 s
     rep, keys, body = invoke_job(s3, make_bucket, log, 200, token="trial-kill",
                                  Tags=[{"Key": TRIAL, "Value": "60"}, {"Key": "cosbatch:max-ops-per-second",
                                                                       "Value": "20"}])
     service = JobService(store, settings.storages)
     job = service.create_job(parse_create_job(body))
-    trial_keys = {keys[(g * 200) // 60] for g in range(60)}
+    trial_keys = {keys[i] for a, b in trial_ranges(200, 60, 20) for i in range(a, b)}  # 10 places of 6
     with open(tmp_path / "controller.log", "wb") as out:
         first = _controller(store.url, s3_server.endpoint_url, out)
         wait_for(lambda: service.describe_job(job.job_id).progress_summary.tasks_run >= 12, 120,

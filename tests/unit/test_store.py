@@ -12,6 +12,7 @@ from cosbatch.errors import IdempotencyConflict, IllegalTransition, InvalidReque
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.models import utcnow
 from cosbatch.store import Segment, SegmentState, open_store
+from cosbatch.store.sqlite import SCHEMA_VERSION
 from cosbatch.wire.dialects import parse_create_job
 from tests.unit.test_models import s3_body
 
@@ -290,6 +291,6 @@ def test_a_sqlite_store_of_schema_3_gains_segment_finish_times(tmp_path):
     try:
         (old,) = store.segments("old")
         assert (old.state, old.succeeded, old.finished_at) == (SegmentState.DONE, 5, None)
-        assert store._one("SELECT version FROM schema_version")["version"] == 4
+        assert store._one("SELECT version FROM schema_version")["version"] == SCHEMA_VERSION == 5
     finally:
         store.close()

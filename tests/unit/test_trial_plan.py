@@ -34,7 +34,7 @@ def test_spread_sums_to_n_and_stays_within_segments():
 @pytest.mark.parametrize(("total", "n", "segments", "expected"), [
     (50, 7, 5, [(0, 1), (7, 8), (14, 15), (21, 22), (28, 29), (35, 36), (42, 43)]),
     (1000, 4, 1, [(0, 1), (250, 251), (500, 501), (750, 751)]),  # one segment: still spread over it
-    (100_000, 2000, 10, [(g * 1000, g * 1000 + 20) for g in range(100)]),  # 100 places at least
+    (100_000, 6400, 10, [(g * 1000, g * 1000 + 64) for g in range(100)]),  # 100 places, pieces of 64
     (4000, 8, 4, [(g * 500, g * 500 + 1) for g in range(8)]),
     (10, 9, 1, [(g, g + 1) for g in range(9)]),
 ])
@@ -45,8 +45,14 @@ def test_trial_ranges_spread_over_the_manifest(total, n, segments, expected):
 
 
 def test_large_trial_takes_runs_from_every_segment():
-    ranges = trial_ranges(1_000_000, 5000, 1000)  # 1,000 segments of 1,000: 5 tasks from each
-    assert ranges == [(g * 1000, g * 1000 + 5) for g in range(1000)]
+    ranges = trial_ranges(1_000_000, 64_000, 1000)  # 1,000 segments of 1,000: 64 tasks from each
+    assert ranges == [(g * 1000, g * 1000 + 64) for g in range(1000)]
+
+
+def test_trial_pieces_keep_a_segments_concurrency():
+    ranges = trial_ranges(20_000, 1000, 20)  # 1,000 tasks: 15 pieces of 66-67, not 100 of 10
+    assert len(ranges) == 15 and all(66 <= b - a <= 67 for a, b in ranges)
+    assert len(trial_ranges(20_000, 20, 20)) == 10  # small trials: still 10 places
 
 
 def test_inventory_segments_split_by_row_numbers():

@@ -1,0 +1,107 @@
+"""How good the estimate's duration is (issue 24, item 2): after a trial run, the predicted
+seconds against the time the rest of the job then really takes, from confirming it to Complete.
+
+`python -m benchmarks.estimate [--objects 20000] [--trial 1000] [--rounds 3]`
+writes benchmarks/results/estimate.{json,md}. Jobs: tagging and a same-storage copy of N 1 KiB
+objects, each with cosbatch:trial-tasks; target: within +-30%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from benchmarks.harness import RESULTS, Measurement, ScenarioResult, write_results
+from benchmarks.scenarios import Env, make_env
+from cosbatch.controller import JobService, Scheduler
+from cosbatch.lifecycle import JobStatus
+from cosbatch.settings import Settings
+from cosbatch.storage import StorageCatalog
+from cosbatch.store import open_store
+from cosbatch.wire.dialects import parse_create_job
+
+
+def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int) -> tuple[float, float, str]:
+    """(predicted seconds, actual seconds from confirming to Complete, the prediction's basis)."""
+    store = open_store(f"sqlite:///{env.workdir / uuid.uuid4().hex[:8]}.db")
+    body = {"AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
+            "RoleArn": "arn:aws:iam::000000000000:role/bench",
+            "Manifest": {"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+                         "Location": {"ObjectArn": manifest}},
+            "Operation": operation, "Report": {"Enabled": False},
+            "Tags": [{"Key": "cosbatch:trial-tasks", "Value": str(trial)}]}
+    settings = Settings(store_url=store.url, storages=StorageCatalog.at(env.endpoint))
+    service = JobService(store, settings.storages)
+    job = service.create_job(parse_create_job(body))
+    scheduler = Scheduler(store, settings)
+    scheduler.run_until_idle()
+    waiting = service.describe_job(job.job_id)
+    if waiting.status is not JobStatus.SUSPENDED or not waiting.estimate:
+        raise RuntimeError(f"no trial estimate: {waiting.status} {waiting.status_update_reason}")
+    predicted, basis = waiting.estimate["Seconds"], waiting.estimate["SecondsBasis"]
+    start = time.perf_counter()
+    service.update_job_status(job.job_id, "Ready")
+    scheduler.run_until_idle()
+    actual = time.perf_counter() - start
+    scheduler.close()
+    done = service.describe_job(job.job_id)
+    store.close()
+    if done.status is not JobStatus.COMPLETE or done.progress_summary.number_of_tasks_succeeded != n:
+        raise RuntimeError(f"benchmark job did not complete cleanly: {done.status} {done.progress_summary}")
+    return predicted, actual, basis
+
+
+def run(n: int, trial: int, rounds: int) -> list[ScenarioResult]:
+    env = make_env()
+    try:
+        src, dst = env.bucket("esrc"), env.bucket("edst")
+        manifest = env.manifest(src, env.seed(src, "obj", n))
+        ops = {"tagging": {"S3PutObjectTagging": {"TagSet": [{"Key": "k", "Value": "v"}]}},
+               "copy": {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}"}}}
+        results = []
+        for name, op in ops.items():
+            predicted, actual, notes = [], [], []
+            for r in range(rounds):
+                print(f"{name} round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
+                p, a, basis = trial_then_rest(env, manifest, op, n, trial)
+                predicted.append(p)
+                actual.append(a)
+                notes.append(f"round {r + 1}: predicted {p:.1f} s, took {a:.1f} s ({100 * (p / a - 1):+.0f}%); {basis}")
+            errors = [100 * (p / a - 1) for p, a in zip(predicted, actual, strict=True)]
+            ms = [Measurement(f"estimate-{name}", "predicted", "s", predicted, False),
+                  Measurement(f"estimate-{name}", "actual (confirm to Complete)", "s", actual, False)]
+            worst = max(abs(e) for e in errors)
+            results.append(ScenarioResult(
+                f"estimate-{name}", f"{name} of {n:,} objects after a trial of {trial:,}: predicted vs actual", ms,
+                "within +-30%", ms[0].median / ms[1].median, worst <= 30, notes))
+        return results
+    finally:
+        env.server.stop()
+        shutil.rmtree(env.workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.estimate")
+    parser.add_argument("--objects", type=int, default=20_000)
+    parser.add_argument("--trial", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    results = run(args.objects, args.trial, args.rounds)
+    meta = {"mode": f"estimate after a trial, {args.objects:,} objects, trial {args.trial:,}",
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "rounds": args.rounds,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+    _, md_path = write_results(results, meta, RESULTS, "estimate")
+    print(md_path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

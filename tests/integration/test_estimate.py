@@ -1,0 +1,103 @@
+"""The estimate a Suspended job shows before it is confirmed, on a real SeaweedFS: tasks, bytes from
+a HEAD sample with its 95% interval, requests by kind, and the duration from the best evidence
+(nothing, an earlier job of the same operation on the same storage, the job's own trial)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+from cosbatch.controller import JobService, Scheduler
+from cosbatch.lifecycle import JobStatus as S
+from cosbatch.wire.dialects import parse_create_job
+from tests.integration.helpers import copy_request, op_request, write_manifest
+
+
+def run(store, settings) -> None:
+    scheduler = Scheduler(store, settings)
+    try:
+        scheduler.run_until_idle(timeout_s=120)
+    finally:
+        scheduler.close()
+
+
+def sized(s3, bucket: str, n: int) -> tuple[list[str], int]:
+    keys = [f"s/{i:03d}" for i in range(n)]
+    for i, k in enumerate(keys):
+        s3.put_object(Bucket=bucket, Key=k, Body=b"x" * (1000 + 10 * i))
+    write_manifest(s3, bucket, "m.csv", [(bucket, k) for k in keys])
+    return keys, sum(1000 + 10 * i for i in range(n))
+
+
+def test_confirmation_required_copy_shows_its_estimate_until_confirmed(s3, s3_server, make_bucket, store, settings,
+                                                                     tmp_path):
+    src, dst = make_bucket("src"), make_bucket("dst")
+    keys, true_bytes = sized(s3, src, 300)
+    cfg = replace(settings, segment_size=50)
+    service = JobService(store, cfg.storages)
+    job = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, None, token="est-1",
+                                                           ConfirmationRequired=True)))
+    run(store, cfg)
+    waiting = service.describe_job(job.job_id)
+    assert waiting.status is S.SUSPENDED
+    est = waiting.shown_estimate()
+    # 100 of the 300 tasks HEADed, one every 3 over the manifest
+    assert est["Tasks"] == 300 and est["SampleSize"] == 100 and est["BytesExact"] is False
+    low, high = est["BytesInterval95"]
+    assert low <= true_bytes <= high and low < est["BytesRead"] < high and est["BytesWritten"] == est["BytesRead"]
+    assert est["BytesRead"] == 300 * (1000 + 10 * 148.5)  # the sample's mean size (positions 0, 3, ... 297)
+    assert est["Requests"] == {"CopyObject": 300}
+    assert est["Seconds"] is None
+    assert est["SecondsBasis"] == f"unknown: no trial, and no completed S3PutObjectCopy job on storage {job.storage}"
+
+    # the CLI shows it next to "Job" (JSON) and as a line of the text view
+    cmd = [sys.executable, "-m", "cosbatch.cli.main", "--store", store.url, "--endpoint-url", s3_server.endpoint_url,
+           "describe-job", "--job-id", job.job_id]
+    shown = json.loads(subprocess.run([*cmd, "--output", "json"], capture_output=True, text=True, check=True,
+                                      env=os.environ.copy()).stdout)
+    assert shown["Estimate"] == est and "Estimate" not in shown["Job"]
+    text = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ.copy()).stdout
+    assert "Estimate     300 tasks; " in text and "requests CopyObject 300; duration unknown: no trial" in text
+
+    service.update_job_status(job.job_id, "Ready")
+    run(store, cfg)
+    done = service.describe_job(job.job_id)
+    assert done.status is S.COMPLETE and done.shown_estimate() is None  # shown only while Suspended
+
+    # a second copy on the same storage: the first one's rate is the evidence
+    again = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, None, token="est-2",
+                                                             ConfirmationRequired=True,
+                                                             Tags=[{"Key": "cosbatch:verify", "Value": "true"}])))
+    run(store, cfg)
+    est = service.describe_job(again.job_id).shown_estimate()
+    assert est["Seconds"] is not None and est["Seconds"] > 0
+    assert est["SecondsBasis"].startswith(f"job {job.job_id}: 300 S3PutObjectCopy tasks on storage {job.storage} in ")
+    assert est["Requests"] == {"CopyObject": 300, "HeadObject": 600}  # verify: the source and the copy
+
+
+def test_one_sampled_object_gives_no_interval(s3, make_bucket, store, settings):
+    src, dst = make_bucket("src"), make_bucket("dst")
+    sized(s3, src, 1)
+    service = JobService(store, settings.storages)
+    job = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, None, token="est-one",
+                                                           ConfirmationRequired=True)))
+    run(store, settings)
+    est = service.describe_job(job.job_id).shown_estimate()
+    assert (est["SampleSize"], est["BytesRead"], est["BytesInterval95"]) == (1, 1000, None)
+
+
+def test_after_a_trial_the_estimate_rests_on_the_trial(s3, make_bucket, store, settings):
+    src = make_bucket("src")
+    keys, _ = sized(s3, src, 40)
+    body = op_request(src, "m.csv", {"S3PutObjectTagging": {"TagSet": [{"Key": "k", "Value": "v"}]}}, None,
+                      token="est-trial", Tags=[{"Key": "cosbatch:trial-tasks", "Value": "8"}])
+    service = JobService(store, settings.storages)
+    job = service.create_job(parse_create_job(body))
+    run(store, replace(settings, segment_size=10))
+    est = service.describe_job(job.job_id).shown_estimate()
+    assert est["Tasks"] == 32 and est["Requests"] == {"PutObjectTagging": 32}
+    assert "BytesRead" not in est and "SampleSize" not in est  # tagging reads no object's bytes
+    assert est["SecondsBasis"].startswith("trial: 8 tasks in ") and est["Seconds"] > 0
