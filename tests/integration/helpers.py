@@ -39,12 +39,17 @@ def write_manifest(s3, bucket: str, key: str, rows: list[tuple[str, str]]) -> No
 def create_and_run(store, settings, body: dict, timeout_s: float = 300) -> Job:
     service = JobService(store, settings.storages)
     job = service.create_job(parse_create_job(body))
+    run_until_idle(store, settings, timeout_s)
+    return service.describe_job(job.job_id)
+
+
+def run_until_idle(store, settings, timeout_s: float = 120) -> None:
+    """One Scheduler on the store, run until it has nothing left to do, then closed."""
     scheduler = Scheduler(store, settings)
     try:
         scheduler.run_until_idle(timeout_s=timeout_s)
     finally:
         scheduler.close()
-    return service.describe_job(job.job_id)
 
 
 def read_report(s3, bucket: str, job: Job, prefix: str = "reports") -> tuple[dict, list[dict], dict]:

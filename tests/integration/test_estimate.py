@@ -10,18 +10,14 @@ import subprocess
 import sys
 from dataclasses import replace
 
-from cosbatch.controller import JobService, Scheduler
+from cosbatch.controller import JobService
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
-from tests.integration.helpers import copy_request, op_request, write_manifest
+from tests.integration.helpers import copy_request, op_request, run_until_idle, write_manifest
 
 
 def run(store, settings) -> None:
-    scheduler = Scheduler(store, settings)
-    try:
-        scheduler.run_until_idle(timeout_s=120)
-    finally:
-        scheduler.close()
+    run_until_idle(store, settings)
 
 
 def sized(s3, bucket: str, n: int) -> tuple[list[str], int]:

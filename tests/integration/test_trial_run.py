@@ -17,13 +17,13 @@ from dataclasses import replace
 
 import pytest
 
-from cosbatch.controller import JobService, Scheduler
+from cosbatch.controller import JobService
 from cosbatch.controller.trial import trial_ranges
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects, wait_for
-from tests.integration.helpers import op_request, read_report, write_manifest
+from tests.integration.helpers import op_request, read_report, run_until_idle, write_manifest
 from tests.integration.lifecycle_checks import job_state
 
 TRIAL = "cosbatch:trial-tasks"
@@ -45,11 +45,7 @@ def calls(log) -> Counter:
 
 
 def run(store, settings) -> None:
-    scheduler = Scheduler(store, settings)
-    try:
-        scheduler.run_until_idle(timeout_s=120)
-    finally:
-        scheduler.close()
+    run_until_idle(store, settings)
 
 
 def report_rows(s3, rep, job, manifest_key) -> list[dict]:
