@@ -7,7 +7,7 @@ Each runner is one module in `launch/` with the same three names:
 - `pipeline_options(plan, options) -> PipelineOptions`: what would be submitted;
 - `run(plan, options) -> PipelineResult`: build, submit, wait until finished;
 
-and, where the runner can tell, `check_available(options)`: RunnerUnavailable if it cannot be
+and, where the runner can tell, `check_available(options, wait=True)`: RunnerUnavailable if it cannot be
 used now (asked before a job goes Active, and after a pipeline fails: see the scheduler).
 
 A `RunnerConfig` checks its keys when it is made, so a typo fails `cosbatch run`
@@ -94,12 +94,14 @@ def check_store_reachable(config: RunnerConfig, store_url: str) -> None:
         check(store_url)
 
 
-def check_runner_available(config: RunnerConfig) -> None:
+def check_runner_available(config: RunnerConfig, wait: bool = True) -> None:
     """RunnerUnavailable naming what is missing (a job server jar, a Flink master or Dask scheduler
-    that does not answer), for runners that can tell; asked before any job goes Active."""
+    that does not answer), for runners that can tell; asked before any job goes Active. With
+    `wait=False` (a controller's loop) nothing slow is waited for: what takes minutes to obtain
+    (the Flink job server jar) is obtained in the background, unavailable until then."""
     check = getattr(runner_module(config.runner), "check_available", None)
     if check is not None:
-        check(config.options)
+        check(config.options, wait=wait)
 
 
 def pipeline_options_for(plan: JobPlan, config: RunnerConfig) -> PipelineOptions:

@@ -74,9 +74,10 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
     return PipelineOptions(flags=flags).view_as(DaskOptions)
 
 
-def check_available(options: Mapping[str, str], timeout: float = 5.0) -> None:
+def check_available(options: Mapping[str, str], timeout: float = 5.0, wait: bool = True) -> None:
     """RunnerUnavailable if the Dask scheduler given does not answer (a LocalCluster is started
-    per job, so there is nothing to check without one)."""
+    per job, so there is nothing to check without one). Nothing is fetched, so `wait` changes
+    nothing."""
     import json
     import socket
     from pathlib import Path

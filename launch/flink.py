@@ -9,7 +9,8 @@ Docker engine beside every TaskManager), or LOOPBACK in this process (a local Fl
 Workers other than this process must reach the store; see README "Scaling out".
 
 `check_available` is asked before any job goes Active: the job server jar is there (or is
-obtained with Maven), and the Flink master or the job endpoint answers.
+obtained with Maven, in the background when a controller asks), and the Flink master or the job
+endpoint answers.
 """
 
 from __future__ import annotations
@@ -112,9 +113,11 @@ def _default_flink_version() -> str:
     return flink_job_server.FLINK_FOR_BEAM.get(flink_job_server.installed_beam(), "1.19")
 
 
-def check_available(options: Mapping[str, str], timeout: float = 5.0) -> None:
+def check_available(options: Mapping[str, str], timeout: float = 5.0, wait: bool = True) -> None:
     """RunnerUnavailable naming what is missing, before any job is touched: the Flink master's
-    REST API (or the job endpoint) answers, and the FlinkRunner's job server jar is at hand."""
+    REST API (or the job endpoint) answers, and the FlinkRunner's job server jar is at hand.
+    A missing jar is fetched with Maven: at once (`wait`, the CLI before it starts) or in the
+    background, the jar being "unavailable" until it is there (a controller's scheduler loop)."""
     if options.get("job_endpoint"):
         _check_port("job_endpoint", options["job_endpoint"], timeout)
         return
@@ -135,7 +138,11 @@ def check_available(options: Mapping[str, str], timeout: float = 5.0) -> None:
     if not options.get("flink_job_server_jar"):
         from launch import flink_job_server
 
-        flink_job_server.ensure_jar(options.get("flink_version") or None)
+        flink = options.get("flink_version") or None
+        if wait:
+            flink_job_server.ensure_jar(flink)
+        else:
+            flink_job_server.jar_or_fetch_in_background(flink)
     elif "://" not in options["flink_job_server_jar"] and not Path(options["flink_job_server_jar"]).exists():
         raise RunnerUnavailable(f"flink_job_server_jar {options['flink_job_server_jar']} does not exist")
 

@@ -52,16 +52,17 @@ def default_flink(beam: str) -> str:
     return FLINK_FOR_BEAM[beam]
 
 
-def jar_path(flink: str | None = None, beam: str | None = None, cache: Path = JAR_CACHE) -> Path:
+def jar_path(flink: str | None = None, beam: str | None = None, cache: Path | None = None) -> Path:
     """Where Beam's FlinkRunner looks for the job server jar of this Beam and Flink."""
     beam = beam or installed_beam()
-    return cache / jar_name(flink or default_flink(beam), beam)
+    return (cache or JAR_CACHE) / jar_name(flink or default_flink(beam), beam)
 
 
-def ensure_jar(flink: str | None = None, beam: str | None = None, cache: Path = JAR_CACHE) -> Path:
+def ensure_jar(flink: str | None = None, beam: str | None = None, cache: Path | None = None) -> Path:
     """The job server jar for the installed Beam (or `beam`), obtained with `mvn` if missing."""
     beam = beam or installed_beam()
     flink = flink or default_flink(beam)
+    cache = cache or JAR_CACHE
     target = jar_path(flink, beam, cache)
     if target.exists():
         return target
@@ -75,6 +76,54 @@ def ensure_jar(flink: str | None = None, beam: str | None = None, cache: Path = 
         return target
     _assemble_from_runner(mvn, flink, beam, target)
     return target
+
+
+class _BackgroundFetch:
+    """One `ensure_jar` in a daemon thread, so that a controller's scheduler loop asking whether
+    Flink can be used is never held for the minutes Maven takes the first time."""
+
+    def __init__(self, flink: str | None, cache: Path) -> None:
+        self.started = time.monotonic()
+        self.error: RunnerUnavailable | None = None
+        self.thread = threading.Thread(target=self._fetch, args=(flink, cache), daemon=True,
+                                       name="cosbatch-flink-jar-fetch")
+        self.thread.start()
+
+    def _fetch(self, flink: str | None, cache: Path) -> None:
+        try:
+            ensure_jar(flink, cache=cache)
+        except RunnerUnavailable as error:
+            self.error = error
+        except Exception as error:  # noqa: BLE001 - whatever went wrong is the runner's unavailability
+            self.error = RunnerUnavailable(f"getting Beam's Flink job server jar failed: {error}")
+
+
+_fetches: dict[tuple[str | None, Path], _BackgroundFetch] = {}
+_fetches_lock = threading.Lock()
+
+
+def jar_or_fetch_in_background(flink: str | None = None, cache: Path | None = None) -> Path:
+    """The job server jar if it is at hand. Otherwise RunnerUnavailable at once, while one fetch
+    (ensure_jar) runs in the background: "being fetched" until it ends, then its error if it
+    failed (the next call after a failure starts a new fetch)."""
+    cache = cache or JAR_CACHE
+    target = jar_path(flink, cache=cache)
+    if target.exists():
+        return target
+    key = (flink, cache)
+    with _fetches_lock:
+        fetch = _fetches.get(key)
+        if fetch is not None and not fetch.thread.is_alive():
+            del _fetches[key]
+            if target.exists():
+                return target
+            if fetch.error is not None:
+                raise fetch.error
+        if fetch is None or not fetch.thread.is_alive():
+            fetch = _fetches[key] = _BackgroundFetch(flink, cache)
+    waited = time.monotonic() - fetch.started
+    raise RunnerUnavailable(f"Beam's Flink job server jar ({target.name}) is being fetched with Maven, "
+                            f"{waited:.0f} s so far (about 3 minutes the first time)")
 
 
 def _maven(mvn: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -38,7 +38,7 @@ class RunnerGate:
         if not self.checks:
             return None
         try:
-            check_runner_available(self.config)
+            check_runner_available(self.config, wait=False)
         except CosbatchError as exc:
             if exc.message != self.reason:
                 logs.event("runner_unavailable", level=logging.WARNING, runner=self.config.runner, reason=exc.message)

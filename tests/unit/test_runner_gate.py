@@ -16,7 +16,8 @@ def answers(monkeypatch):
     """The runner's answers in turn (None: available; a string: why not), and how often it was asked."""
     state = {"answers": [], "asked": 0}
 
-    def check(config):
+    def check(config, wait=True):
+        assert wait is False, "the controller's gate must never wait for a slow fetch"
         state["asked"] += 1
         answer = state["answers"].pop(0)
         if answer is not None:
