@@ -1,7 +1,7 @@
 """A Beam worker process SIGKILLed mid-bundle (DirectRunner, multi_processing, 2 workers).
 
 Beam's DirectRunner does not retry the lost bundle: it waits for it forever (seen with
-Beam 2.77; see RELIABILITY.md). cosbatch's scheduler notices the dead worker (workers
+Beam 2.77; see docs/reliability.md). cosbatch's scheduler notices the dead worker (workers
 register their PIDs), gives the pipeline up, and runs the job's unfinished segments
 again. The report and the job's counters stay exact: a re-run segment replaces its own
 results file and its absolute counters, so nothing is counted twice.

@@ -1,4 +1,4 @@
-"""The layers stay as ARCHITECTURE.md draws them: every import (at module level or inside a
+"""The layers stay as docs/architecture.md draws them: every import (at module level or inside a
 function; `if TYPE_CHECKING:` blocks aside) points down, and no modules import each other in
 a circle."""
 
