@@ -5,7 +5,7 @@ scheduler options (Beam 2.62's passes it every non-default pipeline option, `run
 which it refuses).
 
 The ParDo step was written against apache-beam 2.77 and holds for 2.62, the version cosbatch
-pins (README "Runners and versions"): `apache_beam/runners/dask/transform_evaluator.py`, whose
+pins (pyproject.toml, checked by tests/unit/test_beam_version.py): `apache_beam/runners/dask/transform_evaluator.py`, whose
 `ParDo.apply` builds, when the graph is built, one `OneReceiver` per ParDo and passes it, with
 the `DoFnSignature` (the DoFn) and the `_OutputHandler` that writes into the receiver, as
 arguments of every partition's task (`apply_dofn_to_bundle`). A `distributed` worker keeps a

@@ -3,7 +3,7 @@
 Workers install cosbatch either from `sdk_container_image` (built from
 launch/Dockerfile) or, without one, from this checkout's setup.py (`--setup_file`).
 They reach object storage with their own credentials (the boto3 chain) and must reach
-the store, which a SQLite file on this machine is not; see README "Scaling out".
+the store, which a SQLite file on this machine is not; see docs/scaling.md.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ TaskManager starts as a command on its own host (default: this Python's `cosbatc
 launch/sdk_worker.py, so a local cluster needs nothing else), EXTERNAL (a Beam worker pool at
 `environment_config`), DOCKER in `sdk_container_image` (build it from launch/Dockerfile; needs a
 Docker engine beside every TaskManager), or LOOPBACK in this process (a local Flink only).
-Workers other than this process must reach the store; see README "Scaling out".
+Workers other than this process must reach the store; see docs/scaling.md.
 
 `check_available` is asked before any job goes Active: the job server jar is there (or is
 obtained with Maven, in the background when a controller asks), and the Flink master or the job
@@ -25,11 +25,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.portability.portable_runner import JobServiceHandle, PortableRunner
 from apache_beam.runners.runner import PipelineResult
 
 from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError, RunnerUnavailable
 from launch.base import pass_options
+from launch.flink_job_server import JobServerProcess
 from pipelines.batch_job import run_pipeline
 
 ENVIRONMENTS = ("DOCKER", "PROCESS", "EXTERNAL", "LOOPBACK")
@@ -157,7 +159,7 @@ def _check_port(option: str, address: str, timeout: float) -> None:
                                 "or correct --runner-option " + option) from None
 
 
-def job_server_for(options: Mapping[str, str]) -> str:
+def job_server_for(options: Mapping[str, str]) -> JobServerProcess:
     """The job endpoint of the Flink job server for `flink_master`: one JVM per controller process
     and Flink master, started at the first job (launch/flink_job_server.py says why not Beam's
     FlinkRunner's own)."""
@@ -169,9 +171,44 @@ def job_server_for(options: Mapping[str, str]) -> str:
     if master not in ("[local]", "[auto]") and not master.startswith(("http://", "https://")):
         master = f"http://{master}"
     log_dir = Path(tempfile.gettempdir()) / "cosbatch-flink"
-    return flink_job_server.JobServerProcess.for_master(jar_path, master, log_dir).endpoint
+    return flink_job_server.JobServerProcess.for_master(jar_path, master, log_dir)
+
+
+class _PortableRunnerPassingAllOptions(PortableRunner):
+    """Beam's PortableRunner, passing the job server options the Python SDK does not define
+    (here `pipeline_resources_detector_factory_class`, a Java option) instead of dropping them."""
+
+    def create_job_service_handle(self, job_service, options) -> JobServiceHandle:
+        return JobServiceHandle(job_service, options, retain_unknown_options=True)
+
+
+def cluster_holds_runner(flink_master: str, timeout: float = 5.0) -> bool:
+    """Whether the Flink at `flink_master` says (launch/flink_cluster.BEAM_RUNNER_KEY) that its
+    JVMs hold this Beam's Flink runner on their class path, so a job needs to ship no jar."""
+    from launch import flink_job_server
+    from launch.flink_cluster import BEAM_RUNNER_KEY
+
+    master = flink_master.strip()
+    if master in ("[local]", "[auto]"):
+        return False
+    url = master if master.startswith(("http://", "https://")) else f"http://{master}"
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/jobmanager/config", timeout=timeout) as reply:
+            config = {entry.get("key"): entry.get("value") for entry in json.load(reply)}
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return False
+    return config.get(BEAM_RUNNER_KEY) == flink_job_server.installed_beam()
 
 
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
-    job_server = None if options.get("job_endpoint") else job_server_for(options)
-    return run_pipeline(pipeline_options(plan, options, job_server), plan)
+    if options.get("job_endpoint"):
+        return run_pipeline(pipeline_options(plan, options), plan)
+    server = job_server_for(options)
+    beam_options = pipeline_options(plan, options, server.endpoint)
+    if server.stages_nothing and cluster_holds_runner(options["flink_master"]):
+        from launch.flink_job_server import NOTHING_TO_STAGE_CLASS
+
+        extra = PipelineOptions([f"--pipeline_resources_detector_factory_class={NOTHING_TO_STAGE_CLASS}"],
+                                **beam_options.get_all_options(drop_default=True))
+        return run_pipeline(extra, plan, runner=_PortableRunnerPassingAllOptions())
+    return run_pipeline(beam_options, plan)

@@ -13,6 +13,10 @@ with `mvn`). It runs Flink's own entry points with the JVM flags Flink's scripts
 (Flink's `BashJavaUtils`), on Flink's default configuration with only ports, slots, memory sized
 for two cores and the `--conf` settings given. It returns once the REST API reports N
 TaskManagers; `stop` ends every JVM it started (TaskManagers first) and what they started.
+
+Its JVMs hold Beam's Flink runner jars on their class path (and say so in the config key
+`cosbatch.beam-runner-on-classpath`), so cosbatch's jobs ship no jar: without that, Flink's REST
+submission uploads the job server's ~160 jars (151 MB) with every job.
 """
 
 from __future__ import annotations
@@ -182,11 +186,24 @@ def jvm_params(home: Path, conf: Path, which: str) -> tuple[list[str], list[str]
     return results[0].split(), results[1].split()
 
 
+#: The config key saying which Beam's Flink runner the cluster's JVMs hold on their class path
+#: (launch/flink.py then submits jobs that ship no jar). A cluster set up by hand with Beam's
+#: runner jars in Flink's `lib/` may declare it too.
+BEAM_RUNNER_KEY = "cosbatch.beam-runner-on-classpath"
+
+
+def _class_path(home: Path, cluster: Cluster) -> str:
+    """Flink's `lib/`, then the Beam runner jars the cluster was started with (class-path.txt)."""
+    extra = cluster.root / "class-path.txt"
+    beam = extra.read_text().split() if extra.exists() else []
+    return ":".join([f"{home / 'lib'}/*", *beam])
+
+
 def _start_jvm(home: Path, cluster: Cluster, name: str, main: str, which: str) -> int:
     flags, dynamic = jvm_params(home, cluster.conf, which)
     command = [java(), *flags, *JAVA_17_OPTS.split(), f"-Dlog.file={cluster.log / (name + '.log')}",
                f"-Dlog4j.configurationFile=file:{cluster.conf / 'log4j.properties'}",
-               "-cp", f"{home / 'lib'}/*", main, "--configDir", str(cluster.conf), *dynamic]
+               "-cp", _class_path(home, cluster), main, "--configDir", str(cluster.conf), *dynamic]
     with open(cluster.log / f"{name}.out", "ab") as out:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True, cwd=cluster.root)
@@ -202,11 +219,14 @@ def start(rest_port: int, taskmanagers: int = 2, slots: int = 1, root: Path | No
                                 f"stop it (python -m launch.flink_cluster stop --rest-port {rest_port}) "
                                 "or choose another --rest-port")
     home = ensure_flink(flink_version)
-    if job_server:
-        flink_job_server.ensure_jar()
+    beam_jars = flink_job_server.runner_class_path(flink_job_server.ensure_jar()) if job_server else []
     cluster = Cluster.at(rest_port, root)
     stop(cluster)
-    write_config(cluster, taskmanagers, slots, conf or {})
+    settings = dict(conf or {})
+    if beam_jars:
+        settings.setdefault(BEAM_RUNNER_KEY, flink_job_server.installed_beam())
+    write_config(cluster, taskmanagers, slots, settings)
+    (cluster.root / "class-path.txt").write_text("".join(f"{jar}\n" for jar in beam_jars))
     try:
         cluster.pids["jobmanager"] = _start_jvm(home, cluster, "jobmanager", JOBMANAGER, "GET_JM_RESOURCE_PARAMS")
         cluster.save()

@@ -6,7 +6,7 @@ Beam publishes the job server as `org.apache.beam:beam-runners-flink-<flink>-job
 a shaded jar of the runner `org.apache.beam:beam-runners-flink-<flink>:<beam>` and its runtime
 dependencies. `ensure_jar` first asks Maven for that jar (`mvn dependency:copy`). Where the
 repository serves the runner but not the shaded jar (the mirror this project's machines reach
-serves none of the shaded jars, see README "Running on Flink"), it resolves the runner with its
+serves none of the shaded jars, see docs/flink.md), it resolves the runner with its
 runtime dependencies (`mvn dependency:copy-dependencies`) into a folder beside the jar's place,
 and writes there a small jar whose manifest names the job server's main class and that folder as
 its class path: `java -jar` runs it exactly as it would run Beam's shaded jar.
@@ -208,6 +208,50 @@ def _manifest_line(line: str) -> str:
     return "".join(part.decode() + "\r\n" for part in out)
 
 
+#: Beam's jars a Flink cluster can hold on its own class path instead of receiving them with every
+#: job: the job server's folder without what Flink's distribution has already (Flink itself, its
+#: logging, Kryo).
+_ON_FLINK_ALREADY = ("flink-", "slf4j-", "log4j-", "kryo-", "minlog-", "objenesis-", "chill-java-")
+NOTHING_TO_STAGE_CLASS = "io.cosbatch.flink.NothingToStage"
+_NOTHING_TO_STAGE_SOURCE = Path(__file__).with_name("java") / "NothingToStage.java"
+
+
+def runner_class_path(jar: Path) -> list[Path]:
+    """The jars of Beam's Flink runner a cluster puts on its class path (launch/flink_cluster.py),
+    so that jobs need not ship them: empty for a published shaded job server jar, which bundles
+    Flink's own classes too."""
+    lib = jar.with_suffix("")
+    if not lib.is_dir():
+        return []
+    return sorted(path for path in lib.glob("*.jar") if not path.name.startswith(_ON_FLINK_ALREADY))
+
+
+def nothing_to_stage_jar(jar: Path) -> Path | None:
+    """A small jar with launch/java/NothingToStage.java compiled against the job server's Beam:
+    given as the job's `pipeline_resources_detector_factory_class`, the job server stages no jar
+    with a job (Flink's REST submission otherwise uploads all ~160 of them, 151 MB, every job).
+    None where it cannot be made (no `javac`, or a shaded job server jar)."""
+    lib = jar.with_suffix("")
+    cores = sorted(lib.glob("beam-sdks-java-core-*.jar")) if lib.is_dir() else []
+    target = jar.with_name(f"cosbatch-nothing-to-stage-{lib.name}.jar")
+    if target.exists() and target.stat().st_mtime >= _NOTHING_TO_STAGE_SOURCE.stat().st_mtime:
+        return target
+    javac, jar_tool = shutil.which("javac"), shutil.which("jar")
+    if not cores or javac is None or jar_tool is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="cosbatch-javac-") as work:
+        compiled = subprocess.run([javac, "--release", "11", "-cp", str(cores[0]), "-d", work,
+                                   str(_NOTHING_TO_STAGE_SOURCE)], capture_output=True, text=True, check=False)
+        if compiled.returncode != 0:
+            return None
+        partial = target.with_name(target.name + ".partial")
+        packed = subprocess.run([jar_tool, "cf", str(partial), "-C", work, "io"], capture_output=True, check=False)
+        if packed.returncode != 0:
+            return None
+        partial.replace(target)
+    return target
+
+
 class JobServerProcess:
     """Beam's Flink job server as a JVM this process starts once per (jar, Flink master) and keeps
     for the jobs it runs, stopped when the process exits.
@@ -222,12 +266,16 @@ class JobServerProcess:
 
     def __init__(self, jar: Path, flink_master: str, log_dir: Path) -> None:
         self.jar, self.flink_master = jar, flink_master
+        self.stages_nothing = False
         log_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts = Path(tempfile.mkdtemp(prefix="cosbatch-flink-artifacts-"))
         self.port = free_port()
         self.log = log_dir / f"flink-job-server-{self.port}.log"
         java = shutil.which("java") or "java"
-        command = [java, *JAVA_OPENS, "-jar", str(jar), "--flink-master", flink_master,
+        staging = nothing_to_stage_jar(jar)
+        class_path = f"{jar}:{staging}" if staging else str(jar)
+        self.stages_nothing = staging is not None
+        command = [java, *JAVA_OPENS, "-cp", class_path, MAIN_CLASS, "--flink-master", flink_master,
                    "--artifacts-dir", str(self.artifacts), "--job-host", "127.0.0.1",
                    "--job-port", str(self.port), "--artifact-port", "0", "--expansion-port", "0"]
         with open(self.log, "ab") as out:

@@ -23,6 +23,8 @@ from cosbatch.controller import JobService
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
 from launch import flink_cluster
+from launch.flink import cluster_holds_runner as flink_cluster_holds_runner
+from launch.flink_job_server import NOTHING_TO_STAGE_CLASS
 from tests.conftest import put_objects, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.reliability.checks import assert_completed_exactly
@@ -86,6 +88,12 @@ def test_a_job_runs_on_flink_given_only_the_flink_master(s3, s3_server, make_buc
     _check_complete(s3, store, job_id, keys, dst, rep)
     ran = [j for j in flink_jobs(flink_cluster) if j["name"].startswith(f"cosbatch-{job_id}".lower())]
     assert ran and all(j["state"] == "FINISHED" for j in ran), flink_jobs(flink_cluster)
+    # The cluster holds Beam's runner on its class path, so the job shipped no jar (Beam's job
+    # server otherwise uploads its ~160 jars, 151 MB, with every job): it ran on the cluster's classes.
+    assert flink_cluster_holds_runner(flink_cluster.address)
+    for flink_job in ran:
+        user_config = flink_rest(flink_cluster, f"/jobs/{flink_job['jid']}/config")["execution-config"]["user-config"]
+        assert user_config.get("pipelineResourcesDetectorFactoryClass") == NOTHING_TO_STAGE_CLASS, user_config
 
 
 def _tasks_run(service: JobService, job_id: str) -> int:
