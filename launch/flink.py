@@ -80,6 +80,9 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str], job_server: str 
         "environment_type": environment,
         "save_main_session": False,
         "job_name": f"cosbatch-{plan.job_id}".lower(),
+        # Beam otherwise runs `pip freeze` (1.5 s here) at every submission, only to stage the list
+        # for a runner that compares environments (Dataflow); a Flink SDK worker never reads it.
+        "experiments": ["disable_logging_submission_environment"],
     }
     if config is not None:
         flags["environment_config"] = config

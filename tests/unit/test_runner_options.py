@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from apache_beam.options.pipeline_options import (
+    DebugOptions,
     GoogleCloudOptions,
     PortableOptions,
     SetupOptions,
@@ -115,6 +116,8 @@ def test_flink_job_server_options_pass_beams_validation():
         "flink-jobserver:8099", "DOCKER", "cosbatch-worker:0.1.0")
     assert options.view_as(StandardOptions).runner == "PortableRunner"
     assert options.get_all_options()["parallelism"] == 8
+    # No `pip freeze` at every submission (Beam's stager skips it for this experiment).
+    assert options.view_as(DebugOptions).lookup_experiment("disable_logging_submission_environment")
 
 
 def test_flink_default_environment_is_a_process_the_taskmanager_starts():
