@@ -28,6 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.portable_runner import JobServiceHandle, PortableRunner
 from apache_beam.runners.runner import PipelineResult
 
+from cosbatch import logs
 from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError, RunnerUnavailable
 from launch.base import pass_options
@@ -185,30 +186,59 @@ class _PortableRunnerPassingAllOptions(PortableRunner):
         return JobServiceHandle(job_service, options, retain_unknown_options=True)
 
 
-def cluster_holds_runner(flink_master: str, timeout: float = 5.0) -> bool:
-    """Whether the Flink at `flink_master` says (launch/flink_cluster.BEAM_RUNNER_KEY) that its
-    JVMs hold this Beam's Flink runner on their class path, so a job needs to ship no jar."""
-    from launch import flink_job_server
-    from launch.flink_cluster import BEAM_RUNNER_KEY
-
+def master_config(flink_master: str, timeout: float = 5.0) -> dict[str, str]:
+    """The Flink master's configuration (REST `/jobmanager/config`), empty if it does not answer."""
     master = flink_master.strip()
     if master in ("[local]", "[auto]"):
-        return False
+        return {}
     url = master if master.startswith(("http://", "https://")) else f"http://{master}"
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/jobmanager/config", timeout=timeout) as reply:
-            config = {entry.get("key"): entry.get("value") for entry in json.load(reply)}
+            return {entry.get("key"): entry.get("value") for entry in json.load(reply)}
     except (urllib.error.URLError, OSError, ValueError, AttributeError):
-        return False
-    return config.get(BEAM_RUNNER_KEY) == flink_job_server.installed_beam()
+        return {}
+
+
+def cluster_holds_runner(config: Mapping[str, str]) -> bool:
+    """Whether a Flink master's `config` says (launch/flink_cluster.BEAM_RUNNER_KEY) that its
+    JVMs hold this Beam's Flink runner on their class path, so a job needs to ship no jar."""
+    from launch.flink_cluster import BEAM_RUNNER_KEY
+    from launch.flink_job_server import installed_beam
+
+    return config.get(BEAM_RUNNER_KEY) == installed_beam()
+
+
+def cluster_job_server(config: Mapping[str, str]) -> str | None:
+    """The job endpoint of the Beam job server a cluster started by launch/flink_cluster.py runs
+    for this Beam (launch/flink_cluster.JOB_SERVER_KEY), if it answers."""
+    from launch.flink_cluster import JOB_SERVER_BEAM_KEY, JOB_SERVER_KEY
+    from launch.flink_job_server import installed_beam
+
+    endpoint = config.get(JOB_SERVER_KEY)
+    if not endpoint or config.get(JOB_SERVER_BEAM_KEY) != installed_beam():
+        return None
+    host, _, port = endpoint.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return endpoint
+    except (OSError, ValueError):
+        return None
 
 
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
     if options.get("job_endpoint"):
         return run_pipeline(pipeline_options(plan, options), plan)
-    server = job_server_for(options)
-    beam_options = pipeline_options(plan, options, server.endpoint)
-    if server.stages_nothing and cluster_holds_runner(options["flink_master"]):
+    config = master_config(options["flink_master"])
+    endpoint = None if options.get("flink_job_server_jar") else cluster_job_server(config)
+    if endpoint is None:
+        server = job_server_for(options)
+        endpoint, stages_nothing = server.endpoint, server.stages_nothing
+    else:
+        stages_nothing = True  # the cluster's job server has NothingToStage where it holds the runner
+    ships_jars = not (stages_nothing and cluster_holds_runner(config))
+    logs.event("flink_submit", job_id=plan.job_id, job_endpoint=endpoint, ships_jars=ships_jars)
+    beam_options = pipeline_options(plan, options, endpoint)
+    if not ships_jars:
         from launch.flink_job_server import NOTHING_TO_STAGE_CLASS
 
         extra = PipelineOptions([f"--pipeline_resources_detector_factory_class={NOTHING_TO_STAGE_CLASS}"],

@@ -16,7 +16,9 @@ TaskManagers; `stop` ends every JVM it started (TaskManagers first) and what the
 
 Its JVMs hold Beam's Flink runner jars on their class path (and say so in the config key
 `cosbatch.beam-runner-on-classpath`), so cosbatch's jobs ship no jar: without that, Flink's REST
-submission uploads the job server's ~160 jars (151 MB) with every job.
+submission uploads the job server's ~160 jars (151 MB) with every job. Beside the JobManager it
+runs Beam's Flink job server, named in the config key `cosbatch.job-server`, which every
+`cosbatch run` uses instead of starting its own (a JVM start, 22 s here).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -190,6 +193,11 @@ def jvm_params(home: Path, conf: Path, which: str) -> tuple[list[str], list[str]
 #: (launch/flink.py then submits jobs that ship no jar). A cluster set up by hand with Beam's
 #: runner jars in Flink's `lib/` may declare it too.
 BEAM_RUNNER_KEY = "cosbatch.beam-runner-on-classpath"
+#: The config keys naming the Beam Flink job server the cluster runs beside its JobManager (its
+#: job endpoint, and the Beam it is for), so each `cosbatch run` need not start one (22 s here).
+JOB_SERVER_KEY = "cosbatch.job-server"
+JOB_SERVER_BEAM_KEY = "cosbatch.job-server-beam"
+JOB_SERVER_START_TIMEOUT_S = 120.0
 
 
 def _class_path(home: Path, cluster: Cluster) -> str:
@@ -219,14 +227,19 @@ def start(rest_port: int, taskmanagers: int = 2, slots: int = 1, root: Path | No
                                 f"stop it (python -m launch.flink_cluster stop --rest-port {rest_port}) "
                                 "or choose another --rest-port")
     home = ensure_flink(flink_version)
-    beam_jars = flink_job_server.runner_class_path(flink_job_server.ensure_jar()) if job_server else []
+    jar = flink_job_server.ensure_jar() if job_server else None
+    beam_jars = flink_job_server.runner_class_path(jar) if jar and flink_job_server.nothing_to_stage_jar(jar) else []
     cluster = Cluster.at(rest_port, root)
     stop(cluster)
     settings = dict(conf or {})
+    job_server_port = free_port()
+    if jar:
+        settings.setdefault(JOB_SERVER_KEY, f"127.0.0.1:{job_server_port}")
+        settings.setdefault(JOB_SERVER_BEAM_KEY, flink_job_server.installed_beam())
     if beam_jars:
         settings.setdefault(BEAM_RUNNER_KEY, flink_job_server.installed_beam())
     write_config(cluster, taskmanagers, slots, settings)
-    (cluster.root / "class-path.txt").write_text("".join(f"{jar}\n" for jar in beam_jars))
+    (cluster.root / "class-path.txt").write_text("".join(f"{path}\n" for path in beam_jars))
     try:
         cluster.pids["jobmanager"] = _start_jvm(home, cluster, "jobmanager", JOBMANAGER, "GET_JM_RESOURCE_PARAMS")
         cluster.save()
@@ -235,10 +248,32 @@ def start(rest_port: int, taskmanagers: int = 2, slots: int = 1, root: Path | No
             cluster.pids[name] = _start_jvm(home, cluster, name, TASKMANAGER, "GET_TM_RESOURCE_PARAMS")
             cluster.save()
         wait_for_taskmanagers(cluster, taskmanagers, timeout)
+        if jar:
+            _start_job_server(cluster, jar, job_server_port)
     except BaseException:
         stop(cluster)
         raise
     return cluster
+
+
+def _start_job_server(cluster: Cluster, jar: Path, port: int) -> None:
+    """Beam's Flink job server for this cluster, as one of its processes (stopped with it)."""
+    command, _ = flink_job_server.job_server_command(jar, f"http://{cluster.address}", cluster.root / "artifacts", port)
+    log = cluster.log / "job-server.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True, cwd=cluster.root)
+    cluster.pids["job-server"] = process.pid
+    cluster.save()
+    deadline = time.monotonic() + JOB_SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RunnerUnavailable(f"Beam's Flink job server exited with {process.returncode} while starting; see {log}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise RunnerUnavailable(f"Beam's Flink job server did not listen on 127.0.0.1:{port} within "
+                            f"{JOB_SERVER_START_TIMEOUT_S:.0f} s; see {log}")
 
 
 def start_taskmanager(cluster: Cluster, name: str, flink_version: str = FLINK_VERSION) -> int:
@@ -290,8 +325,9 @@ def kill(pid: int, sig: int = signal.SIGTERM) -> None:
 
 
 def stop(cluster: Cluster, timeout: float = STOP_TIMEOUT_S) -> list[str]:
-    """Stop every JVM of the cluster, TaskManagers first; SIGKILL what outlives `timeout`."""
-    names = sorted(cluster.pids, key=lambda name: name == "jobmanager")
+    """Stop every JVM of the cluster, its job server first, then the TaskManagers, the JobManager
+    last; SIGKILL what outlives `timeout`."""
+    names = sorted(cluster.pids, key=lambda name: (name == "jobmanager", name != "job-server"))
     stopped = []
     for name in names:
         pid = cluster.pids[name]
@@ -342,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
             cluster = start(args.rest_port, args.taskmanagers, args.slots, args.dir, extra, args.flink_version)
             print(f"Flink {overview(args.rest_port).get('flink-version')} at http://{cluster.address} with "
                   f"{args.taskmanagers} TaskManager(s); logs in {cluster.log}")
+            if "job-server" in cluster.pids:
+                config = (cluster.conf / "config.yaml").read_text()
+                endpoint = next(line.split(": ", 1)[1].strip('"') for line in config.splitlines()
+                                if line.startswith(f"{JOB_SERVER_KEY}: "))
+                print(f"Beam's Flink job server for it at {endpoint} (cosbatch uses it by itself)")
             print(f"run jobs on it with: cosbatch run --runner flink --runner-option flink_master={cluster.address}")
             return 0
         cluster = Cluster.at(args.rest_port, args.dir)

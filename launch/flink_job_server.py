@@ -252,6 +252,18 @@ def nothing_to_stage_jar(jar: Path) -> Path | None:
     return target
 
 
+def job_server_command(jar: Path, flink_master: str, artifacts: Path, port: int) -> tuple[list[str], bool]:
+    """The command that runs Beam's Flink job server on 127.0.0.1:`port`, and whether it stages
+    nothing with a job (it has NothingToStage on its class path)."""
+    java = shutil.which("java") or "java"
+    staging = nothing_to_stage_jar(jar)
+    class_path = f"{jar}:{staging}" if staging else str(jar)
+    command = [java, *JAVA_OPENS, "-cp", class_path, MAIN_CLASS, "--flink-master", flink_master,
+               "--artifacts-dir", str(artifacts), "--job-host", "127.0.0.1",
+               "--job-port", str(port), "--artifact-port", "0", "--expansion-port", "0"]
+    return command, staging is not None
+
+
 class JobServerProcess:
     """Beam's Flink job server as a JVM this process starts once per (jar, Flink master) and keeps
     for the jobs it runs, stopped when the process exits.
@@ -266,18 +278,11 @@ class JobServerProcess:
 
     def __init__(self, jar: Path, flink_master: str, log_dir: Path) -> None:
         self.jar, self.flink_master = jar, flink_master
-        self.stages_nothing = False
         log_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts = Path(tempfile.mkdtemp(prefix="cosbatch-flink-artifacts-"))
         self.port = free_port()
         self.log = log_dir / f"flink-job-server-{self.port}.log"
-        java = shutil.which("java") or "java"
-        staging = nothing_to_stage_jar(jar)
-        class_path = f"{jar}:{staging}" if staging else str(jar)
-        self.stages_nothing = staging is not None
-        command = [java, *JAVA_OPENS, "-cp", class_path, MAIN_CLASS, "--flink-master", flink_master,
-                   "--artifacts-dir", str(self.artifacts), "--job-host", "127.0.0.1",
-                   "--job-port", str(self.port), "--artifact-port", "0", "--expansion-port", "0"]
+        command, self.stages_nothing = job_server_command(jar, flink_master, self.artifacts, self.port)
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
                                             stderr=subprocess.STDOUT, start_new_session=True)

@@ -23,7 +23,9 @@ from cosbatch.controller import JobService
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
 from launch import flink_cluster
+from launch import flink_cluster as flink_cluster_module
 from launch.flink import cluster_holds_runner as flink_cluster_holds_runner
+from launch.flink import cluster_job_server, master_config
 from launch.flink_job_server import NOTHING_TO_STAGE_CLASS
 from tests.conftest import put_objects, wait_for
 from tests.integration.helpers import copy_request, read_report, write_manifest
@@ -90,7 +92,12 @@ def test_a_job_runs_on_flink_given_only_the_flink_master(s3, s3_server, make_buc
     assert ran and all(j["state"] == "FINISHED" for j in ran), flink_jobs(flink_cluster)
     # The cluster holds Beam's runner on its class path, so the job shipped no jar (Beam's job
     # server otherwise uploads its ~160 jars, 151 MB, with every job): it ran on the cluster's classes.
-    assert flink_cluster_holds_runner(flink_cluster.address)
+    config = master_config(flink_cluster.address)
+    assert flink_cluster_holds_runner(config)
+    # ... and it was submitted through the cluster's own job server: no job server JVM was started
+    # by `cosbatch run` (whose -v log says which endpoint it used).
+    assert cluster_job_server(config) == config[flink_cluster_module.JOB_SERVER_KEY]
+    assert f"job_endpoint={config[flink_cluster_module.JOB_SERVER_KEY]} ships_jars=False" in log.read_text()
     for flink_job in ran:
         user_config = flink_rest(flink_cluster, f"/jobs/{flink_job['jid']}/config")["execution-config"]["user-config"]
         assert user_config.get("pipelineResourcesDetectorFactoryClass") == NOTHING_TO_STAGE_CLASS, user_config

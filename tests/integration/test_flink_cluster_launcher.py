@@ -21,7 +21,8 @@ def _launcher(*args: str) -> subprocess.CompletedProcess:
 
 
 def _processes_using(path: Path) -> list[int]:
-    """Processes whose command line names `path` (the cluster's config dir is on every JVM's)."""
+    """Processes whose command line names `path` (the cluster's folder is on every JVM's: its config
+    dir, or the job server's artifacts dir)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -42,8 +43,9 @@ def test_start_status_stop(tmp_path):
     assert f"--runner-option flink_master=127.0.0.1:{port}" in started.stdout
     assert flink_cluster.overview(port)["taskmanagers"] == 1  # already up when start returned
     pids = json.loads((root / "pids.json").read_text())
-    assert sorted(pids) == ["jobmanager", "taskmanager-1"]
-    assert set(pids.values()) <= set(_processes_using(root / "conf"))
+    assert sorted(pids) == ["job-server", "jobmanager", "taskmanager-1"]
+    assert "Beam's Flink job server for it at 127.0.0.1:" in started.stdout
+    assert set(pids.values()) <= set(_processes_using(root))
 
     status = _launcher("status", "--rest-port", str(port))
     assert status.returncode == 0 and "1 TaskManager(s)" in status.stdout, status
@@ -53,8 +55,8 @@ def test_start_status_stop(tmp_path):
                                                             f"answers Flink's REST API at 127.0.0.1:{port}"), again
 
     stopped = _launcher("stop", "--rest-port", str(port), "--dir", str(root))
-    assert stopped.returncode == 0 and stopped.stdout.startswith("stopped taskmanager-1, jobmanager"), stopped
-    assert _processes_using(root / "conf") == []  # no JVM (nor anything it started) left
+    assert stopped.returncode == 0 and stopped.stdout.startswith("stopped job-server, taskmanager-1, jobmanager"), stopped
+    assert _processes_using(root) == []  # no JVM (nor anything it started) left
     assert flink_cluster.overview(port) is None
     down = _launcher("status", "--rest-port", str(port))
     assert down.returncode == 1 and f"no Flink answers at 127.0.0.1:{port}" in down.stdout
