@@ -38,7 +38,7 @@ from cosbatch.controller.notifier import Notifier
 from cosbatch.controller.preparer import generated_manifest_ref, prepare_job
 from cosbatch.controller.runner_gate import RunnerGate
 from cosbatch.controller.storage_errors import StorageUnreachable
-from cosbatch.controller.storage_waits import StorageWaits
+from cosbatch.controller.storage_waits import WAITING, StorageWaits
 from cosbatch.controller.trial import SUSPENDED_CAUSE, trial_reason, trial_tasks
 from cosbatch.errors import (
     ConfigError,
@@ -424,7 +424,7 @@ class Scheduler:
     @functools.cached_property
     def _storage_waits(self) -> StorageWaits:
         """Jobs whose storage was unreachable while preparing: backoff and patience."""
-        return StorageWaits(self.settings.storage_patience_s, self.settings.pipeline_retry_s,
+        return StorageWaits(self.store, self.settings.storage_patience_s, self.settings.pipeline_retry_s,
                             self.settings.prepare_retry_max_s)
 
     def _prepare_new(self) -> None:
@@ -442,15 +442,14 @@ class Scheduler:
                                               target_storage=self.target_storage_of(job))
             except CosbatchError as exc:
                 if isinstance(exc, StorageUnreachable):
-                    keep, new = waits.failed(job.job_id, exc.message)
+                    keep, new = waits.failed(job, exc.message, exc.brief)
                     if keep:
                         if new:  # StatusUpdateReason says what it waits for; history once per reason
-                            self.store.transition(job.job_id, S.PREPARING, S.PREPARING,
-                                                  reason=f"waiting for storage: {exc.message}")
+                            self.store.transition(job.job_id, S.PREPARING, S.PREPARING, reason=WAITING + exc.message)
                         logs.event("job_waiting_for_storage", level=logging.WARNING, job_id=job.job_id,
                                    reason=exc.message)
                         continue
-                waits.done(job.job_id)
+                waits.done(job)
                 # Typed errors keep their code (ManifestError's, CredentialsNotSet, a trial's InvalidRequest, ...).
                 code = exc.code if isinstance(exc, ManifestError | ConfigError | InvalidRequest) else "InvalidManifest"
                 self.store.transition(
@@ -460,7 +459,7 @@ class Scheduler:
                 self._write_report(self.store.get_job(job.job_id))
                 logs.event("job_failed", job_id=job.job_id, code=code, reason=exc.message)
                 continue
-            waited = waits.done(job.job_id)
+            waited = waits.done(job)
             reason = None if waited is None else f"storage reachable again after {waited:.0f} s"
             self.store.replace_segments(job.job_id, segments)
             trial = trial_tasks(job)

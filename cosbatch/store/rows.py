@@ -126,6 +126,9 @@ def job_from_row(row: Row, now: float | None = None) -> models.Job:
         max_ops_per_second=row["max_ops_per_second"],
         tags=[models.Tag.model_validate(t) for t in json.loads(row["tags"] or "[]")],
         estimate=json.loads(row["estimate"]) if row["estimate"] else None,
+        storage_wait=None if row["storage_wait_until"] is None else models.StorageWait(
+            since=ts(row["storage_wait_since"]), until=ts(row["storage_wait_until"]),
+            reason=row["storage_wait_reason"] or ""),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from cosbatch.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
 from cosbatch.lifecycle import JobStatus, check_transition
-from cosbatch.models import FailureReason, Job, Tag
+from cosbatch.models import FailureReason, Job, StorageWait, Tag
 from cosbatch.store import rows
 from cosbatch.store.base import NOTIFIED, JobPage, Notification, Segment, SegmentState, StatusChange
 
@@ -386,6 +386,14 @@ class SqlJobStore:
         with self._write() as conn:
             conn.execute("UPDATE jobs SET estimate=? WHERE job_id=?",
                          (None if estimate is None else json.dumps(estimate), job_id))
+
+    @guarded
+    def set_storage_wait(self, job_id: str, wait: StorageWait | None) -> None:
+        """Record the job's wait for its storage (None: it waits no more)."""
+        values = (None, None, None) if wait is None else (wait.since.timestamp(), wait.until.timestamp(), wait.reason)
+        with self._write() as conn:
+            conn.execute("UPDATE jobs SET storage_wait_since=?, storage_wait_until=?, storage_wait_reason=? "
+                         "WHERE job_id=?", (*values, job_id))
 
     @guarded
     def release_held_segments(self, job_id: str) -> int:

@@ -1,0 +1,48 @@
+"""`create-job --wait` against storage that does not answer: the progress line says the job waits
+for its storage and when it gives up, in place of an empty bar; the structured log line only with -v."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from tests.e2e.test_cli import create_args
+from tests.support.api_server import free_port
+
+WAITING = re.compile(r"^job [0-9a-f]{8} Preparing: waiting for storage \((?P<host>[^)]+) unreachable\), "
+                     r"gives up in (?P<left>\d+)s; Ctrl-C leaves the job resumable$")
+
+
+def _create_and_wait(tmp_path, *extra: str) -> tuple[subprocess.CompletedProcess, str]:
+    host = f"127.0.0.1:{free_port()}"  # nothing listens there: a mistyped endpoint
+    cmd = [sys.executable, "-m", "cosbatch.cli.main", "--store", f"sqlite:///{tmp_path / 'w.db'}",
+           "--endpoint-url", f"http://{host}", *create_args("src", "dst", "rep", "--no-confirmation-required",
+                                                            "--wait", "--storage-patience", "5", "--output", "json"),
+           *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=os.environ.copy()), host
+
+
+def test_off_a_terminal_the_wait_is_one_plain_line_and_no_log(tmp_path):
+    proc, host = _create_and_wait(tmp_path)
+    assert proc.returncode != 0
+    assert json.loads(proc.stdout)["Job"]["FailureReasons"][0]["FailureCode"] == "StorageUnreachable"
+    lines = proc.stderr.splitlines()
+    waiting = [m for m in map(WAITING.match, lines) if m]
+    assert len(waiting) == 1, proc.stderr  # said once, not again every few seconds
+    assert waiting[0]["host"] == host and 3 <= int(waiting[0]["left"]) <= 5, proc.stderr
+    assert "job_waiting_for_storage" not in proc.stderr  # the progress line says it
+    assert not [line for line in lines if "Preparing" in line and "0/?" in line]  # no empty bar while it waits
+    job_lines = [line for line in lines if line.startswith("job ")]
+    assert job_lines[-1].endswith(" Failed"), proc.stderr
+
+
+def test_on_a_terminal_the_countdown_runs_and_v_logs_the_wait(tmp_path):
+    proc, host = _create_and_wait(tmp_path, "--progress", "-v")
+    frames = [frame.removeprefix("\033[K") for frame in re.split(r"[\r\n]", proc.stderr)]
+    countdown = re.compile(WAITING.pattern.partition("s; ")[0])  # a frame is cut to the terminal's width
+    left = [int(m["left"]) for m in map(countdown.match, frames) if m]
+    assert len(left) >= 3 and left == sorted(left, reverse=True) and left[-1] <= 1, proc.stderr
+    assert "job_waiting_for_storage job_id=" in proc.stderr and host in proc.stderr  # -v: the log too
