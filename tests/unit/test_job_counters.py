@@ -9,6 +9,7 @@ import pytest
 from cosbatch.controller import JobService
 from cosbatch.store import Segment, SegmentState, open_store
 from cosbatch.store.rows import JOB_COLUMNS
+from cosbatch.store.schema import ADDED_JOB_COLUMNS_6
 from cosbatch.wire.dialects import parse_create_job
 from tests.integration.helpers import assert_counters_are_segment_sums
 from tests.unit.test_models import s3_body
@@ -116,7 +117,7 @@ def test_a_sqlite_store_of_schema_5_opens(tmp_path):
     store.update_segment(job_id, 0, SegmentState.DONE, 6, 4)
     store.close()
     with sqlite3.connect(path) as conn:
-        for column in ("succeeded", "failed", "skipped", "storage_wait_since", "storage_wait_until"):
+        for column in ADDED_JOB_COLUMNS_6:
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
         conn.execute("UPDATE schema_version SET version = 5")
     conn.close()
