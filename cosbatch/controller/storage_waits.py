@@ -46,7 +46,8 @@ class StorageWaits:
             self._backoff.pop(job.job_id, None)
             return False, False
         delay = min(self.max_s, self._backoff.get(job.job_id, (0.0, self.first_s / 2))[1] * 2)
-        self._backoff[job.job_id] = (time.monotonic() + delay, delay)
+        # The last try is at the deadline, not up to max_s after it: the job gives up when it said.
+        self._backoff[job.job_id] = (time.monotonic() + min(delay, wait.until.timestamp() - now), delay)
         return True, job.status_update_reason != (WAITING + reason)[:256]  # as transition() keeps it
 
     def done(self, job: Job) -> float | None:

@@ -46,3 +46,41 @@ def test_on_a_terminal_the_countdown_runs_and_v_logs_the_wait(tmp_path):
     left = [int(m["left"]) for m in map(countdown.match, frames) if m]
     assert len(left) >= 3 and left == sorted(left, reverse=True) and left[-1] <= 1, proc.stderr
     assert "job_waiting_for_storage job_id=" in proc.stderr and host in proc.stderr  # -v: the log too
+
+
+def test_ctrl_c_while_waiting_leaves_the_job_resumable_with_its_deadline(tmp_path):
+    """What the line promises: after Ctrl-C the job is still Preparing, its wait (and deadline) kept,
+    and the next `cosbatch run` continues it to the end."""
+    PATIENCE_S = 12
+    import signal
+    import time
+
+    from cosbatch.lifecycle import JobStatus
+    from cosbatch.store import open_store
+    from tests.support.signals import start_interruptible
+
+    store_url = f"sqlite:///{tmp_path / 'w.db'}"
+    host = f"127.0.0.1:{free_port()}"
+    common = [sys.executable, "-m", "cosbatch.cli.main", "--store", store_url, "--endpoint-url", f"http://{host}"]
+    proc = start_interruptible([*common, *create_args("src", "dst", "rep", "--no-confirmation-required", "--wait",
+                                                      "--storage-patience", str(PATIENCE_S))],
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    for line in proc.stderr:  # off a terminal: the waiting line comes at once
+        if WAITING.match(line.rstrip("\n")):
+            break
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130
+    store = open_store(store_url)
+    try:
+        (job,) = store.list_jobs(None).jobs
+        assert job.status is JobStatus.PREPARING and job.storage_wait is not None
+        until = job.storage_wait.until.timestamp()
+        time.sleep(PATIENCE_S / 2)  # kept, the deadline is half a patience after `run` starts; afresh, a whole one
+        started = time.time()
+        again = subprocess.run([*common, "run"], capture_output=True, text=True, timeout=120, env=os.environ.copy())
+        job = store.get_job(job.job_id)
+    finally:
+        store.close()
+    assert job.status is JobStatus.FAILED, again.stderr  # the storage never answered: given up at the deadline
+    # Afresh, it would give up PATIENCE_S after `run` started, at the earliest.
+    assert until <= job.termination_date.timestamp() < started + PATIENCE_S, (until, started)
