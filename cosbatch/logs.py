@@ -22,6 +22,23 @@ def event(name: str, level: int = logging.INFO, **fields: object) -> None:
     LOGGER.log(level, " ".join(parts))
 
 
+class _Hidden(logging.Filter):
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return str(record.msg).partition(" ")[0] not in self.names
+
+
+def hide(*names: str) -> logging.Filter:
+    """Drop these events from the `cosbatch` logger until the returned filter is removed
+    (`LOGGER.removeFilter`): for what the command shows another way (a progress line)."""
+    hidden = _Hidden(names)
+    LOGGER.addFilter(hidden)
+    return hidden
+
+
 def _quiet_beam(record: logging.LogRecord) -> bool:
     """Beam logs some import-time notices on the root logger; keep them out unless -vv."""
     return record.levelno >= logging.ERROR or "apache_beam" not in record.pathname

@@ -1,8 +1,10 @@
 """Progress of running jobs on stderr.
 
 On a terminal (or when forced) a bar is redrawn in place, with failed tasks drawn in red
-(`x`); off a terminal a plain line every `line_interval_s` seconds. Either way, a job that
-settles gets a last line showing how it ended, so progress never stops on a stale frame.
+(`x`); off a terminal a plain line every `line_interval_s` seconds, and never the same line
+twice running (a countdown ticking down is not news). Either way, a job that settles gets a last
+line showing how it ended, so progress never stops on a stale frame. A job waiting in Preparing
+for its storage shows that wait, and when it gives up, instead of an empty bar.
 """
 
 from __future__ import annotations
@@ -13,15 +15,46 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
 
 RED = "\033[31m"
 RESET = "\033[0m"
 
 
-def bar_line(job: Job, width: int = 30, colour: bool = False) -> str:
+#: What a waiting line adds where Ctrl-C pauses the jobs (`cosbatch.cli.interrupt`).
+CTRL_C_HINT = "Ctrl-C leaves the job resumable"
+
+
+def duration(seconds: float) -> str:
+    """`4m40s`, `45s`, `1h05m`: whole seconds, never negative."""
+    s = max(0, int(seconds + 0.5))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def waiting_line(job: Job, hint: str | None = None, now: float | None = None, countdown: bool = True) -> str | None:
+    """`job ID Preparing: waiting for storage (HOST:PORT unreachable), gives up in 4m40s[; hint]`
+    while the job waits for its storage; None otherwise. `countdown=False`: without the time left."""
+    wait = job.storage_wait
+    if job.status is not JobStatus.PREPARING or wait is None:
+        return None
+    line = f"job {job.job_id[:8]} Preparing: waiting for storage ({wait.reason})"
+    if countdown:
+        left = wait.until.timestamp() - (time.time() if now is None else now)
+        line += f", gives up in {duration(left)}"
+    return line + (f"; {hint}" if hint else "")
+
+
+def bar_line(job: Job, width: int = 30, colour: bool = False, hint: str | None = None) -> str:
     """`job ID [###xx....]  50.0% 5/10 ok=3 failed=2 Active`: `#` succeeded, `x` failed
-    (red, with the failed count, when `colour`)."""
+    (red, with the failed count, when `colour`); a job waiting for its storage: `waiting_line`."""
+    waiting = waiting_line(job, hint)
+    if waiting is not None:
+        return waiting
     p = job.progress_summary
     total = p.total_number_of_tasks
     done = p.tasks_run
@@ -43,12 +76,15 @@ def bar_line(job: Job, width: int = 30, colour: bool = False) -> str:
 
 class ProgressBar:
     def __init__(self, stream: TextIO | None = None, force: bool = False, interval_s: float = 0.2,
-                 line_interval_s: float = 10.0) -> None:
+                 line_interval_s: float = 10.0, hint: str | None = None) -> None:
+        """`hint`: said after a waiting job's line (the CLI: CTRL_C_HINT)."""
         self.stream = stream or sys.stderr
         self.in_place = force or self.stream.isatty()
         self.colour = self.stream.isatty()
         self.interval_s = interval_s if self.in_place else line_interval_s
+        self.hint = hint
         self._last = 0.0 if self.in_place else time.monotonic()  # plain lines: the first after one interval
+        self._last_key: str | None = None  # the last plain line written, without countdowns
         self._shown = False  # a bar is on the screen, unterminated
 
     def show(self, jobs: Sequence[Job], final: bool = False) -> None:
@@ -56,10 +92,18 @@ class ProgressBar:
         if not jobs:
             return
         now = time.monotonic()
-        if not final and now - self._last < self.interval_s:
+        if not self.in_place and not final:
+            key = " | ".join(waiting_line(j, self.hint, countdown=False) or bar_line(j) for j in jobs)
+            if key == self._last_key:
+                return  # nothing new to say
+            started_waiting = any(waiting_line(j) for j in jobs)  # said at once, then not again
+            if now - self._last < self.interval_s and not started_waiting:
+                return
+            self._last_key = key
+        elif not final and now - self._last < self.interval_s:
             return
         self._last = now
-        line = " | ".join(bar_line(j, colour=self.colour) for j in jobs)
+        line = " | ".join(bar_line(j, colour=self.colour, hint=self.hint) for j in jobs)
         if not self.in_place:
             self.stream.write(line + "\n")
         else:

@@ -8,15 +8,18 @@ import os
 import sys
 from collections.abc import Callable
 
+from cosbatch import logs
 from cosbatch.cli import interrupt
-from cosbatch.cli.progress import ProgressBar
+from cosbatch.cli.progress import CTRL_C_HINT, ProgressBar
 from cosbatch.controller import Scheduler
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.storage import StorageCatalog
 
 TIMEOUT_REASON = "--timeout reached: resumed by the next `cosbatch run`"
 TIMEOUT_GRACE_S = 10.0
-#: Jobs a progress bar shows as running.
+#: Log events a progress line says already (shown with -v).
+_SHOWN_EVENTS = ("job_waiting_for_storage",)
+#: Jobs a progress bar shows as running (and Preparing ones waiting for their storage).
 _RUNNING = (JobStatus.ACTIVE, JobStatus.PAUSING, JobStatus.CANCELLING, JobStatus.FAILING, JobStatus.COMPLETING)
 
 
@@ -37,8 +40,10 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
         job = scheduler.store.get_job(only_job)
         scheduler.storage_of(job)
         scheduler.target_storage_of(job)
-    bar = ProgressBar(force=bool(args.progress)) if args.progress is not False else None
+    bar = ProgressBar(force=bool(args.progress), hint=CTRL_C_HINT) if args.progress is not False else None
     store = scheduler.store
+    # The progress line says a job waits for its storage; the log repeats it with -v only.
+    quiet = logs.hide(*_SHOWN_EVENTS) if bar is not None and not getattr(args, "verbose", 0) else None
 
     running_before: set[str] = set()
 
@@ -48,7 +53,8 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
         if only_job:
             bar.show([store.get_job(only_job)])
             return
-        running = store.jobs_in(_RUNNING)
+        running = [j for j in store.jobs_in((*_RUNNING, JobStatus.PREPARING))
+                   if j.status is not JobStatus.PREPARING or j.storage_wait is not None]
         ids = {j.job_id for j in running}
         ended = [store.get_job(job_id) for job_id in sorted(running_before - ids)]
         if ended:  # a last line for each job that stopped running: never a stale frame
@@ -76,6 +82,9 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
     except BaseException:
         _finish(scheduler, bar, None)
         raise
+    finally:
+        if quiet is not None:
+            logs.LOGGER.removeFilter(quiet)
     _finish(scheduler, bar, only_job)
     if scheduler.skipped_jobs and only_job is None:
         print(f"cosbatch: left {len(scheduler.skipped_jobs)} job(s) alone: they are bound to storages this "

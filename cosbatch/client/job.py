@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from cosbatch.cli import render
 from cosbatch.client import htmlview
+from cosbatch.client.host import JobHost
 from cosbatch.client.progress import watch
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
@@ -18,8 +19,6 @@ from cosbatch.store.base import StatusChange
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from cosbatch.client.client import Client
-
 #: Where waiting ends: the job is final, or it waits for a user (confirmation).
 SETTLED = TERMINAL | {JobStatus.SUSPENDED}
 #: Statuses in which a job still needs the scheduler.
@@ -29,7 +28,7 @@ WORK = frozenset(JobStatus) - SETTLED
 class Job:
     """A batch job. Attributes read the store each time; `model` is the last read."""
 
-    def __init__(self, client: Client, model: JobModel) -> None:
+    def __init__(self, client: JobHost, model: JobModel) -> None:
         self._client = client
         self.model = model
 

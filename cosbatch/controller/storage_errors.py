@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -40,6 +42,11 @@ class StorageUnreachable(ManifestError):
 
     code = "StorageUnreachable"
     http_status = 503
+
+    def __init__(self, message: str, *, brief: str | None = None) -> None:
+        super().__init__(message)
+        #: The same in a few words, for a progress line: "127.0.0.1:18999 unreachable".
+        self.brief = brief or message
 
 
 def status_of(exc: ClientError) -> tuple[int | None, str]:
@@ -72,8 +79,10 @@ def classify(exc: BaseException, storage: Storage, what: str) -> ManifestError |
     (e.g. "HEAD s3://b/k"); None when the failure is neither (the caller's code applies)."""
     cause = storage_cause(exc)
     where = storage.describe()
+    host = _host(storage)
     if isinstance(cause, EndpointConnectionError | BotoConnectTimeout | ReadTimeoutError | ConnectionClosedError):
-        return StorageUnreachable(f"{where} is unreachable ({type(cause).__name__}) on {what}")
+        return StorageUnreachable(f"{where} is unreachable ({type(cause).__name__}) on {what}",
+                                  brief=f"{host} unreachable")
     if isinstance(cause, NoCredentialsError):
         return ManifestError(f"{where}: no credentials found for {what}: set AWS_ACCESS_KEY_ID and "
                              "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or name the storage's keys in a "
@@ -81,11 +90,20 @@ def classify(exc: BaseException, storage: Storage, what: str) -> ManifestError |
     if isinstance(cause, ClientError):
         status, code = status_of(cause)
         if (status or 0) >= 500 or code in THROTTLING or status == 429:
-            return StorageUnreachable(f"{where} answered {status} {code or ''} on {what}".replace("  ", " "))
+            return StorageUnreachable(f"{where} answered {status} {code or ''} on {what}".replace("  ", " "),
+                                      brief=f"{host} answered {status} {code or ''}".strip())
         if status == 403 or code in DENIED:
             detail = "" if code in ("403", "AccessDenied", "") else f" ({code})"
             return ManifestError(f"{where} denied access to access key id {_key_id(storage)} on {what}{detail}",
                                  code="AccessDenied")
     elif isinstance(cause, BotoCoreError):  # other connection-level trouble (e.g. a proxy error)
-        return StorageUnreachable(f"{where} is unreachable ({type(cause).__name__}) on {what}")
+        return StorageUnreachable(f"{where} is unreachable ({type(cause).__name__}) on {what}",
+                                  brief=f"{host} unreachable")
     return None
+
+
+def _host(storage: Storage) -> str:
+    """Where the storage is, shortly: its endpoint's host:port, else "AWS S3 <region>"."""
+    if storage.endpoint_url:
+        return urllib.parse.urlsplit(storage.endpoint_url).netloc or storage.endpoint_url
+    return f"AWS S3 {storage.region}"

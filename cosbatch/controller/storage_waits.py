@@ -1,52 +1,63 @@
 """Jobs waiting in Preparing for their storage to come back: when to try again, and until when.
 
-Held in the scheduler's memory: a restarted controller starts each job's patience afresh.
+The deadline is the store's (`Job.storage_wait`, set at the first failure): a restarted
+controller continues the wait and gives up when the first one would have. The backoff between
+attempts is this controller's memory only: a restarted one tries at once, then backs off afresh.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from cosbatch.models import Job, StorageWait
+from cosbatch.store.base import JobStore
 
-@dataclass
-class Wait:
-    since: float
-    next_at: float
-    delay_s: float
-    reason: str
+#: StatusUpdateReason of a job waiting for its storage: this, then the storage error.
+WAITING = "waiting for storage: "
 
 
 class StorageWaits:
     """Backoff (first_s, doubling up to max_s) for at most patience_s per job."""
 
-    def __init__(self, patience_s: float, first_s: float = 1.0, max_s: float = 10.0) -> None:
+    def __init__(self, store: JobStore, patience_s: float, first_s: float = 1.0, max_s: float = 10.0) -> None:
+        self.store = store
         self.patience_s = patience_s
         self.first_s = first_s
         self.max_s = max_s
-        self._waits: dict[str, Wait] = {}
+        self._backoff: dict[str, tuple[float, float]] = {}  # job id → (monotonic next try, delay)
 
     def due(self, job_id: str) -> bool:
         """Whether the job may be prepared now (it is not backing off)."""
-        wait = self._waits.get(job_id)
-        return wait is None or time.monotonic() >= wait.next_at
+        backoff = self._backoff.get(job_id)
+        return backoff is None or time.monotonic() >= backoff[0]
 
-    def failed(self, job_id: str, reason: str) -> tuple[bool, bool]:
-        """Record a transient failure: (keep waiting?, is the reason new?)."""
-        now = time.monotonic()
-        wait = self._waits.get(job_id)
+    def failed(self, job: Job, reason: str, brief: str) -> tuple[bool, bool]:
+        """Record a transient failure (`reason` in full, `brief` in a few words): (keep waiting?,
+        is the reason not yet the job's StatusUpdateReason?). The first failure sets the deadline."""
+        now = time.time()
+        wait = job.storage_wait
         if wait is None:
-            wait = self._waits[job_id] = Wait(now, now, self.first_s / 2, "")
-        if now - wait.since >= self.patience_s:
-            self._waits.pop(job_id, None)
+            wait = StorageWait(since=_at(now), until=_at(now + self.patience_s), reason=brief)
+            self.store.set_storage_wait(job.job_id, wait)
+        elif wait.reason != brief:
+            self.store.set_storage_wait(job.job_id, wait.model_copy(update={"reason": brief}))
+        if now >= wait.until.timestamp():
+            self._backoff.pop(job.job_id, None)
             return False, False
-        wait.delay_s = min(self.max_s, wait.delay_s * 2)
-        wait.next_at = now + wait.delay_s
-        new = reason != wait.reason
-        wait.reason = reason
-        return True, new
+        delay = min(self.max_s, self._backoff.get(job.job_id, (0.0, self.first_s / 2))[1] * 2)
+        # The last try is at the deadline, not up to max_s after it: the job gives up when it said.
+        self._backoff[job.job_id] = (time.monotonic() + min(delay, wait.until.timestamp() - now), delay)
+        return True, job.status_update_reason != (WAITING + reason)[:256]  # as transition() keeps it
 
-    def done(self, job_id: str) -> float | None:
-        """The job got past its storage: seconds it waited (None if it never did)."""
-        wait = self._waits.pop(job_id, None)
-        return None if wait is None else time.monotonic() - wait.since
+    def done(self, job: Job) -> float | None:
+        """The job got past its storage (or failed for good): seconds it waited (None if it never did)."""
+        self._backoff.pop(job.job_id, None)
+        if job.storage_wait is None:
+            return None
+        self.store.set_storage_wait(job.job_id, None)
+        return time.time() - job.storage_wait.since.timestamp()
+
+
+def _at(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)

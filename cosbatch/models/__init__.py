@@ -20,6 +20,7 @@ from cosbatch.models.job import (
     ReportConfig,
     ReportFormat,
     ReportScope,
+    StorageWait,
     utcnow,
 )
 from cosbatch.models.manifest_generator import ManifestGenerator
@@ -33,6 +34,7 @@ __all__ = [
     "Job",
     "JobOperation",
     "JobTimers",
+    "StorageWait",
     "Manifest",
     "ManifestField",
     "ManifestFormat",

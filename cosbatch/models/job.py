@@ -240,6 +240,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class StorageWait(WireModel):
+    """A job in Preparing waiting for its storage to answer: it gives up (StorageUnreachable) at `until`."""
+
+    since: datetime
+    until: datetime
+    #: A few words: "127.0.0.1:18999 unreachable", "10.0.0.5:8333 answered 503 SlowDown".
+    reason: str
+
+
 class Job(WireModel):
     """JobDescriptor: everything DescribeJob returns."""
 
@@ -275,6 +284,9 @@ class Job(WireModel):
     #: cosbatch: what running the job is estimated to take, made when it began waiting in Suspended
     #: (cosbatch.controller.estimate); shown next to "Job", not in it, and only while Suspended.
     estimate: dict[str, Any] | None = None
+    #: cosbatch: while the job waits in Preparing for its unreachable storage, since when, until
+    #: when, and why (kept in the store; never on the wire: StatusUpdateReason says it there).
+    storage_wait: StorageWait | None = Field(default=None, exclude=True)
 
     def shown_estimate(self) -> dict[str, Any] | None:
         """The estimate, while the job waits in Suspended for confirmation; else None."""

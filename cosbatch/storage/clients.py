@@ -71,6 +71,44 @@ def _client(session: boto3.session.Session, storage: Storage, keys: dict[str, An
     )
 
 
+class _Held:
+    """A client and how many holders it has."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.holders = 0
+
+
+_held: dict[Storage, _Held] = {}
+_held_lock = threading.Lock()
+
+
+def hold_client(storage: Storage) -> Any:
+    """A boto3 client on `storage` shared by this process's holders (a pipeline's manifest reader
+    and results recorder: one client per run, not one each, ~10-20 ms apiece with boto3's chain);
+    made when the first holder asks, closed when the last lets go (`let_go_client`). Credentials
+    are as fresh as the first holder's: a later run, once every holder let go, makes a new one."""
+    with _held_lock:
+        held = _held.get(storage)
+        if held is None:
+            held = _held[storage] = _Held(make_client(storage))
+        held.holders += 1
+        return held.client
+
+
+def let_go_client(storage: Storage) -> None:
+    """One holder of `hold_client(storage)` is done with it; the last one closes it."""
+    with _held_lock:
+        held = _held.get(storage)
+        if held is None:
+            return
+        held.holders -= 1
+        if held.holders > 0:
+            return
+        del _held[storage]
+    held.client.close()
+
+
 def resolve_credentials(storage: Storage) -> Any:
     """The storage's keys from this process's environment or profile (None: boto3's chain);
     CredentialsNotSet naming the storage and the variable, never a value, when they are missing."""

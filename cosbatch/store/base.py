@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from cosbatch.lifecycle import TERMINAL, JobStatus
-from cosbatch.models import FailureReason, Job, Tag
+from cosbatch.models import FailureReason, Job, StorageWait, Tag
 
 
 class SegmentState(StrEnum):
@@ -107,6 +107,10 @@ class JobStore(Protocol):
     def set_worker_rate(self, job_id: str, rate: float | None) -> None: ...
     def set_estimate(self, job_id: str, estimate: dict | None) -> None:
         """Record the estimate the job shows while it waits in Suspended (None: none)."""
+        ...
+    def set_storage_wait(self, job_id: str, wait: StorageWait | None) -> None:
+        """Record the job's wait in Preparing for its storage (None: it waits no more); a restarted
+        controller continues it."""
         ...
     def get_job_tags(self, job_id: str, account_id: str | None = None) -> list[Tag]: ...
     def put_job_tags(self, job_id: str, tags: Sequence[Tag], account_id: str | None = None) -> Job:

@@ -8,7 +8,13 @@ once apply each migration exactly once. Never edit a released migration: append 
 
 from __future__ import annotations
 
-from cosbatch.store.schema import ADDED_SEGMENT_COLUMNS, NOTIFICATION_TABLES, TABLES
+from cosbatch.store.schema import (
+    ADDED_JOB_COLUMNS_6,
+    ADDED_SEGMENT_COLUMNS,
+    FILL_JOB_COUNTERS,
+    NOTIFICATION_TABLES,
+    TABLES,
+)
 
 #: The advisory lock key every cosbatch process takes while migrating ("cosbatch" in ASCII).
 MIGRATION_LOCK = 0x636F7362617463
@@ -20,6 +26,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (4, [f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {column} {kind}"  # segments: finished_at, skipped
          for column, kind in ADDED_SEGMENT_COLUMNS.items()]),
     (5, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS estimate TEXT"]),  # a Suspended job's estimate (JSON)
+    (6, [*(f"ALTER TABLE jobs ADD COLUMN IF NOT EXISTS {column} {kind}"  # jobs: task counters, storage wait
+           for column, kind in ADDED_JOB_COLUMNS_6.items()), FILL_JOB_COUNTERS]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -30,11 +30,9 @@ from cosbatch.store.base import (
 
 Row = Mapping[str, Any]
 
-#: The job columns plus its progress counters summed over its segments.
-JOB_COLUMNS = """j.*,
-    (SELECT COALESCE(SUM(succeeded), 0) FROM segments s WHERE s.job_id = j.job_id) AS succeeded,
-    (SELECT COALESCE(SUM(failed), 0) FROM segments s WHERE s.job_id = j.job_id) AS failed,
-    (SELECT COALESCE(SUM(skipped), 0) FROM segments s WHERE s.job_id = j.job_id) AS skipped"""
+#: The job's columns, its task counters among them (kept with the job row, equal to the sums
+#: of its segments' counters: SqlJobStore): reading a job never reads its segments.
+JOB_COLUMNS = "j.*"
 
 INSERT_JOB_COLUMNS = (
     "job_id, account_id, status, priority, description, confirmation_required, creation_time, "
@@ -128,6 +126,9 @@ def job_from_row(row: Row, now: float | None = None) -> models.Job:
         max_ops_per_second=row["max_ops_per_second"],
         tags=[models.Tag.model_validate(t) for t in json.loads(row["tags"] or "[]")],
         estimate=json.loads(row["estimate"]) if row["estimate"] else None,
+        storage_wait=None if row["storage_wait_until"] is None else models.StorageWait(
+            since=ts(row["storage_wait_since"]), until=ts(row["storage_wait_until"]),
+            reason=row["storage_wait_reason"] or ""),
     )
 
 

@@ -98,3 +98,23 @@ NOTIFICATION_TABLES: list[str] = [
 #: the tasks of a segment that succeeded without work, because the target was already identical
 #: (cosbatch:skip-identical).
 ADDED_SEGMENT_COLUMNS: dict[str, str] = {"finished_at": "DOUBLE PRECISION", "skipped": "BIGINT NOT NULL DEFAULT 0"}
+
+#: Added in schema version 6 (PostgreSQL migration 6), on jobs. The job's task counters, kept equal
+#: to the sums of its segments' counters by every write that changes a segment's (in the same
+#: transaction), so DescribeJob reads one row however many segments the job has. And the wait of a
+#: job in Preparing for its unreachable storage: when it began and when it gives up (epoch seconds),
+#: and why in a few words; so a restarted controller continues the wait rather than starting it afresh.
+ADDED_JOB_COLUMNS_6: dict[str, str] = {
+    "succeeded": "BIGINT NOT NULL DEFAULT 0",
+    "failed": "BIGINT NOT NULL DEFAULT 0",
+    "skipped": "BIGINT NOT NULL DEFAULT 0",
+    "storage_wait_since": "DOUBLE PRECISION",
+    "storage_wait_until": "DOUBLE PRECISION",
+    "storage_wait_reason": "TEXT",
+}
+
+#: Fills the counters of jobs that existed before schema version 6 from their segments.
+FILL_JOB_COUNTERS = """UPDATE jobs SET
+    succeeded = (SELECT COALESCE(SUM(s.succeeded), 0) FROM segments s WHERE s.job_id = jobs.job_id),
+    failed = (SELECT COALESCE(SUM(s.failed), 0) FROM segments s WHERE s.job_id = jobs.job_id),
+    skipped = (SELECT COALESCE(SUM(s.skipped), 0) FROM segments s WHERE s.job_id = jobs.job_id)"""

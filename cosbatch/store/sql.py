@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from cosbatch.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
 from cosbatch.lifecycle import JobStatus, check_transition
-from cosbatch.models import FailureReason, Job, Tag
+from cosbatch.models import FailureReason, Job, StorageWait, Tag
 from cosbatch.store import rows
 from cosbatch.store.base import NOTIFIED, JobPage, Notification, Segment, SegmentState, StatusChange
 
@@ -258,15 +258,33 @@ class SqlJobStore:
         return [rows.notification_from_row(r) for r in found]
 
     # -- segments ----------------------------------------------------------
+    # Every write that changes a segment's counters adds the change to its job's counters in the
+    # same transaction (`_count`), so the job's counters are always the sums of its segments'.
+    # PostgreSQL: the job row is locked first, then its segments, in every such write (no deadlock).
+
+    def _lock_job(self, conn: Any, job_id: str) -> None:
+        if self.FOR_UPDATE:  # SQLite's write transaction already holds the whole file
+            conn.execute("SELECT job_id FROM jobs WHERE job_id=?" + self.FOR_UPDATE, (job_id,))
+
+    @staticmethod
+    def _count(conn: Any, job_id: str, succeeded: int, failed: int, skipped: int) -> None:
+        """Add to the job's task counters (negative: subtract)."""
+        if succeeded or failed or skipped:
+            conn.execute("UPDATE jobs SET succeeded = succeeded + ?, failed = failed + ?, skipped = skipped + ? "
+                         "WHERE job_id = ?", (succeeded, failed, skipped, job_id))
+
     @guarded
     def replace_segments(self, job_id: str, segments: Sequence[Segment]) -> None:
+        """The job's segments are these, none of them run yet: its counters restart at zero."""
         with self._write() as conn:
+            self._lock_job(conn, job_id)
             conn.execute("DELETE FROM segments WHERE job_id=?", (job_id,))
             conn.executemany(
                 """INSERT INTO segments(job_id, seg_no, source, start, "end", first_line, task_count, state)
                    VALUES (?,?,?,?,?,?,?,?)""",
                 [rows.segment_values(job_id, s) for s in segments],
             )
+            conn.execute("UPDATE jobs SET succeeded = 0, failed = 0, skipped = 0 WHERE job_id = ?", (job_id,))
 
     @guarded
     def segment_state(self, job_id: str, seg_no: int) -> SegmentState:
@@ -301,23 +319,38 @@ class SqlJobStore:
         the moment it became so is recorded (`Segment.finished_at`)."""
         finished_at = time.time() if state in (SegmentState.DONE, SegmentState.STOPPED) else None
         with self._write() as conn:
+            self._lock_job(conn, job_id)
+            old = conn.execute(
+                "SELECT succeeded, failed, skipped FROM segments WHERE job_id=? AND seg_no=? "
+                "AND state NOT IN ('done', 'stopped')" + self.FOR_UPDATE, (job_id, seg_no),
+            ).fetchone()
+            if old is None:
+                return  # final already (a repeated or late report), or no such segment: counted once
             conn.execute(
                 """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?, finished_at=?,
-                   skipped=? WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
+                   skipped=? WHERE job_id=? AND seg_no=?""",
                 (state.value, succeeded, failed, json.dumps(result_files or []), retries, finished_at, skipped,
                  job_id, seg_no),
             )
+            self._count(conn, job_id, succeeded - old["succeeded"], failed - old["failed"], skipped - old["skipped"])
 
     @guarded
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None:
         """A paused worker gave a segment back: it runs again, whole; count the work redone."""
         with self._write() as conn:
+            self._lock_job(conn, job_id)
+            old = conn.execute(
+                "SELECT succeeded, failed, skipped FROM segments WHERE job_id=? AND seg_no=? "
+                "AND state NOT IN ('done', 'stopped')" + self.FOR_UPDATE, (job_id, seg_no),
+            ).fetchone()
+            if old is None:
+                return
             conn.execute(
                 """UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]',
-                   abandoned_tasks = abandoned_tasks + ?
-                   WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')""",
+                   abandoned_tasks = abandoned_tasks + ? WHERE job_id=? AND seg_no=?""",
                 (tasks_run, job_id, seg_no),
             )
+            self._count(conn, job_id, -old["succeeded"], -old["failed"], -old["skipped"])
 
     @guarded
     def retries(self, job_id: str) -> int:
@@ -333,11 +366,19 @@ class SqlJobStore:
     def reset_running_segments(self, job_id: str) -> int:
         """Segments left RUNNING by a stopped or crashed pipeline go back to PENDING (counters zeroed)."""
         with self._write() as conn:
-            return conn.execute(
+            self._lock_job(conn, job_id)
+            live = conn.execute(
+                "SELECT COALESCE(SUM(succeeded), 0) AS ok, COALESCE(SUM(failed), 0) AS failed, "
+                "COALESCE(SUM(skipped), 0) AS skipped FROM segments WHERE job_id=? AND state IN ('running', 'pending')",
+                (job_id,),
+            ).fetchone()
+            reset = conn.execute(
                 "UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]' "
                 "WHERE job_id=? AND state IN ('running', 'pending')",
                 (job_id,),
             ).rowcount
+            self._count(conn, job_id, -int(live["ok"]), -int(live["failed"]), -int(live["skipped"]))
+            return reset
 
     @guarded
     def set_estimate(self, job_id: str, estimate: dict | None) -> None:
@@ -345,6 +386,14 @@ class SqlJobStore:
         with self._write() as conn:
             conn.execute("UPDATE jobs SET estimate=? WHERE job_id=?",
                          (None if estimate is None else json.dumps(estimate), job_id))
+
+    @guarded
+    def set_storage_wait(self, job_id: str, wait: StorageWait | None) -> None:
+        """Record the job's wait for its storage (None: it waits no more)."""
+        values = (None, None, None) if wait is None else (wait.since.timestamp(), wait.until.timestamp(), wait.reason)
+        with self._write() as conn:
+            conn.execute("UPDATE jobs SET storage_wait_since=?, storage_wait_until=?, storage_wait_reason=? "
+                         "WHERE job_id=?", (*values, job_id))
 
     @guarded
     def release_held_segments(self, job_id: str) -> int:

@@ -22,13 +22,21 @@ from cosbatch.errors import (
     StoreUnavailable,
 )
 from cosbatch.store import rows
-from cosbatch.store.schema import ADDED_SEGMENT_COLUMNS, NOTIFICATION_TABLES, TABLES
+from cosbatch.store.schema import (
+    ADDED_JOB_COLUMNS_6,
+    ADDED_SEGMENT_COLUMNS,
+    FILL_JOB_COUNTERS,
+    NOTIFICATION_TABLES,
+    TABLES,
+)
 from cosbatch.store.sql import SqlJobStore, guarded
 
-SCHEMA_VERSION = 5  # 3: notifications; 4: segments.finished_at and .skipped; 5: jobs.estimate
+#: 3: notifications; 4: segments.finished_at and .skipped; 5: jobs.estimate; 6: jobs' task counters
+#: (filled from their segments when added) and storage wait.
+SCHEMA_VERSION = 6
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
-                      "worker_rate": "REAL", "tags": "TEXT", "estimate": "TEXT"}
+                      "worker_rate": "REAL", "tags": "TEXT", "estimate": "TEXT", **ADDED_JOB_COLUMNS_6}
 
 _SCHEMA = [*TABLES, *NOTIFICATION_TABLES, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
 
@@ -112,11 +120,14 @@ class SqliteJobStore(SqlJobStore):
             for stmt in _SCHEMA:
                 conn.execute(stmt)
             row = conn.execute("SELECT version FROM schema_version").fetchone()
+            counted = "succeeded" in {r["name"] for r in conn.execute("PRAGMA table_info(jobs)")}
             for table, added in (("jobs", _ADDED_JOB_COLUMNS), ("segments", ADDED_SEGMENT_COLUMNS)):
                 have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
                 for column, kind in added.items():
                     if column not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            if not counted:
+                conn.execute(FILL_JOB_COUNTERS)  # the jobs of a store older than version 6
             if row is None:
                 conn.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
             elif row["version"] < SCHEMA_VERSION:

@@ -12,7 +12,7 @@ from cosbatch.manifests.csv_manifest import read_csv_segment
 from cosbatch.manifests.inventory import InventoryFile, read_inventory_tasks
 from cosbatch.manifests.source import open_segment_source
 from cosbatch.models import ManifestField
-from cosbatch.storage import make_client
+from cosbatch.storage.clients import hold_client, let_go_client
 from pipelines.transforms.plan_transform import PlanTransform
 
 
@@ -27,7 +27,7 @@ class _ReadSegmentFn(beam.DoFn):
         self.client: Any = None
 
     def setup(self) -> None:
-        self.client = make_client(self.plan.storage)
+        self.client = hold_client(self.plan.storage)  # the results recorder's too
 
     def process(self, seg: SegmentRef):
         source = SegmentSource.from_json(seg.source)
@@ -43,7 +43,8 @@ class _ReadSegmentFn(beam.DoFn):
 
     def teardown(self) -> None:
         if self.client is not None:
-            self.client.close()
+            self.client = None
+            let_go_client(self.plan.storage)
 
 
 class ReadManifest(PlanTransform):

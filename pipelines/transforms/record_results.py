@@ -25,7 +25,7 @@ from cosbatch.control.plan import JobPlan
 from cosbatch.models import ReportFormat, ReportScope
 from cosbatch.operations.skip_identical import is_skipped
 from cosbatch.reports import ReportLocation, write_segment_results
-from cosbatch.storage import make_client
+from cosbatch.storage.clients import hold_client, let_go_client
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
 from pipelines.transforms.apply_operation import SegmentOutcome
@@ -59,7 +59,8 @@ class _RecordSegmentFn(beam.DoFn):
         while len(self.pending) >= self.MAX_PENDING:
             self._recorded(self.pending.popleft())
         if self.plan.report is not None and results and self.client is None:
-            self.client = make_client(self.plan.storage)  # here, once: the writer threads share it
+            # Here, once: the writer threads share it, and so does the manifest reader in this process.
+            self.client = hold_client(self.plan.storage)
         self.pending.append(self.writer.submit(self._record, seg_no, results, stopped))
         return
         yield  # a generator: outputs are emitted in finish_bundle
@@ -95,7 +96,8 @@ class _RecordSegmentFn(beam.DoFn):
     def teardown(self) -> None:
         self.writer.shutdown(wait=True)
         if self.client is not None:
-            self.client.close()
+            self.client = None
+            let_go_client(self.plan.storage)
         self.control.close()
 
 

@@ -40,7 +40,19 @@ def create_and_run(store, settings, body: dict, timeout_s: float = 300) -> Job:
     service = JobService(store, settings.storages)
     job = service.create_job(parse_create_job(body))
     run_until_idle(store, settings, timeout_s)
+    assert_counters_are_segment_sums(store, job.job_id)
     return service.describe_job(job.job_id)
+
+
+def assert_counters_are_segment_sums(store, job_id: str) -> None:
+    """The job's task counters (kept with its row, what DescribeJob reads) are the sums of its
+    segments' counters."""
+    p = store.get_job(job_id).progress_summary
+    segments = store.segments(job_id)
+    assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (
+        sum(s.succeeded for s in segments), sum(s.failed for s in segments)), job_id
+    row = store._one("SELECT skipped FROM jobs WHERE job_id = ?", (job_id,))
+    assert row["skipped"] == sum(s.skipped for s in segments), job_id
 
 
 def run_until_idle(store, settings, timeout_s: float = 120) -> None:

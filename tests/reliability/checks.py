@@ -40,10 +40,11 @@ def assert_completed_exactly(s3, store, job_id: str, keys: Sequence[str], report
     """The job is Complete with every task succeeded once: its counters, its report's rows (one per
     task) and its history's arrows agree. Returns the report's (manifest.json, rows)."""
     from cosbatch.controller import JobService
-    from tests.integration.helpers import read_report
+    from tests.integration.helpers import assert_counters_are_segment_sums, read_report
 
     service = JobService(store)
     job = service.describe_job(job_id)
+    assert_counters_are_segment_sums(store, job_id)
     assert job.status is JobStatus.COMPLETE, (job.status, job.failure_reasons)
     p = job.progress_summary
     assert p.total_number_of_tasks == p.number_of_tasks_succeeded == len(keys) and p.number_of_tasks_failed == 0

@@ -41,3 +41,23 @@ def test_default_chain_is_resolved_for_each_client(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "second-secret")
     assert _keys(make_client(storage)) == ("second", "second-secret")
+
+
+def test_held_clients_are_shared_until_the_last_holder_lets_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline's manifest reader and results recorder hold one client between them; once both
+    let go it is closed, and the next holder gets a new one (fresh credentials)."""
+    from cosbatch.storage import clients
+
+    made = []
+    real = clients.make_client
+    monkeypatch.setattr(clients, "make_client", lambda storage: made.append(storage) or real(storage))
+    storage = implicit_storage("http://127.0.0.1:9")
+    reader, recorder = clients.hold_client(storage), clients.hold_client(storage)
+    assert reader is recorder and len(made) == 1
+    clients.let_go_client(storage)
+    assert clients.hold_client(storage) is reader  # still held by one: the same client
+    clients.let_go_client(storage)
+    clients.let_go_client(storage)  # the last holder: closed and forgotten
+    assert clients.hold_client(storage) is not reader and len(made) == 2
+    clients.let_go_client(storage)
+    clients.let_go_client(storage)  # one more than held: nothing to do

@@ -63,3 +63,25 @@ def test_on_a_terminal_the_bar_is_redrawn_in_place_and_the_last_frame_is_the_end
     frames = tty.getvalue().split("\r\033[K")[1:]
     assert len(frames) == 2 and not frames[0].endswith("\n")
     assert frames[1].endswith(f"{RED}failed=4\033[0m Complete\n")  # a terminated line: nothing stale after it
+
+
+def test_a_job_waiting_for_its_storage_says_so_and_its_countdown_is_not_news_off_a_terminal():
+    from datetime import timedelta
+
+    from cosbatch.cli.progress import CTRL_C_HINT, duration
+    from cosbatch.models import StorageWait
+
+    now = utcnow()
+    waiting = job(0, 0, JobStatus.PREPARING, total=None).model_copy(update={"storage_wait": StorageWait(
+        since=now, until=now + timedelta(seconds=280), reason="127.0.0.1:18999 unreachable")})
+    assert bar_line(waiting, hint=CTRL_C_HINT).startswith(
+        "job 01234567 Preparing: waiting for storage (127.0.0.1:18999 unreachable), gives up in 4m")
+    assert bar_line(waiting, hint=CTRL_C_HINT).endswith("s; Ctrl-C leaves the job resumable")
+    assert [duration(s) for s in (0, 45, 280, 3900, -3)] == ["0s", "45s", "4m40s", "1h05m", "0s"]
+    out = io.StringIO()
+    bar = ProgressBar(out, line_interval_s=3600, hint=CTRL_C_HINT)
+    bar.show([waiting])  # at once, though the interval has not passed: the wait is news
+    later = waiting.model_copy(update={"storage_wait": waiting.storage_wait.model_copy(
+        update={"until": now + timedelta(seconds=100)})})
+    bar.show([later])  # only the countdown changed: not again
+    assert len(out.getvalue().splitlines()) == 1 and "gives up in 4m" in out.getvalue()
