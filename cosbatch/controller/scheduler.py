@@ -29,6 +29,8 @@ from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.controller.cosbatch_tags import (
     SKIP_IDENTICAL,
+    UNDO_OF,
+    UNDOABLE,
     VERIFY,
     failure_threshold,
     option_value,
@@ -584,6 +586,8 @@ class Scheduler:
             concurrency=self.settings.concurrency,
             verify=bool(option_value(job.tags, VERIFY)),
             skip_identical=bool(option_value(job.tags, SKIP_IDENTICAL)),
+            undoable=bool(option_value(job.tags, UNDOABLE)),
+            undo_of=option_value(job.tags, UNDO_OF),
         )
 
     def _launch(self, job: Job) -> None:

@@ -1,0 +1,148 @@
+"""Undo (issue #24): an undoable job records what each task overwrites next to its report; an
+undo job restores it, unless the object changed since the job (ChangedSinceJob)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from cosbatch.controller import JobService
+from cosbatch.errors import InvalidRequest
+from cosbatch.lifecycle import JobStatus
+from cosbatch.wire.dialects import parse_create_job
+from tests.conftest import put_objects
+from tests.integration.helpers import (
+    create_and_run,
+    op_request,
+    read_report,
+    run_until_idle,
+    write_manifest,
+)
+
+PUT_TAGS = {"S3PutObjectTagging": {"TagSet": [{"Key": "stage", "Value": "archived"}]}}
+
+
+def tags_of(s3, bucket: str, key: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+
+
+def seed_tagged(s3, bucket: str, keys: list[str]) -> dict[str, dict[str, str]]:
+    """Objects: even ones tagged {owner: <i>, tier: hot}, odd ones with no tags. Returns the tags."""
+    put_objects(s3, bucket, keys)
+    before = {k: ({"owner": str(i), "tier": "hot"} if i % 2 == 0 else {}) for i, k in enumerate(keys)}
+
+    def tag(key: str) -> None:
+        if before[key]:
+            s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={
+                "TagSet": [{"Key": k, "Value": v} for k, v in before[key].items()]})
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(tag, keys))
+    return before
+
+
+def undoable_job(s3, store, settings, src: str, rep: str, keys: list[str], operation: dict = PUT_TAGS,
+                 token: str = "undoable"):
+    write_manifest(s3, src, f"{token}.csv", [(src, k) for k in keys])
+    body = op_request(src, f"{token}.csv", operation, rep, token=token,
+                      Tags=[{"Key": "cosbatch:undoable", "Value": "true"}])
+    return create_and_run(store, settings, body)
+
+
+def test_undo_of_put_tagging_restores_each_objects_tags(s3, make_bucket, store, settings):
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"k/{i} ü+%" for i in range(40)]
+    before = seed_tagged(s3, src, keys)
+    job = undoable_job(s3, store, settings, src, rep, keys)
+    assert job.status is JobStatus.COMPLETE and job.progress_summary.number_of_tasks_succeeded == len(keys)
+    assert all(tags_of(s3, src, k) == {"stage": "archived"} for k in keys)
+    # The records sit next to the report, one file per segment, never in the store.
+    listed = s3.list_objects_v2(Bucket=rep, Prefix=f"reports/job-{job.job_id}/undo/")["Contents"]
+    assert sorted(o["Key"].rsplit("/", 1)[1] for o in listed) == ["seg-000000.csv", "seg-000000.pending.csv"]
+
+    service = JobService(store, settings.storages)
+    undo = service.create_undo_job(job.job_id)
+    assert undo.description == f"undo of job {job.job_id}" and undo.report == job.report
+    assert {t.key: t.value for t in undo.tags} == {"cosbatch:undo-of": job.job_id}
+    run_until_idle(store, settings)
+    undo = service.describe_job(undo.job_id)
+    assert undo.status is JobStatus.COMPLETE, undo.failure_reasons
+    assert undo.progress_summary.number_of_tasks_succeeded == len(keys)
+    assert {k: tags_of(s3, src, k) for k in keys} == before
+    _, rows, _ = read_report(s3, rep, undo)
+    assert sorted(r["Key"] for r in rows) == sorted(keys)
+    assert {r["ResultMessage"] for r in rows} == {
+        "Successful: removed the tags (there were none before the job)"} | {
+        f"Successful: restored {{owner={i}, tier=hot}}" for i in range(0, len(keys), 2)}
+
+
+def test_undo_of_delete_tagging_puts_the_tags_back(s3, make_bucket, store, settings):
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"d/{i}" for i in range(10)]
+    before = seed_tagged(s3, src, keys)
+    job = undoable_job(s3, store, settings, src, rep, keys, {"S3DeleteObjectTagging": {}}, token="del")
+    assert job.status is JobStatus.COMPLETE
+    assert all(tags_of(s3, src, k) == {} for k in keys)
+    undo = JobService(store, settings.storages).create_undo_job(job.job_id)
+    run_until_idle(store, settings)
+    assert JobService(store).describe_job(undo.job_id).status is JobStatus.COMPLETE
+    assert {k: tags_of(s3, src, k) for k in keys} == before
+
+
+def test_undo_never_clobbers_a_later_change(s3, make_bucket, store, settings):
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"c/{i}" for i in range(6)]
+    before = seed_tagged(s3, src, keys)
+    job = undoable_job(s3, store, settings, src, rep, keys, token="later")
+    s3.put_object_tagging(Bucket=src, Key="c/2", Tagging={"TagSet": [{"Key": "stage", "Value": "restored-by-hand"}]})
+    s3.delete_object_tagging(Bucket=src, Key="c/3")
+    undo = JobService(store, settings.storages).create_undo_job(job.job_id)
+    run_until_idle(store, settings)
+    undo = JobService(store).describe_job(undo.job_id)
+    assert undo.status is JobStatus.COMPLETE
+    assert undo.progress_summary.number_of_tasks_failed == 2
+    _, rows, _ = read_report(s3, rep, undo)
+    failed = {r["Key"]: r for r in rows if r["TaskStatus"] == "failed"}
+    assert set(failed) == {"c/2", "c/3"}
+    assert {r["ErrorCode"] for r in failed.values()} == {"ChangedSinceJob"}
+    assert "the object now has {stage=restored-by-hand}" in failed["c/2"]["ResultMessage"]
+    assert "the object now has no tags" in failed["c/3"]["ResultMessage"]
+    assert tags_of(s3, src, "c/2") == {"stage": "restored-by-hand"} and tags_of(s3, src, "c/3") == {}
+    assert {k: tags_of(s3, src, k) for k in keys if k not in ("c/2", "c/3")} == {
+        k: v for k, v in before.items() if k not in ("c/2", "c/3")}
+
+
+def test_undoable_refusals(s3, make_bucket, store, settings):
+    src, rep = make_bucket("src"), make_bucket("rep")
+    service = JobService(store, settings.storages)
+    undoable = [{"Key": "cosbatch:undoable", "Value": "true"}]
+
+    def create(operation: dict, report: str | None = rep, **over):
+        return service.create_job(parse_create_job(op_request(src, "m.csv", operation, report, Tags=undoable, **over)))
+
+    with pytest.raises(InvalidRequest, match="Invoke cannot be undone: a function's effects") as exc:
+        create({"Invoke": {"Function": "tests.integration.invoke_functions:tag_with_size"}})
+    assert exc.value.code == "InvalidRequest"
+    with pytest.raises(InvalidRequest, match="S3InitiateRestoreObject cannot be undone"):
+        create({"S3InitiateRestoreObject": {"ExpirationInDays": 1, "GlacierJobTier": "STANDARD"}})
+    with pytest.raises(InvalidRequest, match="needs the job's report"):
+        create(PUT_TAGS, report=None)
+    with pytest.raises(InvalidRequest, match="dry run"):
+        create(PUT_TAGS, DryRun=True)
+    # A job that did not record undo, or is not finished, cannot be undone.
+    plain = service.create_job(parse_create_job(op_request(src, "m.csv", PUT_TAGS, rep, token="plain")))
+    with pytest.raises(InvalidRequest, match="did not record undo"):
+        service.create_undo_job(plain.job_id)
+    recording = create(PUT_TAGS, token="recording")
+    with pytest.raises(InvalidRequest, match="is New; it can be undone once it has finished"):
+        service.create_undo_job(recording.job_id)
+    # Whether a job records undo is fixed at creation.
+    with pytest.raises(InvalidRequest, match="cannot change once the job is created"):
+        service.put_job_tagging(plain.job_id, undoable)
+    with pytest.raises(InvalidRequest, match="cannot change once the job is created"):
+        service.delete_job_tagging(recording.job_id)
+    # cosbatch:undo-of with a manifest of one's own is refused.
+    with pytest.raises(InvalidRequest, match="give no Manifest"):
+        service.create_job(parse_create_job(op_request(src, "m.csv", PUT_TAGS, rep, token="own-manifest",
+                                                       Tags=[{"Key": "cosbatch:undo-of", "Value": plain.job_id}])))
