@@ -3,6 +3,9 @@ undo job restores it, unless the object changed since the job (ChangedSinceJob).
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -146,3 +149,62 @@ def test_undoable_refusals(s3, make_bucket, store, settings):
     with pytest.raises(InvalidRequest, match="give no Manifest"):
         service.create_job(parse_create_job(op_request(src, "m.csv", PUT_TAGS, rep, token="own-manifest",
                                                        Tags=[{"Key": "cosbatch:undo-of", "Value": plain.job_id}])))
+
+
+def cli(store, s3_server, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cosbatch.cli.main", "--store", store.url, "--endpoint-url",
+                           s3_server.endpoint_url, *args], capture_output=True, text=True, timeout=180)
+
+
+def test_undo_from_the_cli(s3, s3_server, make_bucket, store, settings):
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"cli/{i}" for i in range(8)]
+    before = seed_tagged(s3, src, keys)
+    write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
+    made = cli(store, s3_server, "create-job", "--undoable", "--wait", "--no-progress", "--output", "json",
+               "--account-id", "123456789012", "--priority", "5", "--role-arn", "arn:aws:iam::123456789012:role/batch",
+               "--manifest", f"Spec={{Format=S3BatchOperations_CSV_20180820,Fields=[Bucket,Key]}},"
+                             f"Location={{ObjectArn=arn:aws:s3:::{src}/m.csv}}",
+               "--operation", json.dumps(PUT_TAGS),
+               "--report", f"Bucket=arn:aws:s3:::{rep},Format=Report_CSV_20180820,Enabled=true,Prefix=r,"
+                           "ReportScope=AllTasks")
+    assert made.returncode == 0, made.stderr
+    job_id = json.loads(made.stdout)["Job"]["JobId"]
+    assert all(tags_of(s3, src, k) == {"stage": "archived"} for k in keys)
+
+    refused = cli(store, s3_server, "create-job", "--undo", job_id, "--operation", json.dumps(PUT_TAGS))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == ("cosbatch: InvalidRequest: --operation cannot be given with --undo: "
+                                      "the new job takes the earlier job's")
+    refused = cli(store, s3_server, "create-job", "--undoable", "--account-id", "123456789012", "--priority", "1",
+                  "--role-arn", "arn:aws:iam::123456789012:role/batch",
+                  "--manifest", f"Spec={{Format=S3BatchOperations_CSV_20180820,Fields=[Bucket,Key]}},"
+                                f"Location={{ObjectArn=arn:aws:s3:::{src}/m.csv}}",
+                  "--operation", '{"S3ComputeObjectChecksum": {"ChecksumAlgorithm": "CRC32"}}',
+                  "--report", f"Bucket=arn:aws:s3:::{rep},Format=Report_CSV_20180820,Enabled=true")
+    assert refused.returncode == 2 and "S3ComputeObjectChecksum cannot be undone" in refused.stderr
+
+    undone = cli(store, s3_server, "create-job", "--undo", job_id, "--priority", "7", "--wait", "--no-progress",
+                 "--output", "json")
+    assert undone.returncode == 0, undone.stderr
+    doc = json.loads(undone.stdout)["Job"]
+    assert doc["Status"] == "Complete" and doc["Priority"] == 7 and doc["Description"] == f"undo of job {job_id}"
+    assert {k: tags_of(s3, src, k) for k in keys} == before
+
+
+def test_undo_from_python(tmp_path, s3, s3_server, make_bucket):
+    import cosbatch
+
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"py/{i}" for i in range(6)]
+    before = seed_tagged(s3, src, keys)
+    with cosbatch.Client(store=tmp_path / "c.db", endpoint_url=s3_server.endpoint_url) as client:
+        job = client.create_job(manifest=[(src, k) for k in keys], operation={"S3DeleteObjectTagging": {}},
+                                report=f"s3://{rep}/batch", undoable=True)
+        assert job.tags["cosbatch:undoable"] == "true"
+        job.wait(timeout=120, progress=False)
+        assert all(tags_of(s3, src, k) == {} for k in keys)
+        undo = client.undo(job.id)
+        assert undo.wait(timeout=120, progress=False).status is JobStatus.COMPLETE
+        assert undo.progress.number_of_tasks_succeeded == len(keys)
+    assert {k: tags_of(s3, src, k) for k in keys} == before
