@@ -184,6 +184,9 @@ class UndoOperation:
     @staticmethod
     def _tagging(client: Any, task: Task, record: UndoRecord) -> str:
         now = current_tags(client, task)
+        if now == sorted(record.before) and now != sorted(record.after):
+            # Restored already: this segment ran before (a restart), or someone did it by hand.
+            return f"Successful: already as before the job ({_shown(record.before)})"
         if now != sorted(record.after):
             raise changed_since_job(f"tags changed since the job: the job set {_shown(record.after)}, "
                                     f"the object now has {_shown(now)}; left as it is")

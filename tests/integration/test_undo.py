@@ -4,8 +4,10 @@ undo job restores it, unless the object changed since the job (ChangedSinceJob).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,7 +16,7 @@ from cosbatch.controller import JobService
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import JobStatus
 from cosbatch.wire.dialects import parse_create_job
-from tests.conftest import put_objects
+from tests.conftest import put_objects, wait_for
 from tests.integration.helpers import (
     create_and_run,
     op_request,
@@ -22,6 +24,7 @@ from tests.integration.helpers import (
     run_until_idle,
     write_manifest,
 )
+from tests.reliability.checks import assert_completed_exactly
 
 PUT_TAGS = {"S3PutObjectTagging": {"TagSet": [{"Key": "stage", "Value": "archived"}]}}
 
@@ -208,3 +211,58 @@ def test_undo_from_python(tmp_path, s3, s3_server, make_bucket):
         assert undo.wait(timeout=120, progress=False).status is JobStatus.COMPLETE
         assert undo.progress.number_of_tasks_succeeded == len(keys)
     assert {k: tags_of(s3, src, k) for k in keys} == before
+
+
+def _kill_mid_job_then_finish(store, s3_server, job_id: str, log_path, at_tasks: int) -> None:
+    """Run `cosbatch run` until the job has run `at_tasks` tasks, SIGKILL it, lift the job's rate
+    limit, and let a second controller finish the job."""
+    service = JobService(store)
+
+    def controller(log):
+        return subprocess.Popen([sys.executable, "-m", "cosbatch.cli.main", "--store", store.url, "--endpoint-url",
+                                 s3_server.endpoint_url, "run", "--no-progress", "--segment-size", "500"],
+                                stdout=log, stderr=subprocess.STDOUT)
+
+    with open(log_path, "ab") as log:
+        first = controller(log)
+        try:
+            wait_for(lambda: service.describe_job(job_id).progress_summary.tasks_run >= at_tasks, 180,
+                     what="progress", state=lambda: log_path.read_text()[-2000:])
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        at_kill = service.describe_job(job_id)
+        assert at_kill.status is JobStatus.ACTIVE and at_kill.progress_summary.tasks_run < 3000
+        service.update_rate_limit(job_id, None)
+        second = controller(log)
+        try:
+            assert second.wait(300) == 0, log_path.read_text()[-3000:]
+        finally:
+            if second.poll() is None:
+                second.kill()
+
+
+def test_restart_mid_job_and_mid_undo_restores_the_state_before_the_job(s3, s3_server, make_bucket, store,
+                                                                         settings, tmp_path):
+    """A controller killed while an undoable job runs, then while its undo runs: each finishes with
+    each task once in its report, and the undo restores the tags from before the job (a segment run
+    again records nothing new: its tasks' state was read before its first run)."""
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"r/{i:05d}" for i in range(3000)]
+    before = seed_tagged(s3, src, keys)
+    write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
+    service = JobService(store, settings.storages)
+    body = op_request(src, "m.csv", PUT_TAGS, rep, token="restart",
+                      Tags=[{"Key": "cosbatch:undoable", "Value": "true"}])
+    job = service.create_job(parse_create_job(body), max_ops_per_second=400)
+    _kill_mid_job_then_finish(store, s3_server, job.job_id, tmp_path / "job.log", at_tasks=1200)
+    assert_completed_exactly(s3, store, job.job_id, keys, rep)
+    assert all(tags_of(s3, src, k) == {"stage": "archived"} for k in keys[::97])
+
+    undo = service.create_undo_job(job.job_id, max_ops_per_second=400)
+    _kill_mid_job_then_finish(store, s3_server, undo.job_id, tmp_path / "undo.log", at_tasks=1200)
+    _, rows = assert_completed_exactly(s3, store, undo.job_id, keys, rep)
+    assert Counter(r["TaskStatus"] for r in rows) == {"succeeded": len(keys)}
+    with ThreadPoolExecutor(16) as pool:
+        after = dict(zip(keys, pool.map(lambda k: tags_of(s3, src, k), keys), strict=True))
+    assert after == before
