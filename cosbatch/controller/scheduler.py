@@ -42,6 +42,7 @@ from cosbatch.controller.runner_gate import RunnerGate
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import StorageWaits
 from cosbatch.controller.trial import SUSPENDED_CAUSE, trial_reason, trial_tasks
+from cosbatch.controller.undo_checks import unversioned_delete_warning
 from cosbatch.errors import (
     ConfigError,
     CosbatchError,
@@ -464,6 +465,10 @@ class Scheduler:
                 continue
             waited = waits.done(job.job_id)
             reason = None if waited is None else f"storage reachable again after {waited:.0f} s"
+            warning = None if option_value(job.tags, UNDOABLE) else unversioned_delete_warning(job, self.client_for(job))
+            if warning is not None:
+                reason = warning if reason is None else f"{reason}; {warning}"
+                logs.event("job_warning", level=logging.WARNING, job_id=job.job_id, warning=warning)
             self.store.replace_segments(job.job_id, segments)
             trial = trial_tasks(job)
             if trial is not None:  # a trial is itself the request to confirm: it runs at once

@@ -112,6 +112,11 @@ class JobService:
         storage, target_storage = self.bind(request)
         tags = _check_verify(check_tags(request.tags or []), request.operation, request.dry_run)
         _check_undo(tags, request)
+        if option_value(tags, UNDOABLE) and request.operation.name in ("S3DeleteObject", "S3PutObjectCopy"):
+            if target_storage is not None or option_value(tags, SKIP_IDENTICAL):
+                raise InvalidRequest(f"job tag {UNDOABLE}=true: a copy to another storage, or with "
+                                     f"{SKIP_IDENTICAL}, cannot be undone yet")
+            self._check_versioned(request, storage)
         check_allowed(tags, self.notify_allow)
         rate = check_rate(max_ops_per_second)
         tagged_rate = option_value(tags, MAX_OPS_PER_SECOND)
@@ -143,6 +148,16 @@ class JobService:
         )
         created, _ = self.store.insert_job(job, _request_hash(request))
         return created
+
+    def _check_versioned(self, request: CreateJobRequest, storage: str) -> None:
+        from cosbatch.controller.undo_checks import check_undoable_buckets
+        from cosbatch.storage import make_client
+
+        client = make_client(self.storages.get(storage))
+        try:
+            check_undoable_buckets(request, client)
+        finally:
+            client.close()
 
     def create_job_from_report(self, job_id: str, client: Any, account_id: str | None = None,
                                max_ops_per_second: object = None, **overrides: Any) -> Job:
@@ -339,6 +354,7 @@ def _check_undo(tags: list[Tag], request: CreateJobRequest) -> None:
     from cosbatch.operations.undo import NOT_UNDOABLE_WHY, UNDOABLE_OPERATIONS
 
     name = request.operation.name
+    name = "S3PutObjectCopy" if name == "COSPutObjectCopy" else name
     if option_value(tags, UNDOABLE):
         if name not in UNDOABLE_OPERATIONS:
             why = NOT_UNDOABLE_WHY.get(name, "cosbatch cannot record what it overwrites yet")

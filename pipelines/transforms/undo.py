@@ -8,7 +8,9 @@ from typing import Any
 from cosbatch.control.plan import JobPlan
 from cosbatch.manifests import SegmentSource
 from cosbatch.manifests.source import open_segment_source
-from cosbatch.operations.undo import UndoOperation, UndoRecorder
+from cosbatch.models import JobOperation
+from cosbatch.operations.undo import UndoOperation, UndoRecorder, restorer_kinds
+from cosbatch.operations.undo_kinds import Versioning
 from cosbatch.reports import ReportLocation
 from cosbatch.storage import make_client
 
@@ -42,7 +44,8 @@ def with_undo(plan: JobPlan, operation: Any) -> Any:
             ref = refs[seg_no]
             return b"".join(open_segment_source(SegmentSource.from_json(ref.source), client()).chunks(ref.start, ref.end))
 
-        return UndoOperation(read_segment, client.close)
+        kinds = restorer_kinds(JobOperation.model_validate(plan.operation).params, Versioning())
+        return UndoOperation(read_segment, client, kinds, client.close)
     if plan.undoable and plan.report is not None:
         location = ReportLocation(plan.report.bucket, plan.report.prefix, plan.job_id)
         return UndoRecorder(operation, _LazyClient(plan), location.bucket, location.undo_dir,

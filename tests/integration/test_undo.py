@@ -9,12 +9,14 @@ import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
 from cosbatch.controller import JobService
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import JobStatus
+from cosbatch.storage import StorageCatalog, implicit_storage
 from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import put_objects, wait_for
 from tests.integration.helpers import (
@@ -102,7 +104,8 @@ def test_undo_never_clobbers_a_later_change(s3, make_bucket, store, settings):
     before = seed_tagged(s3, src, keys)
     job = undoable_job(s3, store, settings, src, rep, keys, token="later")
     s3.put_object_tagging(Bucket=src, Key="c/2", Tagging={"TagSet": [{"Key": "stage", "Value": "restored-by-hand"}]})
-    s3.delete_object_tagging(Bucket=src, Key="c/3")
+    s3.delete_object_tagging(Bucket=src, Key="c/4")
+    s3.delete_object_tagging(Bucket=src, Key="c/5")  # back as before the job (no tags): nothing to do
     undo = JobService(store, settings.storages).create_undo_job(job.job_id)
     run_until_idle(store, settings)
     undo = JobService(store).describe_job(undo.job_id)
@@ -110,13 +113,15 @@ def test_undo_never_clobbers_a_later_change(s3, make_bucket, store, settings):
     assert undo.progress_summary.number_of_tasks_failed == 2
     _, rows, _ = read_report(s3, rep, undo)
     failed = {r["Key"]: r for r in rows if r["TaskStatus"] == "failed"}
-    assert set(failed) == {"c/2", "c/3"}
+    assert set(failed) == {"c/2", "c/4"}
     assert {r["ErrorCode"] for r in failed.values()} == {"ChangedSinceJob"}
     assert "the object now has {stage=restored-by-hand}" in failed["c/2"]["ResultMessage"]
-    assert "the object now has no tags" in failed["c/3"]["ResultMessage"]
-    assert tags_of(s3, src, "c/2") == {"stage": "restored-by-hand"} and tags_of(s3, src, "c/3") == {}
-    assert {k: tags_of(s3, src, k) for k in keys if k not in ("c/2", "c/3")} == {
-        k: v for k, v in before.items() if k not in ("c/2", "c/3")}
+    assert "the object now has no tags" in failed["c/4"]["ResultMessage"]
+    assert tags_of(s3, src, "c/2") == {"stage": "restored-by-hand"} and tags_of(s3, src, "c/4") == {}
+    assert next(r for r in rows if r["Key"] == "c/5")["ResultMessage"] == (
+        "Successful: already as before the job (no tags)")
+    assert {k: tags_of(s3, src, k) for k in keys if k not in ("c/2", "c/4")} == {
+        k: v for k, v in before.items() if k not in ("c/2", "c/4")}
 
 
 def test_undoable_refusals(s3, make_bucket, store, settings):
@@ -266,3 +271,50 @@ def test_restart_mid_job_and_mid_undo_restores_the_state_before_the_job(s3, s3_s
     with ThreadPoolExecutor(16) as pool:
         after = dict(zip(keys, pool.map(lambda k: tags_of(s3, src, k), keys), strict=True))
     assert after == before
+
+
+def _requests_by_kind(proxy, src: str, rep: str) -> Counter:
+    """What the storage received, by (method, bucket, kind): kind is `tagging`, `undo` (a record
+    file), `report` (other report files) or `manifest`."""
+    kinds: Counter = Counter()
+    for method, target, _ in proxy.requests:
+        path, _, query = target.partition("?")
+        bucket, _, key = path.lstrip("/").partition("/")
+        kind = ("tagging" if "tagging" in query else "undo" if "/undo/" in key or "undo-manifest" in key else
+                "list" if not key else "report" if bucket == rep else "manifest")
+        kinds[method, "src" if bucket == src else "rep", kind] += 1
+    return kinds
+
+
+def test_undoable_costs_one_get_per_task(s3, s3_server, make_bucket, store, settings):
+    """Counted at the storage: --undoable adds one GetObjectTagging per task and three requests per
+    segment (look for a record file of an earlier run, write it, write the succeeded tasks'); the
+    undo job sends one GET and one PUT or DELETE of tagging per task."""
+    from tests.support.fault_proxy import FaultProxy
+
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"n/{i}" for i in range(300)]
+    seed_tagged(s3, src, keys)
+    write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
+    seen = {}
+    for name, tags in (("undoable", [{"Key": "cosbatch:undoable", "Value": "true"}]), ("plain", [])):
+        with FaultProxy(s3_server.endpoint_url) as proxy:
+            proxied = replace(settings, storages=StorageCatalog.single(implicit_storage(proxy.url)),
+                              segment_size=100)
+            job = create_and_run(store, proxied, op_request(src, "m.csv", PUT_TAGS, rep, token=name, Tags=tags))
+            assert job.status is JobStatus.COMPLETE
+            seen[name] = _requests_by_kind(proxy, src, rep)
+            if name == "undoable":
+                undo = JobService(store, proxied.storages).create_undo_job(job.job_id)
+                before_undo = len(proxy.requests)
+                run_until_idle(store, proxied)
+                assert JobService(store).describe_job(undo.job_id).status is JobStatus.COMPLETE
+                proxy.requests[:] = proxy.requests[before_undo:]
+                seen["undo"] = _requests_by_kind(proxy, src, rep)
+    extra = seen["undoable"] - seen["plain"]
+    assert extra == Counter({("GET", "src", "tagging"): 300,  # one GET per task
+                             ("GET", "rep", "undo"): 3, ("PUT", "rep", "undo"): 6})  # 3 per segment of 100
+    assert seen["undo"][("GET", "src", "tagging")] == 300
+    assert seen["undo"][("PUT", "src", "tagging")] == seen["undo"][("DELETE", "src", "tagging")] == 150
+    # and per segment of the undo job: its bytes of the undo manifest (one ranged GET)
+    assert seen["undo"][("GET", "rep", "undo")] <= 3 + 5
