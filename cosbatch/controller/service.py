@@ -354,7 +354,6 @@ def _check_undo(tags: list[Tag], request: CreateJobRequest) -> None:
     from cosbatch.operations.undo import NOT_UNDOABLE_WHY, UNDOABLE_OPERATIONS
 
     name = request.operation.name
-    name = "S3PutObjectCopy" if name == "COSPutObjectCopy" else name
     if option_value(tags, UNDOABLE):
         if name not in UNDOABLE_OPERATIONS:
             why = NOT_UNDOABLE_WHY.get(name, "cosbatch cannot record what it overwrites yet")

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.manifests import Task
 from cosbatch.operations.base import TaskResult, error_parts, is_retryable
+from cosbatch.operations.undo_access import AclUndo, LegalHoldUndo, RetentionUndo
 from cosbatch.operations.undo_kinds import (
     CopyUndo,
     DeleteUndo,
@@ -33,7 +34,8 @@ from cosbatch.operations.undo_records import UndoRecord, parse_records, record_k
 
 #: The operations a job may record for undo, and why others may not.
 UNDOABLE_OPERATIONS = frozenset({"S3PutObjectTagging", "S3DeleteObjectTagging", "S3DeleteObject",
-                                 "S3PutObjectCopy"})
+                                 "S3PutObjectCopy", "S3PutObjectAcl", "S3PutObjectRetention",
+                                 "S3PutObjectLegalHold"})
 NOT_UNDOABLE_WHY = {
     "Invoke": "a function's effects are its own: cosbatch cannot see or restore them",
     "S3InitiateRestoreObject": "a restore makes a temporary copy that expires by itself; there is nothing to undo",
@@ -61,12 +63,16 @@ def recorder_kind(operation: Any, versioning: Versioning) -> Any:
         return DeleteUndo(versioning)
     if operation.name == "S3PutObjectCopy":
         return CopyUndo(operation.params, versioning)
+    simple = {"S3PutObjectAcl": AclUndo, "S3PutObjectRetention": RetentionUndo, "S3PutObjectLegalHold": LegalHoldUndo}
+    if operation.name in simple:
+        return simple[operation.name]()
     raise ValueError(f"{operation.name} cannot be undone")
 
 
 def restorer_kinds(job_operation_params: Any, versioning: Versioning) -> dict[str, Any]:
     """Record kind → what restores it, for an undo job of an operation with these parameters."""
-    kinds: dict[str, Any] = {"tagging": TaggingUndo(), "delete": DeleteUndo(versioning)}
+    kinds: dict[str, Any] = {"tagging": TaggingUndo(), "delete": DeleteUndo(versioning), "acl": AclUndo(),
+                             "retention": RetentionUndo(), "legal-hold": LegalHoldUndo()}
     if hasattr(job_operation_params, "target_key"):
         kinds["copy"] = CopyUndo(job_operation_params, versioning)
     return kinds
