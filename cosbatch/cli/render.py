@@ -54,6 +54,10 @@ def estimate_text(estimate: dict) -> str:
         parts.append("bytes unknown (no sampled object could be read)")
     if estimate.get("Requests"):
         parts.append("requests " + ", ".join(f"{k} {v}" for k, v in estimate["Requests"].items()))
+    cost = estimate.get("Cost")
+    if cost:
+        transfer = f" + {cost['Transfer']:.4f} transfer" if cost.get("Transfer") else ""
+        parts.append(f"cost {cost['Total']:.4f} {cost['Currency']} ({cost['Requests']:.4f} requests{transfer})")
     seconds = estimate.get("Seconds")
     parts.append(f"about {seconds:g} s ({estimate.get('SecondsBasis')})" if seconds is not None
                  else f"duration {estimate.get('SecondsBasis')}")

@@ -9,7 +9,9 @@ what is known then, never from a made-up constant:
   multipart copy threshold are copied in parts);
 - Seconds: the tasks left at the trial's measured rate, else at the rate of the last completed
   job of the same operation on the same storage, else unknown (null), SecondsBasis saying which.
-Cost is left out: storage configs declare no prices yet.
+- Cost: those requests (and, for a copy to another storage, the bytes it reads out of the
+  source) at the prices the storage config declares; left out where a storage declares none
+  (cosbatch.controller.cost).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, VERIFY, option_value
+from cosbatch.controller.cost import estimate_cost
 from cosbatch.lifecycle import JobStatus
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
 from cosbatch.manifests.csv_manifest import read_csv_segment
@@ -184,6 +187,9 @@ def make_estimate(job: Job, store: JobStore, client: Any, storage: Storage, targ
     else:
         requests[_REQUEST.get(name, name)] = tasks
     out["Requests"] = requests
+    cost = estimate_cost(requests, storage, target, out.get("BytesRead"))
+    if cost is not None:
+        out["Cost"] = cost
     seconds, basis = _seconds(job, store, tasks, trial_end, first_results)
     out["Seconds"] = seconds
     out["SecondsBasis"] = basis
