@@ -49,5 +49,5 @@ def with_undo(plan: JobPlan, operation: Any) -> Any:
     if plan.undoable and plan.report is not None:
         location = ReportLocation(plan.report.bucket, plan.report.prefix, plan.job_id)
         return UndoRecorder(operation, _LazyClient(plan), location.bucket, location.undo_dir,
-                            concurrency=min(plan.concurrency, 32))
+                            concurrency=plan.concurrency)
     return operation

@@ -126,3 +126,34 @@ def test_cost_is_shown_where_the_storage_config_declares_prices(s3, s3_server, m
     assert est["Requests"] == {"CopyObject": 40}
     assert est["Cost"] == {"Currency": "USD", "Requests": 0.0002, "Transfer": 0.0, "Total": 0.0002}
     assert "Cost" not in service.describe_job(free.job_id).shown_estimate()
+
+
+def test_bytes_are_exact_when_the_manifest_gives_sizes(s3, make_bucket, store, settings):
+    """A generated manifest (its listing's sizes) and an inventory with a Size column: BytesRead is
+    the sum of the sizes, BytesExact true, nothing sampled."""
+    from tests.integration.test_manifest_sources import csv_gz, inventory_request, write_inventory
+
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    _, true_bytes = sized(s3, src, 120)
+    service = JobService(store, settings.storages)
+    body = copy_request(src, "unused", dst, rep, token="gen-exact", ConfirmationRequired=True)
+    del body["Manifest"]
+    body["ManifestGenerator"] = {"S3JobManifestGenerator": {
+        "SourceBucket": f"arn:aws:s3:::{src}", "EnableManifestOutput": True,
+        "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["s/"]}}}}
+    generated = service.create_job(parse_create_job(body))
+
+    inv = make_bucket("inv")
+    keys = [f"inv/{i}" for i in range(30)]
+    write_inventory(s3, inv, "CSV", [("inventory/data/a.csv.gz", csv_gz(inv, keys[:20])),
+                                     ("inventory/data/b.csv.gz", csv_gz(inv, keys[20:]))])
+    inventory = service.create_job(parse_create_job({**inventory_request(inv, dst, rep, "inv-exact"),
+                                                     "ConfirmationRequired": True}))
+    run(store, replace(settings, segment_size=25))
+
+    est = service.describe_job(generated.job_id).shown_estimate()
+    assert est["Tasks"] == 120 and est["BytesExact"] is True and est["BytesRead"] == true_bytes
+    assert "BytesInterval95" not in est
+    est = service.describe_job(inventory.job_id).shown_estimate()
+    assert est["Tasks"] == 30 and est["BytesExact"] is True and est["BytesRead"] == 30 * 12
+    assert "SampleSize" not in est and est["Requests"] == {"CopyObject": 30}
