@@ -40,6 +40,13 @@ def _size(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def _money(amount: float) -> str:
+    """An amount as people read prices: cents above one cent, else the digits that are there."""
+    if amount >= 0.01 or amount == 0:
+        return f"{amount:.2f}"
+    return f"{amount:.6f}".rstrip("0")
+
+
 def estimate_text(estimate: dict) -> str:
     """A Suspended job's estimate in one line: tasks, bytes (with the 95% interval of a sample),
     requests by kind, duration and what it rests on."""
@@ -56,8 +63,8 @@ def estimate_text(estimate: dict) -> str:
         parts.append("requests " + ", ".join(f"{k} {v}" for k, v in estimate["Requests"].items()))
     cost = estimate.get("Cost")
     if cost:
-        transfer = f" + {cost['Transfer']:.4f} transfer" if cost.get("Transfer") else ""
-        parts.append(f"cost {cost['Total']:.4f} {cost['Currency']} ({cost['Requests']:.4f} requests{transfer})")
+        transfer = f" + {_money(cost['Transfer'])} transfer" if cost.get("Transfer") else ""
+        parts.append(f"cost {_money(cost['Total'])} {cost['Currency']} ({_money(cost['Requests'])} requests{transfer})")
     seconds = estimate.get("Seconds")
     parts.append(f"about {seconds:g} s ({estimate.get('SecondsBasis')})" if seconds is not None
                  else f"duration {estimate.get('SecondsBasis')}")

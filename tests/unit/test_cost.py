@@ -47,7 +47,10 @@ def test_no_cost_without_prices_or_with_mixed_currencies():
 def test_the_estimate_line_shows_the_cost():
     line = estimate_text({"Tasks": 10, "Requests": {"CopyObject": 10}, "Seconds": None, "SecondsBasis": "unknown",
                           "Cost": {"Currency": "USD", "Requests": 0.00005, "Transfer": 0.0, "Total": 0.00005}})
-    assert "cost 0.0001 USD (0.0001 requests)" in line
+    assert "cost 0.00005 USD (0.00005 requests)" in line
+    big = estimate_text({"Tasks": 10, "Requests": {}, "Seconds": None, "SecondsBasis": "unknown",
+                         "Cost": {"Currency": "EUR", "Requests": 1.5, "Transfer": 0.9, "Total": 2.4}})
+    assert "cost 2.40 EUR (1.50 requests + 0.90 transfer)" in big
     assert "cost" not in estimate_text({"Tasks": 10, "Requests": {}, "Seconds": None, "SecondsBasis": "unknown"})
 
 
