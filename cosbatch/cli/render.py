@@ -71,6 +71,13 @@ def estimate_text(estimate: dict) -> str:
     return "; ".join(parts)
 
 
+def _operation_line(job: Job, params: str) -> str:
+    undo_of = next((t.value for t in job.tags if t.key == "cosbatch:undo-of"), None)
+    if undo_of is not None:
+        return f"undo of job {undo_of}: restores what its {job.operation.name} ({params}) overwrote"
+    return f"{job.operation.name} ({params})"
+
+
 def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[str, int] | None = None) -> str:
     """DescribeJob as aligned rows; `by_code`: failed tasks by error code (JobService.failures_by_code)."""
     params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
@@ -84,7 +91,7 @@ def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[
         ("Status", _status(job)),
         ("Priority", str(job.priority)),
         ("Description", job.description or "-"),
-        ("Operation", f"{job.operation.name} ({params})"),
+        ("Operation", _operation_line(job, params)),
         ("Progress", _progress(job)),
     ]
     if by_code:

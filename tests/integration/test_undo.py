@@ -197,6 +197,8 @@ def test_undo_from_the_cli(s3, s3_server, make_bucket, store, settings):
     assert undone.returncode == 0, undone.stderr
     doc = json.loads(undone.stdout)["Job"]
     assert doc["Status"] == "Complete" and doc["Priority"] == 7 and doc["Description"] == f"undo of job {job_id}"
+    text = cli(store, s3_server, "describe-job", "--job-id", doc["JobId"]).stdout
+    assert f"Operation    undo of job {job_id}: restores what its S3PutObjectTagging (TagSet=" in text
     assert {k: tags_of(s3, src, k) for k in keys} == before
 
 
