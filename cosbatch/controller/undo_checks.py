@@ -53,9 +53,12 @@ def check_undoable_buckets(request: CreateJobRequest, client: Any) -> None:
                 if not versioned(client, bucket):
                     raise InvalidRequest(f"job tag cosbatch:undoable=true: bucket {bucket} is not versioned, so "
                                          "a delete there cannot be undone (enable versioning on it first)")
-    except (ClientError, BotoCoreError) as exc:
+    except InvalidRequest:
+        raise
+    except (ClientError, BotoCoreError, CosbatchError) as exc:
+        why = exc.message if isinstance(exc, CosbatchError) else str(exc)
         raise InvalidRequest(f"job tag cosbatch:undoable=true: cannot tell whether the job's buckets are "
-                             f"versioned: {exc}") from None
+                             f"versioned: {why}") from None
 
 
 def unversioned_delete_warning(job: Job, client: Any) -> str | None:

@@ -144,7 +144,9 @@ class UndoRecorder:
         refused = self.unreadable.get(task)
         if refused is not None:
             raise refused
-        record = next(r[task] for r in self.records.values() if task in r)
+        record = next((r[task] for r in self.records.values() if task in r), None)
+        if record is None:  # not in this segment's records (a manifest that changed under the job)
+            raise _error("UndoStateUnavailable", "no recorded state for this task; the task was not run", 424)
         try:
             message, after = self.kind.run(self.inner, client, self.report_client(), task, record, self.rerun)
         except NotUndoable as exc:

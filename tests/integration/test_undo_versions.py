@@ -100,3 +100,41 @@ def test_unversioned_buckets_are_refused_or_warned_about(s3, make_bucket, store,
     assert job.status is JobStatus.COMPLETE
     reasons = [h.reason for h in service.history(job.job_id) if h.reason]
     assert f"Warning: bucket {plain} is not versioned: these deletes are permanent and cannot be undone" in reasons
+
+
+def test_a_delete_segment_run_again_makes_no_second_marker(s3, s3_server, make_bucket):
+    """A segment killed after its deletes, before it was recorded, runs again: it reuses the state
+    recorded before its first run and takes the marker on top as its own (a second DeleteObject
+    would stack a second marker, and the undo would then leave the object hidden)."""
+    from cosbatch.manifests import Task
+    from cosbatch.models.operation_params import DeleteObject
+    from cosbatch.operations import TaskResult
+    from cosbatch.operations.delete import DeleteOperation
+    from cosbatch.operations.undo import UndoRecorder
+    from cosbatch.operations.undo_records import parse_records, record_key
+
+    src, rep = versioned_bucket(s3, make_bucket, "vsrc"), make_bucket("rep")
+    keys = ["a", "b"]
+    put_objects(s3, src, keys)
+    versions = {k: s3.head_object(Bucket=src, Key=k)["VersionId"] for k in keys}
+    tasks = [Task(src, k) for k in keys]
+
+    def recorder() -> UndoRecorder:
+        return UndoRecorder(DeleteOperation(DeleteObject()), lambda: s3, rep, "r/job-x/undo", concurrency=2)
+
+    first = recorder()
+    first.begin_segment(s3, 0, tasks)
+    for t in tasks:
+        first.apply(s3, t)
+    first.close()  # the worker dies here: no end_segment, the segment is not recorded
+    again = recorder()
+    again.begin_segment(s3, 0, tasks)
+    assert again.rerun
+    for t in tasks:
+        again.apply(s3, t)
+    again.end_segment(0, [TaskResult(t.bucket, t.key, None, True, 200, "", "Successful") for t in tasks])
+    listed = s3.list_object_versions(Bucket=src)
+    assert sorted(m["Key"] for m in listed["DeleteMarkers"]) == keys  # one marker per key
+    records = parse_records(s3.get_object(Bucket=rep, Key=record_key("r/job-x/undo", 0))["Body"].read())
+    markers = {m["Key"]: m["VersionId"] for m in listed["DeleteMarkers"]}
+    assert {r.task.key: (r.before, r.after) for r in records} == {k: (versions[k], markers[k]) for k in keys}
