@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, VERIFY, option_value
+from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, UNDOABLE, VERIFY, option_value
 from cosbatch.controller.cost import estimate_cost
 from cosbatch.lifecycle import JobStatus
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
@@ -48,7 +48,12 @@ _REQUEST = {"S3PutObjectTagging": "PutObjectTagging", "S3DeleteObjectTagging": "
             "S3PutObjectAcl": "PutObjectAcl", "S3InitiateRestoreObject": "RestoreObject",
             "S3PutObjectRetention": "PutObjectRetention", "S3PutObjectLegalHold": "PutObjectLegalHold",
             "S3ComputeObjectChecksum": "GetObject", "Invoke": "Invoke"}
-MULTIPART_DEFAULT = 5 * 1024**3  # S3 and COS refuse a single CopyObject above 5 GiB
+MULTIPART_DEFAULT = 5 * 1024**3
+#: What --undoable reads per task (cosbatch.operations.undo_kinds, undo_access): request, how many.
+_UNDO_READS = {"S3PutObjectTagging": ("GetObjectTagging", 1), "S3DeleteObjectTagging": ("GetObjectTagging", 1),
+               "S3PutObjectAcl": ("GetObjectAcl", 2), "S3PutObjectRetention": ("GetObjectRetention", 2),
+               "S3PutObjectLegalHold": ("GetObjectLegalHold", 2), "S3DeleteObject": ("ListObjectVersions", 1),
+               "S3PutObjectCopy": ("ListObjectVersions", 2)}  # S3 and COS refuse a single CopyObject above 5 GiB
 
 
 def _segment_tasks(seg: Segment, client: Any) -> list[Task]:
@@ -218,9 +223,15 @@ def make_estimate(job: Job, store: JobStore, client: Any, storage: Storage, targ
         if heads:
             requests["HeadObject"] = heads
     elif name == "S3DeleteObject":
-        requests["DeleteObjects"] = math.ceil(tasks / 1000)
+        if option_value(job.tags, UNDOABLE):  # one DeleteObject each: its delete marker is recorded
+            requests["DeleteObject"] = tasks
+        else:
+            requests["DeleteObjects"] = math.ceil(tasks / 1000)
     else:
         requests[_REQUEST.get(name, name)] = tasks
+    if option_value(job.tags, UNDOABLE) and name in _UNDO_READS:  # the state read before (and after) each task
+        kind, per_task = _UNDO_READS[name]
+        requests[f"{kind} (undo records)"] = per_task * tasks
     out["Requests"] = requests
     cost = estimate_cost(requests, storage, target, out.get("BytesRead"))
     if cost is not None:

@@ -320,3 +320,16 @@ def test_undoable_costs_one_get_per_task(s3, s3_server, make_bucket, store, sett
     assert seen["undo"][("PUT", "src", "tagging")] == seen["undo"][("DELETE", "src", "tagging")] == 150
     # and per segment of the undo job: its bytes of the undo manifest (one ranged GET)
     assert seen["undo"][("GET", "rep", "undo")] <= 3 + 5
+
+
+def test_the_estimate_counts_what_undoable_reads(s3, make_bucket, store, settings):
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"e/{i}" for i in range(30)]
+    put_objects(s3, src, keys)
+    write_manifest(s3, src, "m.csv", [(src, k) for k in keys])
+    service = JobService(store, settings.storages)
+    job = service.create_job(parse_create_job(op_request(
+        src, "m.csv", PUT_TAGS, rep, ConfirmationRequired=True, Tags=[{"Key": "cosbatch:undoable", "Value": "true"}])))
+    run_until_idle(store, settings)
+    assert service.describe_job(job.job_id).shown_estimate()["Requests"] == {
+        "PutObjectTagging": 30, "GetObjectTagging (undo records)": 30}
