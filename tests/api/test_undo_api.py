@@ -56,8 +56,12 @@ def test_undo_through_boto3(alice, s3, make_bucket):
     assert refused.value.response["Error"]["Code"] == "BadRequestException"  # S3 Control's name for InvalidRequest
     assert "Operation of an undo job" in refused.value.response["Error"]["Message"]
 
-    undo_id = alice.create_job(**same, ClientRequestToken=str(uuid.uuid4()), ConfirmationRequired=False,
-                               Tags=[{"Key": "cosbatch:undo-of", "Value": job_id}])["JobId"]
+    # As docs/undo-and-cost.md shows it: the earlier job's fields, copied from its DescribeJob.
+    earlier = alice.describe_job(AccountId=ALICE.account, JobId=job_id)["Job"]
+    undo_id = alice.create_job(
+        AccountId=ALICE.account, ClientRequestToken=str(uuid.uuid4()), ConfirmationRequired=False, Priority=10,
+        Operation=earlier["Operation"], Report=earlier["Report"], RoleArn=earlier["RoleArn"],
+        Tags=[{"Key": "cosbatch:undo-of", "Value": job_id}])["JobId"]
     undo = finished(alice, undo_id)
     assert undo["Status"] == "Complete" and undo["ProgressSummary"]["NumberOfTasksSucceeded"] == len(keys)
     assert undo["Manifest"]["Location"]["ObjectArn"].endswith(f"reports/job-{job_id}/undo-manifest.csv")
