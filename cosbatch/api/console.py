@@ -119,7 +119,7 @@ class Console:
                                   r"(manifest\.json|job\.json|results/[A-Za-z0-9_.-]{1,100})", path)
             if report and method == "GET" and ".." not in report.group(2):
                 return self.report_file(account, report.group(1), report.group(2))
-            m = re.fullmatch(r"/console/jobs/([a-zA-Z0-9_-]{5,36})(/(status|priority|rerun))?", path)
+            m = re.fullmatch(r"/console/jobs/([a-zA-Z0-9_-]{5,36})(/(status|priority|rerun|undo))?", path)
             if m and method == "GET" and not m.group(2):
                 return self.job_page(account, m.group(1), query)
             if m and method == "POST" and m.group(2):
@@ -198,6 +198,10 @@ class Console:
         failed = job.progress_summary.number_of_tasks_failed
         actions.append(self._button(job, token, "rerun", "", "Re-run failed tasks", "rerun",
                                     hidden=not (job.status in TERMINAL and failed)))
+        if any(t.key == "cosbatch:undoable" and t.value.lower() == "true" for t in job.tags):
+            actions.append(self._button(job, token, "undo", "", "Undo", "undo",
+                                        f"Create a job that restores what job {job.job_id} overwrote? "
+                                        "Objects changed since are left alone.", hidden=job.status not in TERMINAL))
         actions.append(
             f"<form class='inline' method='post' action='/console/jobs/{e(job.job_id)}/priority'>"
             f"<input type='hidden' name='token' value='{token}'>"
@@ -333,6 +337,14 @@ class Console:
                 count = job.description or ""
                 return self._redirect(f"/console/jobs/{quote(job.job_id)}?"
                                       + urlencode({"ok": f"created job {job.job_id}: {count}"}))
+            elif what == "undo":
+                earlier = self.service.describe_job(job_id, account)
+                try:
+                    job = self.service.create_undo_job(job_id, self._client(earlier.storage), account)
+                except (BotoCoreError, ClientError) as exc:
+                    raise InvalidRequest(f"the undo records cannot be read beside the report: {exc}") from None
+                return self._redirect(f"/console/jobs/{quote(job.job_id)}?"
+                                      + urlencode({"ok": f"created job {job.job_id}: {job.description}"}))
             else:
                 job = self.service.update_job_status(job_id, form.get("requestedJobStatus"),
                                                      "requested in the console", account)

@@ -91,7 +91,7 @@ function refresh(){
       if(j.samples&&chart)drawChart(chart,j.samples);
       if(shown&&shown.dataset.shownStatus!==j.status){  // the page's message is about an older status
         for(const f of document.querySelectorAll('.flash.ok.about-status'))f.remove();}
-      const rerun=document.getElementById('rerun-form');if(rerun)rerun.hidden=!(j.terminal&&j.failed_tasks>0);
+      const rerun=document.getElementById('rerun-form');if(rerun)rerun.hidden=!(j.terminal&&j.failed_tasks>0);const undo=document.getElementById('undo-form');if(undo)undo.hidden=!j.terminal;
       const cancel=document.getElementById('cancel-form');if(cancel&&j.terminal)cancel.hidden=true;
     }
    }).catch(()=>{});

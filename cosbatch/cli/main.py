@@ -22,7 +22,14 @@ from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.controller.cosbatch_tags import NOTIFY_URL, SKIP_IDENTICAL, TRIAL_TASKS, VERIFY
+from cosbatch.controller.cosbatch_tags import (
+    NOTIFY_URL,
+    SKIP_IDENTICAL,
+    TRIAL_TASKS,
+    UNDO_OF,
+    UNDOABLE,
+    VERIFY,
+)
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.controller.service import check_priority
 from cosbatch.errors import CosbatchError, InvalidRequest, MalformedRequest
@@ -60,12 +67,12 @@ def _with_notify_url(tags: Any, url: str) -> list[Any]:
     return tags if given else [*tags, {"Key": NOTIFY_URL, "Value": url}]
 
 
-def _check_from_report_args(args: argparse.Namespace) -> None:
-    """--from-report takes the earlier job's manifest, operation, report and role: refuse them given."""
+def _check_from_report_args(args: argparse.Namespace, given: str = "--from-report") -> None:
+    """--from-report and --undo take the earlier job's manifest, operation, report and role: refuse them given."""
     for name in ("manifest", "manifest_generator", "operation", "report", "role_arn", "cli_input_json"):
         if getattr(args, name) is not None:
             flag = "--" + name.replace("_", "-")
-            raise InvalidRequest(f"{flag} cannot be given with --from-report: the new job takes the earlier job's")
+            raise InvalidRequest(f"{flag} cannot be given with {given}: the new job takes the earlier job's")
 
 
 def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -128,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cli-input-json", default=None, help="the whole CreateJob request as JSON or file://path")
     p.add_argument("--from-report", metavar="JOB_ID", default=None,
                    help="a new job over the failed tasks of this finished job, same operation and report")
+    p.add_argument("--undo", metavar="JOB_ID", default=None,
+                   help="a new job that restores what this finished --undoable job overwrote (same role, storage "
+                        "and report; an object changed since fails with ChangedSinceJob; the job tag "
+                        "cosbatch:undo-of=JOB_ID)")
+    p.add_argument("--undoable", action="store_true",
+                   help="record what each task overwrites next to the report, so that --undo JOB_ID can restore "
+                        "it (tagging jobs; the job tag cosbatch:undoable=true)")
     p.add_argument("--dry-run", action="store_true",
                    help="check every object exists (HEAD) and report what would happen; change nothing")
     p.add_argument("--wait", action="store_true", help="run the job here and wait for it to finish")
@@ -291,11 +305,13 @@ def _with_option_flags(tags: Any, args: argparse.Namespace) -> list[Any]:
         tags = _with_option_tag(tags, TRIAL_TASKS, str(args.trial_tasks), "--trial-tasks")
     if args.skip_identical:
         tags = _with_option_tag(tags, SKIP_IDENTICAL, "true", "--skip-identical")
+    if args.undoable:
+        tags = _with_option_tag(tags, UNDOABLE, "true", "--undoable")
     return list(tags or [])
 
 
 def _option_flags_given(args: argparse.Namespace) -> bool:
-    return bool(args.verify or args.skip_identical or args.trial_tasks is not None)
+    return bool(args.verify or args.skip_identical or args.undoable or args.trial_tasks is not None)
 
 
 def _create_request(args: argparse.Namespace) -> dict:
@@ -332,6 +348,26 @@ def _create_request(args: argparse.Namespace) -> dict:
     return body
 
 
+def _create_undo(service: JobService, args: argparse.Namespace, account: str | None) -> Any:
+    """create-job --undo JOB_ID: the undo job of an undoable job (JobService.create_undo_job)."""
+    if args.from_report:
+        raise InvalidRequest("--undo and --from-report cannot be given together")
+    if args.undoable or args.dry_run:
+        raise InvalidRequest(f"{'--undoable' if args.undoable else '--dry-run'} cannot be given with --undo")
+    _check_from_report_args(args, "--undo")
+    overrides: dict[str, Any] = {
+        "Priority": check_priority(args.priority) if args.priority is not None else None,
+        "Description": args.description, "ClientRequestToken": args.client_request_token,
+        "ConfirmationRequired": args.confirmation_required}
+    if args.tags is not None or args.notify_url is not None or _option_flags_given(args):
+        from cosbatch.reports.undo_manifest import undo_tags
+
+        tags = _tags_arg(args.tags) if args.tags is not None else undo_tags(service.describe_job(args.undo, account))
+        tags = _with_notify_url(tags, args.notify_url) if args.notify_url else tags
+        overrides["Tags"] = _with_option_tag(_with_option_flags(tags, args), UNDO_OF, args.undo, "--undo")
+    return service.create_undo_job(args.undo, None, account, args.max_ops_per_second, **overrides)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     store_url = args.store or default_store_url()
     if args.command == "serve":
@@ -354,7 +390,9 @@ def dispatch(args: argparse.Namespace) -> int:
     account = getattr(args, "account_id", None)
 
     if args.command == "create-job":
-        if args.from_report:
+        if args.undo:
+            job = _create_undo(service, args, account)
+        elif args.from_report:
             from cosbatch.storage import StorageClients
 
             _check_from_report_args(args)

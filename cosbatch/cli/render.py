@@ -40,6 +40,13 @@ def _size(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def _money(amount: float) -> str:
+    """An amount as people read prices: cents above one cent, else the digits that are there."""
+    if amount >= 0.01 or amount == 0:
+        return f"{amount:.2f}"
+    return f"{amount:.6f}".rstrip("0")
+
+
 def estimate_text(estimate: dict) -> str:
     """A Suspended job's estimate in one line: tasks, bytes (with the 95% interval of a sample),
     requests by kind, duration and what it rests on."""
@@ -54,10 +61,21 @@ def estimate_text(estimate: dict) -> str:
         parts.append("bytes unknown (no sampled object could be read)")
     if estimate.get("Requests"):
         parts.append("requests " + ", ".join(f"{k} {v}" for k, v in estimate["Requests"].items()))
+    cost = estimate.get("Cost")
+    if cost:
+        transfer = f" + {_money(cost['Transfer'])} transfer" if cost.get("Transfer") else ""
+        parts.append(f"cost {_money(cost['Total'])} {cost['Currency']} ({_money(cost['Requests'])} requests{transfer})")
     seconds = estimate.get("Seconds")
     parts.append(f"about {seconds:g} s ({estimate.get('SecondsBasis')})" if seconds is not None
                  else f"duration {estimate.get('SecondsBasis')}")
     return "; ".join(parts)
+
+
+def _operation_line(job: Job, params: str) -> str:
+    undo_of = next((t.value for t in job.tags if t.key == "cosbatch:undo-of"), None)
+    if undo_of is not None:
+        return f"undo of job {undo_of}: restores what its {job.operation.name} ({params}) overwrote"
+    return f"{job.operation.name} ({params})"
 
 
 def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[str, int] | None = None) -> str:
@@ -73,7 +91,7 @@ def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[
         ("Status", _status(job)),
         ("Priority", str(job.priority)),
         ("Description", job.description or "-"),
-        ("Operation", f"{job.operation.name} ({params})"),
+        ("Operation", _operation_line(job, params)),
         ("Progress", _progress(job)),
     ]
     if by_code:

@@ -11,7 +11,7 @@ from cosbatch.client.job import WORK, Job, JobList, tag_list, with_options
 from cosbatch.client.progress import watch
 from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, report_body
 from cosbatch.controller import JobService
-from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, TRIAL_TASKS
+from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, TRIAL_TASKS, UNDOABLE
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
@@ -97,6 +97,7 @@ class Client:
         tags: dict[str, str] | Sequence[dict[str, str]] | None = None,
         trial_tasks: int | None = None,
         skip_identical: bool = False,
+        undoable: bool = False,
         **fields: Any,
     ) -> Job:
         """Create a job (status New); it runs on `Job.wait()`, `run()` or `start()`.
@@ -110,6 +111,8 @@ class Client:
         trial_tasks: run this many tasks first, then wait in Suspended (`job.confirm()` runs the rest);
         the tag cosbatch:trial-tasks.
         skip_identical: copy jobs: skip objects already identical at the target (cosbatch:skip-identical).
+        undoable: record what each task overwrites, so that `client.undo(job_id)` can restore it
+        (cosbatch:undoable; tagging jobs).
         Other CreateJob fields go as keywords by their API names (RoleArn=..., AccountId=...).
         """
         if operation is None:
@@ -129,7 +132,8 @@ class Client:
         if dry_run:
             body["DryRun"] = True
         options = {TRIAL_TASKS: None if trial_tasks is None else str(trial_tasks),
-                   SKIP_IDENTICAL: "true" if skip_identical else None}
+                   SKIP_IDENTICAL: "true" if skip_identical else None,
+                   UNDOABLE: "true" if undoable else None}
         if tags is not None or any(options.values()):
             body["Tags"] = with_options(tag_list(tags or []), options)
         body.update(fields)
@@ -140,6 +144,14 @@ class Client:
         AccountId, ClientRequestToken, RoleArn and Priority default as in the CLI."""
         model = self.service.create_job(parse_create_job(fill_defaults(request, self.account_id)))
         return Job(self, model)
+
+    def undo(self, job_id: str, **overrides: Any) -> Job:
+        """A new job (status New) that restores what the finished undoable job `job_id` overwrote,
+        with its role, storage and report; an object changed since fails with ChangedSinceJob.
+        Overrides by CreateJob name: Priority=..., Description=..., ConfirmationRequired=..."""
+        earlier = self.service.describe_job(job_id, self.account_id)
+        return Job(self, self.service.create_undo_job(job_id, self.clients.get(earlier.storage), self.account_id,
+                                                      **overrides))
 
     def job(self, job_id: str) -> Job:
         return Job(self, self.service.describe_job(job_id, self.account_id))

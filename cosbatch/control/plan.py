@@ -50,3 +50,5 @@ class JobPlan:
     target_storage: Storage | None = None  # a copy's target, when it is another storage
     verify: bool = False  # compare each copy with its source (the cosbatch:verify tag)
     skip_identical: bool = False  # leave targets already identical alone (the cosbatch:skip-identical tag)
+    undoable: bool = False  # record what each task overwrites next to the report (the cosbatch:undoable tag)
+    undo_of: str | None = None  # this job restores that job's records (the cosbatch:undo-of tag)

@@ -12,6 +12,8 @@ so a mistyped option never goes unnoticed. Values are checked wherever tags are 
 | `cosbatch:verify` | `true` or `false` | copy jobs only: compare each copy with its source (size and ETag, the storage's checksum, else a content hash); a mismatch fails the task with ChecksumMismatch (as `create-job --verify`); read when the job starts or resumes |
 | `cosbatch:trial-tasks` | a whole number N ≥ 1, below the job's task count | any job: after Preparing, run N tasks spread evenly over the manifest's segments, then stop in Suspended with the trial's outcome; confirming runs only the remaining tasks (as `create-job --trial-tasks N`); fixed once the job is prepared |
 | `cosbatch:skip-identical` | `true` or `false` | copy jobs only: skip a task whose target already holds an identical object (size, then MD5 ETags, else the same full-object checksum); a skip succeeds with `Skipped: identical at target (by ...)` (as `create-job --skip-identical`); read when the job starts or resumes |
+| `cosbatch:undoable` | `true` or `false` | record the state each task overwrites next to the report (`job-ID/undo/`), so that an undo job can restore it (as `create-job --undoable`); tagging jobs; refused where the operation cannot be undone |
+| `cosbatch:undo-of` | a job ID | CreateJob only: the new job restores what that finished undoable job recorded (as `create-job --undo JOB_ID`); its Operation, Report and RoleArn must be that job's, with no Manifest |
 | `cosbatch:notify-url` | an http(s) URL the server's allowlist allows | a signed JSON POST on each of Complete, Failed, Cancelled and Suspended (cosbatch.controller.notify_policy) |
 
 To add an option: write its parser (value → checked value, InvalidRequest if bad), register
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from cosbatch.controller.notify_policy import check_url
 from cosbatch.errors import InvalidRequest
 from cosbatch.models import Tag
+from cosbatch.models.job import UNDO_OF_TAG
 from cosbatch.store.base import NOTIFY_URL_TAG, SKIP_IDENTICAL_TAG, TRIAL_TASKS_TAG
 
 if TYPE_CHECKING:
@@ -39,6 +42,8 @@ VERIFY = "cosbatch:verify"
 TRIAL_TASKS = TRIAL_TASKS_TAG
 SKIP_IDENTICAL = SKIP_IDENTICAL_TAG
 NOTIFY_URL = NOTIFY_URL_TAG
+UNDOABLE = "cosbatch:undoable"
+UNDO_OF = UNDO_OF_TAG
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,20 @@ def _count(value: str) -> int:
     return int(value)
 
 
+def _job_id(value: str) -> str:
+    if not (value.isascii() and 1 <= len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)):
+        raise InvalidRequest(f"must be a job ID, not {value[:40]!r}")
+    return value
+
+
 OPTIONS: dict[str, TagOption] = {o.key: o for o in (
     TagOption(MAX_OPS_PER_SECOND, _rate, "the job's rate limit, object operations per second"),
     TagOption(FAILURE_THRESHOLD, _percent, "the job's failure threshold, a percentage of the tasks run"),
     TagOption(VERIFY, _bool, "copy jobs: compare each copy with its source, ChecksumMismatch if it differs"),
     TagOption(TRIAL_TASKS, _count, "run this many tasks first, then wait in Suspended for confirmation"),
     TagOption(SKIP_IDENTICAL, _bool, "copy jobs: skip objects already identical at the target"),
+    TagOption(UNDOABLE, _bool, "record what each task overwrites, so that the job can be undone"),
+    TagOption(UNDO_OF, _job_id, "restore what this finished undoable job overwrote"),
     TagOption(NOTIFY_URL, check_url, "the URL notified (signed JSON POST) when the job ends or is suspended"),
 )}
 

@@ -3,13 +3,17 @@
 Made when a job starts waiting in Suspended (ConfirmationRequired, or after a trial run), from
 what is known then, never from a made-up constant:
 - Tasks: those still to run;
-- bytes a copy (or checksum) reads and writes: from HEADs of a sample of the tasks still to run,
-  spread over their segments, with the sample size and a 95% interval (BytesExact false);
+- bytes a copy (or checksum) reads and writes: exact where the manifest says them (an inventory
+  with a Size column; a generated manifest, whose listing's total is kept with it, while none of
+  its tasks has run), else from HEADs of a sample of the tasks still to run, spread over their
+  segments, with the sample size and a 95% interval (BytesExact false);
 - requests by kind, from the operation, its options and the sample (objects above the storage's
   multipart copy threshold are copied in parts);
 - Seconds: the tasks left at the trial's measured rate, else at the rate of the last completed
   job of the same operation on the same storage, else unknown (null), SecondsBasis saying which.
-Cost is left out: storage configs declare no prices yet.
+- Cost: those requests (and, for a copy to another storage, the bytes it reads out of the
+  source) at the prices the storage config declares; left out where a storage declares none
+  (cosbatch.controller.cost).
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, VERIFY, option_value
+from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, UNDOABLE, VERIFY, option_value
+from cosbatch.controller.cost import estimate_cost
 from cosbatch.lifecycle import JobStatus
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
 from cosbatch.manifests.csv_manifest import read_csv_segment
-from cosbatch.manifests.inventory import InventoryFile, read_inventory_tasks
+from cosbatch.manifests.generator import TOTAL_BYTES_META
+from cosbatch.manifests.inventory import InventoryFile, inventory_sizes, read_inventory_tasks
 from cosbatch.manifests.source import open_segment_source
 from cosbatch.models import Job, ManifestField
 from cosbatch.storage import Storage
@@ -42,7 +48,12 @@ _REQUEST = {"S3PutObjectTagging": "PutObjectTagging", "S3DeleteObjectTagging": "
             "S3PutObjectAcl": "PutObjectAcl", "S3InitiateRestoreObject": "RestoreObject",
             "S3PutObjectRetention": "PutObjectRetention", "S3PutObjectLegalHold": "PutObjectLegalHold",
             "S3ComputeObjectChecksum": "GetObject", "Invoke": "Invoke"}
-MULTIPART_DEFAULT = 5 * 1024**3  # S3 and COS refuse a single CopyObject above 5 GiB
+MULTIPART_DEFAULT = 5 * 1024**3
+#: What --undoable reads per task (cosbatch.operations.undo_kinds, undo_access): request, how many.
+_UNDO_READS = {"S3PutObjectTagging": ("GetObjectTagging", 1), "S3DeleteObjectTagging": ("GetObjectTagging", 1),
+               "S3PutObjectAcl": ("GetObjectAcl", 2), "S3PutObjectRetention": ("GetObjectRetention", 2),
+               "S3PutObjectLegalHold": ("GetObjectLegalHold", 2), "S3DeleteObject": ("ListObjectVersions", 1),
+               "S3PutObjectCopy": ("ListObjectVersions", 2)}  # S3 and COS refuse a single CopyObject above 5 GiB
 
 
 def _segment_tasks(seg: Segment, client: Any) -> list[Task]:
@@ -74,6 +85,32 @@ def _sample_tasks(segments: list[Segment], client: Any, want: int) -> list[Task]
             out += [tasks[j] for j in mine if j < len(tasks)]
         base += seg.task_count
     return out
+
+
+def _exact_bytes(segments: list[Segment], client: Any, job: Job) -> tuple[int, list[int] | None] | None:
+    """(total bytes of the tasks left, every size or None) when the manifest says them: an inventory
+    with a Size column (every size), or a generated manifest of which no task has run yet (the
+    listing's total, kept with the manifest); else None, and a sample decides."""
+    sources = [SegmentSource.from_json(s.source) for s in segments]
+    if sources and all(src.format.startswith("inventory-") for src in sources):
+        files: dict[str, list[int] | None] = {}
+        sizes: list[int] = []
+        for seg, src in zip(segments, sources, strict=True):
+            ref = src.ref
+            if src.url not in files:
+                files[src.url] = inventory_sizes(client, InventoryFile(ref.bucket, ref.key, src.format,
+                                                                       tuple(src.fields or ())))
+            got = files[src.url]
+            if got is None:
+                return None
+            sizes += got[seg.start:seg.end]
+        return sum(sizes), sizes
+    if sources and job.manifest_generator is not None and job.progress_summary.tasks_run == 0:
+        ref = sources[0].ref
+        total = client.head_object(Bucket=ref.bucket, Key=ref.key).get("Metadata", {}).get(TOTAL_BYTES_META)
+        if total is not None and total.isdigit():
+            return int(total), None
+    return None
 
 
 def _sizes(client: Any, tasks: list[Task]) -> list[int]:
@@ -147,11 +184,17 @@ def make_estimate(job: Job, store: JobStore, client: Any, storage: Storage, targ
     requests: dict[str, int] = {}
     sizes: list[int] = []
     if name in _READS and not job.dry_run:
-        sample = _sample_tasks(segments, client, SAMPLE)
-        sizes = _sizes(client, sample)
-        out["SampleSize"] = len(sizes)
-        out["BytesExact"] = False
-        if sizes:
+        exact = _exact_bytes(segments, client, job) if segments else None
+        if exact is not None and exact[1] is not None:  # every size: nothing sampled
+            sizes = exact[1]
+        else:
+            sizes = _sizes(client, _sample_tasks(segments, client, SAMPLE))  # also for the share of multipart copies
+            out["SampleSize"] = len(sizes)
+        out["BytesExact"] = exact is not None
+        if exact is not None:
+            out["BytesRead"] = exact[0]
+            out["BytesWritten"] = exact[0] if _READS[name] else 0
+        elif sizes:
             total, interval = _bytes(tasks, sizes)
             out["BytesRead"] = total
             out["BytesWritten"] = total if _READS[name] else 0
@@ -180,10 +223,19 @@ def make_estimate(job: Job, store: JobStore, client: Any, storage: Storage, targ
         if heads:
             requests["HeadObject"] = heads
     elif name == "S3DeleteObject":
-        requests["DeleteObjects"] = math.ceil(tasks / 1000)
+        if option_value(job.tags, UNDOABLE):  # one DeleteObject each: its delete marker is recorded
+            requests["DeleteObject"] = tasks
+        else:
+            requests["DeleteObjects"] = math.ceil(tasks / 1000)
     else:
         requests[_REQUEST.get(name, name)] = tasks
+    if option_value(job.tags, UNDOABLE) and name in _UNDO_READS:  # the state read before (and after) each task
+        kind, per_task = _UNDO_READS[name]
+        requests[f"{kind} (undo records)"] = per_task * tasks
     out["Requests"] = requests
+    cost = estimate_cost(requests, storage, target, out.get("BytesRead"))
+    if cost is not None:
+        out["Cost"] = cost
     seconds, basis = _seconds(job, store, tasks, trial_end, first_results)
     out["Seconds"] = seconds
     out["SecondsBasis"] = basis

@@ -21,6 +21,8 @@ from cosbatch.control.http_channel import channel_url
 from cosbatch.control.plan import JobPlan, ReportTarget, SegmentRef
 from cosbatch.controller.cosbatch_tags import (
     SKIP_IDENTICAL,
+    UNDO_OF,
+    UNDOABLE,
     VERIFY,
     failure_threshold,
     option_value,
@@ -32,6 +34,7 @@ from cosbatch.controller.runner_gate import RunnerGate
 from cosbatch.controller.storage_errors import StorageUnreachable
 from cosbatch.controller.storage_waits import WAITING
 from cosbatch.controller.trial import SUSPENDED_CAUSE, trial_reason, trial_tasks
+from cosbatch.controller.undo_checks import unversioned_delete_warning
 from cosbatch.errors import (
     ConfigError,
     CosbatchError,
@@ -123,6 +126,10 @@ class LifecycleSteps:
                 continue
             waited = waits.done(job)
             reason = None if waited is None else f"storage reachable again after {waited:.0f} s"
+            warning = None if option_value(job.tags, UNDOABLE) else unversioned_delete_warning(job, self.client_for(job))
+            if warning is not None:
+                reason = warning if reason is None else f"{reason}; {warning}"
+                logs.event("job_warning", level=logging.WARNING, job_id=job.job_id, warning=warning)
             self.store.replace_segments(job.job_id, segments)
             trial = trial_tasks(job)
             if trial is not None:  # a trial is itself the request to confirm: it runs at once
@@ -244,6 +251,8 @@ class LifecycleSteps:
             concurrency=self.settings.concurrency,
             verify=bool(option_value(job.tags, VERIFY)),
             skip_identical=bool(option_value(job.tags, SKIP_IDENTICAL)),
+            undoable=bool(option_value(job.tags, UNDOABLE)),
+            undo_of=option_value(job.tags, UNDO_OF),
         )
 
     def _launch(self, job: Job) -> None:

@@ -18,6 +18,8 @@ from cosbatch.controller.cosbatch_tags import (
     MAX_OPS_PER_SECOND,
     SKIP_IDENTICAL,
     TRIAL_TASKS,
+    UNDO_OF,
+    UNDOABLE,
     VERIFY,
     check_rate,
     option_value,
@@ -98,9 +100,23 @@ class JobService:
     def create_job(self, request: CreateJobRequest, max_ops_per_second: object = None) -> Job:
         """Create a New job, bound to its storage by name; the same ClientRequestToken with the same
         request returns the first job. `max_ops_per_second`: the job's own rate limit (or its
-        cosbatch:max-ops-per-second tag's)."""
+        cosbatch:max-ops-per-second tag's). With the tag cosbatch:undo-of=JOB_ID, the job undoes
+        that job (see `create_undo_job`)."""
+        tags = check_tags(request.tags or [])
+        undo_of = option_value(tags, UNDO_OF)
+        if undo_of is not None and request.manifest is None and request.manifest_generator is None:
+            return self._undo_from_request(request, undo_of, max_ops_per_second)
+        return self._insert(request, max_ops_per_second)
+
+    def _insert(self, request: CreateJobRequest, max_ops_per_second: object = None) -> Job:
         storage, target_storage = self.bind(request)
         tags = _check_verify(check_tags(request.tags or []), request.operation, request.dry_run)
+        _check_undo(tags, request)
+        if option_value(tags, UNDOABLE) and request.operation.name in ("S3DeleteObject", "S3PutObjectCopy"):
+            if target_storage is not None or option_value(tags, SKIP_IDENTICAL):
+                raise InvalidRequest(f"job tag {UNDOABLE}=true: a copy to another storage, or with "
+                                     f"{SKIP_IDENTICAL}, cannot be undone yet")
+            self._check_versioned(request, storage)
         check_allowed(tags, self.notify_allow)
         rate = check_rate(max_ops_per_second)
         tagged_rate = option_value(tags, MAX_OPS_PER_SECOND)
@@ -133,6 +149,16 @@ class JobService:
         created, _ = self.store.insert_job(job, _request_hash(request))
         return created
 
+    def _check_versioned(self, request: CreateJobRequest, storage: str) -> None:
+        from cosbatch.controller.undo_checks import check_undoable_buckets
+        from cosbatch.storage import make_client
+
+        client = make_client(self.storages.get(storage))
+        try:
+            check_undoable_buckets(request, client)
+        finally:
+            client.close()
+
     def create_job_from_report(self, job_id: str, client: Any, account_id: str | None = None,
                                max_ops_per_second: object = None, **overrides: Any) -> Job:
         """A new job over the failed tasks of a finished job, with the same operation and report.
@@ -147,6 +173,45 @@ class JobService:
         bucket, key, etag, _ = failed_tasks_manifest(client, earlier)
         return self.create_job(parse_create_job(rerun_request(earlier, bucket, key, etag, **overrides)),
                                max_ops_per_second)
+
+    def create_undo_job(self, job_id: str, client: Any = None, account_id: str | None = None,
+                        max_ops_per_second: object = None, **overrides: Any) -> Job:
+        """A new job that restores what the finished undoable job `job_id` overwrote (its role,
+        storage, operation and report; Priority, Description, ... may be overridden). `client`: an
+        S3 client that reads that job's report (default: one for its storage)."""
+        from cosbatch.reports.undo_manifest import undo_manifest, undo_request
+        from cosbatch.wire.dialects import parse_create_job
+
+        earlier = self.store.get_job(check_job_id(job_id), account_id)
+        own = None
+        if client is None:
+            from cosbatch.storage import make_client
+
+            client = own = make_client(self.storages.get(earlier.storage))
+        try:
+            bucket, key, etag, _ = undo_manifest(client, earlier)
+        finally:
+            if own is not None:
+                own.close()
+        return self._insert(parse_create_job(undo_request(earlier, bucket, key, etag, **overrides)),
+                            max_ops_per_second)
+
+    def _undo_from_request(self, request: CreateJobRequest, job_id: str, max_ops_per_second: object) -> Job:
+        """CreateJob with cosbatch:undo-of (the API's undo): the request names the earlier job's
+        Operation, Report and RoleArn (S3 Control requires them); anything else is refused."""
+        earlier = self.store.get_job(check_job_id(job_id), request.account_id)
+        for name, given, theirs in (("Operation", request.operation, earlier.operation),
+                                    ("Report", request.report, earlier.report),
+                                    ("RoleArn", request.role_arn, earlier.role_arn)):
+            if given != theirs:
+                raise InvalidRequest(f"{name} of an undo job (job tag {UNDO_OF}={job_id}) must be job {job_id}'s: "
+                                     "the undo restores what that job did, on its storage, next to its report")
+        if request.dry_run:
+            raise InvalidRequest(f"job tag {UNDO_OF} does not apply to a dry run")
+        overrides = {"Priority": request.priority, "ConfirmationRequired": request.confirmation_required,
+                     "Description": request.description, "ClientRequestToken": request.client_request_token,
+                     "Tags": [t.wire() for t in request.tags or []]}
+        return self.create_undo_job(job_id, None, request.account_id, max_ops_per_second, **overrides)
 
     def describe_job(self, job_id: str, account_id: str | None = None) -> Job:
         return self.store.get_job(check_job_id(job_id), account_id)
@@ -202,12 +267,14 @@ class JobService:
         current = self.store.get_job(job_id, account_id)
         _check_verify(checked, current.operation, current.dry_run)
         _check_trial_unchanged(current, before, checked)
+        _check_undo_unchanged(before, checked)
         job = self.store.put_job_tags(job_id, checked, account_id)
         return self._follow_tags(job, before, account_id)
 
     def delete_job_tagging(self, job_id: str, account_id: str | None = None) -> Job:
         before = self.store.get_job_tags(check_job_id(job_id), account_id)
         _check_trial_unchanged(self.store.get_job(job_id, account_id), before, [])
+        _check_undo_unchanged(before, [])
         return self._follow_tags(self.store.delete_job_tags(job_id, account_id), before, account_id)
 
     def _follow_tags(self, job: Job, before: list[Tag], account_id: str | None) -> Job:
@@ -271,6 +338,39 @@ def _check_trial_unchanged(job: Job, before: list[Tag], after: list[Tag]) -> Non
     if job.status is not JobStatus.NEW and option_value(before, TRIAL_TASKS) != option_value(after, TRIAL_TASKS):
         raise InvalidRequest(f"job tag {TRIAL_TASKS} cannot change once the job is prepared (it is "
                              f"{job.status.value}); it is read in Preparing")
+
+
+def _check_undo_unchanged(before: list[Tag], after: list[Tag]) -> None:
+    """Whether a job records undo, and what it undoes, is fixed when it is created: a job that
+    recorded only some of its tasks could not be undone."""
+    for key in (UNDOABLE, UNDO_OF):
+        if option_value(before, key) != option_value(after, key):
+            raise InvalidRequest(f"job tag {key} cannot change once the job is created")
+
+
+def _check_undo(tags: list[Tag], request: CreateJobRequest) -> None:
+    """Refuse --undoable where the job could not be undone, and cosbatch:undo-of where it is
+    not an undo job made by `create_undo_job`."""
+    from cosbatch.operations.undo import NOT_UNDOABLE_WHY, UNDOABLE_OPERATIONS
+
+    name = request.operation.name
+    if option_value(tags, UNDOABLE):
+        if name not in UNDOABLE_OPERATIONS:
+            why = NOT_UNDOABLE_WHY.get(name, "cosbatch cannot record what it overwrites yet")
+            raise InvalidRequest(f"job tag {UNDOABLE}=true: {name} cannot be undone: {why}")
+        if request.dry_run:
+            raise InvalidRequest(f"job tag {UNDOABLE}=true does not apply to a dry run, which changes nothing")
+        if not request.report.enabled:
+            raise InvalidRequest(f"job tag {UNDOABLE}=true needs the job's report: the undo records are "
+                                 "written next to it (enable Report)")
+        if option_value(tags, UNDO_OF):
+            raise InvalidRequest(f"job tags {UNDOABLE} and {UNDO_OF} cannot be given together")
+    undo_of = option_value(tags, UNDO_OF)
+    if undo_of is not None:
+        arn = request.manifest.location.object_arn if request.manifest is not None else ""
+        if not arn.endswith(f"/job-{undo_of}/undo-manifest.csv"):
+            raise InvalidRequest(f"job tag {UNDO_OF}: an undo job takes its manifest from job {undo_of}'s undo "
+                                 "records: give no Manifest or ManifestGenerator")
 
 
 def _check_verify(tags: list[Tag], operation: JobOperation, dry_run: bool = False) -> list[Tag]:

@@ -102,20 +102,27 @@ def list_objects(client: Any, bucket: str, prefixes: Iterable[str]) -> Iterator[
             raise ManifestError(f"cannot list bucket {bucket!r}: {exc}", code="ManifestGeneratorError") from None
 
 
+#: Object metadata of a generated manifest: the total size of the objects it lists.
+TOTAL_BYTES_META = "cosbatch-total-bytes"
+
+
 def generate_manifest(
     client: Any, bucket: str, object_filter: ObjectFilter, out_bucket: str, out_key: str, lister: Any = None
 ) -> tuple[int, str]:
     """Write the matching objects as a CSV manifest at s3://out_bucket/out_key; (count, ETag).
     `lister`: the client that lists the bucket (the lean one parses pages ten times faster)."""
-    count = 0
+    count = size = 0
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
         for obj in list_objects(lister or client, bucket, object_filter.key.prefixes):
             if object_filter.matches(obj):
                 spool.write(f"{bucket},{quote_plus(obj['Key'], safe='/')}\n".encode())
                 count += 1
+                size += int(obj.get("Size") or 0)
         spool.seek(0)
         try:
-            client.upload_fileobj(spool, out_bucket, out_key, ExtraArgs={"ContentType": "text/csv"})
+            # The listing gave every object's size: their sum goes with the manifest, for estimates.
+            client.upload_fileobj(spool, out_bucket, out_key, ExtraArgs={
+                "ContentType": "text/csv", "Metadata": {TOTAL_BYTES_META: str(size)}})
             etag = client.head_object(Bucket=out_bucket, Key=out_key)["ETag"].strip('"')
         except (ClientError, BotoCoreError) as exc:
             raise ManifestError(f"cannot save the generated manifest to s3://{out_bucket}/{out_key}: {exc}",

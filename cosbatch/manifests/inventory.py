@@ -153,3 +153,22 @@ def load_inventory(client: Any, manifest_bucket: str, manifest_key: str) -> list
 
 
 __all__ = ["InventoryFile", "count_rows", "load_inventory", "parse_inventory_manifest", "read_inventory_tasks"]
+
+
+def inventory_sizes(client: Any, f: InventoryFile, start: int = 0, end: int | None = None) -> list[int] | None:
+    """The Size column of rows [start, end) of one data file, or None if its schema has no Size
+    (estimates: an inventory gives every object's size, so bytes are exact)."""
+    lowered = [c.lower() for c in f.columns]
+    data = _get(client, f.bucket, f.key, "inventory data file")
+    if f.format == "inventory-csv-gz":
+        if "size" not in lowered:
+            return None
+        at = lowered.index("size")
+        text = gzip.decompress(data) if f.key.endswith(".gz") or data[:2] == b"\x1f\x8b" else data
+        rows = [cells for cells in csv.reader(io.StringIO(text.decode())) if cells]
+        return [int(cells[at] or 0) for cells in rows[start:end]]
+    table, names = _arrow_table(data, f.format)
+    if "size" not in names:
+        return None
+    sliced = table.slice(start, None if end is None else end - start)
+    return [int(v or 0) for v in sliced.column(names["size"]).to_pylist()]

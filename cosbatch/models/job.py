@@ -208,6 +208,10 @@ class Dialect(StrEnum):
     COS = "cos"
 
 
+#: The job tag that makes CreateJob an undo of an earlier job (registered in cosbatch_tags).
+UNDO_OF_TAG = "cosbatch:undo-of"
+
+
 class CreateJobRequest(WireModel):
     """What a user hands in: CreateJobRequest of either dialect, normalised."""
 
@@ -227,6 +231,9 @@ class CreateJobRequest(WireModel):
 
     @model_validator(mode="after")
     def _one_manifest(self) -> CreateJobRequest:
+        undo = any(t.key == UNDO_OF_TAG for t in self.tags or [])
+        if undo and self.manifest is None and self.manifest_generator is None:
+            return self  # an undo job's manifest is the earlier job's undo records
         if (self.manifest is None) == (self.manifest_generator is None):
             raise ValueError("give exactly one of Manifest or ManifestGenerator")
         gen = self.manifest_generator

@@ -53,6 +53,16 @@ class ReportLocation:
     def trial_job_key(self) -> str:
         return f"{self.job_dir}/trial/job.json"
 
+    @property
+    def undo_dir(self) -> str:
+        """Where an undoable job (cosbatch:undoable) records the state its tasks overwrite."""
+        return f"{self.job_dir}/undo"
+
+    @property
+    def undo_manifest_key(self) -> str:
+        """The manifest of the job's undo job: its undo records, concatenated."""
+        return f"{self.job_dir}/undo-manifest.csv"
+
 
 #: Everything str.splitlines() breaks a line at: a report row must stay one physical line.
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")

@@ -19,6 +19,7 @@ from cosbatch.errors import ConfigError, CosbatchError, InvalidRequest
 from cosbatch.storage.config import (
     IMPLICIT_PREFIX,
     CredentialsRef,
+    Prices,
     Storage,
     implicit_storage,
     normalise_endpoint,
@@ -34,7 +35,11 @@ _KEYS: dict[str, tuple[type, ...]] = {
     "access_key_id_env": (str,), "secret_access_key_env": (str,), "session_token_env": (str,),
     "aws_profile": (str,), "max_ops_per_second": (int, float), "accounts": (list,), "default": (bool,),
     "multipart_threshold": (int, str), "multipart_chunksize": (int, str), "multipart_copy_threshold": (int, str),
+    "prices": (dict,),
 }
+#: Keys of a `[storage.NAME.prices]` table.
+_PRICE_KEYS = {"currency": (str,), "class_a_per_1000": (int, float), "class_b_per_1000": (int, float),
+               "per_gib_read_across": (int, float), "per_1000": (dict,)}
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
 _UNITS = {None: 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2, "GB": 1000**3, "GiB": 1024**3}
 
@@ -206,6 +211,8 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
             if size is None or size < 5 * 1024**2 or size > 5 * 1024**3:
                 raise fail(f"{key} must be a size from 5 MiB to 5 GiB (bytes, or e.g. \"16MiB\")", key)
             sizes[key] = size
+    prices = _prices(table["prices"], lambda message: fail(f"prices: {message}", "prices")) \
+        if "prices" in table else None
     try:
         endpoint = normalise_endpoint(table.get("endpoint_url"))
     except ConfigError as exc:
@@ -217,9 +224,30 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
                                    table.get("session_token_env"), table.get("aws_profile")),
         max_ops_per_second=float(rate) if rate is not None else None,
         accounts=tuple(accounts) if accounts is not None else None,
+        prices=prices,
         **sizes,
     )
     return storage, bool(table.get("default", False))
+
+
+def _prices(table: dict, fail: Any) -> Prices:
+    """A `[storage.NAME.prices]` table: prices are numbers ≥ 0; per_1000 maps request names to prices."""
+    for key, value in table.items():
+        if key not in _PRICE_KEYS:
+            raise fail(f"unknown key {key!r}; allowed: {', '.join(sorted(_PRICE_KEYS))}")
+        if not isinstance(value, _PRICE_KEYS[key]) or isinstance(value, bool):
+            raise fail(f"{key} has the wrong type ({type(value).__name__})")
+        if isinstance(value, int | float) and value < 0:
+            raise fail(f"{key} must not be negative")
+    own = table.get("per_1000", {})
+    for name, price in own.items():
+        if not isinstance(price, int | float) or isinstance(price, bool) or price < 0:
+            raise fail(f"per_1000.{name} must be a price (a number, not negative)")
+    currency = table.get("currency", "USD")
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise fail(f"currency must be a 3-letter code such as USD, not {currency!r}")
+    return Prices(currency, float(table.get("class_a_per_1000", 0)), float(table.get("class_b_per_1000", 0)),
+                  float(table.get("per_gib_read_across", 0)), tuple(sorted((k, float(v)) for k, v in own.items())))
 
 
 def load_storage_config(path: str | Path, implicit: Storage) -> StorageCatalog:

@@ -76,6 +76,36 @@ class CredentialsRef:
         return creds.access_key
 
 
+#: Requests S3 bills as class A (PUT, COPY, POST, LIST); any other request is class B (GET, HEAD, ...),
+#: except deletes, which S3 does not bill (a price in `per_1000` overrides either).
+CLASS_A = frozenset({"CopyObject", "UploadPartCopy", "PutObject", "UploadPart", "CreateMultipartUpload",
+                     "CompleteMultipartUpload", "PutObjectTagging", "PutObjectAcl", "PutObjectRetention",
+                     "PutObjectLegalHold", "RestoreObject", "ListObjectsV2", "ListObjectVersions"})
+FREE = frozenset({"DeleteObject", "DeleteObjects", "DeleteObjectTagging"})
+
+
+@dataclass(frozen=True)
+class Prices:
+    """What a storage charges (`[storage.NAME.prices]`): per 1,000 requests by class, and per GiB
+    a copy to another storage reads out of it. Only estimates read it."""
+
+    currency: str = "USD"
+    class_a_per_1000: float = 0.0
+    class_b_per_1000: float = 0.0
+    per_gib_read_across: float = 0.0  # bytes read out of this storage by copies to another storage
+    per_1000: tuple[tuple[str, float], ...] = ()  # request name → price per 1,000, over its class
+
+    def per_request(self, request: str) -> float:
+        """The price of one request of this kind (its name as in the estimate: CopyObject, ...)."""
+        own = dict(self.per_1000)
+        name = request.split(" ", 1)[0]
+        if name in own:
+            return own[name] / 1000
+        if name in FREE:
+            return 0.0
+        return (self.class_a_per_1000 if name in CLASS_A else self.class_b_per_1000) / 1000
+
+
 @dataclass(frozen=True)
 class Storage:
     """One object storage: an endpoint, a region, an addressing style and a credentials reference."""
@@ -97,6 +127,8 @@ class Storage:
     #: at the cost of a HEAD per object. None: only objects the storage refuses to copy in one
     #: request (S3 and COS: over 5 GiB) are.
     multipart_copy_threshold: int | None = None
+    #: What it charges, if its config says (`[storage.NAME.prices]`): estimates show a Cost then.
+    prices: Prices | None = None
     # Connection tuning (not identity).
     max_pool_connections: int = 64
     connect_timeout_s: float = 5.0

@@ -25,6 +25,7 @@ from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
 from pipelines.transforms.rate_limit import bucket_for
 from pipelines.transforms.read_manifest import SegmentBatch
+from pipelines.transforms.undo import with_undo
 
 
 class SegmentOutcome(NamedTuple):
@@ -45,6 +46,7 @@ class _ApplyOperationFn(beam.DoFn):
                                        self.plan.target_storage, self.plan.verify, self.plan.skip_identical)
         if self.plan.dry_run:
             self.operation = DryRunOperation(self.operation)
+        self.operation = with_undo(self.plan, self.operation)
         self._client: Any = None  # made on first use: a stopped job's bundles need none (Dask sets up per partition)
         self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cosbatch-op")
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id, self.plan.control_poll_s)
@@ -81,6 +83,8 @@ class _ApplyOperationFn(beam.DoFn):
         # An operation may look at the segment as a whole first (skip-identical: listings).
         operation = self.operation.for_segment(self.client, tasks) if hasattr(self.operation, "for_segment") \
             else self.operation
+        if hasattr(operation, "begin_segment"):  # undo: record the state first, or read the records
+            operation.begin_segment(self.client, seg_no, tasks)
         results: list[TaskResult] = []
         total = len(tasks)
         if hasattr(operation, "split_settled"):  # tasks settled without a request (skip-identical's listings)
@@ -129,6 +133,8 @@ class _ApplyOperationFn(beam.DoFn):
             f.result()  # re-raise a worker's unexpected error: Beam retries the bundle
         if stopped is None and len(results) < total:
             stopped = self.control.stop_signal() or StopSignal.CANCEL
+        if hasattr(operation, "end_segment"):
+            operation.end_segment(seg_no, results)
         ok = sum(1 for r in results if r.succeeded)
         metrics.TASKS_SUCCEEDED.inc(ok)
         metrics.TASKS_FAILED.inc(len(results) - ok)

@@ -97,3 +97,63 @@ def test_after_a_trial_the_estimate_rests_on_the_trial(s3, make_bucket, store, s
     assert est["Tasks"] == 32 and est["Requests"] == {"PutObjectTagging": 32}
     assert "BytesRead" not in est and "SampleSize" not in est  # tagging reads no object's bytes
     assert est["SecondsBasis"].startswith("trial: 8 tasks in ") and est["Seconds"] > 0
+
+
+def test_cost_is_shown_where_the_storage_config_declares_prices(s3, s3_server, make_bucket, store, settings,
+                                                                tmp_path):
+    """A storage config with a [storage.NAME.prices] table: the estimate has a Cost at those prices;
+    the same job on a storage without prices has none."""
+    from cosbatch.storage.catalog import load_storage_config
+    from cosbatch.storage.config import implicit_storage
+
+    src, dst = make_bucket("src"), make_bucket("dst")
+    sized(s3, src, 40)
+    config = tmp_path / "storages.toml"
+    config.write_text(f'[storage.priced]\nendpoint_url = "{s3_server.endpoint_url}"\ndefault = true\n'
+                      '[storage.priced.prices]\nclass_a_per_1000 = 0.005\nclass_b_per_1000 = 0.0004\n'
+                      '[storage.free]\n'
+                      f'endpoint_url = "{s3_server.endpoint_url}"\nregion = "eu-west-1"\n')
+    catalog = load_storage_config(config, implicit_storage(s3_server.endpoint_url))
+    cfg = replace(settings, storages=catalog)
+    service = JobService(store, catalog)
+    priced = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, None, token="priced",
+                                                              ConfirmationRequired=True)))
+    free = service.create_job(parse_create_job(copy_request(
+        src, "m.csv", dst, None, token="free", ConfirmationRequired=True,
+        RoleArn="arn:aws:iam::123456789012:role/free")))
+    run(store, cfg)
+    est = service.describe_job(priced.job_id).shown_estimate()
+    assert est["Requests"] == {"CopyObject": 40}
+    assert est["Cost"] == {"Currency": "USD", "Requests": 0.0002, "Transfer": 0.0, "Total": 0.0002}
+    assert "Cost" not in service.describe_job(free.job_id).shown_estimate()
+
+
+def test_bytes_are_exact_when_the_manifest_gives_sizes(s3, make_bucket, store, settings):
+    """A generated manifest (its listing's sizes) and an inventory with a Size column: BytesRead is
+    the sum of the sizes, BytesExact true, nothing sampled."""
+    from tests.integration.test_manifest_sources import csv_gz, inventory_request, write_inventory
+
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    _, true_bytes = sized(s3, src, 120)
+    service = JobService(store, settings.storages)
+    body = copy_request(src, "unused", dst, rep, token="gen-exact", ConfirmationRequired=True)
+    del body["Manifest"]
+    body["ManifestGenerator"] = {"S3JobManifestGenerator": {
+        "SourceBucket": f"arn:aws:s3:::{src}", "EnableManifestOutput": True,
+        "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["s/"]}}}}
+    generated = service.create_job(parse_create_job(body))
+
+    inv = make_bucket("inv")
+    keys = [f"inv/{i}" for i in range(30)]
+    write_inventory(s3, inv, "CSV", [("inventory/data/a.csv.gz", csv_gz(inv, keys[:20])),
+                                     ("inventory/data/b.csv.gz", csv_gz(inv, keys[20:]))])
+    inventory = service.create_job(parse_create_job({**inventory_request(inv, dst, rep, "inv-exact"),
+                                                     "ConfirmationRequired": True}))
+    run(store, replace(settings, segment_size=25))
+
+    est = service.describe_job(generated.job_id).shown_estimate()
+    assert est["Tasks"] == 120 and est["BytesExact"] is True and est["BytesRead"] == true_bytes
+    assert "BytesInterval95" not in est
+    est = service.describe_job(inventory.job_id).shown_estimate()
+    assert est["Tasks"] == 30 and est["BytesExact"] is True and est["BytesRead"] == 30 * 12
+    assert "SampleSize" not in est and est["Requests"] == {"CopyObject": 30}

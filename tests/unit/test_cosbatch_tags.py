@@ -16,7 +16,8 @@ def tag(key: str, value: str) -> dict:
 
 def test_known_options_parse_and_unknown_ones_are_refused_by_name():
     assert set(OPTIONS) == {"cosbatch:max-ops-per-second", "cosbatch:failure-threshold", "cosbatch:verify",
-                            "cosbatch:notify-url", "cosbatch:trial-tasks", "cosbatch:skip-identical"}
+                            "cosbatch:notify-url", "cosbatch:trial-tasks", "cosbatch:skip-identical",
+                            "cosbatch:undoable", "cosbatch:undo-of"}
     parse_tags([tag("cosbatch:max-ops-per-second", "12.5"), tag("cosbatch:failure-threshold", "100"),
                 tag("cosbatch:verify", "True")])
     parse_tags([tag("cosbatchx", "y"), tag("Cosbatch:other", "z")])  # not the prefix: ordinary tags
@@ -33,6 +34,8 @@ def test_known_options_parse_and_unknown_ones_are_refused_by_name():
     ("cosbatch:failure-threshold", "half", "at most 100"),
     ("cosbatch:failure-threshold", "NaN", "at most 100"),
     ("cosbatch:verify", "yes", "must be true or false"),
+    ("cosbatch:undoable", "1", "must be true or false"),
+    ("cosbatch:undo-of", "../job", "must be a job ID"),
     ("cosbatch:trial-tasks", "0", "must be a whole number of tasks, at least 1"),
     ("cosbatch:trial-tasks", "1e3", "must be a whole number of tasks, at least 1"),
     ("cosbatch:notify-url", "127.0.0.1:8999/hooks", "must be an http:// or https:// URL"),
