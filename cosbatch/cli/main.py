@@ -85,7 +85,7 @@ def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
                              "(default: $COSBATCH_STORAGE_CONFIG; none: the --endpoint-url storage alone)")
     parser.add_argument("--notify-allow", action="append", default=d, metavar="URL-PREFIX",
                         help="allow job notification URLs under this http(s)://HOST[:PORT][/PATH] prefix "
-                             "(repeatable; also $COSBATCH_NOTIFY_ALLOW; default: none allowed; README: Notifications)")
+                             "(repeatable; also $COSBATCH_NOTIFY_ALLOW; default: none allowed; docs/notifications.md)")
     parser.add_argument("--output", choices=("text", "json"), default=argparse.SUPPRESS if suppress else "text")
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0)
 
@@ -94,7 +94,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runner", default="direct", choices=RUNNERS, help="Beam runner (default: direct)")
     p.add_argument("--runner-option", action="append", default=[], metavar="KEY=VALUE",
                    help="runner option, e.g. direct_running_mode=multi_processing or "
-                        "dask_client_address=tcp://host:8786 (repeatable; README: Scaling out)")
+                        "dask_client_address=tcp://host:8786 (repeatable; docs/scaling.md)")
     p.add_argument("--capacity", type=int, default=1, help="jobs Active at once (default 1)")
     p.add_argument("--concurrency", type=int, default=64, help="object operations in flight per worker (default 64)")
     p.add_argument("--segment-size", type=int, default=None,
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-ops-per-second", default=None, metavar="N",
                    help="at most N object operations per second for this job (its storage may set a lower ceiling)")
     p.add_argument("--tags", nargs="+", default=None, metavar="TAG",
-                   help='job tags: JSON [{"Key": "k", "Value": "v"}] or Key=k,Value=v ... (README: Job tags)')
+                   help='job tags: JSON [{"Key": "k", "Value": "v"}] or Key=k,Value=v ... (docs/tags.md)')
     p.add_argument("--verify", action="store_true",
                    help="copy jobs: compare each copy with its source (size and ETag, checksum, else a content "
                         "hash); a mismatch fails the task with ChecksumMismatch (the job tag cosbatch:verify=true)")

@@ -1,6 +1,6 @@
 """How a command that waits for a job ends: its exit code and its one-line summary.
 
-Exit codes (README: Exit codes): 0 every task succeeded; 1 an error; 2 a refused request or
+Exit codes (docs/exit-codes.md): 0 every task succeeded; 1 an error; 2 a refused request or
 usage error; 3 the job completed with failed tasks; 4 the job Failed or was Cancelled; 5 the
 job did not finish (it waits for confirmation, or --timeout was reached); 130 interrupted.
 """

@@ -53,7 +53,7 @@ class Client:
         notify_allow: Sequence[str] = (),
     ) -> None:
         """`notify_allow`: URL prefixes a job's notify URL may lie under (also $COSBATCH_NOTIFY_ALLOW;
-        notifications are signed with $COSBATCH_NOTIFY_SECRET; README: Notifications)."""
+        notifications are signed with $COSBATCH_NOTIFY_SECRET; docs/notifications.md)."""
         self.store = open_store(None if store is None else str(store))
         self.account_id = account_id
         storages = StorageCatalog.from_env(endpoint_url, region, str(storage_config) if storage_config else None)

@@ -17,7 +17,7 @@ so a mistyped option never goes unnoticed. Values are checked wherever tags are 
 | `cosbatch:notify-url` | an http(s) URL the server's allowlist allows | a signed JSON POST on each of Complete, Failed, Cancelled and Suspended (cosbatch.controller.notify_policy) |
 
 To add an option: write its parser (value → checked value, InvalidRequest if bad), register
-it in OPTIONS, read it with `option_value`, and add its row to the table above and the README.
+it in OPTIONS, read it with `option_value`, and add its row to the table above and to docs/tags.md.
 """
 
 from __future__ import annotations

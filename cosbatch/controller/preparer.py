@@ -127,7 +127,7 @@ def _generate(job: Job, client: Any, segment_size: int, storage: Storage) -> tup
 def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = None, *, storage: Storage,
                 target_storage: Storage | None = None) -> tuple[int, list[Segment]]:
     """(total tasks, segments) of the job's manifest; ManifestError if it cannot be used, with a
-    code that says why (README: Failure codes). StorageUnreachable is transient: try again later.
+    code that says why (docs/error-codes.md). StorageUnreachable is transient: try again later.
     `target_client` / `target_storage`: a copy's target storage, when it is another one.
     A trial job's segments are cut for its trial (cosbatch.controller.trial): InvalidRequest
     when the trial is not smaller than the job."""

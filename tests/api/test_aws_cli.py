@@ -2,7 +2,7 @@
 
 The CLI puts the account id in front of the endpoint's host name (123456789012.localhost),
 which nothing resolves. Pointing HTTP_PROXY at the server itself sends each request there,
-Host header and signature intact, with no resolver set-up (README: AWS CLI)."""
+Host header and signature intact, with no resolver set-up (docs/api-and-console.md)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import apache_beam
 from launch import flink_job_server
 
 ROOT = Path(__file__).resolve().parents[2]
-TESTED = "2.62.0"  # README "Running on Flink": the Beam whose Flink runner Maven Central serves here
+TESTED = "2.62.0"  # docs/flink.md: the Beam whose Flink runner Maven Central serves here
 
 
 def _pins() -> set[str]:

@@ -1,7 +1,7 @@
 """The Dataflow path checked offline: the job's pipeline builds and translates to the Dataflow job
 Beam's DataflowRunner would submit (`--dry_run`, nothing is sent), naming the worker image, or the
 package built from this checkout's setup.py when there is none. Dataflow itself cannot be reached
-from here: what is and is not tested is in README "Running on Dataflow"."""
+from here: what is and is not tested is in docs/scaling.md."""
 
 from __future__ import annotations
 
