@@ -104,3 +104,18 @@ def test_the_runners_benchmark_runs_small(tmp_path, s3_server, pg_server, flink_
     table = (tmp_path / "runners.md").read_text()
     assert "| flink |" in table and "| dask |" in table and "## Where Flink's time goes" in table
     assert (committed.read_bytes() if committed.exists() else None) == before
+
+
+def test_the_job_phases_benchmark_runs_small(tmp_path):
+    """`python -m benchmarks.job_phases --smoke`: one traced 8 MiB copy job and one `s5cmd cp`; the
+    phase table covers the job from CreateJob to Complete, the copy among its phases."""
+    out = tmp_path / "phases.md"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.job_phases", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    text = out.read_text()
+    for row in ("| Preparing |", "| pipeline start", "| the copy (CopyObject) |", "| finish: report",
+                "| **total, CreateJob to Complete** |", "| cosbatch job |", "| s5cmd cp |", "Ratio"):
+        assert row in text, (row, text)
+    copy = next(line for line in text.splitlines() if line.startswith("| the copy (CopyObject) |"))
+    assert float(copy.split("|")[2]) > 0
