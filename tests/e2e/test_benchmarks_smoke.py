@@ -119,3 +119,17 @@ def test_the_job_phases_benchmark_runs_small(tmp_path):
         assert row in text, (row, text)
     copy = next(line for line in text.splitlines() if line.startswith("| the copy (CopyObject) |"))
     assert float(copy.split("|")[2]) > 0
+
+
+def test_the_cross_large_benchmark_runs_small(tmp_path):
+    """`python -m benchmarks.cross_large --smoke`: 2 x 6 MiB between two servers, every contestant
+    once, a rate and a ratio to rclone each."""
+    out = tmp_path / "cross.md"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.cross_large", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "MiB/s |" not in line]
+    names = {row.split("|")[1].strip() for row in rows}
+    assert {"cosbatch job", "rclone copy --transfers 8", "raw ceiling"} <= names, rows
+    for row in rows:
+        assert float(row.split("|")[2]) > 0 and row.split("|")[4].strip().endswith("x"), row
