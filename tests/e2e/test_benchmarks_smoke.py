@@ -133,3 +133,18 @@ def test_the_cross_large_benchmark_runs_small(tmp_path):
     assert {"cosbatch job", "rclone copy --transfers 8", "raw ceiling"} <= names, rows
     for row in rows:
         assert float(row.split("|")[2]) > 0 and row.split("|")[4].strip().endswith("x"), row
+
+
+def test_the_small_requests_benchmark_runs_small(tmp_path):
+    """`python -m benchmarks.small_requests --smoke`: the lean client and awscrt, 50 requests of each
+    kind; signing costs and a rate per kind and client."""
+    out = tmp_path / "small.md"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.small_requests", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    text = out.read_text()
+    assert "Signing alone" in text
+    rows = [line.split("|") for line in text.splitlines() if line.startswith("| ") and "Object |" in line]
+    assert {(r[1].strip(), r[2].split()[0].strip()) for r in rows} == {
+        (kind, who) for kind in ("PutObject", "CopyObject", "HeadObject") for who in ("cosbatch", "awscrt")}
+    assert all(float(r[3]) > 0 for r in rows)
