@@ -64,6 +64,8 @@ TRACED: tuple[tuple[str, str], ...] = (
     ("CopyObject", "cosbatch.storage.lean:LeanS3Client.copy_object"),
     ("segment progress", "cosbatch.control.job_control:JobControl.segment_progress"),
     ("segment report file", "pipelines.transforms.record_results:write_segment_results"),
+    ("beam run_stages", "apache_beam.runners.portability.fn_api_runner.fn_runner:FnApiRunner.run_stages"),
+    ("beam close workers", "apache_beam.runners.portability.fn_api_runner.worker_handlers:WorkerHandlerManager.close_all"),
     ("finish", "cosbatch.controller.scheduler:Scheduler._finish"),
     ("report manifests", "cosbatch.controller.scheduler:finalize_report"),
 )
