@@ -88,6 +88,8 @@ def runner_processes(runner: str, bench: Bench) -> Iterator[tuple[list[str], dic
         roots = {"Flink JobManager": bench.flink.pids["jobmanager"]}
         roots.update({f"Flink {name}": pid for name, pid in sorted(bench.flink.pids.items())
                       if name.startswith("taskmanager")})
+        if "job-server" in bench.flink.pids:  # the cluster's own (launch/flink_cluster.py), used by serve
+            roots["Flink job server JVM (the cluster's)"] = bench.flink.pids["job-server"]
         yield ["--runner", "flink", "--runner-option", f"flink_master={bench.flink.address}",
                "--runner-option", f"parallelism={PARALLELISM}"], roots
     else:
@@ -105,6 +107,7 @@ def label(pid: int, seen: SeenProcess | None, roots: dict[int, str], controller:
     if pid in roots:
         name = roots[pid]
         group = ("JobManager" if "JobManager" in name else "TaskManager JVM" if "taskmanager" in name
+                 else "job server JVM" if "job server" in name
                  else "dask scheduler" if "scheduler" in name else "dask worker" if "dask worker" in name else "other")
         return group, name + (" (nanny)" if group == "dask worker" else "")
     if seen is None:
@@ -177,9 +180,9 @@ class JobServerLog:
     """The log of the controller's Flink job server JVM, read as it grows: when each of
     JOB_SERVER_MARKS first appears in a job (seconds after CreateJob, to the poll: 50 ms)."""
 
-    def __init__(self, peaks: PeakRss, controller: int) -> None:
+    def __init__(self, peaks: PeakRss, controller: int, path: Path | None = None) -> None:
         self.peaks, self.controller = peaks, controller
-        self.path: Path | None = None
+        self.path: Path | None = path  # the cluster's job server's log; else found among the controller's children
         self.offset = 0
 
     def _find(self) -> Path | None:
@@ -271,7 +274,8 @@ def run_on(runner: str, bench: Bench, sizes: tuple[int, int, int]) -> dict:
         server = start_api_server(bench.workdir / f"serve-{runner}", bench.endpoint, [], "--no-auth",
                                   "--segment-size", str(SEGMENT_SIZE), *extra, store_url=store_url)
         peaks = PeakRss(server.process.pid, list(roots.values()))
-        log = JobServerLog(peaks, server.process.pid) if runner == "flink" else None
+        cluster_log = bench.flink.log / "job-server.log" if runner == "flink" and "job-server" in bench.flink.pids else None
+        log = JobServerLog(peaks, server.process.pid, cluster_log) if runner == "flink" else None
         try:
             with peaks:
                 jobs = [run_one(service, server, bench, peaks, small, reports, f"{runner}-small-{i}", log)
@@ -444,7 +448,7 @@ def _flink_paragraph(doc: dict) -> list[str]:
             + (f" ({others})." if others else ".")]
     if "first_job_extra_s" in fl:
         text.append(f"The first job on a controller costs {fl['first_job_extra_s']:.1f} s more than the next "
-                    "(the controller starts Beam's Flink job server JVM then, once).")
+                    "(the first submission to the job server, and the first SDK workers).")
     for name, job in [*(("small", j) for j in fl["jobs"][:-1]), ("big", big)]:
         phases = _phases(job)
         if phases:

@@ -3,7 +3,8 @@
 boto3 spends ~2 ms of CPU per request building, signing and parsing it; on a
 machine where client and storage share the cores, that CPU is taken from the
 storage server. This client signs with a cached key, sends small requests over
-raw keep-alive sockets (raw_http.py; streams go over urllib3), and parses only what it needs. Its methods take boto3's
+raw keep-alive sockets (raw_http.py; so do the streams of cross-storage copies, while
+verification reads stream over urllib3), and parses only what it needs. Its methods take boto3's
 argument names for the subset batch operations use, and raise botocore's
 ClientError / connection errors, so callers and retry rules are shared with boto3.
 """
@@ -18,7 +19,7 @@ import html
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
@@ -36,7 +37,7 @@ from botocore.exceptions import (
 )
 
 from cosbatch.storage.config import CredentialsRef, Storage
-from cosbatch.storage.raw_http import ConnectFailed, RawHttpPool, RawResponse
+from cosbatch.storage.raw_http import Buffer, ConnectFailed, RawHttpPool, RawResponse, RawStream
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _ERROR_CODE = re.compile(rb"<Code>([^<]*)</Code>")
@@ -161,6 +162,11 @@ class LeanS3Client:
             resp = self._raw(method, target, hdrs, bytes(body))
         if stream and resp.status < 300:
             return resp
+        return self._checked(operation, method, resp)
+
+    @staticmethod
+    def _checked(operation: str, method: str, resp: Any) -> Any:
+        """`resp`, or the ClientError its status or body says."""
         data = resp.data or b""
         # S3 can answer 200 to a copy and still fail it in the body.
         if resp.status >= 300 or (method != "GET" and data.startswith(b"<?xml") and b"<Error>" in data[:512]):
@@ -178,6 +184,58 @@ class LeanS3Client:
                 operation,
             )
         return resp
+
+    def _signed_target(self, method: str, bucket: str, key: str, query: Mapping[str, str] | None,
+                       headers: dict[str, str] | None, payload_hash: str) -> tuple[str, dict[str, str]]:
+        path = f"{self.prefix}/{_uri_encode(bucket)}/{_uri_encode(key)}"
+        qs = "&".join(f"{_uri_encode(k, '')}={_uri_encode(v, '')}" for k, v in sorted((query or {}).items()))
+        hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+        self.signer.sign(method, self.host, path, qs, hdrs, payload_hash)
+        return path + (f"?{qs}" if qs else ""), hdrs
+
+    def _raw_call(self, call: Any) -> Any:
+        """`call()` on the raw transport, its errors as botocore's (as `_raw`)."""
+        try:
+            return call()
+        except ConnectFailed as exc:
+            if exc.timed_out:
+                raise ConnectTimeoutError(endpoint_url=self.base, error=exc) from exc
+            raise EndpointConnectionError(endpoint_url=self.base, error=exc) from exc
+        except TimeoutError as exc:
+            raise ReadTimeoutError(endpoint_url=self.base, error=exc) from exc
+        except (OSError, ValueError) as exc:
+            raise ConnectionClosedError(endpoint_url=self.base, error=exc) from exc
+
+    def get_object_raw(self, Bucket: str, Key: str, VersionId: str | None = None,  # noqa: N803
+                       headers: dict[str, str] | None = None) -> RawStream:
+        """GET over the raw transport, its body left to the caller: `.headers`, `.length`,
+        `.readinto(buffer)` until 0, then `.release()` (always). ClientError on a refusal."""
+        query = {"versionId": VersionId} if VersionId else None
+        target, hdrs = self._signed_target("GET", Bucket, Key, query, headers, EMPTY_SHA256)
+        resp = self._raw_call(lambda: self.raw.open_stream("GET", target, hdrs))
+        if isinstance(resp, RawStream):
+            return resp
+        self._checked("GetObject", "GET", resp)
+        raise ClientError({"Error": {"Code": "InvalidResponse", "Message": "a GET answer without a Content-Length"},
+                           "ResponseMetadata": {"HTTPStatusCode": resp.status}}, "GetObject")
+
+    def _send_chunks(self, operation: str, bucket: str, key: str, query: Mapping[str, str] | None,
+                     headers: dict[str, str], chunks: Iterable[Buffer], length: int) -> RawResponse:
+        target, hdrs = self._signed_target("PUT", bucket, key, query, headers, "UNSIGNED-PAYLOAD")
+        resp = self._raw_call(lambda: self.raw.send_stream("PUT", target, hdrs, chunks, length))
+        return self._checked(operation, "PUT", resp)
+
+    def put_object_chunks(self, Bucket: str, Key: str, chunks: Iterable[Buffer], length: int,  # noqa: N803
+                          headers: dict[str, str]) -> str:
+        """PUT `length` bytes given as chunks (unsigned payload, raw transport); the ETag (no quotes)."""
+        resp = self._send_chunks("PutObject", Bucket, Key, None, headers, chunks, length)
+        return (resp.headers.get("etag") or "").strip('"')
+
+    def upload_part_chunks(self, Bucket: str, Key: str, UploadId: str, PartNumber: int,  # noqa: N803
+                           chunks: Iterable[Buffer], length: int) -> str:
+        resp = self._send_chunks("UploadPart", Bucket, Key, {"partNumber": str(PartNumber), "uploadId": UploadId},
+                                 {}, chunks, length)
+        return (resp.headers.get("etag") or "").strip('"')
 
     def _raw(self, method: str, target: str, headers: dict[str, str], body: bytes) -> RawResponse:
         try:
@@ -347,7 +405,9 @@ class LeanS3Client:
 
     def put_object_stream(self, Bucket: str, Key: str, body: BinaryIO, length: int,  # noqa: N803
                           headers: dict[str, str]) -> str:
-        """PUT `length` bytes read from `body`; returns the new object's ETag (quotes removed)."""
+        """PUT `length` bytes read from `body` over urllib3; returns the new object's ETag (quotes
+        removed). (Cross-storage copies stream with put_object_chunks; benchmarks.cross_large
+        measures this path against it.)"""
         resp = self._request("PutObject", "PUT", Bucket, Key, body=body,
                              headers={**headers, "content-length": str(length)})
         return (resp.headers.get("etag") or "").strip('"')
@@ -359,13 +419,6 @@ class LeanS3Client:
             raise ClientError({"Error": {"Code": "InvalidResponse", "Message": "no UploadId in the answer"}},
                               "CreateMultipartUpload")
         return upload_id.group(1).decode()
-
-    def upload_part_stream(self, Bucket: str, Key: str, UploadId: str, PartNumber: int,  # noqa: N803
-                           body: BinaryIO, length: int) -> str:
-        resp = self._request("UploadPart", "PUT", Bucket, Key, body=body,
-                             query={"partNumber": str(PartNumber), "uploadId": UploadId},
-                             headers={"content-length": str(length)})
-        return (resp.headers.get("etag") or "").strip('"')
 
     def upload_part_copy(self, Bucket: str, Key: str, UploadId: str, PartNumber: int,  # noqa: N803
                          source_bucket: str, source_key: str, source_version: str | None, start: int, end: int,

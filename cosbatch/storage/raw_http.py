@@ -5,8 +5,12 @@ thread CPU through urllib3, 0.13 ms through this module) building header dicts, 
 connections and parsing responses with the email package; on two cores shared with the storage
 server that CPU is the client's ceiling. This module writes the request in one `sendall`, reads
 the answer with plain `recv`, and understands exactly what S3 answers: a status line, headers, and
-a body framed by Content-Length, chunked encoding, or nothing (HEAD, 204, 304). Streams (GET
-bodies, PUTs from a file) stay on urllib3.
+a body framed by Content-Length, chunked encoding, or nothing (HEAD, 204, 304).
+
+Large bodies stream through it too (cross-storage copies): `open_stream` answers with the head
+of a GET and leaves its Content-Length body to the caller's `readinto` (into a buffer it reuses);
+`send_stream` sends a PUT whose body comes as chunks (memoryviews of such a buffer). Both move
+bytes with `recv_into` / `sendall` and no copy in Python.
 
 Errors are the socket's own (OSError, TimeoutError); the caller maps them to botocore's.
 """
@@ -15,7 +19,11 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
+
+Buffer: TypeAlias = bytes | bytearray | memoryview
 
 _MAX_HEAD = 64 * 1024
 
@@ -39,6 +47,49 @@ class RawResponse:
     reason: str
     headers: ResponseHeaders
     data: bytes
+
+
+class RawStream:
+    """A 2xx answer whose Content-Length body is the caller's to read: `readinto` a buffer until
+    it returns 0, then `release` (also after an error: an unread body closes the connection)."""
+
+    def __init__(self, pool: RawHttpPool, conn: _Connection, status: int, reason: str,
+                 headers: ResponseHeaders, length: int, buffered: bytearray, keep: bool) -> None:
+        self.status, self.reason, self.headers, self.length = status, reason, headers, length
+        self._pool, self._conn, self._keep = pool, conn, keep
+        self._buffered = buffered[:length]
+        self._conn.pending = bytes(buffered[length:])
+        self._left = length - len(self._buffered)  # still on the socket
+
+    def readinto(self, buf: memoryview | bytearray) -> int:
+        """Up to len(buf) bytes of the body into `buf`; 0 at its end. ConnectionResetError if the
+        server closes the connection before the whole body came."""
+        if self._buffered:
+            n = min(len(buf), len(self._buffered))
+            buf[:n] = self._buffered[:n]
+            del self._buffered[:n]
+            return n
+        if self._left <= 0 or self._conn is None:
+            return 0
+        view = memoryview(buf)[: min(len(buf), self._left)]
+        got = 0
+        while got < len(view):  # fill the buffer: fewer, larger chunks for the caller
+            n = self._conn.sock.recv_into(view[got:])
+            if n == 0:
+                raise ConnectionResetError(f"connection closed with {self._left - got} bytes of the body unread")
+            got += n
+        self._left -= got
+        return got
+
+    def release(self) -> None:
+        """Give the connection back to the pool when the body was read to its end, else close it."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._left == 0 and not self._buffered:
+            self._pool._done(conn, self._keep)
+        else:
+            conn.close()
 
 
 class ConnectFailed(ConnectionError):
@@ -69,6 +120,11 @@ class _Connection:
     def exchange(self, request: bytes, method: str, reused: bool) -> tuple[RawResponse, bool]:
         """Send one request and read its answer; (response, keep the connection open)."""
         self.sock.sendall(request)
+        return self.answer(method, reused)
+
+    def head(self, reused: bool) -> tuple[int, str, ResponseHeaders, bool, bytearray]:
+        """Read an answer's status line and headers: (status, reason, headers, keep-alive, the
+        bytes read past them)."""
         buf = bytearray(self.pending)
         self.pending = b""
         while (end := buf.find(b"\r\n\r\n")) < 0:
@@ -88,8 +144,17 @@ class _Connection:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        body = buf[end + 4:]
         keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        return status, reason, headers, keep, buf[end + 4:]
+
+    def answer(self, method: str, reused: bool) -> tuple[RawResponse, bool]:
+        """Read one answer whole; (response, keep the connection open)."""
+        status, reason, headers, keep, body = self.head(reused)
+        return self.rest(method, status, reason, headers, keep, body)
+
+    def rest(self, method: str, status: int, reason: str, headers: ResponseHeaders, keep: bool,
+             body: bytearray) -> tuple[RawResponse, bool]:
+        """The answer whose head was read, its body read whole."""
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             data = b""
         elif (length := headers.get("content-length")) is not None:
@@ -150,14 +215,25 @@ class RawHttpPool:
         sock.settimeout(self.read_timeout)
         return _Connection(sock)
 
+    @staticmethod
+    def _head(method: str, target: str, headers: dict[str, str], length: int | None) -> bytes:
+        head = [f"{method} {target} HTTP/1.1\r\n"]
+        head += [f"{name}: {value}\r\n" for name, value in headers.items() if name != "content-length"]
+        if length is not None:
+            head.append(f"content-length: {length}\r\n")
+        head.append("\r\n")
+        return "".join(head).encode("latin-1")
+
+    def _done(self, conn: _Connection, keep: bool) -> None:
+        if keep and len(self._idle) < self.maxsize:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
     def request(self, method: str, target: str, headers: dict[str, str], body: bytes) -> RawResponse:
         """One request; a stale pooled connection is replaced once (the server never saw the request)."""
-        head = [f"{method} {target} HTTP/1.1\r\n"]
-        head += [f"{name}: {value}\r\n" for name, value in headers.items()]
-        if body or method in ("PUT", "POST"):
-            head.append(f"content-length: {len(body)}\r\n")
-        head.append("\r\n")
-        request = "".join(head).encode("latin-1") + body
+        length = len(body) if body or method in ("PUT", "POST") else None
+        request = self._head(method, target, headers, length) + body
         for _ in range(2):
             try:
                 conn, reused = self._idle.pop(), True
@@ -171,12 +247,60 @@ class RawHttpPool:
             except BaseException:
                 conn.close()
                 raise
-            if keep and len(self._idle) < self.maxsize:
-                self._idle.append(conn)
-            else:
-                conn.close()
+            self._done(conn, keep)
             return response
         raise ConnectionResetError("the server closed two connections in a row before answering")
+
+    def open_stream(self, method: str, target: str, headers: dict[str, str]) -> RawStream | RawResponse:
+        """Send a request without a body (a GET) and read its answer's head. A 2xx answer framed
+        by Content-Length comes back as a RawStream whose body the caller reads (then `release`s);
+        any other answer is read whole, as `request` would (a RawResponse)."""
+        request = self._head(method, target, headers, None)
+        for _ in range(2):
+            try:
+                conn, reused = self._idle.pop(), True
+            except IndexError:
+                conn, reused = self._connect(), False
+            try:
+                conn.sock.sendall(request)
+                status, reason, hdrs, keep, body = conn.head(reused)
+                length = hdrs.get("content-length")
+                if not 200 <= status < 300 or length is None or method == "HEAD":
+                    response, keep = conn.rest(method, status, reason, hdrs, keep, body)
+                    self._done(conn, keep)
+                    return response
+            except StaleConnection:
+                conn.close()
+                continue
+            except BaseException:
+                conn.close()
+                raise
+            return RawStream(self, conn, status, reason, hdrs, int(length), body, keep)
+        raise ConnectionResetError("the server closed two connections in a row before answering")
+
+    def send_stream(self, method: str, target: str, headers: dict[str, str], chunks: Iterable[Buffer],
+                    length: int) -> RawResponse:
+        """Send a request whose `length`-byte body is `chunks` (each sent as it comes), on a new
+        connection (a body read from elsewhere cannot be sent twice, so no stale keep-alive
+        connection may eat it); the answer is read whole. ValueError if the chunks do not add
+        up to `length`."""
+        conn = self._connect()
+        try:
+            conn.sock.sendall(self._head(method, target, headers, length))
+            sent = 0
+            for chunk in chunks:
+                sent += len(chunk)  # type: ignore[arg-type]
+                if sent > length:
+                    raise ValueError(f"body longer than its content-length {length}")
+                conn.sock.sendall(chunk)
+            if sent != length:
+                raise ValueError(f"body of {sent} bytes, content-length {length}")
+            response, keep = conn.answer(method, False)
+        except BaseException:
+            conn.close()
+            raise
+        self._done(conn, keep)
+        return response
 
     def clear(self) -> None:
         while self._idle:

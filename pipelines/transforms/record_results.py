@@ -39,12 +39,21 @@ class _RecordSegmentFn(beam.DoFn):
         self.plan = plan
 
     def setup(self) -> None:
-        # The client is made on first use: runners that set DoFns up per bundle (Dask) then
-        # make none for segments that stopped before running a task.
-        self.client: Any = None
+        # With a report to write, its client is made now on a writer thread, while the operations
+        # run (~20-50 ms of botocore, else paid after a segment's last task, before its results
+        # are recorded: for a one-object job, after the copy). Without a report, none is made.
         self.control = JobControl.open(self.plan.store_url, self.plan.job_id)
         self.writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cosbatch-record")
         self.pending: deque[Future] = deque()
+        self._client: Future | None = None
+        if self.plan.report is not None:
+            # Shared with the manifest reader in this process (one client per run, not one each).
+            self._client = self.writer.submit(hold_client, self.plan.storage)
+
+    @property
+    def client(self) -> Any:
+        """The report's client (made in setup; its error, if any, fails the write that needs it)."""
+        return None if self._client is None else self._client.result()
 
     def start_bundle(self) -> None:
         self.pending.clear()
@@ -58,9 +67,6 @@ class _RecordSegmentFn(beam.DoFn):
             return
         while len(self.pending) >= self.MAX_PENDING:
             self._recorded(self.pending.popleft())
-        if self.plan.report is not None and results and self.client is None:
-            # Here, once: the writer threads share it, and so does the manifest reader in this process.
-            self.client = hold_client(self.plan.storage)
         self.pending.append(self.writer.submit(self._record, seg_no, results, stopped))
         return
         yield  # a generator: outputs are emitted in finish_bundle
@@ -95,8 +101,8 @@ class _RecordSegmentFn(beam.DoFn):
 
     def teardown(self) -> None:
         self.writer.shutdown(wait=True)
-        if self.client is not None:
-            self.client = None
+        if self._client is not None and self._client.exception() is None:
+            self._client = None
             let_go_client(self.plan.storage)
         self.control.close()
 

@@ -104,3 +104,47 @@ def test_the_runners_benchmark_runs_small(tmp_path, s3_server, pg_server, flink_
     table = (tmp_path / "runners.md").read_text()
     assert "| flink |" in table and "| dask |" in table and "## Where Flink's time goes" in table
     assert (committed.read_bytes() if committed.exists() else None) == before
+
+
+def test_the_job_phases_benchmark_runs_small(tmp_path):
+    """`python -m benchmarks.job_phases --smoke`: one traced 8 MiB copy job and one `s5cmd cp`; the
+    phase table covers the job from CreateJob to Complete, the copy among its phases."""
+    out = tmp_path / "phases.md"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.job_phases", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    text = out.read_text()
+    for row in ("| Preparing |", "| pipeline start", "| the copy (CopyObject) |", "| finish: report",
+                "| **total, CreateJob to Complete** |", "| cosbatch job |", "| s5cmd cp |", "Ratio"):
+        assert row in text, (row, text)
+    copy = next(line for line in text.splitlines() if line.startswith("| the copy (CopyObject) |"))
+    assert float(copy.split("|")[2]) > 0
+
+
+def test_the_cross_large_benchmark_runs_small(tmp_path):
+    """`python -m benchmarks.cross_large --smoke`: 2 x 6 MiB between two servers, every contestant
+    once, a rate and a ratio to rclone each."""
+    out = tmp_path / "cross.md"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.cross_large", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "MiB/s |" not in line]
+    names = {row.split("|")[1].strip() for row in rows}
+    assert {"cosbatch job", "rclone copy --transfers 8", "raw ceiling"} <= names, rows
+    for row in rows:
+        assert float(row.split("|")[2]) > 0 and row.split("|")[4].strip().endswith("x"), row
+
+
+def test_the_small_requests_benchmark_runs_small(tmp_path):
+    """`python -m benchmarks.small_requests --smoke`: the lean client and awscrt, 50 requests of each
+    kind; signing costs and a rate per kind and client."""
+    out = tmp_path / "small.md"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.small_requests", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    text = out.read_text()
+    assert "Signing alone" in text
+    rows = [line.split("|") for line in text.splitlines() if line.startswith("| ") and "Object |" in line]
+    assert {(r[1].strip(), r[2].split()[0].strip()) for r in rows} == {
+        (kind, who) for kind in ("PutObject", "CopyObject", "HeadObject") for who in ("cosbatch", "awscrt")}
+    assert all(float(r[3]) > 0 for r in rows)

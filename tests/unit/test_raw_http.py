@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from cosbatch.storage.raw_http import ConnectFailed, RawHttpPool
+from cosbatch.storage.raw_http import ConnectFailed, RawHttpPool, RawResponse, RawStream
 
 
 @contextmanager
@@ -133,3 +133,50 @@ def test_silent_server_times_out() -> None:
         quick = RawHttpPool("http", "127.0.0.1", port, connect_timeout=2, read_timeout=0.3, maxsize=1)
         with pytest.raises(TimeoutError):
             quick.request("PUT", "/b/k", {"host": "h"}, b"")
+
+
+def test_a_streamed_body_is_read_into_the_callers_buffer_and_the_connection_kept() -> None:
+    body = bytes(range(256)) * 40  # 10,240 bytes, read 4 KiB at a time
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    with scripted_server([ok, ok]) as (port, _):
+        p = pool(port)
+        stream = p.open_stream("GET", "/b/k", {"host": "h"})
+        assert isinstance(stream, RawStream) and stream.length == len(body)
+        buf, got = bytearray(4096), b""
+        while n := stream.readinto(buf):
+            got += bytes(buf[:n])
+        stream.release()
+        assert got == body and len(p._idle) == 1  # read to its end: reused
+        second = p.open_stream("GET", "/b/k", {"host": "h"})
+        assert isinstance(second, RawStream)
+        second.readinto(buf)
+        second.release()
+    assert p._idle == []  # released with its body unread: closed, never reused
+
+
+def test_a_refused_stream_is_read_whole_and_a_short_one_raises() -> None:
+    refused = b"HTTP/1.1 412 Precondition Failed\r\nContent-Length: 2\r\n\r\nno"
+    short = b"CLOSE:HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"
+    with scripted_server([refused, short]) as (port, _):
+        p = pool(port)
+        answer = p.open_stream("GET", "/b/k", {"host": "h"})
+        assert isinstance(answer, RawResponse) and (answer.status, answer.data) == (412, b"no")
+        stream = p.open_stream("GET", "/b/k2", {"host": "h"})
+        assert isinstance(stream, RawStream)
+        with pytest.raises(ConnectionResetError):
+            while stream.readinto(bytearray(64)):
+                pass
+        stream.release()
+    assert p._idle == []
+
+
+def test_a_body_sent_as_chunks_must_add_up_to_its_length() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n"
+    with scripted_server([ok]) as (port, received):
+        p = pool(port)
+        buf = memoryview(bytearray(b"abcdef"))
+        answer = p.send_stream("PUT", "/b/k", {"host": "h"}, [buf[:3], buf[3:]], 6)
+        assert answer.headers.get("etag") == '"e"'
+        with pytest.raises(ValueError, match="content-length 7"):
+            p.send_stream("PUT", "/b/k", {"host": "h"}, [buf], 7)
+    assert received[0].endswith(b"content-length: 6\r\n\r\nabcdef")

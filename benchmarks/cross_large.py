@@ -1,0 +1,249 @@
+"""Cross-storage streaming of large objects (issue 25, item 2): N x 64 MiB from one SeaweedFS to
+another, a cosbatch copy job against `rclone copy --transfers 8`, and a raw ceiling.
+
+Contestants, in turn each round (each round starting one further along), each into its own prefix of the same target bucket:
+
+- `cosbatch job`: CreateJob to Complete of a copy job whose target is the other storage (every
+  byte is MD5-hashed on its way through and checked against both ETags);
+- `rclone copy --transfers 8`: rclone between the same two servers;
+- `cosbatch job, urllib3 stream (before #25)`: the same job with the streaming path it had
+  before (urllib3 GET read as a file, 16 KiB reads, MD5 in the loop), for an A/B in one run;
+- `cosbatch job, raw stream, MD5 here`: the raw stream with every byte hashed in this process
+  (the verification the job had before, on the new transport);
+- `raw ceiling`: one thread per object, GET -> PUT over plain `http.client` with 1 MiB
+  `readinto` into a preallocated buffer and no hashing: what this machine's Python can move
+  between the two servers with no checks at all.
+
+`python -m benchmarks.cross_large [--objects N] [--size-mib N] [--rounds N] [--smoke] [--out FILE]`
+prints a markdown table (medians, every round, ratio to rclone, load average per round).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from benchmarks.cross_storage import TwoStorages
+from benchmarks.scenarios import Env, make_env
+from cosbatch.manifests import Task
+from cosbatch.operations import transfer
+from cosbatch.operations.transfer import CrossStorageCopyOperation
+from cosbatch.storage import implicit_storage
+from cosbatch.storage.lean import LeanS3Client
+
+MiB = 1024**2
+BLOCK = 1024 * 1024
+
+
+def _signed(client: LeanS3Client, method: str, bucket: str, key: str, headers: dict[str, str]) -> tuple[str, dict]:
+    path = f"/{quote(bucket, safe='-_.~')}/{quote(key, safe='/-_.~')}"
+    client.signer.sign(method, client.host, path, "", headers, "UNSIGNED-PAYLOAD")
+    return path, headers
+
+
+def raw_copy(src: LeanS3Client, dst: LeanS3Client, bucket: str, key: str, dst_bucket: str, dst_key: str) -> None:
+    """GET -> PUT of one object over http.client, 1 MiB readinto a preallocated buffer, no hashing."""
+    get = http.client.HTTPConnection(src.host, timeout=60)
+    put = http.client.HTTPConnection(dst.host, timeout=60)
+    try:
+        path, headers = _signed(src, "GET", bucket, key, {})
+        get.request("GET", path, headers=headers)
+        resp = get.getresponse()
+        if resp.status != 200:
+            raise RuntimeError(f"GET {key}: {resp.status}")
+        length = int(resp.getheader("content-length") or 0)
+        path, headers = _signed(dst, "PUT", dst_bucket, dst_key, {"content-length": str(length)})
+        put.putrequest("PUT", path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers.items():
+            put.putheader(name, value)
+        put.endheaders()
+        buf = bytearray(BLOCK)
+        view = memoryview(buf)
+        while n := resp.readinto(buf):
+            put.send(view[:n])
+        answer = put.getresponse()
+        answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"PUT {dst_key}: {answer.status}")
+    finally:
+        get.close()
+        put.close()
+
+
+class _UrllibReader:
+    """The streaming path before issue 25: a GET over urllib3 read as a file (16 KiB reads, as
+    urllib3 sends a file body), MD5 in the read loop."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.length = 0
+
+    def read(self, amt: int | None = None) -> bytes:
+        data = self.response.read(amt or BLOCK, decode_content=False)
+        self.md5.update(data)
+        self.length += len(data)
+        return data
+
+
+def urllib3_put(self: CrossStorageCopyOperation, client: LeanS3Client, target: LeanS3Client, task: Task, key: str,
+                size: int, source_etag: str, headers: dict[str, str]) -> str:
+    """CrossStorageCopyOperation._put as it was before issue 25 (the same checks)."""
+    reader = _UrllibReader(client.get_object_stream(task.bucket, task.key, task.version_id,
+                                                    {"if-match": f'"{source_etag}"'} if source_etag else None))
+    try:
+        etag = target.put_object_stream(self.target_bucket, key, reader, size, headers)  # type: ignore[arg-type]
+    finally:
+        reader.response.drain_conn()
+        reader.response.release_conn()
+    if reader.length != size or etag != reader.md5.hexdigest():
+        raise RuntimeError(f"{key}: the copy does not match")
+    return etag
+
+
+@contextlib.contextmanager
+def patched(owner: Any, name: str, value: Any) -> Iterator[None]:
+    original = owner.__dict__[name]
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def seed(env: Env, bucket: str, n: int, size: int) -> list[str]:
+    """n objects of `size` random bytes under big/ (s5cmd, not measured)."""
+    local = env.workdir / "seed-big"
+    local.mkdir()
+    block = os.urandom(size)
+    for i in range(n):
+        (local / f"{i:04d}").write_bytes(block[i:] + block[:i])  # distinct contents
+    env.s5cmd("cp", f"{local}/*", f"s3://{bucket}/big/")
+    shutil.rmtree(local)
+    return [f"big/{i:04d}" for i in range(n)]
+
+
+BEFORE = "cosbatch job, urllib3 stream (before #25)"
+RCLONE = "rclone copy --transfers 8"
+HASHED = "cosbatch job, raw stream, MD5 here"
+
+
+def rotate(rounds: int, contestants: dict[str, Callable[[int], float]]) -> dict[str, list[float]]:
+    """Every contestant once per round, each round starting one further along (no one always
+    runs first, right after the last round's writes)."""
+    names = list(contestants)
+    values: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            values[name].append(contestants[name](r))
+    return values
+
+
+def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
+            cpu: dict[str, list[float]]) -> dict[str, list[float]]:
+    env = two.env
+    src = env.bucket("xl-src")
+    keys = seed(env, src, n, size)
+    manifest = env.manifest(src, keys)
+    dst = two.away_bucket("xl-dst")
+    home = LeanS3Client(implicit_storage(env.endpoint))
+    away_storage = two.catalog.get("away")
+    away = LeanS3Client(away_storage)
+
+    def job(r: int) -> float:
+        loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
+        op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:eu-west-1::{dst}", "TargetKeyPrefix": f"cb-{r}"}}
+        return cpu_timed(lambda: two.cosbatch_job(manifest, op, n), "cosbatch job")
+
+    def job_before(r: int) -> float:
+        op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:eu-west-1::{dst}", "TargetKeyPrefix": f"old-{r}"}}
+        with patched(CrossStorageCopyOperation, "_put", urllib3_put), \
+                patched(transfer, "etags_comparable", lambda *_: False):
+            return cpu_timed(lambda: two.cosbatch_job(manifest, op, n), BEFORE)
+
+    def job_hashed(r: int) -> float:
+        op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:eu-west-1::{dst}", "TargetKeyPrefix": f"h-{r}"}}
+        with patched(transfer, "etags_comparable", lambda *_: False):
+            return cpu_timed(lambda: two.cosbatch_job(manifest, op, n), HASHED)
+
+    def rclone(r: int) -> float:
+        return cpu_timed(lambda: two.rclone("copy", f"home:{src}/big", f"away:{dst}/rclone-{r}", "--transfers", "8",
+                                            "--s3-no-check-bucket"), RCLONE)
+
+    def ceiling(r: int) -> float:
+        def one(key: str) -> None:
+            raw_copy(home, away, src, key, dst, f"raw-{r}/{key}")
+        with ThreadPoolExecutor(n) as pool:
+            return cpu_timed(lambda: list(pool.map(one, keys)), "raw ceiling")
+
+    def cpu_timed(fn: Callable[[], object], name: str) -> float:
+        """Seconds of `fn`; its client CPU (this process and its children) goes to `cpu[name]`."""
+        before, started = os.times(), time.perf_counter()
+        fn()
+        seconds = time.perf_counter() - started
+        after = os.times()
+        cpu.setdefault(name, []).append(sum(after[:4]) - sum(before[:4]))
+        return seconds
+
+    try:
+        return rotate(rounds, {"cosbatch job": job, HASHED: job_hashed, BEFORE: job_before, RCLONE: rclone,
+                               "raw ceiling": ceiling})
+    finally:
+        home.close()
+        away.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cross_large")
+    parser.add_argument("--objects", type=int, default=8)
+    parser.add_argument("--size-mib", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="2 x 6 MiB, one round: checks that it runs")
+    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    n, size, rounds = (2, 6 * MiB, 1) if args.smoke else (args.objects, args.size_mib * MiB, args.rounds)
+    env = make_env()
+    two = TwoStorages(env)
+    loads: list[str] = []
+    cpu: dict[str, list[float]] = {}
+    try:
+        secs = contest(two, n, size, rounds, loads, cpu)
+    finally:
+        two.close()
+        env.server.stop()
+        shutil.rmtree(env.workdir, ignore_errors=True)
+    mib = n * size / MiB
+    peer = statistics.median(secs[RCLONE])
+    lines = [f"Cross-storage copy of {n} x {size // MiB} MiB between two SeaweedFS servers, "
+             f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {rounds} alternating round(s); load average (1, 5, 15 min) "
+             "at each round's start: " + "; ".join(loads), "",
+             "| contestant | median MiB/s | rounds (MiB/s) | ratio to rclone (median) | client CPU s (median) |",
+             "|---|---|---|---|---|"]
+    for name, vals in secs.items():
+        med = statistics.median(vals)
+        lines.append(f"| {name} | {mib / med:.1f} | {', '.join(f'{mib / v:.1f}' for v in vals)} | "
+                     f"{peer / med:.2f}x | {statistics.median(cpu[name]):.2f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
