@@ -47,12 +47,17 @@ UNRECORDED = "Unrecorded"
 def failure_codes(result_files: Iterable[Mapping]) -> Counter[str]:
     """A segment's failed tasks by ErrorCode, as its result-file descriptors record them: each
     failed-results file carries its rows' codes ("ErrorCodes"); one without them (a job without a
-    report) counts its rows under UNRECORDED. The store keeps each job's sum of these."""
+    report) counts its rows under UNRECORDED. The store keeps each job's sum of these.
+
+    Raises ValueError for descriptors not so shaped (a worker's report is then refused whole)."""
     codes: Counter[str] = Counter()
     for f in result_files:
         if f.get("TaskExecutionStatus") == "failed":
             recorded = f.get("ErrorCodes") or {UNRECORDED: f.get("Rows", 0)}
-            codes.update({str(code): int(n) for code, n in recorded.items()})
+            if not isinstance(recorded, Mapping) or not all(
+                    isinstance(n, int) and not isinstance(n, bool) for n in recorded.values()):
+                raise ValueError(f"a failed-results file's ErrorCodes must map codes to counts, not {recorded!r:.80}")
+            codes.update({str(code): n for code, n in recorded.items()})
     return codes
 
 

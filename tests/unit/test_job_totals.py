@@ -4,6 +4,7 @@ retries or abandoned tasks changes the job's by the same amount, in the same tra
 
 import random
 import sqlite3
+import threading
 from collections import Counter
 
 import pytest
@@ -138,6 +139,56 @@ def test_totals_equal_segment_sums_after_every_kind_of_write(store):
     assert_counters_are_segment_sums(store, job_id)
     assert store.failure_codes(other) == other_codes and store.retries(other) == 3  # other jobs untouched
     assert_counters_are_segment_sums(store, other)
+
+
+def test_concurrent_segment_writers_count_each_write_once(store):
+    """Four threads (each its own connection) report, re-report and give back segments of one job
+    at once: no write is lost or counted twice, and none deadlocks (PostgreSQL locks the job row
+    before its segments; SQLite's write transaction holds the file)."""
+    job_id = _job(store)
+    store.replace_segments(job_id, _segments(job_id, 40))
+    errors: list[BaseException] = []
+
+    def writer(first: int) -> None:
+        rng = random.Random(first)
+        try:
+            for _ in range(30):
+                seg = first + 4 * rng.randrange(10)
+                kind = rng.random()
+                if kind < 0.5:
+                    _write(store, job_id, seg, SegmentState.RUNNING, rng.randrange(5), rng.randrange(5), rng,
+                           retries=rng.randrange(3))
+                elif kind < 0.8:
+                    _write(store, job_id, seg, SegmentState.DONE, rng.randrange(9), rng.randrange(5), rng,
+                           retries=rng.randrange(3))
+                else:
+                    store.abandon_segment(job_id, seg, rng.randrange(1, 9))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(first,)) for first in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert_counters_are_segment_sums(store, job_id)
+    assert store.failure_codes(job_id)
+
+
+@pytest.mark.parametrize("codes", [["NoSuchKey"], {"NoSuchKey": "3"}, {"NoSuchKey": None}])
+def test_a_report_with_malformed_error_codes_is_refused_whole(store, codes):
+    """ErrorCodes that are not code -> count: update_segment raises ValueError (the worker API's
+    400) and writes nothing, neither the segment nor the job's totals."""
+    job_id = _job(store)
+    store.replace_segments(job_id, _segments(job_id, 1))
+    bad = [{"TaskExecutionStatus": "failed", "Rows": 3, "ErrorCodes": codes}]
+    with pytest.raises(ValueError, match="ErrorCodes"):
+        store.update_segment(job_id, 0, SegmentState.DONE, 0, 3, bad, retries=1)
+    (segment,) = store.segments(job_id)
+    assert (segment.state, segment.failed, segment.result_files) == (SegmentState.PENDING, 0, [])
+    assert (store.failure_codes(job_id), store.retries(job_id), store.get_job(job_id).progress_summary.tasks_run) \
+        == ({}, 0, 0)
 
 
 def test_failures_by_code_from_codes_or_segments():
