@@ -28,7 +28,7 @@ def failures_by_code(job: Job, recorded: Mapping[str, int] | Iterable[Segment]) 
     else:
         counts = Counter()
         for seg in recorded:
-            counts.update(failure_codes(seg.result_files))
+            counts.update(failure_codes(seg.result_files, strict=False))
     rest = job.progress_summary.number_of_tasks_failed - sum(counts.values())
     if rest > 0:
         counts[UNRECORDED] += rest

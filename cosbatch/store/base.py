@@ -44,18 +44,22 @@ class Segment:
 UNRECORDED = "Unrecorded"
 
 
-def failure_codes(result_files: Iterable[Mapping]) -> Counter[str]:
+def failure_codes(result_files: Iterable[Mapping], *, strict: bool = True) -> Counter[str]:
     """A segment's failed tasks by ErrorCode, as its result-file descriptors record them: each
     failed-results file carries its rows' codes ("ErrorCodes"); one without them (a job without a
     report) counts its rows under UNRECORDED. The store keeps each job's sum of these.
 
-    Raises ValueError for descriptors not so shaped (a worker's report is then refused whole)."""
+    A descriptor not so shaped raises ValueError (`strict`: a worker's report is then refused
+    whole), or counts nothing (not `strict`: what an older store holds already, read the same way
+    when its sums are filled and when the segment is written again)."""
     codes: Counter[str] = Counter()
     for f in result_files:
         if f.get("TaskExecutionStatus") == "failed":
             recorded = f.get("ErrorCodes") or {UNRECORDED: f.get("Rows", 0)}
             if not isinstance(recorded, Mapping) or not all(
                     isinstance(n, int) and not isinstance(n, bool) for n in recorded.values()):
+                if not strict:
+                    continue
                 raise ValueError(f"a failed-results file's ErrorCodes must map codes to counts, not {recorded!r:.80}")
             codes.update({str(code): n for code, n in recorded.items()})
     return codes

@@ -1,8 +1,8 @@
 """PostgreSQL schema: versioned migrations, applied in order at open under an advisory lock.
 
 Each migration is (version, steps): SQL statements, or a function given the migrating
-transaction's connection (a fill that is Python, e.g. failure codes read from JSON). Applied versions are recorded in
-`schema_migrations`; a process that opens the store applies the ones missing, in one
+transaction's connection (a fill that is Python: failure codes read from JSON). Applied versions
+are recorded in `schema_migrations`; a process that opens the store applies the ones missing, in one
 transaction holding `pg_advisory_xact_lock(MIGRATION_LOCK)`, so two processes starting at
 once apply each migration exactly once. Never edit a released migration: append a new one.
 """

@@ -160,7 +160,7 @@ def fill_failure_codes(conn: Any) -> None:
         codes: Counter[str] = Counter()
         for r in conn.execute("SELECT result_files FROM segments WHERE job_id = ? AND result_files LIKE ?",
                               (job_id, "%failed%")).fetchall():
-            codes.update(failure_codes(json.loads(r["result_files"])))
+            codes.update(failure_codes(json.loads(r["result_files"]), strict=False))
         conn.execute("DELETE FROM job_failure_codes WHERE job_id = ?", (job_id,))
         if codes:
             conn.executemany("INSERT INTO job_failure_codes(job_id, code, n) VALUES (?,?,?)",

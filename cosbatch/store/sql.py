@@ -296,9 +296,10 @@ class SqlJobStore:
 
     @staticmethod
     def _codes_change(old_files: str, new_files: str) -> Counter[str]:
-        """What a segment's failures by code change by when its result files (JSON) go old → new."""
+        """What a segment's failures by code change by when its result files (JSON) go old → new
+        (new ones must be well formed; old ones are counted as they were when stored)."""
         change = failure_codes(json.loads(new_files))
-        change.subtract(failure_codes(json.loads(old_files)))
+        change.subtract(failure_codes(json.loads(old_files), strict=False))
         return change
 
     @guarded
@@ -416,7 +417,7 @@ class SqlJobStore:
             codes: Counter[str] = Counter()
             for r in conn.execute("SELECT result_files FROM segments WHERE job_id=? AND state IN ('running', 'pending') "
                                   "AND result_files <> '[]'", (job_id,)).fetchall():
-                codes.subtract(failure_codes(json.loads(r["result_files"])))
+                codes.subtract(failure_codes(json.loads(r["result_files"]), strict=False))
             reset = conn.execute(
                 "UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]' "
                 "WHERE job_id=? AND state IN ('running', 'pending')",

@@ -222,13 +222,8 @@ def _fill_a_job(store) -> str:
     return job_id
 
 
-def test_an_upgraded_schema_6_store_fills_the_totals(store):
-    """Opening a store of schema 6 fills each job's failures by code, retries and abandoned tasks from
-    its segments (here: the schema-7 values dropped behind the store's back and the schema marked 6;
-    reopening upgrades it)."""
-    job_id = _fill_a_job(store)
-    want = (store.failure_codes(job_id), store.retries(job_id), store.abandoned_tasks(job_id))
-    assert want[0] and want[1:] == (3, 7)
+def _mark_schema_6(store) -> None:
+    """Drop what schema 7 added, behind the store's back, and say the store is of schema 6."""
     if store.url.startswith("postgresql://"):
         raw_update(store, "UPDATE jobs SET retries = 0, abandoned_tasks = 0", ())
         raw_update(store, "DROP TABLE job_failure_codes", ())
@@ -238,6 +233,16 @@ def test_an_upgraded_schema_6_store_fills_the_totals(store):
             raw_update(store, f"ALTER TABLE jobs DROP COLUMN {column}", ())
         raw_update(store, "DROP TABLE job_failure_codes", ())
         raw_update(store, "UPDATE schema_version SET version = 6", ())
+
+
+def test_an_upgraded_schema_6_store_fills_the_totals(store):
+    """Opening a store of schema 6 fills each job's failures by code, retries and abandoned tasks from
+    its segments (here: the schema-7 values dropped behind the store's back and the schema marked 6;
+    reopening upgrades it)."""
+    job_id = _fill_a_job(store)
+    want = (store.failure_codes(job_id), store.retries(job_id), store.abandoned_tasks(job_id))
+    assert want[0] and want[1:] == (3, 7)
+    _mark_schema_6(store)
     reopened = open_store(store.url)
     try:
         assert (reopened.failure_codes(job_id), reopened.retries(job_id), reopened.abandoned_tasks(job_id)) == want
@@ -269,3 +274,20 @@ def test_a_sqlite_store_file_of_schema_6_opens(tmp_path):
             assert store._one("SELECT version FROM schema_version")["version"] == SCHEMA_VERSION == 7
         finally:
             store.close()
+
+
+def test_malformed_codes_an_older_store_holds_count_nothing_and_do_not_block(store):
+    """A segment whose stored ErrorCodes are malformed (as schema 6 let a worker record them): the
+    upgrade counts nothing for it and opens, and writing that segment again works, the job's
+    totals still its segments' sums."""
+    job_id = _fill_a_job(store)
+    bad = '[{"TaskExecutionStatus": "failed", "Rows": 2, "ErrorCodes": ["NoSuchKey"]}]'
+    raw_update(store, "UPDATE segments SET result_files = ? WHERE job_id = ? AND seg_no = 2", (bad, job_id))
+    _mark_schema_6(store)
+    reopened = open_store(store.url)
+    try:
+        assert_counters_are_segment_sums(reopened, job_id)
+        _write(reopened, job_id, 2, SegmentState.DONE, 5, 5, random.Random(3))
+        assert_counters_are_segment_sums(reopened, job_id)
+    finally:
+        reopened.close()
