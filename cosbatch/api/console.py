@@ -421,7 +421,7 @@ class Console:
                 if job.status is JobStatus.ACTIVE:
                     self.sampler.record(job)
                 segments = self.service.segments(job)
-                entry["failures"] = self.service.failures_by_code(job, segments)
+                entry["failures"] = self.service.failures_by_code(job)
                 entry["samples"] = self.sampler.series(job, self.service.history(job.job_id), segments)
             out[job_id] = entry
         return Response(200, json.dumps(out).encode(), "application/json")

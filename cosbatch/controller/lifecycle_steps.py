@@ -296,7 +296,7 @@ class LifecycleSteps:
         with the trial's outcome as StatusUpdateReason. Repeated whole after a crash in between."""
         p = job.progress_summary
         reason = trial_reason(p.number_of_tasks_succeeded, p.number_of_tasks_failed,
-                              failures_by_code(job, self.store.segments(job.job_id)),
+                              failures_by_code(job, self.store.failure_codes(job.job_id)),
                               (p.total_number_of_tasks or 0) - p.tasks_run)
         if job.report.enabled:
             try:

@@ -113,7 +113,7 @@ class Notifier:
             logs.event("notification_refused", level=logging.WARNING, job_id=n.job_id, url=n.url)
             return
         job = self.store.get_job(n.job_id)
-        body = notify_policy.payload(job, n, failures_by_code(job, self.store.segments(n.job_id)))
+        body = notify_policy.payload(job, n, failures_by_code(job, self.store.failure_codes(n.job_id)))
         assert s.notify_secret is not None
         headers = {notify_policy.SIGNATURE_HEADER: notify_policy.signature(s.notify_secret, body),
                    notify_policy.DELIVERY_HEADER: notify_policy.delivery_id(n),

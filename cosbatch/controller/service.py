@@ -217,11 +217,12 @@ class JobService:
         return self.store.get_job(check_job_id(job_id), account_id)
 
     def failures_by_code(self, job: Job, segments: Sequence[Segment] | None = None) -> dict[str, int]:
-        """The job's failed tasks by ErrorCode, most frequent first (see cosbatch.reports.summary);
-        `segments`: the job's segments if the caller has just read them."""
+        """The job's failed tasks by ErrorCode, most frequent first (see cosbatch.reports.summary),
+        from the per-job sums the store keeps: no segment is read, however big the job.
+        `segments`: accepted for older callers and ignored (the store's sums are theirs)."""
         from cosbatch.reports.summary import failures_by_code
 
-        return failures_by_code(job, self.store.segments(job.job_id) if segments is None else segments)
+        return failures_by_code(job, self.store.failure_codes(job.job_id))
 
     def segments(self, job: Job) -> list[Segment]:
         """The job's segments as the store has them (counters, completion times)."""

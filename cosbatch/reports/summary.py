@@ -1,29 +1,34 @@
 """What a job's failed tasks were, by error code, and where its report is.
 
 Each failed-results file a worker writes carries its rows' error codes ("ErrorCodes" in the
-segment's result-file descriptors), so the counts are read from the store, not the report.
+segment's result-file descriptors), so the counts are read from the store, not the report: the
+store keeps each job's sum over its segments (`JobStore.failure_codes`), so reading them costs
+the same for a job of ten tasks or ten million.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from cosbatch.models import Job
-from cosbatch.store.base import Segment
+from cosbatch.store.base import UNRECORDED, Segment, failure_codes
 
-#: Failed tasks whose error code was not recorded (the job's report is disabled).
-UNRECORDED = "Unrecorded"
+__all__ = ["UNRECORDED", "failures_by_code", "failures_text", "report_url"]
 
 
-def failures_by_code(job: Job, segments: Iterable[Segment]) -> dict[str, int]:
+def failures_by_code(job: Job, recorded: Mapping[str, int] | Iterable[Segment]) -> dict[str, int]:
     """Failed tasks by ErrorCode, most frequent first; failures no results file names are
-    counted under "Unrecorded" (a job without a report writes none)."""
-    counts: Counter[str] = Counter()
-    for seg in segments:
-        for f in seg.result_files:
-            if f.get("TaskExecutionStatus") == "failed":
-                counts.update(f.get("ErrorCodes") or {UNRECORDED: int(f.get("Rows", 0))})
+    counted under "Unrecorded" (a job without a report writes none).
+
+    `recorded`: the codes the job's results files record, as `JobStore.failure_codes` keeps them;
+    or the job's segments, to sum them from (reads every segment: callers need not)."""
+    if isinstance(recorded, Mapping):
+        counts: Counter[str] = Counter({code: n for code, n in recorded.items() if n > 0})
+    else:
+        counts = Counter()
+        for seg in recorded:
+            counts.update(failure_codes(seg.result_files, strict=False))
     rest = job.progress_summary.number_of_tasks_failed - sum(counts.values())
     if rest > 0:
         counts[UNRECORDED] += rest

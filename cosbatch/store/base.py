@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -37,6 +38,31 @@ class Segment:
     result_files: list[dict] = field(default_factory=list)
     finished_at: float | None = None  # epoch seconds when it was recorded DONE or STOPPED
     skipped: int = 0  # of `succeeded`: identical at the target already, so not copied (skip-identical)
+
+
+#: Failed tasks whose error code no results file records (the job's report is disabled).
+UNRECORDED = "Unrecorded"
+
+
+def failure_codes(result_files: Iterable[Mapping], *, strict: bool = True) -> Counter[str]:
+    """A segment's failed tasks by ErrorCode, as its result-file descriptors record them: each
+    failed-results file carries its rows' codes ("ErrorCodes"); one without them (a job without a
+    report) counts its rows under UNRECORDED. The store keeps each job's sum of these.
+
+    A descriptor not so shaped raises ValueError (`strict`: a worker's report is then refused
+    whole), or counts nothing (not `strict`: what an older store holds already, read the same way
+    when its sums are filled and when the segment is written again)."""
+    codes: Counter[str] = Counter()
+    for f in result_files:
+        if f.get("TaskExecutionStatus") == "failed":
+            recorded = f.get("ErrorCodes") or {UNRECORDED: f.get("Rows", 0)}
+            if not isinstance(recorded, Mapping) or not all(
+                    isinstance(n, int) and not isinstance(n, bool) for n in recorded.values()):
+                if not strict:
+                    continue
+                raise ValueError(f"a failed-results file's ErrorCodes must map codes to counts, not {recorded!r:.80}")
+            codes.update({str(code): n for code, n in recorded.items()})
+    return codes
 
 
 @dataclass(frozen=True)
@@ -135,9 +161,16 @@ class JobStore(Protocol):
     def update_segment(self, job_id: str, seg_no: int, state: SegmentState, succeeded: int,
                        failed: int, result_files: list[dict] | None = None,
                        retries: int = 0, skipped: int = 0) -> None: ...
-    def retries(self, job_id: str) -> int: ...
+    def retries(self, job_id: str) -> int:
+        """The sum of the job's segments' retries (kept with the job: reads no segment)."""
+        ...
+    def failure_codes(self, job_id: str) -> dict[str, int]:
+        """The sum of the job's segments' `failure_codes` (kept with the job: reads no segment)."""
+        ...
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None: ...
-    def abandoned_tasks(self, job_id: str) -> int: ...
+    def abandoned_tasks(self, job_id: str) -> int:
+        """The sum of the job's segments' abandoned tasks (kept with the job: reads no segment)."""
+        ...
     def reset_running_segments(self, job_id: str) -> int: ...
     def release_held_segments(self, job_id: str) -> int:
         """HELD segments (those a trial run left for later) become PENDING; how many."""

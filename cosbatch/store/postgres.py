@@ -147,8 +147,11 @@ class PostgresJobStore(SqlJobStore):
             for version, statements in MIGRATIONS:
                 if version in applied:
                     continue
-                for stmt in statements:
-                    conn.execute(stmt)
+                for step in statements:
+                    if callable(step):
+                        step(conn)
+                    else:
+                        conn.execute(step)
                 conn.execute("INSERT INTO schema_migrations(version) VALUES (?)", (version,))
 
     def schema_versions(self) -> list[int]:

@@ -1,4 +1,5 @@
-"""The tables every SQL store has, in SQL both SQLite and PostgreSQL accept.
+"""The tables every SQL store has, in SQL both SQLite and PostgreSQL accept (and the one fill
+that is Python: a job's failure codes, read from its segments' result files).
 
 Timestamps are epoch seconds (DOUBLE PRECISION), JSON documents are TEXT, flags are INTEGER.
 SQLite creates these at open (and adds later columns itself); PostgreSQL's first migration is
@@ -7,6 +8,12 @@ migration and SQLite's added columns.
 """
 
 from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from cosbatch.store.base import failure_codes
 
 TABLES: list[str] = [
     """CREATE TABLE IF NOT EXISTS jobs (
@@ -118,3 +125,43 @@ FILL_JOB_COUNTERS = """UPDATE jobs SET
     succeeded = (SELECT COALESCE(SUM(s.succeeded), 0) FROM segments s WHERE s.job_id = jobs.job_id),
     failed = (SELECT COALESCE(SUM(s.failed), 0) FROM segments s WHERE s.job_id = jobs.job_id),
     skipped = (SELECT COALESCE(SUM(s.skipped), 0) FROM segments s WHERE s.job_id = jobs.job_id)"""
+
+#: Added in schema version 7 (PostgreSQL migration 7), on jobs: the sums of its segments' retries
+#: and abandoned tasks, kept like the task counters (same transaction as every segment write).
+ADDED_JOB_COLUMNS_7: dict[str, str] = {
+    "retries": "BIGINT NOT NULL DEFAULT 0",
+    "abandoned_tasks": "BIGINT NOT NULL DEFAULT 0",
+}
+
+#: Added in schema version 7 (PostgreSQL migration 7): a job's failed tasks by error code, as its
+#: segments' result files record them (`base.failure_codes`), summed over its segments and changed
+#: by deltas in the same transaction as every segment write that changes a segment's result files.
+#: A row whose n came back to 0 may stay; readers skip it.
+FAILURE_CODE_TABLES: list[str] = [
+    """CREATE TABLE IF NOT EXISTS job_failure_codes (
+        job_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        n BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, code)
+    )""",
+]
+
+#: Fills the retries and abandoned tasks of jobs that existed before schema version 7.
+FILL_JOB_TOTALS_7 = """UPDATE jobs SET
+    retries = (SELECT COALESCE(SUM(s.retries), 0) FROM segments s WHERE s.job_id = jobs.job_id),
+    abandoned_tasks = (SELECT COALESCE(SUM(s.abandoned_tasks), 0) FROM segments s WHERE s.job_id = jobs.job_id)"""
+
+
+def fill_failure_codes(conn: Any) -> None:
+    """Fill job_failure_codes for the jobs that existed before schema version 7 from their segments'
+    result files, one job at a time (`conn`: a store's write connection, taking `?` placeholders)."""
+    job_ids = [r["job_id"] for r in conn.execute("SELECT job_id FROM jobs").fetchall()]
+    for job_id in job_ids:
+        codes: Counter[str] = Counter()
+        for r in conn.execute("SELECT result_files FROM segments WHERE job_id = ? AND result_files LIKE ?",
+                              (job_id, "%failed%")).fetchall():
+            codes.update(failure_codes(json.loads(r["result_files"]), strict=False))
+        conn.execute("DELETE FROM job_failure_codes WHERE job_id = ?", (job_id,))
+        if codes:
+            conn.executemany("INSERT INTO job_failure_codes(job_id, code, n) VALUES (?,?,?)",
+                             [(job_id, code, n) for code, n in codes.items() if n])

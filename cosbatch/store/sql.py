@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,7 +21,15 @@ from cosbatch.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
 from cosbatch.lifecycle import JobStatus, check_transition
 from cosbatch.models import FailureReason, Job, StorageWait, Tag
 from cosbatch.store import rows
-from cosbatch.store.base import NOTIFIED, JobPage, Notification, Segment, SegmentState, StatusChange
+from cosbatch.store.base import (
+    NOTIFIED,
+    JobPage,
+    Notification,
+    Segment,
+    SegmentState,
+    StatusChange,
+    failure_codes,
+)
 
 T = TypeVar("T")
 
@@ -258,8 +267,10 @@ class SqlJobStore:
         return [rows.notification_from_row(r) for r in found]
 
     # -- segments ----------------------------------------------------------
-    # Every write that changes a segment's counters adds the change to its job's counters in the
-    # same transaction (`_count`), so the job's counters are always the sums of its segments'.
+    # Every write that changes a segment's counters, retries, abandoned tasks or result files adds
+    # the change to its job's totals in the same transaction (`_count`): the counters, retries and
+    # abandoned_tasks columns of its row and its rows of job_failure_codes. So the job's totals are
+    # always the sums of its segments', and reading them reads no segment.
     # PostgreSQL: the job row is locked first, then its segments, in every such write (no deadlock).
 
     def _lock_job(self, conn: Any, job_id: str) -> None:
@@ -267,15 +278,33 @@ class SqlJobStore:
             conn.execute("SELECT job_id FROM jobs WHERE job_id=?" + self.FOR_UPDATE, (job_id,))
 
     @staticmethod
-    def _count(conn: Any, job_id: str, succeeded: int, failed: int, skipped: int) -> None:
-        """Add to the job's task counters (negative: subtract)."""
-        if succeeded or failed or skipped:
-            conn.execute("UPDATE jobs SET succeeded = succeeded + ?, failed = failed + ?, skipped = skipped + ? "
-                         "WHERE job_id = ?", (succeeded, failed, skipped, job_id))
+    def _count(conn: Any, job_id: str, succeeded: int, failed: int, skipped: int, *, retries: int = 0,
+               abandoned: int = 0, codes: Mapping[str, int] | None = None) -> None:
+        """Add to the job's totals (negative: subtract): task counters, retries, abandoned tasks,
+        and failed tasks by error code."""
+        if succeeded or failed or skipped or retries or abandoned:
+            conn.execute("UPDATE jobs SET succeeded = succeeded + ?, failed = failed + ?, skipped = skipped + ?, "
+                         "retries = retries + ?, abandoned_tasks = abandoned_tasks + ? WHERE job_id = ?",
+                         (succeeded, failed, skipped, retries, abandoned, job_id))
+        changed = sorted((code, n) for code, n in (codes or {}).items() if n)
+        if changed:
+            conn.executemany(
+                "INSERT INTO job_failure_codes(job_id, code, n) VALUES (?,?,?) ON CONFLICT (job_id, code) "
+                "DO UPDATE SET n = job_failure_codes.n + excluded.n",
+                [(job_id, code, n) for code, n in changed],
+            )
+
+    @staticmethod
+    def _codes_change(old_files: str, new_files: str) -> Counter[str]:
+        """What a segment's failures by code change by when its result files (JSON) go old → new
+        (new ones must be well formed; old ones are counted as they were when stored)."""
+        change = failure_codes(json.loads(new_files))
+        change.subtract(failure_codes(json.loads(old_files), strict=False))
+        return change
 
     @guarded
     def replace_segments(self, job_id: str, segments: Sequence[Segment]) -> None:
-        """The job's segments are these, none of them run yet: its counters restart at zero."""
+        """The job's segments are these, none of them run yet: its totals restart at zero."""
         with self._write() as conn:
             self._lock_job(conn, job_id)
             conn.execute("DELETE FROM segments WHERE job_id=?", (job_id,))
@@ -284,7 +313,9 @@ class SqlJobStore:
                    VALUES (?,?,?,?,?,?,?,?)""",
                 [rows.segment_values(job_id, s) for s in segments],
             )
-            conn.execute("UPDATE jobs SET succeeded = 0, failed = 0, skipped = 0 WHERE job_id = ?", (job_id,))
+            conn.execute("UPDATE jobs SET succeeded = 0, failed = 0, skipped = 0, retries = 0, abandoned_tasks = 0 "
+                         "WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM job_failure_codes WHERE job_id = ?", (job_id,))
 
     @guarded
     def segment_state(self, job_id: str, seg_no: int) -> SegmentState:
@@ -318,10 +349,11 @@ class SqlJobStore:
         """Set a segment's absolute counters; a segment already DONE or STOPPED is final, and
         the moment it became so is recorded (`Segment.finished_at`)."""
         finished_at = time.time() if state in (SegmentState.DONE, SegmentState.STOPPED) else None
+        files = json.dumps(result_files or [])
         with self._write() as conn:
             self._lock_job(conn, job_id)
             old = conn.execute(
-                "SELECT succeeded, failed, skipped FROM segments WHERE job_id=? AND seg_no=? "
+                "SELECT succeeded, failed, skipped, retries, result_files FROM segments WHERE job_id=? AND seg_no=? "
                 "AND state NOT IN ('done', 'stopped')" + self.FOR_UPDATE, (job_id, seg_no),
             ).fetchone()
             if old is None:
@@ -329,10 +361,10 @@ class SqlJobStore:
             conn.execute(
                 """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?, finished_at=?,
                    skipped=? WHERE job_id=? AND seg_no=?""",
-                (state.value, succeeded, failed, json.dumps(result_files or []), retries, finished_at, skipped,
-                 job_id, seg_no),
+                (state.value, succeeded, failed, files, retries, finished_at, skipped, job_id, seg_no),
             )
-            self._count(conn, job_id, succeeded - old["succeeded"], failed - old["failed"], skipped - old["skipped"])
+            self._count(conn, job_id, succeeded - old["succeeded"], failed - old["failed"], skipped - old["skipped"],
+                        retries=retries - old["retries"], codes=self._codes_change(old["result_files"], files))
 
     @guarded
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None:
@@ -340,7 +372,7 @@ class SqlJobStore:
         with self._write() as conn:
             self._lock_job(conn, job_id)
             old = conn.execute(
-                "SELECT succeeded, failed, skipped FROM segments WHERE job_id=? AND seg_no=? "
+                "SELECT succeeded, failed, skipped, result_files FROM segments WHERE job_id=? AND seg_no=? "
                 "AND state NOT IN ('done', 'stopped')" + self.FOR_UPDATE, (job_id, seg_no),
             ).fetchone()
             if old is None:
@@ -350,17 +382,27 @@ class SqlJobStore:
                    abandoned_tasks = abandoned_tasks + ? WHERE job_id=? AND seg_no=?""",
                 (tasks_run, job_id, seg_no),
             )
-            self._count(conn, job_id, -old["succeeded"], -old["failed"], -old["skipped"])
+            self._count(conn, job_id, -old["succeeded"], -old["failed"], -old["skipped"], abandoned=tasks_run,
+                        codes=self._codes_change(old["result_files"], "[]"))
 
     @guarded
     def retries(self, job_id: str) -> int:
-        row = self._one("SELECT COALESCE(SUM(retries), 0) AS n FROM segments WHERE job_id=?", (job_id,))
-        return int(row["n"]) if row else 0
+        """The sum of the job's segments' retries, from its row (0 for no such job)."""
+        row = self._one("SELECT retries FROM jobs WHERE job_id=?", (job_id,))
+        return int(row["retries"]) if row else 0
 
     @guarded
     def abandoned_tasks(self, job_id: str) -> int:
-        row = self._one("SELECT COALESCE(SUM(abandoned_tasks), 0) AS n FROM segments WHERE job_id=?", (job_id,))
-        return int(row["n"]) if row else 0
+        """The sum of the job's segments' abandoned tasks, from its row (0 for no such job)."""
+        row = self._one("SELECT abandoned_tasks FROM jobs WHERE job_id=?", (job_id,))
+        return int(row["abandoned_tasks"]) if row else 0
+
+    @guarded
+    def failure_codes(self, job_id: str) -> dict[str, int]:
+        """The job's failed tasks by error code as its segments' result files record them (the sum
+        of their `base.failure_codes`), from job_failure_codes: a few rows, however big the job."""
+        found = self._all("SELECT code, n FROM job_failure_codes WHERE job_id=? AND n <> 0", (job_id,))
+        return {r["code"]: int(r["n"]) for r in found}
 
     @guarded
     def reset_running_segments(self, job_id: str) -> int:
@@ -372,12 +414,16 @@ class SqlJobStore:
                 "COALESCE(SUM(skipped), 0) AS skipped FROM segments WHERE job_id=? AND state IN ('running', 'pending')",
                 (job_id,),
             ).fetchone()
+            codes: Counter[str] = Counter()
+            for r in conn.execute("SELECT result_files FROM segments WHERE job_id=? AND state IN ('running', 'pending') "
+                                  "AND result_files <> '[]'", (job_id,)).fetchall():
+                codes.subtract(failure_codes(json.loads(r["result_files"]), strict=False))
             reset = conn.execute(
                 "UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]' "
                 "WHERE job_id=? AND state IN ('running', 'pending')",
                 (job_id,),
             ).rowcount
-            self._count(conn, job_id, -int(live["ok"]), -int(live["failed"]), -int(live["skipped"]))
+            self._count(conn, job_id, -int(live["ok"]), -int(live["failed"]), -int(live["skipped"]), codes=codes)
             return reset
 
     @guarded

@@ -24,21 +24,28 @@ from cosbatch.errors import (
 from cosbatch.store import rows
 from cosbatch.store.schema import (
     ADDED_JOB_COLUMNS_6,
+    ADDED_JOB_COLUMNS_7,
     ADDED_SEGMENT_COLUMNS,
+    FAILURE_CODE_TABLES,
     FILL_JOB_COUNTERS,
+    FILL_JOB_TOTALS_7,
     NOTIFICATION_TABLES,
     TABLES,
+    fill_failure_codes,
 )
 from cosbatch.store.sql import SqlJobStore, guarded
 
 #: 3: notifications; 4: segments.finished_at and .skipped; 5: jobs.estimate; 6: jobs' task counters
-#: (filled from their segments when added) and storage wait.
-SCHEMA_VERSION = 6
+#: (filled from their segments when added) and storage wait; 7: jobs' retries and abandoned tasks,
+#: and job_failure_codes (filled from their segments when added).
+SCHEMA_VERSION = 7
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
-                      "worker_rate": "REAL", "tags": "TEXT", "estimate": "TEXT", **ADDED_JOB_COLUMNS_6}
+                      "worker_rate": "REAL", "tags": "TEXT", "estimate": "TEXT", **ADDED_JOB_COLUMNS_6,
+                      **ADDED_JOB_COLUMNS_7}
 
-_SCHEMA = [*TABLES, *NOTIFICATION_TABLES, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
+_SCHEMA = [*TABLES, *NOTIFICATION_TABLES, *FAILURE_CODE_TABLES,
+           "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
 
 
 
@@ -120,7 +127,8 @@ class SqliteJobStore(SqlJobStore):
             for stmt in _SCHEMA:
                 conn.execute(stmt)
             row = conn.execute("SELECT version FROM schema_version").fetchone()
-            counted = "succeeded" in {r["name"] for r in conn.execute("PRAGMA table_info(jobs)")}
+            job_columns = {r["name"] for r in conn.execute("PRAGMA table_info(jobs)")}
+            counted, totalled = "succeeded" in job_columns, "abandoned_tasks" in job_columns
             for table, added in (("jobs", _ADDED_JOB_COLUMNS), ("segments", ADDED_SEGMENT_COLUMNS)):
                 have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
                 for column, kind in added.items():
@@ -128,6 +136,9 @@ class SqliteJobStore(SqlJobStore):
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             if not counted:
                 conn.execute(FILL_JOB_COUNTERS)  # the jobs of a store older than version 6
+            if not totalled:  # the jobs of a store older than version 7
+                conn.execute(FILL_JOB_TOTALS_7)
+                fill_failure_codes(conn)
             if row is None:
                 conn.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
             elif row["version"] < SCHEMA_VERSION:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from urllib.parse import quote_plus
 
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.models import Job
 from cosbatch.reports import parse_csv_row
+from cosbatch.store.base import failure_codes
 from cosbatch.wire.dialects import parse_create_job
 
 
@@ -45,14 +47,22 @@ def create_and_run(store, settings, body: dict, timeout_s: float = 300) -> Job:
 
 
 def assert_counters_are_segment_sums(store, job_id: str) -> None:
-    """The job's task counters (kept with its row, what DescribeJob reads) are the sums of its
-    segments' counters."""
+    """The job's totals kept with it (what DescribeJob, failures by code, retries and abandoned
+    tasks read) are the sums over its segments: task counters, retries, abandoned tasks, and failed
+    tasks by error code."""
     p = store.get_job(job_id).progress_summary
     segments = store.segments(job_id)
     assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (
         sum(s.succeeded for s in segments), sum(s.failed for s in segments)), job_id
     row = store._one("SELECT skipped FROM jobs WHERE job_id = ?", (job_id,))
     assert row["skipped"] == sum(s.skipped for s in segments), job_id
+    sums = store._one("SELECT COALESCE(SUM(retries), 0) AS retries, COALESCE(SUM(abandoned_tasks), 0) AS abandoned "
+                      "FROM segments WHERE job_id = ?", (job_id,))
+    assert (store.retries(job_id), store.abandoned_tasks(job_id)) == (sums["retries"], sums["abandoned"]), job_id
+    codes = Counter()
+    for s in segments:
+        codes.update(failure_codes(s.result_files, strict=False))
+    assert store.failure_codes(job_id) == {code: n for code, n in codes.items() if n}, job_id
 
 
 def run_until_idle(store, settings, timeout_s: float = 120) -> None:

@@ -12,7 +12,7 @@ from cosbatch.controller import JobService
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
 from tests.conftest import wait_for
-from tests.integration.helpers import copy_request, read_report
+from tests.integration.helpers import assert_counters_are_segment_sums, copy_request, read_report
 
 
 def start_controller(store_url: str, endpoint: str, log) -> subprocess.Popen:
@@ -36,6 +36,7 @@ def test_sigkill_mid_job_then_restart(s3, s3_server, make_bucket, store, big_sou
         at_kill = service.describe_job(job.job_id)
         assert at_kill.status is S.ACTIVE  # nobody finished it
         assert at_kill.progress_summary.tasks_run < len(keys)
+        assert_counters_are_segment_sums(store, job.job_id)  # the live segments' totals, as the kill left them
 
         second = start_controller(store.url, s3_server.endpoint_url, log)
         try:
@@ -47,6 +48,8 @@ def test_sigkill_mid_job_then_restart(s3, s3_server, make_bucket, store, big_sou
     assert done.status is S.COMPLETE, (tmp_path / "controller.log").read_text()
     p = done.progress_summary
     assert p.total_number_of_tasks == p.number_of_tasks_succeeded == len(keys)
+    assert_counters_are_segment_sums(store, job.job_id)  # the reset after the crash counted once
+    assert service.failures_by_code(done) == {}
     _, rows, _ = read_report(s3, rep, done)
     counts = Counter(r["Key"] for r in rows)
     assert len(counts) == len(keys) and max(counts.values()) == 1  # each task exactly once

@@ -38,7 +38,9 @@ def assert_exact_report(rows: Sequence[dict], expected_keys: Sequence[str], succ
 
 def assert_completed_exactly(s3, store, job_id: str, keys: Sequence[str], report_bucket: str) -> tuple:
     """The job is Complete with every task succeeded once: its counters, its report's rows (one per
-    task) and its history's arrows agree. Returns the report's (manifest.json, rows)."""
+    task) and its history's arrows agree, and the totals kept with the job (counters, retries,
+    abandoned tasks, failures by code: none) are its segments' sums. Returns the report's
+    (manifest.json, rows)."""
     from cosbatch.controller import JobService
     from tests.integration.helpers import assert_counters_are_segment_sums, read_report
 
@@ -48,6 +50,7 @@ def assert_completed_exactly(s3, store, job_id: str, keys: Sequence[str], report
     assert job.status is JobStatus.COMPLETE, (job.status, job.failure_reasons)
     p = job.progress_summary
     assert p.total_number_of_tasks == p.number_of_tasks_succeeded == len(keys) and p.number_of_tasks_failed == 0
+    assert service.failures_by_code(job) == {}
     manifest, rows, _ = read_report(s3, report_bucket, job)
     assert_exact_report(rows, keys, len(keys), 0)
     assert_legal_history(service.history(job_id))

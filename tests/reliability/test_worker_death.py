@@ -22,7 +22,12 @@ from cosbatch.store import SegmentState
 from cosbatch.wire.dialects import parse_create_job
 from launch.base import RunnerConfig
 from tests.conftest import put_objects, running_scheduler, wait_for
-from tests.integration.helpers import copy_request, read_report, write_manifest
+from tests.integration.helpers import (
+    assert_counters_are_segment_sums,
+    copy_request,
+    read_report,
+    write_manifest,
+)
 from tests.reliability.checks import assert_exact_report, assert_legal_history
 
 pytestmark = [
@@ -69,6 +74,7 @@ def test_worker_killed_mid_bundle(s3, make_bucket, store, settings):
     assert done_at_kill < N_OBJECTS and running_at_kill >= 1
     p = done.progress_summary
     assert p.total_number_of_tasks == p.number_of_tasks_succeeded == N_OBJECTS and p.number_of_tasks_failed == 0
+    assert_counters_are_segment_sums(store, job.job_id)  # abandoned tasks and retries too, kept with the job
     _, rows, _ = read_report(s3, rep, done)
     assert_exact_report(rows, keys, N_OBJECTS, 0)
     assert_legal_history(service.history(job.job_id))

@@ -8,8 +8,10 @@ import pytest
 
 from cosbatch.controller import JobService
 from cosbatch.store import Segment, SegmentState, open_store
+from cosbatch.store.pg_schema import LATEST
 from cosbatch.store.rows import JOB_COLUMNS
-from cosbatch.store.schema import ADDED_JOB_COLUMNS_6
+from cosbatch.store.schema import ADDED_JOB_COLUMNS_6, ADDED_JOB_COLUMNS_7
+from cosbatch.store.sqlite import SCHEMA_VERSION
 from cosbatch.wire.dialects import parse_create_job
 from tests.integration.helpers import assert_counters_are_segment_sums
 from tests.unit.test_models import s3_body
@@ -91,11 +93,14 @@ def test_an_upgraded_store_fills_counters_from_segments(store):
     store.update_segment(job_id, 1, SegmentState.RUNNING, 4, 0)
     raw_update(store, "UPDATE jobs SET succeeded = 0, failed = 0, skipped = 0", ())
     if store.url.startswith("postgresql://"):
-        raw_update(store, "DELETE FROM schema_migrations WHERE version = 6", ())
+        raw_update(store, "DELETE FROM schema_migrations WHERE version >= 6", ())
     else:
         raw_update(store, "ALTER TABLE jobs DROP COLUMN skipped", ())
         raw_update(store, "ALTER TABLE jobs DROP COLUMN failed", ())
         raw_update(store, "ALTER TABLE jobs DROP COLUMN succeeded", ())
+        for column in ADDED_JOB_COLUMNS_7:
+            raw_update(store, f"ALTER TABLE jobs DROP COLUMN {column}", ())
+        raw_update(store, "DROP TABLE job_failure_codes", ())
         raw_update(store, "UPDATE schema_version SET version = 5", ())
     reopened = open_store(store.url)
     try:
@@ -103,7 +108,7 @@ def test_an_upgraded_store_fills_counters_from_segments(store):
         assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (13, 1)
         assert_counters_are_segment_sums(reopened, job_id)
         if reopened.url.startswith("postgresql://"):
-            assert reopened.schema_versions()[-1] == 6
+            assert reopened.schema_versions()[-1] == LATEST
     finally:
         reopened.close()
 
@@ -117,14 +122,15 @@ def test_a_sqlite_store_of_schema_5_opens(tmp_path):
     store.update_segment(job_id, 0, SegmentState.DONE, 6, 4)
     store.close()
     with sqlite3.connect(path) as conn:
-        for column in ADDED_JOB_COLUMNS_6:
+        for column in [*ADDED_JOB_COLUMNS_6, *ADDED_JOB_COLUMNS_7]:
             conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
+        conn.execute("DROP TABLE job_failure_codes")
         conn.execute("UPDATE schema_version SET version = 5")
     conn.close()
     store = open_store(f"sqlite:///{path}")
     try:
         p = store.get_job(job_id).progress_summary
         assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (6, 4)
-        assert store._one("SELECT version FROM schema_version")["version"] == 6
+        assert store._one("SELECT version FROM schema_version")["version"] == SCHEMA_VERSION
     finally:
         store.close()

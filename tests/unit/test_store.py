@@ -291,6 +291,6 @@ def test_a_sqlite_store_of_schema_3_gains_segment_finish_times(tmp_path):
     try:
         (old,) = store.segments("old")
         assert (old.state, old.succeeded, old.finished_at) == (SegmentState.DONE, 5, None)
-        assert store._one("SELECT version FROM schema_version")["version"] == SCHEMA_VERSION == 6
+        assert store._one("SELECT version FROM schema_version")["version"] == SCHEMA_VERSION == 7
     finally:
         store.close()
