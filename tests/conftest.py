@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import pytest
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-test")
@@ -52,9 +54,38 @@ def make_bucket(s3):
 
 
 def put_objects(s3, bucket: str, keys: list[str], body=lambda k: f"content of {k}".encode()) -> None:
-    """Seed objects quickly (threads), each with a body derived from its key."""
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=body(k)), keys))
+    """Seed objects quickly (threads), each with a body derived from its key.
+
+    Through cosbatch's lean client on 32 threads (about 4x boto3 on 16) when `s3` signs with the
+    process's default keys, which the lean client then uses too; else through `s3` itself."""
+    from cosbatch.storage import StorageCatalog
+    from cosbatch.storage.lean import LeanS3Client
+
+    keys = list(keys)
+    creds = s3._request_signer._credentials
+    default = boto3.session.Session().get_credentials()
+    if len(keys) < 50 or creds is None or default is None or creds.access_key != default.access_key:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=body(k)), keys))
+        return
+    storage = StorageCatalog.at(s3.meta.endpoint_url, s3.meta.region_name, max_pool_connections=32).default
+    lean = LeanS3Client(storage)
+
+    def put(key: str) -> None:  # the lean client does not retry; boto3 would, so retry here
+        for attempt in range(5):
+            try:
+                lean.put_object(Bucket=bucket, Key=key, Body=body(key))
+                return
+            except Exception:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    try:
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(put, keys))
+    finally:
+        lean.close()
 
 
 @pytest.fixture()

@@ -3,7 +3,7 @@ run — priority changes (which preempt: Pausing/Paused), cancels, confirmations
 
 At the end every job is final, every status history is legal per the lifecycle table,
 and every Complete job's report is exact (each task once, counters = rows). Bounded:
-COSBATCH_SOAK_S seconds in all (default 120: chaos, then the last jobs finishing);
+COSBATCH_SOAK_S seconds in all (default 75: chaos, then the last jobs finishing);
 set it higher for a longer soak. COSBATCH_SOAK_SEED replays a run.
 """
 
@@ -28,7 +28,7 @@ from tests.reliability.checks import assert_exact_report, assert_legal_history
 
 pytestmark = pytest.mark.reliability
 
-SOAK_S = float(os.environ.get("COSBATCH_SOAK_S", "120"))
+SOAK_S = float(os.environ.get("COSBATCH_SOAK_S", "75"))
 SETTLE_S = 15.0  # of SOAK_S, kept for the last jobs to finish (the wait for them is bounded apart)
 N_JOBS = 20
 
