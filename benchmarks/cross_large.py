@@ -20,7 +20,6 @@ prints a markdown table (medians, every round, ratio to rclone, load average per
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import http.client
@@ -31,7 +30,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -196,12 +194,9 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cross_large")
+    parser = harness.table_parser("cross_large", "2 x 6 MiB, one round: checks that it runs")
     parser.add_argument("--objects", type=int, default=8)
     parser.add_argument("--size-mib", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true", help="2 x 6 MiB, one round: checks that it runs")
-    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     harness.bench_credentials()
     n, size, rounds = (2, 6 * MiB, 1) if args.smoke else (args.objects, args.size_mib * MiB, args.rounds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -96,6 +97,16 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> l
     def line(cells: Sequence[object]) -> str:
         return "| " + " | ".join(str(c) for c in cells) + " |"
     return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
+
+
+def table_parser(module: str, smoke: str) -> argparse.ArgumentParser:
+    """The command line of a benchmark that prints a markdown table: --rounds, --smoke (`smoke`
+    says what it then runs) and --out; the benchmark adds its own."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{module}")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help=smoke)
+    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
+    return parser
 
 
 def publish(lines: list[str], out: Path | None) -> None:

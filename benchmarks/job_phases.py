@@ -13,7 +13,6 @@ table of each round and the median of each phase (markdown); --out FILE writes i
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import importlib
@@ -25,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from benchmarks import harness
@@ -263,13 +261,10 @@ def versus(jobs: list[Run], peers: list[Run], size: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.job_phases")
+    parser = harness.table_parser("job_phases", "8 MiB, one round: checks that it runs")
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-report", action="store_true", help="a job without a completion report")
-    parser.add_argument("--smoke", action="store_true", help="8 MiB, one round: checks that it runs")
     parser.add_argument("--timeline", action="store_true", help="print every span of the last round")
-    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     harness.bench_credentials()
     size = 8 * MiB if args.smoke else args.size_mib * MiB

@@ -15,7 +15,6 @@ benchmarks.small_requests [--requests N] [--rounds N] [--smoke] [--out FILE]`.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import shutil
@@ -25,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from awscrt import auth, http, s3
 from awscrt import io as crt_io
@@ -127,11 +125,8 @@ def signing_us(lean: LeanS3Client, crt: CrtClient, n: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.small_requests")
+    parser = harness.table_parser("small_requests", "50 requests of each kind, one round")
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true", help="50 requests of each kind, one round")
-    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     harness.bench_credentials()
     n, rounds = (50, 1) if args.smoke else (args.requests, args.rounds)
