@@ -1,4 +1,6 @@
-"""Running a scenario's contestants alternately (A B A B ...) and summarising by medians and ratios."""
+"""Running a scenario's contestants alternately (A B A B ...) and summarising by medians and ratios,
+and what every benchmark shares around that: the load on the machine, markdown tables, the
+command line of one that prints a table, the CreateJob request and its completion check."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cosbatch.lifecycle import JobStatus
+from cosbatch.models import Job
 
 RESULTS = Path(__file__).parent / "results"
 T = TypeVar("T")
@@ -129,7 +132,7 @@ def job_body(manifest_arn: str, operation: dict, report_bucket: str | None = Non
             "Report": report, **({"Tags": tags} if tags else {})}
 
 
-def check_complete(job: Any, expect: int, what: str = "benchmark job") -> None:
+def check_complete(job: Job, expect: int, what: str = "benchmark job") -> None:
     """RuntimeError unless the job ended Complete with `expect` tasks succeeded: a benchmark's figure
     means nothing otherwise."""
     if job.status is not JobStatus.COMPLETE or job.progress_summary.number_of_tasks_succeeded != expect:
@@ -159,7 +162,7 @@ def write_results(results: list[ScenarioResult], meta: dict, out: Path = RESULTS
             ratio = f"{r.ratio:.2f}x" if (i == 0 and r.ratio is not None) else ""
             target = r.target if i == 0 else ""
             holds = ("yes" if r.passed else "no") if (i == 0 and r.passed is not None) else ""
-            vals = ", ".join(f"{v:.3g}" for v in m.values)
+            vals = listed(m.values, ".3g")
             lines.append(f"| {r.title if i == 0 else ''} | {m.contestant} | {m.median:.4g} {m.unit} | {vals} | "
                          f"{ratio} | {target} | {holds} |")
         for note in r.notes:
