@@ -20,7 +20,6 @@ prints a markdown table (medians, every round, ratio to rclone, load average per
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import http.client
@@ -31,11 +30,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from benchmarks import harness
 from benchmarks.cross_storage import TwoStorages
 from benchmarks.scenarios import Env, make_env
 from cosbatch.manifests import Task
@@ -141,17 +139,6 @@ RCLONE = "rclone copy --transfers 8"
 HASHED = "cosbatch job, raw stream, MD5 here"
 
 
-def rotate(rounds: int, contestants: dict[str, Callable[[int], float]]) -> dict[str, list[float]]:
-    """Every contestant once per round, each round starting one further along (no one always
-    runs first, right after the last round's writes)."""
-    names = list(contestants)
-    values: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            values[name].append(contestants[name](r))
-    return values
-
-
 def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
             cpu: dict[str, list[float]]) -> dict[str, list[float]]:
     env = two.env
@@ -164,7 +151,6 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
     away = LeanS3Client(away_storage)
 
     def job(r: int) -> float:
-        loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
         op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:eu-west-1::{dst}", "TargetKeyPrefix": f"cb-{r}"}}
         return cpu_timed(lambda: two.cosbatch_job(manifest, op, n), "cosbatch job")
 
@@ -199,23 +185,20 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
         return seconds
 
     try:
-        return rotate(rounds, {"cosbatch job": job, HASHED: job_hashed, BEFORE: job_before, RCLONE: rclone,
-                               "raw ceiling": ceiling})
+        contestants = {"cosbatch job": job, HASHED: job_hashed, BEFORE: job_before, RCLONE: rclone,
+                       "raw ceiling": ceiling}
+        return harness.alternate(rounds, contestants, rotate=True, loads=loads)
     finally:
         home.close()
         away.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cross_large")
+    parser = harness.table_parser("cross_large", "2 x 6 MiB, one round: checks that it runs")
     parser.add_argument("--objects", type=int, default=8)
     parser.add_argument("--size-mib", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true", help="2 x 6 MiB, one round: checks that it runs")
-    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    harness.bench_credentials()
     n, size, rounds = (2, 6 * MiB, 1) if args.smoke else (args.objects, args.size_mib * MiB, args.rounds)
     env = make_env()
     two = TwoStorages(env)
@@ -229,19 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(env.workdir, ignore_errors=True)
     mib = n * size / MiB
     peer = statistics.median(secs[RCLONE])
-    lines = [f"Cross-storage copy of {n} x {size // MiB} MiB between two SeaweedFS servers, "
-             f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {rounds} alternating round(s); load average (1, 5, 15 min) "
-             "at each round's start: " + "; ".join(loads), "",
-             "| contestant | median MiB/s | rounds (MiB/s) | ratio to rclone (median) | client CPU s (median) |",
-             "|---|---|---|---|---|"]
-    for name, vals in secs.items():
-        med = statistics.median(vals)
-        lines.append(f"| {name} | {mib / med:.1f} | {', '.join(f'{mib / v:.1f}' for v in vals)} | "
-                     f"{peer / med:.2f}x | {statistics.median(cpu[name]):.2f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text)
+    rows = [(name, f"{mib / statistics.median(vals):.1f}", harness.listed((mib / v for v in vals), ".1f"),
+             f"{peer / statistics.median(vals):.2f}x", f"{statistics.median(cpu[name]):.2f}")
+            for name, vals in secs.items()]
+    header = ("contestant", "median MiB/s", "rounds (MiB/s)", "ratio to rclone (median)", "client CPU s (median)")
+    harness.publish([f"Cross-storage copy of {n} x {size // MiB} MiB between two SeaweedFS servers, "
+                     + harness.conditions(rounds, loads), "", *harness.markdown_table(header, rows)], args.out)
     return 0
 
 

@@ -13,10 +13,10 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+from benchmarks import harness
 from benchmarks.harness import Measurement, ScenarioResult, alternate, timed
 from benchmarks.scenarios import Env
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import CredentialsRef, StorageCatalog, implicit_storage
 from cosbatch.storage.embedded import EmbeddedS3, start_embedded_s3
@@ -66,11 +66,7 @@ class TwoStorages:
                      max_ops_per_second: float | None = None, samples: list | None = None) -> float:
         """Seconds from CreateJob to Complete; `samples` gets (time, tasks run) at every scheduler step."""
         store = open_store(f"sqlite:///{self.env.workdir / uuid.uuid4().hex[:8]}.db")
-        body = {"AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
-                "RoleArn": "arn:aws:iam::000000000000:role/home",
-                "Manifest": {"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
-                             "Location": {"ObjectArn": manifest_arn}},
-                "Operation": operation, "Report": {"Enabled": False}}
+        body = harness.job_body(manifest_arn, operation, role="home")
         settings = Settings(store_url=store.url, storages=self.catalog)
         scheduler = Scheduler(store, settings)
         start = time.perf_counter()
@@ -85,8 +81,7 @@ class TwoStorages:
         scheduler.close()
         done = store.get_job(job.job_id)
         store.close()
-        if done.status is not JobStatus.COMPLETE or done.progress_summary.number_of_tasks_succeeded != expect:
-            raise RuntimeError(f"benchmark job did not complete cleanly: {done.status} {done.progress_summary}")
+        harness.check_complete(done, expect)
         return elapsed
 
 

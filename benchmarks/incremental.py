@@ -17,16 +17,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.cross_storage import TwoStorages
-from benchmarks.harness import RESULTS, Measurement, ScenarioResult, timed, write_results
+from benchmarks.harness import (
+    RESULTS,
+    Measurement,
+    ScenarioResult,
+    bench_credentials,
+    machine,
+    now,
+    timed,
+    write_results,
+)
 from benchmarks.scenarios import Env, make_env
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.lifecycle import JobStatus
@@ -195,12 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segment-size", type=int, default=None, help="tasks per segment (default: the copy's)")
     parser.add_argument("--stem", default="incremental", help="results file names (default incremental)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    bench_credentials()
     results = run(args.objects, args.rounds, args.segment_size)
     meta = {"mode": f"incremental, {args.objects:,} objects, segment size {args.segment_size or 'default'}",
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "rounds": args.rounds,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+            "date": now(), "rounds": args.rounds, "machine": machine()}
     json_path, md_path = write_results(results, meta, RESULTS, args.stem)
     print(md_path.read_text())
     return 0

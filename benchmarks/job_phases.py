@@ -13,7 +13,6 @@ table of each round and the median of each phase (markdown); --out FILE writes i
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import importlib
@@ -23,13 +22,11 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from benchmarks import harness
 from benchmarks.scenarios import Env, make_env
 
 MiB = 1024**2
@@ -191,23 +188,6 @@ def phases(tr: Tracer, total: float) -> list[tuple[str, float]]:
     return out
 
 
-def seed_object(env: Env, bucket: str, key: str, size: int) -> None:
-    path = env.workdir / f"seed-{uuid.uuid4().hex[:8]}"
-    block = os.urandom(min(size, 64 * MiB))
-    with open(path, "wb") as fh:
-        for start in range(0, size, len(block)):
-            fh.write(block[: min(len(block), size - start)])
-    env.s5cmd("cp", str(path), f"s3://{bucket}/{key}")
-    path.unlink()
-
-
-def drop_bucket(env: Env, bucket: str) -> None:
-    for page in env.client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            env.client.delete_object(Bucket=bucket, Key=obj["Key"])
-    env.client.delete_bucket(Bucket=bucket)
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
     with open(f"/proc/{pid}/stat", "rb") as f:
@@ -235,7 +215,7 @@ def one_job(env: Env, manifest: str, report: str | None) -> tuple[Run, list[tupl
             run = Run(total, time.process_time() - cpu, cpu_seconds(env.server.pid) - server)
         return run, phases(tracer, total), tracer
     finally:
-        drop_bucket(env, dst)
+        env.drop_bucket(dst)
 
 
 def one_s5cmd(env: Env, src: str, key: str) -> Run:
@@ -249,84 +229,77 @@ def one_s5cmd(env: Env, src: str, key: str) -> Run:
         client = (after.children_user + after.children_system) - (children.children_user + children.children_system)
         return Run(seconds, client, cpu_seconds(env.server.pid) - server)
     finally:
-        drop_bucket(env, dst)
+        env.drop_bucket(dst)
 
 
-def table(rows: list[list[tuple[str, float]]], totals: list[float]) -> str:
-    lines = ["| phase | median s | rounds (s) |", "|---|---|---|"]
+def table(rows: list[list[tuple[str, float]]], totals: list[float]) -> list[str]:
+    body = []
     for i, (name, _) in enumerate(rows[0]):
         vals = [r[i][1] for r in rows]
-        lines.append(f"| {name} | {statistics.median(vals):.3f} | {', '.join(f'{v:.3f}' for v in vals)} |")
-    lines.append(f"| **total, CreateJob to Complete** | **{statistics.median(totals):.3f}** | "
-                 f"{', '.join(f'{v:.3f}' for v in totals)} |")
-    return "\n".join(lines)
+        body.append((name, f"{statistics.median(vals):.3f}", harness.listed(vals, ".3f")))
+    body.append(("**total, CreateJob to Complete**", f"**{statistics.median(totals):.3f}**",
+                 harness.listed(totals, ".3f")))
+    return harness.markdown_table(("phase", "median s", "rounds (s)"), body)
 
 
-def versus(jobs: list[Run], peers: list[Run], size: int) -> str:
+def versus(jobs: list[Run], peers: list[Run], size: int) -> list[str]:
     """The job against `s5cmd cp` of the same object in the same rounds: seconds, GiB/s, CPU."""
     gib = size / 1024**3
-    lines = ["| contestant | median s | GiB/s | rounds (s) | client CPU s | server CPU s |", "|---|---|---|---|---|---|"]
+    body = []
     for name, runs in (("cosbatch job", jobs), ("s5cmd cp", peers)):
         secs = [r.seconds for r in runs]
         med = statistics.median(secs)
-        lines.append(f"| {name} | {med:.3f} | {gib / med:.3f} | {', '.join(f'{v:.2f}' for v in secs)} | "
-                     f"{statistics.median(r.client_cpu for r in runs):.2f} | "
-                     f"{statistics.median(r.server_cpu for r in runs):.2f} |")
+        body.append((name, f"{med:.3f}", f"{gib / med:.3f}", harness.listed(secs, ".2f"),
+                     f"{statistics.median(r.client_cpu for r in runs):.2f}",
+                     f"{statistics.median(r.server_cpu for r in runs):.2f}"))
     ratios = [p.seconds / j.seconds for j, p in zip(jobs, peers, strict=True)]
-    lines.append(f"\nRatio (s5cmd time / job time, higher is better): median of medians "
-                 f"{statistics.median(p.seconds for p in peers) / statistics.median(j.seconds for j in jobs):.2f}x; "
-                 f"per round {', '.join(f'{r:.2f}' for r in ratios)}")
-    return "\n".join(lines)
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    header = ("contestant", "median s", "GiB/s", "rounds (s)", "client CPU s", "server CPU s")
+    return [*harness.markdown_table(header, body),
+            f"\nRatio (s5cmd time / job time, higher is better): median of medians "
+            f"{statistics.median(p.seconds for p in peers) / statistics.median(j.seconds for j in jobs):.2f}x; "
+            f"per round {harness.listed(ratios, '.2f')}"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.job_phases")
+    parser = harness.table_parser("job_phases", "8 MiB, one round: checks that it runs")
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-report", action="store_true", help="a job without a completion report")
-    parser.add_argument("--smoke", action="store_true", help="8 MiB, one round: checks that it runs")
     parser.add_argument("--timeline", action="store_true", help="print every span of the last round")
-    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    harness.bench_credentials()
     size = 8 * MiB if args.smoke else args.size_mib * MiB
     rounds = 1 if args.smoke else args.rounds
     env = make_env()
     try:
         src = env.bucket("phase-src")
         key = f"object-{size // MiB}MiB"
-        seed_object(env, src, key, size)
+        env.seed_object(src, key, size)
         manifest = env.manifest(src, [key])
         report = None if args.no_report else env.bucket("phase-rep")
-        rows, jobs, peers, loads = [], [], [], []
-        tracer = Tracer()
-        for _ in range(rounds):  # alternating: the job, then s5cmd cp, each into a fresh bucket
-            loads.append(load())
+        rows, tracers, loads = [], [], []
+
+        def job(r: int) -> Run:
             run, row, tracer = one_job(env, manifest, report)
             rows.append(row)
-            jobs.append(run)
-            peers.append(one_s5cmd(env, src, key))
+            tracers.append(tracer)
+            return run
+
+        # alternating: the job, then s5cmd cp, each into a fresh bucket
+        runs = harness.alternate(rounds, {"job": job, "s5cmd": lambda r: one_s5cmd(env, src, key)}, loads=loads)
     finally:
         env.server.stop()
         shutil.rmtree(env.workdir, ignore_errors=True)
+    jobs, peers = runs["job"], runs["s5cmd"]
     doc = [f"One-object copy job of {size // MiB} MiB, CreateJob to Complete "
            f"({'no report' if args.no_report else 'with a report'}), "
-           f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {rounds} round(s); load average (1, 5, 15 min) at each "
-           "round's start: " + "; ".join(loads), "", table(rows, [j.seconds for j in jobs]), "",
-           versus(jobs, peers, size)]
+           + harness.conditions(rounds, loads, kind=""), "",
+           *table(rows, [j.seconds for j in jobs]), "", *versus(jobs, peers, size)]
     if args.timeline:
-        doc += ["", "| span | start s | seconds | thread |", "|---|---|---|---|"]
-        doc += [f"| {s.label} | {s.start:.3f} | {s.seconds:.3f} | {s.thread} |"
-                for s in sorted(tracer.spans, key=lambda s: s.start) if s.label not in ("nap", "scheduler step")]
-    text = "\n".join(doc) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text)
+        spans = sorted(tracers[-1].spans, key=lambda s: s.start)
+        doc += ["", *harness.markdown_table(("span", "start s", "seconds", "thread"), (
+            (s.label, f"{s.start:.3f}", f"{s.seconds:.3f}", s.thread)
+            for s in spans if s.label not in ("nap", "scheduler step")))]
+    harness.publish(doc, args.out)
     return 0
 
 

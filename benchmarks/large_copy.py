@@ -27,12 +27,19 @@ import shutil
 import statistics
 import sys
 import time
-import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.harness import RESULTS, Measurement, ScenarioResult, alternate, timed, write_results
+from benchmarks.harness import (
+    RESULTS,
+    Measurement,
+    ScenarioResult,
+    alternate,
+    bench_credentials,
+    now,
+    timed,
+    write_results,
+)
 from benchmarks.scenarios import Env, make_env
 from cosbatch.manifests import Task
 from cosbatch.models import JobOperation
@@ -44,25 +51,6 @@ GiB, MiB = 1024**3, 1024**2
 #: Per mode: the object sizes and the storage's multipart copy threshold and part size.
 SIZES = {"smoke": ((8 * MiB, 24 * MiB), 16 * MiB, 5 * MiB), "full": ((1 * GiB, 6 * GiB), 5 * GiB, 16 * MiB)}
 VERIFY = [{"Key": "cosbatch:verify", "Value": "true"}]
-
-
-def _seed(env: Env, bucket: str, key: str, size: int) -> None:
-    """One object of `size` bytes (random 64 MiB blocks), uploaded with s5cmd (setup, not measured)."""
-    path = env.workdir / f"seed-{uuid.uuid4().hex[:8]}"
-    block = os.urandom(min(size, 64 * MiB))
-    with open(path, "wb") as fh:
-        for start in range(0, size, len(block)):
-            fh.write(block[: min(len(block), size - start)])
-    env.s5cmd("cp", str(path), f"s3://{bucket}/{key}")
-    path.unlink()
-
-
-def _drop(env: Env, bucket: str) -> None:
-    """Delete a copy's bucket: SeaweedFS frees a bucket's volumes with it."""
-    for page in env.client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            env.client.delete_object(Bucket=bucket, Key=obj["Key"])
-    env.client.delete_bucket(Bucket=bucket)
 
 
 def _contest(env: Env, storages: StorageCatalog, src: str, key: str, size: int,
@@ -77,7 +65,7 @@ def _contest(env: Env, storages: StorageCatalog, src: str, key: str, size: int,
                 raise RuntimeError(f"the copy of {key} into {dst} has the wrong size")
             return seconds
         finally:
-            _drop(env, dst)
+            env.drop_bucket(dst)
 
     def job(tags: list[dict] | None) -> float:
         def run(dst: str) -> None:
@@ -113,7 +101,7 @@ def large_copy(env: Env, mode: str, rounds: int) -> list[ScenarioResult]:
     results = []
     for letter, size in zip("kl", sizes, strict=True):
         key = f"object-{size // MiB}MiB"
-        _seed(env, src, key, size)
+        env.seed_object(src, key, size)
         secs = _contest(env, storages, src, key, size, rounds)
         label = f"{size / GiB:g} GiB" if size >= GiB else f"{size // MiB} MiB"
         path = "multipart copy (UploadPartCopy)" if size > threshold else "one CopyObject"
@@ -136,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3; --smoke 1)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where large-copy.{json,md} go")
     args = parser.parse_args(argv)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    bench_credentials()
     mode = "smoke" if args.smoke else "full"
     rounds = args.rounds or (1 if args.smoke else 3)
     env = make_env()
@@ -147,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         env.server.stop()
         shutil.rmtree(env.workdir, ignore_errors=True)
-    meta = {"mode": mode, "rounds": rounds, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    meta = {"mode": mode, "rounds": rounds, "date": now(),
             "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
             "seconds": round(time.perf_counter() - started, 1)}
     json_path, md_path = write_results(results, meta, args.out, stem="large-copy")

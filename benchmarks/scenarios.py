@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import harness
 from benchmarks.harness import Measurement, ScenarioResult, alternate, timed
 from benchmarks.seeding import s5cmd
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageCatalog, implicit_storage, make_client
 from cosbatch.storage.embedded import EmbeddedS3
@@ -68,28 +68,34 @@ class Env:
         """Seconds from CreateJob to Complete, with the controller's default settings (or `settings`,
         `storages` too), the job carrying these job tags."""
         store = open_store(f"sqlite:///{self.workdir / uuid.uuid4().hex[:8]}.db")
-        body = {
-            "AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
-            "RoleArn": "arn:aws:iam::000000000000:role/bench",
-            "Manifest": {"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
-                         "Location": {"ObjectArn": manifest_arn}},
-            "Operation": operation,
-            "Report": {"Enabled": True, "Bucket": f"arn:aws:s3:::{report_bucket}", "Format": "Report_CSV_20180820",
-                       "Prefix": "bench", "ReportScope": "AllTasks"} if report_bucket else {"Enabled": False},
-            **({"Tags": tags} if tags else {}),
-        }
         config = Settings(store_url=store.url, **{"storages": StorageCatalog.at(self.endpoint), **settings})
         scheduler = Scheduler(store, config)
         start = time.perf_counter()
-        job = JobService(store, config.storages).create_job(parse_create_job(body))
+        job = JobService(store, config.storages).create_job(
+            parse_create_job(harness.job_body(manifest_arn, operation, report_bucket, tags)))
         scheduler.run_until_idle()
         elapsed = time.perf_counter() - start
         scheduler.close()
-        done = store.get_job(job.job_id)
-        if done.status is not JobStatus.COMPLETE or done.progress_summary.number_of_tasks_succeeded != expect:
-            raise RuntimeError(f"benchmark job did not complete cleanly: {done.status} {done.progress_summary}")
+        harness.check_complete(store.get_job(job.job_id), expect)
         store.close()
         return elapsed
+
+    def seed_object(self, bucket: str, key: str, size: int) -> None:
+        """One object of `size` bytes (random 64 MiB blocks), uploaded with s5cmd (setup, not measured)."""
+        path = self.workdir / f"seed-{uuid.uuid4().hex[:8]}"
+        block = os.urandom(min(size, 64 * 1024**2))
+        with open(path, "wb") as fh:
+            for start in range(0, size, len(block)):
+                fh.write(block[: min(len(block), size - start)])
+        self.s5cmd("cp", str(path), f"s3://{bucket}/{key}")
+        path.unlink()
+
+    def drop_bucket(self, bucket: str) -> None:
+        """Delete a bucket and its objects: SeaweedFS frees a bucket's volumes with it."""
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                self.client.delete_object(Bucket=bucket, Key=obj["Key"])
+        self.client.delete_bucket(Bucket=bucket)
 
 
 def boto3_pool(env: Env, threads: int, fn: Any, items: list[Any]) -> float:

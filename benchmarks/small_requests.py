@@ -15,7 +15,6 @@ benchmarks.small_requests [--requests N] [--rounds N] [--smoke] [--out FILE]`.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import shutil
@@ -25,12 +24,11 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from pathlib import Path
 
 from awscrt import auth, http, s3
 from awscrt import io as crt_io
 
+from benchmarks import harness
 from benchmarks.scenarios import Env, make_env
 from cosbatch.storage import implicit_storage
 from cosbatch.storage.lean import EMPTY_SHA256, LeanS3Client
@@ -127,19 +125,28 @@ def signing_us(lean: LeanS3Client, crt: CrtClient, n: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.small_requests")
+    parser = harness.table_parser("small_requests", "50 requests of each kind, one round")
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true", help="50 requests of each kind, one round")
-    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    harness.bench_credentials()
     n, rounds = (50, 1) if args.smoke else (args.requests, args.rounds)
     env: Env = make_env()
     rates: dict[tuple[str, str], list[float]] = {}
     cpu: dict[tuple[str, str], list[float]] = {}
     loads: list[str] = []
+
+    def contestant(name: str, send: Callable[[str, list[str]], None]) -> Callable[[int], None]:
+        """Round r: n requests of each kind, timed kind by kind."""
+        def run(r: int) -> None:
+            keys = [f"r{r}/{name.split()[0]}/{i:06d}" for i in range(n)]
+            for kind in KINDS:
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                send(kind, keys)
+                seconds = time.perf_counter() - t0
+                rates.setdefault((name, kind), []).append(n / seconds)
+                cpu.setdefault((name, kind), []).append((time.process_time() - cpu0) / n * 1e6)
+        return run
+
     try:
         src, dst = env.bucket("sr-src"), env.bucket("sr-dst")
         lean = LeanS3Client(implicit_storage(env.endpoint, max_pool_connections=IN_FLIGHT))
@@ -148,42 +155,28 @@ def main(argv: list[str] | None = None) -> int:
         warm = [f"warm/{i:04d}" for i in range(200)]  # the buckets' first volumes, before any timing
         for kind in KINDS:
             lean_requests(lean, kind, src, dst, warm)
-        contestants: dict[str, Callable[[str, list[str]], None]] = {
-            "cosbatch lean (32 threads)": lambda kind, keys: lean_requests(lean, kind, src, dst, keys),
-            "awscrt S3Client (32 in flight)": lambda kind, keys: crt_requests(crt, kind, src, dst, keys),
-        }
-        names = list(contestants)
-        for r in range(rounds):
-            loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
-            for name in names[r % 2:] + names[: r % 2]:
-                keys = [f"r{r}/{name.split()[0]}/{i:06d}" for i in range(n)]
-                for kind in KINDS:
-                    cpu0, t0 = time.process_time(), time.perf_counter()
-                    contestants[name](kind, keys)
-                    seconds = time.perf_counter() - t0
-                    rates.setdefault((name, kind), []).append(n / seconds)
-                    cpu.setdefault((name, kind), []).append((time.process_time() - cpu0) / n * 1e6)
+        names = ["cosbatch lean (32 threads)", "awscrt S3Client (32 in flight)"]
+        harness.alternate(rounds, {
+            names[0]: contestant(names[0], lambda kind, keys: lean_requests(lean, kind, src, dst, keys)),
+            names[1]: contestant(names[1], lambda kind, keys: crt_requests(crt, kind, src, dst, keys)),
+        }, rotate=True, loads=loads)
         lean.close()
     finally:
         env.server.stop()
         shutil.rmtree(env.workdir, ignore_errors=True)
-    lines = [f"Small requests (1 KiB objects), {n:,} of each kind, {IN_FLIGHT} in flight, one SeaweedFS, "
-             f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {rounds} alternating round(s); load average (1, 5, 15 min) at "
-             "each round's start: " + "; ".join(loads), "",
-             f"Signing alone (one thread, CPU per signature): cosbatch lean {signs['cosbatch lean']:.1f} µs, "
-             f"awscrt {signs['awscrt']:.1f} µs.", "",
-             "| request | contestant | median requests/s | rounds | client CPU µs/request (median) | ratio to awscrt |",
-             "|---|---|---|---|---|---|"]
+    rows = []
     for kind in KINDS:
         peer = statistics.median(rates[(names[1], kind)])
         for name in names:
             vals = rates[(name, kind)]
-            lines.append(f"| {kind} | {name} | {statistics.median(vals):.0f} | {', '.join(f'{v:.0f}' for v in vals)} | "
-                         f"{statistics.median(cpu[(name, kind)]):.0f} | {statistics.median(vals) / peer:.2f}x |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text)
+            rows.append((kind, name, f"{statistics.median(vals):.0f}", harness.listed(vals, ".0f"),
+                         f"{statistics.median(cpu[(name, kind)]):.0f}", f"{statistics.median(vals) / peer:.2f}x"))
+    header = ("request", "contestant", "median requests/s", "rounds", "client CPU µs/request (median)",
+              "ratio to awscrt")
+    harness.publish([f"Small requests (1 KiB objects), {n:,} of each kind, {IN_FLIGHT} in flight, one SeaweedFS, "
+                     + harness.conditions(rounds, loads), "",
+                     f"Signing alone (one thread, CPU per signature): cosbatch lean {signs['cosbatch lean']:.1f} µs, "
+                     f"awscrt {signs['awscrt']:.1f} µs.", "", *harness.markdown_table(header, rows)], args.out)
     return 0
 
 

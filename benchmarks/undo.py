@@ -9,18 +9,25 @@ this measures the time.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 
-from benchmarks.harness import RESULTS, Measurement, ScenarioResult, alternate, write_results
-from benchmarks.scenarios import make_env
+from benchmarks.harness import (
+    RESULTS,
+    Measurement,
+    ScenarioResult,
+    alternate,
+    bench_credentials,
+    check_complete,
+    job_body,
+    machine,
+    now,
+    write_results,
+)
+from benchmarks.scenarios import Env, make_env
 from cosbatch.controller import JobService, Scheduler
-from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store import open_store
@@ -55,19 +62,12 @@ def run(n: int, rounds: int) -> list[ScenarioResult]:
         shutil.rmtree(env.workdir, ignore_errors=True)
 
 
-def undo_seconds(env, manifest: str, rep: str, n: int) -> float:
+def undo_seconds(env: Env, manifest: str, rep: str, n: int) -> float:
     """Seconds from creating the undo of a fresh undoable job to its Complete."""
     store = open_store(f"sqlite:///{env.workdir / uuid.uuid4().hex[:8]}.db")
     config = Settings(store_url=store.url, storages=StorageCatalog.at(env.endpoint))
     service = JobService(store, config.storages)
-    body = {"AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
-            "RoleArn": "arn:aws:iam::000000000000:role/bench",
-            "Manifest": {"Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
-                         "Location": {"ObjectArn": manifest}},
-            "Operation": TAGGING, "Tags": UNDOABLE,
-            "Report": {"Enabled": True, "Bucket": f"arn:aws:s3:::{rep}", "Format": "Report_CSV_20180820",
-                       "Prefix": "bench", "ReportScope": "AllTasks"}}
-    job = service.create_job(parse_create_job(body))
+    job = service.create_job(parse_create_job(job_body(manifest, TAGGING, rep, UNDOABLE)))
     scheduler = Scheduler(store, config)
     scheduler.run_until_idle()
     start = time.perf_counter()
@@ -77,8 +77,7 @@ def undo_seconds(env, manifest: str, rep: str, n: int) -> float:
     scheduler.close()
     done = store.get_job(undo.job_id)
     store.close()
-    if done.status is not JobStatus.COMPLETE or done.progress_summary.number_of_tasks_succeeded != n:
-        raise RuntimeError(f"undo job did not complete cleanly: {done.status} {done.progress_summary}")
+    check_complete(done, n, "undo job")
     return elapsed
 
 
@@ -87,13 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objects", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    bench_credentials()
     results = run(args.objects, args.rounds)
-    meta = {"mode": f"tagging with and without --undoable, {args.objects:,} objects",
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "rounds": args.rounds,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
-    _, md_path = write_results(results, meta, RESULTS, "undo")
+    _, md_path = write_results(results, {"mode": f"tagging with and without --undoable, {args.objects:,} objects",
+                                         "date": now(), "rounds": args.rounds, "machine": machine()},
+                               RESULTS, "undo")
     print(md_path.read_text())
     return 0
 

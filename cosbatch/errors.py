@@ -11,14 +11,21 @@ class CosbatchError(Exception):
 
     code: str = "InternalError"
     http_status: int = 500
+    #: True where the same call can only fail the same way again (a bad configuration or request):
+    #: the scheduler fails a job on it at once instead of retrying its pipeline.
+    permanent: bool = False
 
-    def __init_subclass__(cls, code: str | None = None, http_status: int | None = None) -> None:
-        """`class X(CosbatchError, code="...", http_status=...)` sets the kind's code and status."""
+    def __init_subclass__(cls, code: str | None = None, http_status: int | None = None,
+                          permanent: bool | None = None) -> None:
+        """`class X(CosbatchError, code="...", http_status=..., permanent=...)` sets the kind's code,
+        status and whether retrying can help."""
         super().__init_subclass__()
         if code is not None:
             cls.code = code
         if http_status is not None:
             cls.http_status = http_status
+        if permanent is not None:
+            cls.permanent = permanent
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -30,7 +37,7 @@ class CosbatchError(Exception):
         return f"{self.code}: {self.message}"
 
 
-class InvalidRequest(CosbatchError, code="InvalidRequest", http_status=400):
+class InvalidRequest(CosbatchError, code="InvalidRequest", http_status=400, permanent=True):
     """A request whose values are out of range or inconsistent (HTTP 400)."""
 
 
@@ -39,7 +46,7 @@ class UnsupportedField(InvalidRequest):
     not (HTTP 400 InvalidRequest; the CLI exits 2): refused, never accepted and ignored."""
 
 
-class MalformedRequest(CosbatchError, code="MalformedXML", http_status=400):
+class MalformedRequest(CosbatchError, code="MalformedXML", http_status=400, permanent=True):
     """A request body or argument that cannot be parsed at all (HTTP 400)."""
 
 
@@ -67,8 +74,8 @@ class ReportError(CosbatchError, code="ReportWriteError", http_status=500):
     """The completion report could not be written."""
 
 
-class ConfigError(CosbatchError, code="InvalidConfiguration", http_status=400):
-    """Bad local configuration (store URL, endpoint, runner options)."""
+class ConfigError(CosbatchError, code="InvalidConfiguration", http_status=400, permanent=True):
+    """Bad local configuration (store URL, endpoint, runner options, a store of a newer schema)."""
 
 
 class TooManyTags(InvalidRequest, code="TooManyTags"):

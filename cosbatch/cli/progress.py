@@ -4,15 +4,19 @@ On a terminal (or when forced) a bar is redrawn in place, with failed tasks draw
 (`x`); off a terminal a plain line every `line_interval_s` seconds, and never the same line
 twice running (a countdown ticking down is not news). Either way, a job that settles gets a last
 line showing how it ended, so progress never stops on a stale frame. A job waiting in Preparing
-for its storage shows that wait, and when it gives up, instead of an empty bar.
+for its storage shows that wait, and when it gives up, instead of an empty bar. Log records
+written to the bar's terminal meanwhile go above it (`ProgressBar.above_logs`).
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TextIO
 
 from cosbatch.lifecycle import JobStatus
@@ -86,6 +90,9 @@ class ProgressBar:
         self._last = 0.0 if self.in_place else time.monotonic()  # plain lines: the first after one interval
         self._last_key: str | None = None  # the last plain line written, without countdowns
         self._shown = False  # a bar is on the screen, unterminated
+        self._drawn = ""  # that bar's line, to draw again below a log record
+        self._cut = False  # text written above the bar ended mid-line: the bar is not on screen
+        self._lock = threading.RLock()  # the bar's writes and log records' (other threads) in turn
 
     def show(self, jobs: Sequence[Job], final: bool = False) -> None:
         """Jobs as they run (throttled); `final`: how they ended, on a line of its own."""
@@ -104,19 +111,64 @@ class ProgressBar:
             return
         self._last = now
         line = " | ".join(bar_line(j, colour=self.colour, hint=self.hint) for j in jobs)
-        if not self.in_place:
-            self.stream.write(line + "\n")
-        else:
-            cols = shutil.get_terminal_size((100, 20)).columns
-            self.stream.write("\r\033[K" + _fit(line, cols - 1) + ("\n" if final else ""))
-            self._shown = not final
-        self.stream.flush()
+        with self._lock:
+            if not self.in_place:
+                self.stream.write(line + "\n")
+            else:
+                cols = shutil.get_terminal_size((100, 20)).columns
+                self._drawn = _fit(line, cols - 1)
+                self.stream.write(("\n" if self._cut else "") + "\r\033[K" + self._drawn + ("\n" if final else ""))
+                self._shown, self._cut = not final, False
+            self.stream.flush()
 
     def close(self) -> None:
-        if self._shown:
-            self.stream.write("\n")
+        with self._lock:
+            if self._shown or self._cut:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._shown = self._cut = False
+
+    def write_above(self, text: str) -> None:
+        """Write `text` (a log record) to the bar's stream: over the bar's line, which is then
+        drawn again below it, so neither lands in the middle of the other."""
+        if not text:
+            return
+        with self._lock:
+            if self._shown and not self._cut:
+                self.stream.write("\r\033[K")
+            self.stream.write(text)
+            self._cut = not text.endswith("\n")
+            if self._shown and not self._cut:
+                self.stream.write(self._drawn)
             self.stream.flush()
-            self._shown = False
+
+    @contextmanager
+    def above_logs(self, logger: logging.Logger | None = None) -> Iterator[None]:
+        """While the block runs, what `logger`'s handlers (the root logger's by default) write to
+        this bar's stream goes through `write_above`. Nothing changes for a bar not drawn in place."""
+        handlers = [h for h in (logger or logging.getLogger()).handlers
+                    if isinstance(h, logging.StreamHandler) and h.stream is self.stream] if self.in_place else []
+        for handler in handlers:
+            handler.setStream(_AboveBar(self))  # type: ignore[arg-type]
+        try:
+            yield
+        finally:
+            for handler in handlers:
+                handler.setStream(self.stream)
+
+
+class _AboveBar:
+    """The stream a log handler writes to while a bar is drawn in place on its terminal."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        self.bar = bar
+
+    def write(self, text: str) -> int:
+        self.bar.write_above(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.bar.stream.flush()
 
 
 def _fit(line: str, cols: int) -> str:

@@ -4,6 +4,7 @@ Scheduler with a progress bar (`run`, `create-job --wait`, `quickstart`)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -67,25 +68,27 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
         status = store.get_status(only_job)  # type: ignore[arg-type]
         return status in TERMINAL or status is JobStatus.SUSPENDED
 
-    try:
-        scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
-        interrupt.pause_running_jobs(scheduler, on_interrupt)  # ends the process if a pipeline will not stop
-        raise
-    except TimeoutError:
-        # Given up on: leave the jobs resumable (Paused), never Active with nobody running them.
-        scheduler.pause_own_jobs(TIMEOUT_REASON, TIMEOUT_GRACE_S)
+    # Log records (-v) go above a bar drawn in place, never into the middle of its line.
+    with bar.above_logs() if bar is not None else contextlib.nullcontext():
+        try:
+            scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.close()
+            interrupt.pause_running_jobs(scheduler, on_interrupt)  # ends the process if a pipeline will not stop
+            raise
+        except TimeoutError:
+            # Given up on: leave the jobs resumable (Paused), never Active with nobody running them.
+            scheduler.pause_own_jobs(TIMEOUT_REASON, TIMEOUT_GRACE_S)
+            _finish(scheduler, bar, only_job)
+            raise
+        except BaseException:
+            _finish(scheduler, bar, None)
+            raise
+        finally:
+            if quiet is not None:
+                logs.LOGGER.removeFilter(quiet)
         _finish(scheduler, bar, only_job)
-        raise
-    except BaseException:
-        _finish(scheduler, bar, None)
-        raise
-    finally:
-        if quiet is not None:
-            logs.LOGGER.removeFilter(quiet)
-    _finish(scheduler, bar, only_job)
     if scheduler.skipped_jobs and only_job is None:
         print(f"cosbatch: left {len(scheduler.skipped_jobs)} job(s) alone: they are bound to storages this "
               "process does not have (see --storage-config): " + ", ".join(sorted(scheduler.skipped_jobs)),

@@ -88,7 +88,8 @@ class LifecycleSteps:
             if run.error is not None:
                 if self._wait_for_runner(job_id, self.runner_gate.recheck()):
                     continue  # the runner went away: not the job's fault
-                self._pipeline_failed(job_id, repr(run.error))
+                permanent = isinstance(run.error, CosbatchError) and run.error.permanent
+                self._pipeline_failed(job_id, repr(run.error), permanent=permanent)
             else:
                 self._failures.pop(job_id, None)
 

@@ -51,29 +51,29 @@ class RatesAndWaits:
         logs.event("job_waiting_for_runner", level=logging.WARNING, job_id=job_id, reason=reason)
         return True
 
-    def _pipeline_failed(self, job_id: str, error: str) -> None:
+    def _pipeline_failed(self, job_id: str, error: str, *, permanent: bool = False) -> None:
         """A pipeline run failed (a storage or store outage, a lost worker): run the job's
         unfinished segments again, with backoff, up to `pipeline_attempts` runs in a row.
 
         Finished segments keep their persisted results; a segment the failed run had in
         hand runs again whole and overwrites its own results file, so no task is lost or
-        reported twice. After the last attempt the job fails with PipelineError.
+        reported twice. After the last attempt, or at once on a `permanent` error (a bad
+        configuration: every run would fail the same way), the job fails with PipelineError.
         """
         failures = self._failures.get(job_id, 0) + 1
         self._failures[job_id] = failures
-        if failures < self.settings.pipeline_attempts:
+        if not permanent and failures < self.settings.pipeline_attempts:
             delay = min(self.settings.pipeline_retry_max_s, self.settings.pipeline_retry_s * 2 ** (failures - 1))
             self._retry_at[job_id] = time.monotonic() + delay
             logs.event("pipeline_retry", level=logging.WARNING, job_id=job_id, attempt=failures + 1,
                        in_s=delay, error=error)
             return
         self._failures.pop(job_id, None)
-        logs.event("pipeline_failed", job_id=job_id, error=error)
+        logs.event("pipeline_failed", job_id=job_id, error=error, permanent=permanent)
+        why = ("failed with an error that retrying cannot fix" if permanent
+               else f"failed {failures} times in a row; last")
         self.store.transition(
-            job_id, S.ACTIVE, S.FAILING,
-            failure=FailureReason.of(
-                "PipelineError", f"the job's pipeline failed {failures} times in a row; last: {error}"
-            ),
+            job_id, S.ACTIVE, S.FAILING, failure=FailureReason.of("PipelineError", f"the job's pipeline {why}: {error}"),
         )
 
     def _share_rates(self, force: bool = False) -> None:

@@ -12,17 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cosbatch.store.schema import (
-    ADDED_JOB_COLUMNS_6,
-    ADDED_JOB_COLUMNS_7,
-    ADDED_SEGMENT_COLUMNS,
-    FAILURE_CODE_TABLES,
-    FILL_JOB_COUNTERS,
-    FILL_JOB_TOTALS_7,
-    NOTIFICATION_TABLES,
-    TABLES,
-    fill_failure_codes,
-)
+from cosbatch.store import schema
 
 #: A migration step: a statement, or a function run with the migrating transaction's connection.
 Step = str | Callable[[Any], None]
@@ -31,17 +21,17 @@ Step = str | Callable[[Any], None]
 MIGRATION_LOCK = 0x636F7362617463
 
 MIGRATIONS: list[tuple[int, list[Step]]] = [
-    (1, TABLES),  # jobs, job_events, segments, leases and their indexes
+    (1, schema.TABLES),  # jobs, job_events, segments, leases and their indexes
     (2, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS tags TEXT"]),  # job tags (a JSON list)
-    (3, NOTIFICATION_TABLES),  # the notifications outbox
+    (3, schema.NOTIFICATION_TABLES),  # the notifications outbox
     (4, [f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {column} {kind}"  # segments: finished_at, skipped
-         for column, kind in ADDED_SEGMENT_COLUMNS.items()]),
+         for column, kind in schema.ADDED_SEGMENT_COLUMNS.items()]),
     (5, ["ALTER TABLE jobs ADD COLUMN IF NOT EXISTS estimate TEXT"]),  # a Suspended job's estimate (JSON)
     (6, [*(f"ALTER TABLE jobs ADD COLUMN IF NOT EXISTS {column} {kind}"  # jobs: task counters, storage wait
-           for column, kind in ADDED_JOB_COLUMNS_6.items()), FILL_JOB_COUNTERS]),
+           for column, kind in schema.ADDED_JOB_COLUMNS_6.items()), schema.FILL_JOB_COUNTERS]),
     (7, [*(f"ALTER TABLE jobs ADD COLUMN IF NOT EXISTS {column} {kind}"  # jobs: retries, abandoned tasks
-           for column, kind in ADDED_JOB_COLUMNS_7.items()), FILL_JOB_TOTALS_7,
-         *FAILURE_CODE_TABLES, fill_failure_codes]),  # failed tasks by error code, per job
+           for column, kind in schema.ADDED_JOB_COLUMNS_7.items()), schema.FILL_JOB_TOTALS_7,
+         *schema.FAILURE_CODE_TABLES, schema.fill_failure_codes]),  # failed tasks by error code, per job
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -23,8 +23,8 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import dict_row
 
-from cosbatch.errors import ConfigError, StoreUnavailable
-from cosbatch.store import rows
+from cosbatch.errors import StoreUnavailable
+from cosbatch.store import rows, schema
 from cosbatch.store.pg_schema import LATEST, MIGRATION_LOCK, MIGRATIONS
 from cosbatch.store.sql import SqlJobStore, guarded
 
@@ -139,11 +139,7 @@ class PostgresJobStore(SqlJobStore):
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                          "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
             applied = {r["version"] for r in conn.execute("SELECT version FROM schema_migrations")}
-            if applied and max(applied) > LATEST:
-                raise ConfigError(
-                    f"store {self.url} has schema version {max(applied)}, newer than this "
-                    f"cosbatch understands ({LATEST}); upgrade cosbatch"
-                )
+            schema.refuse_newer_schema(self.url, max(applied, default=0), LATEST)
             for version, statements in MIGRATIONS:
                 if version in applied:
                     continue

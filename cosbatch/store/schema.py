@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from cosbatch.errors import ConfigError
 from cosbatch.store.base import failure_codes
 
 TABLES: list[str] = [
@@ -165,3 +166,11 @@ def fill_failure_codes(conn: Any) -> None:
         if codes:
             conn.executemany("INSERT INTO job_failure_codes(job_id, code, n) VALUES (?,?,?)",
                              [(job_id, code, n) for code, n in codes.items() if n])
+
+
+def refuse_newer_schema(store: str, version: int, understood: int) -> None:
+    """ConfigError when the store at `store` was written by a newer cosbatch (schema `version` above
+    the `understood` one): reading or migrating it could corrupt it, and only an upgrade helps."""
+    if version > understood:
+        raise ConfigError(f"store {store} has schema version {version}, newer than this "
+                          f"cosbatch understands ({understood}); upgrade cosbatch")

@@ -17,22 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cosbatch.errors import (
-    ConfigError,
-    StoreUnavailable,
-)
-from cosbatch.store import rows
-from cosbatch.store.schema import (
-    ADDED_JOB_COLUMNS_6,
-    ADDED_JOB_COLUMNS_7,
-    ADDED_SEGMENT_COLUMNS,
-    FAILURE_CODE_TABLES,
-    FILL_JOB_COUNTERS,
-    FILL_JOB_TOTALS_7,
-    NOTIFICATION_TABLES,
-    TABLES,
-    fill_failure_codes,
-)
+from cosbatch.errors import StoreUnavailable
+from cosbatch.store import rows, schema
 from cosbatch.store.sql import SqlJobStore, guarded
 
 #: 3: notifications; 4: segments.finished_at and .skipped; 5: jobs.estimate; 6: jobs' task counters
@@ -41,10 +27,10 @@ from cosbatch.store.sql import SqlJobStore, guarded
 SCHEMA_VERSION = 7
 #: Columns added after version 1, with their types: added to an older store's jobs table at open.
 _ADDED_JOB_COLUMNS = {"storage": "TEXT", "target_storage": "TEXT", "max_ops_per_second": "REAL",
-                      "worker_rate": "REAL", "tags": "TEXT", "estimate": "TEXT", **ADDED_JOB_COLUMNS_6,
-                      **ADDED_JOB_COLUMNS_7}
+                      "worker_rate": "REAL", "tags": "TEXT", "estimate": "TEXT", **schema.ADDED_JOB_COLUMNS_6,
+                      **schema.ADDED_JOB_COLUMNS_7}
 
-_SCHEMA = [*TABLES, *NOTIFICATION_TABLES, *FAILURE_CODE_TABLES,
+_SCHEMA = [*schema.TABLES, *schema.NOTIFICATION_TABLES, *schema.FAILURE_CODE_TABLES,
            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"]
 
 
@@ -127,27 +113,24 @@ class SqliteJobStore(SqlJobStore):
             for stmt in _SCHEMA:
                 conn.execute(stmt)
             row = conn.execute("SELECT version FROM schema_version").fetchone()
+            if row is not None:
+                schema.refuse_newer_schema(str(self.path), row["version"], SCHEMA_VERSION)
             job_columns = {r["name"] for r in conn.execute("PRAGMA table_info(jobs)")}
             counted, totalled = "succeeded" in job_columns, "abandoned_tasks" in job_columns
-            for table, added in (("jobs", _ADDED_JOB_COLUMNS), ("segments", ADDED_SEGMENT_COLUMNS)):
+            for table, added in (("jobs", _ADDED_JOB_COLUMNS), ("segments", schema.ADDED_SEGMENT_COLUMNS)):
                 have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
                 for column, kind in added.items():
                     if column not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             if not counted:
-                conn.execute(FILL_JOB_COUNTERS)  # the jobs of a store older than version 6
+                conn.execute(schema.FILL_JOB_COUNTERS)  # the jobs of a store older than version 6
             if not totalled:  # the jobs of a store older than version 7
-                conn.execute(FILL_JOB_TOTALS_7)
-                fill_failure_codes(conn)
+                conn.execute(schema.FILL_JOB_TOTALS_7)
+                schema.fill_failure_codes(conn)
             if row is None:
                 conn.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
             elif row["version"] < SCHEMA_VERSION:
                 conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-            elif row["version"] > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"store {self.path} has schema version {row['version']}, newer than this "
-                    f"cosbatch understands ({SCHEMA_VERSION}); upgrade cosbatch"
-                )
 
     def close(self) -> None:
         self._drop_connection()

@@ -4,6 +4,8 @@ and always a last line for a job that settled."""
 from __future__ import annotations
 
 import io
+import logging
+import threading
 
 from cosbatch.cli.progress import RED, ProgressBar, bar_line
 from cosbatch.lifecycle import JobStatus
@@ -85,3 +87,65 @@ def test_a_job_waiting_for_its_storage_says_so_and_its_countdown_is_not_news_off
         update={"until": now + timedelta(seconds=100)})})
     bar.show([later])  # only the countdown changed: not again
     assert len(out.getvalue().splitlines()) == 1 and "gives up in 4m" in out.getvalue()
+
+
+def _screen(text: str) -> list[str]:
+    """What a terminal shows of `text`: each line as it stands after its last clear."""
+    return [line.split("\r\033[K")[-1] for line in text.split("\n")]
+
+
+def _logger_on(stream: io.StringIO, name: str) -> logging.Logger:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger(name)
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def test_log_records_go_above_a_bar_drawn_in_place_and_the_bar_is_drawn_again_below():
+    tty = Terminal()
+    bar = ProgressBar(tty, interval_s=0)
+    logger = _logger_on(tty, "cosbatch.test.above_the_bar")
+    with bar.above_logs(logger):
+        bar.show([job(1, 0)])
+        logger.info("segment_done seg=0")
+        logger.info("segment_done seg=1")
+        assert _screen(tty.getvalue()) == ["INFO segment_done seg=0", "INFO segment_done seg=1", bar_line(job(1, 0))]
+        bar.show([job(10, 0, JobStatus.COMPLETE)], final=True)
+        logger.info("pipeline_done")  # no bar on screen: the record alone
+        bar.close()
+    assert logger.handlers[0].stream is tty  # given back
+    assert _screen(tty.getvalue()) == ["INFO segment_done seg=0", "INFO segment_done seg=1",
+                                       bar_line(job(10, 0, JobStatus.COMPLETE)), "INFO pipeline_done", ""]
+
+
+def test_records_from_other_threads_never_land_inside_the_bar_line():
+    tty = Terminal()
+    bar = ProgressBar(tty, interval_s=0)
+    logger = _logger_on(tty, "cosbatch.test.threads_above_the_bar")
+
+    def chatter(n: int) -> None:
+        for i in range(100):
+            logger.info("worker=%d record=%d", n, i)
+
+    with bar.above_logs(logger):
+        threads = [threading.Thread(target=chatter, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for done in range(200):
+            bar.show([job(done % 10, 0)])
+        for t in threads:
+            t.join()
+        bar.close()
+    *records, last, end = _screen(tty.getvalue())
+    assert len(records) == 400 and all(r.startswith("INFO worker=") for r in records)
+    assert last.startswith("job 01234567 [") and end == ""
+
+
+def test_off_a_terminal_log_handlers_are_left_alone():
+    out = io.StringIO()
+    logger = _logger_on(out, "cosbatch.test.no_bar_in_place")
+    with ProgressBar(out).above_logs(logger):
+        assert logger.handlers[0].stream is out

@@ -294,3 +294,24 @@ def test_a_sqlite_store_of_schema_3_gains_segment_finish_times(tmp_path):
         assert store._one("SELECT version FROM schema_version")["version"] == SCHEMA_VERSION == 7
     finally:
         store.close()
+
+
+def test_a_store_of_a_newer_schema_is_refused(store):
+    """A store written by a newer cosbatch is refused at open with one ConfigError, on either
+    store, before it is read or migrated; the message names the store and both versions."""
+    from cosbatch.errors import ConfigError
+
+    if store.url.startswith("postgresql://"):
+        from cosbatch.store.pg_schema import LATEST as understood
+
+        raw_update(store, "INSERT INTO schema_migrations(version) VALUES (?)", (understood + 1,))
+        where = store.url
+    else:
+        understood = SCHEMA_VERSION
+        raw_update(store, "UPDATE schema_version SET version = ?", (understood + 1,))
+        where = str(store.path)
+    store.close()
+    with pytest.raises(ConfigError) as refused:
+        open_store(store.url)
+    assert refused.value.message == (f"store {where} has schema version {understood + 1}, newer than this "
+                                      f"cosbatch understands ({understood}); upgrade cosbatch")
