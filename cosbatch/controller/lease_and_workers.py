@@ -22,10 +22,11 @@ from cosbatch.errors import (
     StoreUnavailable,
 )
 from cosbatch.settings import Settings
-from cosbatch.store.base import JobStore
+from cosbatch.store.base import JobStore, SegmentState
 from launch.base import runner_recovers_lost_workers
 
 LEASE = "scheduler"
+FINISHING_GRACE_S = 30.0  # see LeaseAndWorkers._worker_grace
 
 
 def _proc_stat(pid: int) -> list[bytes]:
@@ -110,6 +111,17 @@ class LeaseAndWorkers:
                 return self.store.acquire_lease(LEASE, self.owner, self.lease_ttl_s)
         return False
 
+    def _worker_grace(self, job_id: str) -> float:
+        """How long a pipeline may run on with a worker gone before it is given up.
+
+        While segments are unfinished, `worker_grace_s`: a lost bundle would hold them forever.
+        Once every segment's results are persisted, the pipeline is shutting down (its workers
+        exit before Beam returns, which takes seconds on a loaded machine): it is given
+        FINISHING_GRACE_S, so a normal shutdown is not taken for a lost worker, and a pipeline
+        that does hang there is still given up."""
+        unfinished = self.store.segments(job_id, (SegmentState.PENDING, SegmentState.RUNNING))
+        return self.settings.worker_grace_s if unfinished else max(self.settings.worker_grace_s, FINISHING_GRACE_S)
+
     def _watch_workers(self) -> None:
         """Give up on a pipeline whose worker process died.
 
@@ -130,7 +142,7 @@ class LeaseAndWorkers:
                 self._dead_worker_seen.pop(job_id, None)
                 continue
             seen = self._dead_worker_seen.setdefault(job_id, time.monotonic())
-            if time.monotonic() - seen < self.settings.worker_grace_s:
+            if time.monotonic() - seen < self._worker_grace(job_id):
                 continue  # a pipeline that is finishing stops its workers first
             del self.runs[job_id]
             self._dead_worker_seen.pop(job_id, None)
