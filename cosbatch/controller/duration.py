@@ -46,7 +46,7 @@ def fit_piece_cost(pieces: list[tuple[float, int]]) -> PieceCost | None:
     its tasks. A negative fixed part (noise) is taken as none; a per-task part that is not positive
     gives None."""
     done = sorted(pieces)
-    gaps = [(n, at - before) for (before, _), (at, n) in zip(done, done[1:])]
+    gaps = [(n, at - before) for (before, _), (at, n) in zip(done, done[1:], strict=False)]
     slopes = sorted((d2 - d1) / (n2 - n1) for i, (n1, d1) in enumerate(gaps) for n2, d2 in gaps[i + 1:]
                     if abs(n2 - n1) >= DIFFERENT * max(n1, n2))
     if not slopes:
