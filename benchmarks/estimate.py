@@ -3,7 +3,8 @@ seconds against the time the rest of the job then really takes, from confirming 
 
 `python -m benchmarks.estimate [--objects 20000] [--trial 1000] [--rounds 3]`
 writes benchmarks/results/estimate.{json,md}. Jobs: tagging and a same-storage copy of N 1 KiB
-objects, each with cosbatch:trial-tasks; target: within +-30%.
+objects, each with cosbatch:trial-tasks; target: within +-30%. Each round's note gives the
+1-minute load average before and after it (other work on the machine moves the actual time).
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ def run(n: int, trial: int, rounds: int) -> list[ScenarioResult]:
             predicted, actual, notes = [], [], []
             for r in range(rounds):
                 print(f"{name} round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
+                load = os.getloadavg()[0]  # two other helpers' work shares this machine: say how busy it was
                 p, a, basis = trial_then_rest(env, manifest, op, n, trial)
                 predicted.append(p)
                 actual.append(a)
-                notes.append(f"round {r + 1}: predicted {p:.1f} s, took {a:.1f} s ({100 * (p / a - 1):+.0f}%); {basis}")
+                notes.append(f"round {r + 1} (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after): "
+                             f"predicted {p:.1f} s, took {a:.1f} s ({100 * (p / a - 1):+.0f}%); {basis}")
             errors = [100 * (p / a - 1) for p, a in zip(predicted, actual, strict=True)]
             ms = [Measurement(f"estimate-{name}", "predicted", "s", predicted, False),
                   Measurement(f"estimate-{name}", "actual (confirm to Complete)", "s", actual, False)]
@@ -94,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    load = os.getloadavg()[0]
     results = run(args.objects, args.trial, args.rounds)
-    meta = {"mode": f"estimate after a trial, {args.objects:,} objects, trial {args.trial:,}",
+    meta = {"load average (1 min) at start, at end": f"{load:.1f}, {os.getloadavg()[0]:.1f}","mode": f"estimate after a trial, {args.objects:,} objects, trial {args.trial:,}",
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "rounds": args.rounds,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
     _, md_path = write_results(results, meta, RESULTS, "estimate")
