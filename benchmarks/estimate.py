@@ -29,7 +29,8 @@ from cosbatch.wire.dialects import parse_create_job
 
 
 def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int) -> tuple[float, float, str]:
-    """(predicted seconds, actual seconds from confirming to Complete, the prediction's basis)."""
+    """(predicted seconds, actual seconds from confirming to Complete, the prediction's basis and what
+    the trial's rate alone would have predicted)."""
     store = open_store(f"sqlite:///{env.workdir / uuid.uuid4().hex[:8]}.db")
     body = {"AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
             "RoleArn": "arn:aws:iam::000000000000:role/bench",
@@ -46,6 +47,7 @@ def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int
     if waiting.status is not JobStatus.SUSPENDED or not waiting.estimate:
         raise RuntimeError(f"no trial estimate: {waiting.status} {waiting.status_update_reason}")
     predicted, basis = waiting.estimate["Seconds"], waiting.estimate["SecondsBasis"]
+    rate_only = trial_rate_prediction(store, job.job_id, waiting.estimate["Tasks"])
     start = time.perf_counter()
     service.update_job_status(job.job_id, "Ready")
     scheduler.run_until_idle()
@@ -55,7 +57,19 @@ def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int
     store.close()
     if done.status is not JobStatus.COMPLETE or done.progress_summary.number_of_tasks_succeeded != n:
         raise RuntimeError(f"benchmark job did not complete cleanly: {done.status} {done.progress_summary}")
-    return predicted, actual, basis
+    return predicted, actual, (f"{basis}; the trial's rate alone would say {rate_only:.1f} s "
+                               f"({100 * (rate_only / actual - 1):+.0f}%)")
+
+
+def trial_rate_prediction(store, job_id: str, tasks: int) -> float:
+    """What the estimate said before the piece model (cosbatch.controller.duration), from the same
+    trial: its start to its first piece, then the tasks left at the rate of its later pieces. Shown
+    beside the estimate, so each round compares both on the same trial, whatever the machine's load."""
+    active = next(h.at for h in store.history(job_id) if h.to_status is JobStatus.ACTIVE).timestamp()
+    pieces = sorted((s.finished_at, s.succeeded + s.failed) for s in store.segments(job_id)
+                    if s.finished_at is not None and s.succeeded + s.failed)
+    rate = sum(n for _, n in pieces[1:]) / (pieces[-1][0] - pieces[0][0])
+    return pieces[0][0] - active + tasks / rate
 
 
 def run(n: int, trial: int, rounds: int) -> list[ScenarioResult]:
