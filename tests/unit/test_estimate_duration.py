@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from cosbatch.controller.duration import PieceCost, TrialTimeline, fit_piece_cost, predict_rest
+from cosbatch.controller.duration import (
+    PieceCost,
+    TrialTimeline,
+    fit_piece_cost,
+    predict_rest,
+    segment_seconds,
+)
 
 #: What the benchmark's tagging runs look like: 10 ms a segment, 0.35 ms a task (2,857 tasks/s).
 TRUE = PieceCost(0.010, 0.00035)
@@ -56,18 +62,27 @@ def test_a_per_task_part_that_is_not_positive_gives_none():
 
 def test_the_rest_is_predicted_from_its_own_segment_sizes():
     """The benchmark's case: a trial of 1,000 as 10 pieces of 66 and 134 over 20 segments of 1,000;
-    the rest is 10 segments of 1,000 and 10 of the 934 and 866 the pieces leave."""
+    the rest is 10 segments of 1,000 and 10 of the 934 and 866 the pieces leave. Each is longer than
+    the longest piece (134), so it goes at that piece's cost per task, fixed part included."""
     pieces = timeline([66, 134] * 5, start=0.3)
     trial = TrialTimeline(100.0, pieces, pieces[-1][0] + 0.1)
     remaining = [1000] * 10 + [934, 866] * 5
     seconds, cost, start, end = predict_rest(trial, remaining)
-    actual = 0.3 + sum(TRUE.seconds(n) for n in remaining) + 0.1  # the same start and end as the trial's
-    assert seconds == pytest.approx(actual) and (start, end) == pytest.approx((0.3, 0.1))
     assert (cost.fixed, cost.per_task) == pytest.approx((TRUE.fixed, TRUE.per_task))
-    # the trial's own tasks/s (what the estimate used before) over-states the rest by +24% here, and by
-    # more where the fixed cost weighs more (the pieces of 66 run two waves of 64 operations)
-    naive = 0.3 + sum(remaining) * (pieces[-1][0] - pieces[0][0]) / sum(n for _, n in pieces[1:])
-    assert naive / actual > 1.2
+    assert (start, end) == pytest.approx((0.3, 0.1))
+    assert seconds == pytest.approx(0.3 + 19_000 * TRUE.seconds(134) / 134 + 0.1)  # 0.42 ms a task: 8.5 s
+    # between the line run on to 1,000 (7.25 s: each segment's 10 ms paid once) and the trial's own
+    # tasks/s, which has its pieces of 66 in it too (8.8 s)
+    line = 0.3 + sum(TRUE.seconds(n) for n in remaining) + 0.1
+    rate_only = 0.3 + 19_000 * (pieces[-1][0] - pieces[0][0]) / sum(n for _, n in pieces[1:])
+    assert line < seconds < rate_only
+    assert (round(line, 2), round(seconds, 1), round(rate_only, 1)) == (7.25, 8.5, 8.8)
+
+
+def test_segments_up_to_the_longest_piece_follow_the_fit():
+    assert segment_seconds(TRUE, 100, 134) == pytest.approx(TRUE.seconds(100))
+    assert segment_seconds(TRUE, 134, 134) == pytest.approx(TRUE.seconds(134))
+    assert segment_seconds(TRUE, 268, 134) == pytest.approx(2 * TRUE.seconds(134))
 
 
 def test_no_prediction_without_two_sizes():
