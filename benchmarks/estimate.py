@@ -3,7 +3,8 @@ seconds against the time the rest of the job then really takes, from confirming 
 
 `python -m benchmarks.estimate [--objects 20000] [--trial 1000] [--rounds 3]`
 writes benchmarks/results/estimate.{json,md}. Jobs: tagging and a same-storage copy of N 1 KiB
-objects, each with cosbatch:trial-tasks; target: within +-30%.
+objects, each with cosbatch:trial-tasks; target: within +-30%. Each round's note gives the
+1-minute load average before and after it (other work on the machine moves the actual time).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from cosbatch.wire.dialects import parse_create_job
 
 
 def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int) -> tuple[float, float, str]:
-    """(predicted seconds, actual seconds from confirming to Complete, the prediction's basis)."""
+    """(predicted seconds, actual seconds from confirming to Complete, the prediction's basis and what
+    the trial's rate alone would have predicted)."""
     store = open_store(f"sqlite:///{env.workdir / uuid.uuid4().hex[:8]}.db")
     body = {"AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
             "RoleArn": "arn:aws:iam::000000000000:role/bench",
@@ -45,6 +47,7 @@ def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int
     if waiting.status is not JobStatus.SUSPENDED or not waiting.estimate:
         raise RuntimeError(f"no trial estimate: {waiting.status} {waiting.status_update_reason}")
     predicted, basis = waiting.estimate["Seconds"], waiting.estimate["SecondsBasis"]
+    rate_only = trial_rate_prediction(store, job.job_id, waiting.estimate["Tasks"])
     start = time.perf_counter()
     service.update_job_status(job.job_id, "Ready")
     scheduler.run_until_idle()
@@ -54,7 +57,19 @@ def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int
     store.close()
     if done.status is not JobStatus.COMPLETE or done.progress_summary.number_of_tasks_succeeded != n:
         raise RuntimeError(f"benchmark job did not complete cleanly: {done.status} {done.progress_summary}")
-    return predicted, actual, basis
+    return predicted, actual, (f"{basis}; the trial's rate alone would say {rate_only:.1f} s "
+                               f"({100 * (rate_only / actual - 1):+.0f}%)")
+
+
+def trial_rate_prediction(store, job_id: str, tasks: int) -> float:
+    """What the estimate said before the piece model (cosbatch.controller.duration), from the same
+    trial: its start to its first piece, then the tasks left at the rate of its later pieces. Shown
+    beside the estimate, so each round compares both on the same trial, whatever the machine's load."""
+    active = next(h.at for h in store.history(job_id) if h.to_status is JobStatus.ACTIVE).timestamp()
+    pieces = sorted((s.finished_at, s.succeeded + s.failed) for s in store.segments(job_id)
+                    if s.finished_at is not None and s.succeeded + s.failed)
+    rate = sum(n for _, n in pieces[1:]) / (pieces[-1][0] - pieces[0][0])
+    return pieces[0][0] - active + tasks / rate
 
 
 def run(n: int, trial: int, rounds: int) -> list[ScenarioResult]:
@@ -69,10 +84,12 @@ def run(n: int, trial: int, rounds: int) -> list[ScenarioResult]:
             predicted, actual, notes = [], [], []
             for r in range(rounds):
                 print(f"{name} round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
+                load = os.getloadavg()[0]  # two other helpers' work shares this machine: say how busy it was
                 p, a, basis = trial_then_rest(env, manifest, op, n, trial)
                 predicted.append(p)
                 actual.append(a)
-                notes.append(f"round {r + 1}: predicted {p:.1f} s, took {a:.1f} s ({100 * (p / a - 1):+.0f}%); {basis}")
+                notes.append(f"round {r + 1} (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after): "
+                             f"predicted {p:.1f} s, took {a:.1f} s ({100 * (p / a - 1):+.0f}%); {basis}")
             errors = [100 * (p / a - 1) for p, a in zip(predicted, actual, strict=True)]
             ms = [Measurement(f"estimate-{name}", "predicted", "s", predicted, False),
                   Measurement(f"estimate-{name}", "actual (confirm to Complete)", "s", actual, False)]
@@ -94,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
+    load = os.getloadavg()[0]
     results = run(args.objects, args.trial, args.rounds)
-    meta = {"mode": f"estimate after a trial, {args.objects:,} objects, trial {args.trial:,}",
+    meta = {"load average (1 min) at start, at end": f"{load:.1f}, {os.getloadavg()[0]:.1f}","mode": f"estimate after a trial, {args.objects:,} objects, trial {args.trial:,}",
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "rounds": args.rounds,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
     _, md_path = write_results(results, meta, RESULTS, "estimate")

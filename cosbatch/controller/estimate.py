@@ -9,8 +9,10 @@ what is known then, never from a made-up constant:
   segments, with the sample size and a 95% interval (BytesExact false);
 - requests by kind, from the operation, its options and the sample (objects above the storage's
   multipart copy threshold are copied in parts);
-- Seconds: the tasks left at the trial's measured rate, else at the rate of the last completed
-  job of the same operation on the same storage, else unknown (null), SecondsBasis saying which.
+- Seconds: after a trial, the segments left at the cost the trial's pieces measured (a fixed part
+  per segment plus a part per task, cosbatch.controller.duration; where the trial's pieces do not
+  tell them apart, its tasks at its steady rate); else at the rate of the last completed job of the
+  same operation on the same storage; else unknown (null), SecondsBasis saying which.
 - Cost: those requests (and, for a copy to another storage, the bytes it reads out of the
   source) at the prices the storage config declares; left out where a storage declares none
   (cosbatch.controller.cost).
@@ -27,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, UNDOABLE, VERIFY, option_value
 from cosbatch.controller.cost import estimate_cost
+from cosbatch.controller.duration import TrialTimeline, predict_rest
 from cosbatch.lifecycle import JobStatus
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
 from cosbatch.manifests.csv_manifest import read_csv_segment
@@ -136,13 +139,25 @@ def _bytes(tasks: int, sizes: list[int]) -> tuple[int, list[int] | None]:
     return round(total), [max(0, round(total - half)), round(total + half)]
 
 
-def _seconds(job: Job, store: JobStore, tasks: int, trial_end: datetime | None,
+def _seconds(job: Job, store: JobStore, remaining: list[int], trial_end: datetime | None,
              first_results: tuple[datetime, int] | None) -> tuple[float | None, str]:
+    tasks = sum(remaining)
     history = store.history(job.job_id)
     actives = [h.at for h in history if h.to_status is JobStatus.ACTIVE]
     run = job.progress_summary.tasks_run
     if run and actives and trial_end is not None:  # a trial ran: its own rate on this manifest and storage
         trial_s = (trial_end - actives[0]).total_seconds()
+        pieces = [(s.finished_at, s.succeeded + s.failed) for s in store.segments(job.job_id, (SegmentState.DONE,))
+                  if s.finished_at is not None and s.succeeded + s.failed]
+        timeline = TrialTimeline(actives[0].timestamp(), pieces, trial_end.timestamp())
+        predicted = predict_rest(timeline, remaining)
+        if predicted is not None:  # pieces of two sizes: a segment's fixed cost apart from its tasks'
+            seconds, cost, start, end = predicted
+            return round(seconds, 1), (
+                f"trial: {run} tasks in {trial_s:.1f} s, {len(pieces)} pieces: a segment costs "
+                f"{1000 * cost.fixed:.0f} ms + {1000 * cost.per_task:.2f} ms a task "
+                f"({1 / cost.per_task:.0f} tasks/s), the run's start {start:.1f} s and end {end:.1f} s; "
+                f"{tasks} tasks left in {len(remaining)} segments")
         if first_results is not None:
             # The pipeline's start (until its first results) is paid once per run; after it, tasks go
             # at the trial's steady rate.
@@ -236,7 +251,7 @@ def make_estimate(job: Job, store: JobStore, client: Any, storage: Storage, targ
     cost = estimate_cost(requests, storage, target, out.get("BytesRead"))
     if cost is not None:
         out["Cost"] = cost
-    seconds, basis = _seconds(job, store, tasks, trial_end, first_results)
+    seconds, basis = _seconds(job, store, [s.task_count for s in segments], trial_end, first_results)
     out["Seconds"] = seconds
     out["SecondsBasis"] = basis
     return out

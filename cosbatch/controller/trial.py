@@ -30,6 +30,10 @@ MIN_CELLS = 100
 #: is the rate the rest will run at), but always at MIN_PLACES places at least.
 PIECE_TASKS = 64
 MIN_PLACES = 10
+#: Where the pieces allow it, every other place gives twice as many tasks as its neighbours: pieces
+#: of two sizes let the estimate tell a segment's fixed cost from its cost per task
+#: (cosbatch.controller.duration), which one size cannot.
+PIECE_WEIGHTS = (1, 2)
 SUSPENDED_CAUSE = "Trial run finished: update its status to Ready to run the remaining tasks, or cancel it"
 
 
@@ -61,14 +65,32 @@ def trial_ranges(total: int, n: int, segments: int) -> list[tuple[int, int]]:
     The manifest is cut into `cells` equal runs: one per segment (or MIN_CELLS, so a manifest of
     few segments is still sampled throughout), fewer when that would make pieces smaller than
     PIECE_TASKS, but never fewer than MIN_PLACES (or the trial's tasks); each cell gives its first
-    tasks, as evenly as `spread` makes it."""
+    tasks. Where every piece can still have PIECE_TASKS, cells alternate between pieces of one and
+    two shares (PIECE_WEIGHTS); else the pieces are as even as `spread` makes them."""
     # Pieces of at least PIECE_TASKS once the trial is big enough: a piece of 10 tasks keeps 10
     # operations in flight where a segment keeps 64, and its rate would not be the job's.
-    cells = max(min(n, MIN_PLACES), min(n // PIECE_TASKS, max(segments, MIN_CELLS)))
+    mean = PIECE_TASKS * sum(PIECE_WEIGHTS) // (len(PIECE_WEIGHTS) * min(PIECE_WEIGHTS))  # 96: pieces of 64 and 128
+    cells = max(min(n, MIN_PLACES), min(n // mean, max(segments, MIN_CELLS)))
     cells = min(cells, n, total)
     bounds = [(g * total) // cells for g in range(cells + 1)]
-    take = spread([bounds[g + 1] - bounds[g] for g in range(cells)], n)
+    sizes = [bounds[g + 1] - bounds[g] for g in range(cells)]
+    take = _two_sizes(sizes, n) or spread(sizes, n)
     return [(bounds[g], bounds[g] + t) for g, t in enumerate(take) if t]
+
+
+def _two_sizes(cells: list[int], n: int) -> list[int] | None:
+    """`n` tasks from `cells` in shares alternating PIECE_WEIGHTS (the last share of each pair
+    rounded so they sum to n), or None where a piece would be under PIECE_TASKS or over its cell."""
+    weights = [PIECE_WEIGHTS[g % len(PIECE_WEIGHTS)] for g in range(len(cells))]
+    if len(cells) < 2:
+        return None
+    total_w, acc, take = sum(weights), 0, []
+    for w in weights:
+        take.append((n * (acc + w)) // total_w - (n * acc) // total_w)
+        acc += w
+    if min(take) < PIECE_TASKS or any(t > c for t, c in zip(take, cells, strict=True)):
+        return None
+    return take
 
 
 def _csv_offsets(seg: Segment, source: SegmentSource, cuts: list[int], client: Any) -> list[tuple[int, int]]:

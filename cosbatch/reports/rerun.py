@@ -1,13 +1,14 @@
 """Re-running failed tasks: a finished job's failed results, gathered into one manifest.
 
 A results file is already a valid CSV manifest (keys URL-encoded, Bucket, Key,
-VersionId first), so the failed files are concatenated as they are and read
-with Fields [Bucket, Key, VersionId, Ignore x4].
+VersionId first), so the failed files are concatenated as they are (streamed:
+cosbatch.reports.joined_manifest) and read with Fields [Bucket, Key, VersionId, Ignore x4].
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -16,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import TERMINAL
 from cosbatch.models import Job
+from cosbatch.reports.joined_manifest import object_chunks, write_joined_manifest
 from cosbatch.reports.layout import ReportLocation
 from cosbatch.store.base import TRIAL_TASKS_TAG
 
@@ -29,17 +31,19 @@ def _read(client: Any, bucket: str, key: str) -> bytes:
         raise InvalidRequest(f"cannot read report object s3://{bucket}/{key}: {exc}") from None
 
 
-def _as_csv(key: str, data: bytes) -> bytes:
-    """A results file's rows as manifest lines (Parquet results are converted)."""
-    if not key.endswith(".parquet"):
-        return data
+def _as_csv(client: Any, bucket: str, key: str) -> Iterator[bytes]:
+    """A results file's rows as manifest lines, a chunk at a time (Parquet results are converted,
+    a file at a time: one segment's rows)."""
+    try:
+        if not key.endswith(".parquet"):
+            yield from object_chunks(client, bucket, key)
+            return
+    except (ClientError, BotoCoreError) as exc:
+        raise InvalidRequest(f"cannot read report object s3://{bucket}/{key}: {exc}") from None
     from cosbatch.reports.parquet import read_parquet_rows
 
-    lines = [
-        f"{row['Bucket']},{quote_plus(row['Key'], safe='/')},{row['VersionId'] or ''},,,,\n"
-        for row in read_parquet_rows(data)
-    ]
-    return "".join(lines).encode()
+    for row in read_parquet_rows(_read(client, bucket, key)):
+        yield f"{row['Bucket']},{quote_plus(row['Key'], safe='/')},{row['VersionId'] or ''},,,,\n".encode()
 
 
 def failed_tasks_manifest(client: Any, job: Job) -> tuple[str, str, str, int]:
@@ -49,14 +53,12 @@ def failed_tasks_manifest(client: Any, job: Job) -> tuple[str, str, str, int]:
     if not job.report.enabled:
         raise InvalidRequest(f"job {job.job_id} has no report, so its failed tasks are not known")
     location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
-    manifest = json.loads(_read(client, location.bucket, location.manifest_key))
+    manifest = json.loads(_read(client, location.bucket, location.manifest_key))  # the list of results files
     failed = [r for r in manifest.get("Results", []) if r.get("TaskExecutionStatus") == "failed"]
-    body = b"".join(_as_csv(r["Key"], _read(client, r["Bucket"], r["Key"])) for r in failed)
-    count = sum(1 for line in body.splitlines() if line.strip())
-    if count == 0:
-        raise InvalidRequest(f"job {job.job_id} has no failed tasks to re-run")
     key = f"{location.job_dir}/failed-tasks.csv"
-    etag = client.put_object(Bucket=location.bucket, Key=key, Body=body, ContentType="text/csv")["ETag"].strip('"')
+    rows = (chunk for r in failed for chunk in _as_csv(client, r["Bucket"], r["Key"]))
+    etag, count = write_joined_manifest(client, location.bucket, key, rows,
+                                        lambda: InvalidRequest(f"job {job.job_id} has no failed tasks to re-run"))
     return location.bucket, key, etag, count
 
 

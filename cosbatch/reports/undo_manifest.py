@@ -1,11 +1,13 @@
 """An undo job's manifest: the undo records a finished undoable job wrote, concatenated.
 
 The record files (`job-ID/undo/seg-N.csv`, cosbatch.operations.undo_records) are already
-lines of a CSV manifest, so they are joined as they are into `job-ID/undo-manifest.csv`.
+lines of a CSV manifest, so they are joined as they are into `job-ID/undo-manifest.csv`, streamed
+(cosbatch.reports.joined_manifest).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,6 +17,7 @@ from cosbatch.lifecycle import TERMINAL
 from cosbatch.models import Job
 from cosbatch.models.job import UNDO_OF_TAG
 from cosbatch.operations.undo_records import UNDO_MANIFEST_FIELDS, is_final_record_key
+from cosbatch.reports.joined_manifest import object_chunks, write_joined_manifest
 from cosbatch.reports.layout import ReportLocation
 from cosbatch.store.base import SKIP_IDENTICAL_TAG, TRIAL_TASKS_TAG
 
@@ -45,18 +48,18 @@ def undo_manifest(client: Any, job: Job) -> tuple[str, str, str, int]:
     if job.status not in TERMINAL:
         raise InvalidRequest(f"job {job.job_id} is {job.status.value}; it can be undone once it has finished")
     location = ReportLocation(job.report.bucket_name, job.report.prefix or "", job.job_id)
-    try:
-        body = b"".join(client.get_object(Bucket=location.bucket, Key=key)["Body"].read()
-                        for key in _record_keys(client, location.bucket, location.undo_dir))
-    except (ClientError, BotoCoreError) as exc:
-        raise InvalidRequest(f"cannot read the undo records of job {job.job_id} under "
-                             f"s3://{location.bucket}/{location.undo_dir}/: {exc}") from None
-    count = sum(1 for line in body.splitlines() if line.strip())
-    if count == 0:
-        raise InvalidRequest(f"job {job.job_id} changed nothing that can be undone (no task succeeded)")
-    key = location.undo_manifest_key
-    etag = client.put_object(Bucket=location.bucket, Key=key, Body=body, ContentType="text/csv")["ETag"].strip('"')
-    return location.bucket, key, etag, count
+
+    def records() -> Iterator[bytes]:
+        try:
+            for key in _record_keys(client, location.bucket, location.undo_dir):
+                yield from object_chunks(client, location.bucket, key)
+        except (ClientError, BotoCoreError) as exc:
+            raise InvalidRequest(f"cannot read the undo records of job {job.job_id} under "
+                                 f"s3://{location.bucket}/{location.undo_dir}/: {exc}") from None
+
+    etag, count = write_joined_manifest(client, location.bucket, location.undo_manifest_key, records(), lambda: (
+        InvalidRequest(f"job {job.job_id} changed nothing that can be undone (no task succeeded)")))
+    return location.bucket, location.undo_manifest_key, etag, count
 
 
 def undo_tags(job: Job) -> list[dict[str, str]]:

@@ -258,3 +258,40 @@ def test_a_finished_short_job_shows_its_rate(api, alice, page, s3, make_bucket):
     recorded = [n for _, n in samples[1:-1]]  # its segments' completions, as the store has them
     assert recorded and recorded == sorted(set(recorded)) and recorded[-1] == 302
     assert all(b[0] > a[0] for a, b in zip(samples, samples[1:], strict=False))
+
+
+def test_undo_button_creates_the_undo_job_and_it_restores_the_tags(api, alice, page, s3, make_bucket):
+    """A finished --undoable tagging job: its page shows Undo; saying no to the question creates
+    nothing, saying yes creates the undo job (cosbatch:undo-of), which puts the earlier tags back."""
+    src, rep = make_bucket("src"), make_bucket("rep")
+    keys = [f"undo/{i:02d}" for i in range(12)]
+    put_objects(s3, src, keys)
+    s3.put_object_tagging(Bucket=src, Key=keys[0], Tagging={"TagSet": [{"Key": "owner", "Value": "ana"}]})
+    write_manifest(s3, src, "manifest.csv", [(src, k) for k in keys])
+    etag = s3.head_object(Bucket=src, Key="manifest.csv")["ETag"]
+    job_id = alice.create_job(**create_kwargs(
+        src, src, rep, etag, Operation={"S3PutObjectTagging": {"TagSet": [{"Key": "stage", "Value": "archived"}]}},
+        Tags=[{"Key": "cosbatch:undoable", "Value": "true"}]))["JobId"]
+    wait_for(lambda: alice.describe_job(AccountId=ALICE.account, JobId=job_id)["Job"]["Status"] == "Complete",
+             60, 0.2, "Complete")
+    assert s3.get_object_tagging(Bucket=src, Key=keys[0])["TagSet"] == [{"Key": "stage", "Value": "archived"}]
+
+    page.goto(api.url + f"/console/jobs/{job_id}")
+    assert page.locator("#undo").is_visible()
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("#undo")
+    assert asked and job_id in asked[0] and page.url.endswith(f"/console/jobs/{job_id}")  # no: nothing created
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        page.click("#undo")
+    undo_id = page.url.split("/console/jobs/")[1].split("?")[0]
+    assert undo_id != job_id
+    assert page.locator(".flash.ok").inner_text() == f"created job {undo_id}: undo of job {job_id}"
+    tags = alice.get_job_tagging(AccountId=ALICE.account, JobId=undo_id)["Tags"]
+    assert {"Key": "cosbatch:undo-of", "Value": job_id} in tags
+    page.wait_for_function("document.querySelector('#job-status').textContent === 'Complete'", timeout=60_000)
+    page.wait_for_function("document.querySelector('[data-field=succeeded]').textContent === '12'")
+    assert s3.get_object_tagging(Bucket=src, Key=keys[0])["TagSet"] == [{"Key": "owner", "Value": "ana"}]
+    assert s3.get_object_tagging(Bucket=src, Key=keys[1])["TagSet"] == []
+    assert page.locator("#undo-form").count() == 0  # the undo job itself records nothing to undo

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -97,6 +98,30 @@ def test_after_a_trial_the_estimate_rests_on_the_trial(s3, make_bucket, store, s
     assert est["Tasks"] == 32 and est["Requests"] == {"PutObjectTagging": 32}
     assert "BytesRead" not in est and "SampleSize" not in est  # tagging reads no object's bytes
     assert est["SecondsBasis"].startswith("trial: 8 tasks in ") and est["Seconds"] > 0
+
+
+def test_a_trial_of_two_sizes_of_run_measures_a_segments_fixed_cost(s3, make_bucket, store, settings, big_source):
+    """A trial of 1,000 over 3,000 tasks in segments of 1,000: runs of 66 and 134 tasks, from which
+    the estimate takes a fixed cost per segment and a cost per task, and predicts the segments left
+    (the pieces the trial leaves of the three segments). The model itself: tests/unit/test_estimate_duration.py."""
+    src, keys = big_source
+    dst, man = make_bucket("dst"), make_bucket("man")
+    write_manifest(s3, man, "m.csv", [(src, k) for k in keys[:3000]])
+    service = JobService(store, settings.storages)
+    job = service.create_job(parse_create_job(copy_request(man, "m.csv", dst, None, token="est-two-sizes",
+                                                           Tags=[{"Key": "cosbatch:trial-tasks", "Value": "1000"}])))
+    run(store, replace(settings, segment_size=1000))
+    waiting = service.describe_job(job.job_id)
+    assert waiting.status is S.SUSPENDED
+    done = sorted(s.task_count for s in store.segments(job.job_id) if s.state.value == "done")
+    # runs of 66 and 134 tasks (one of 134 crosses the end of the first segment: 100 + 34)
+    assert sum(done) == 1000 and done.count(66) == 5 and done.count(134) == 4
+    est = waiting.shown_estimate()
+    assert est["Tasks"] == 2000 and est["Seconds"] > 0
+    assert re.fullmatch(r"trial: 1000 tasks in [0-9.]+ s, 11 pieces: a segment costs \d+ ms \+ [0-9.]+ ms a task "
+                        r"\(\d+ tasks/s\), the run's start [0-9.]+ s and end [0-9.]+ s; 2000 tasks left in "
+                        r"\d+ segments", est["SecondsBasis"]), est["SecondsBasis"]
+    service.update_job_status(job.job_id, "Cancelled")
 
 
 def test_cost_is_shown_where_the_storage_config_declares_prices(s3, s3_server, make_bucket, store, settings,

@@ -34,7 +34,7 @@ def test_spread_sums_to_n_and_stays_within_segments():
 @pytest.mark.parametrize(("total", "n", "segments", "expected"), [
     (50, 7, 5, [(0, 1), (7, 8), (14, 15), (21, 22), (28, 29), (35, 36), (42, 43)]),
     (1000, 4, 1, [(0, 1), (250, 251), (500, 501), (750, 751)]),  # one segment: still spread over it
-    (100_000, 6400, 10, [(g * 1000, g * 1000 + 64) for g in range(100)]),  # 100 places, pieces of 64
+    (100_000, 1000, 1, [(g * 10_000, g * 10_000 + (134 if g % 2 else 66)) for g in range(10)]),  # 66s and 134s
     (4000, 8, 4, [(g * 500, g * 500 + 1) for g in range(8)]),
     (10, 9, 1, [(g, g + 1) for g in range(9)]),
 ])
@@ -44,14 +44,18 @@ def test_trial_ranges_spread_over_the_manifest(total, n, segments, expected):
     assert sum(b - a for a, b in ranges) == n
 
 
-def test_large_trial_takes_runs_from_every_segment():
-    ranges = trial_ranges(1_000_000, 64_000, 1000)  # 1,000 segments of 1,000: 64 tasks from each
-    assert ranges == [(g * 1000, g * 1000 + 64) for g in range(1000)]
+def test_large_trial_takes_pieces_of_two_sizes_from_many_segments():
+    ranges = trial_ranges(1_000_000, 64_000, 1000)  # 1,000 segments of 1,000: 666 places, pieces of 64 and 128
+    assert len(ranges) == 666 and ranges[:2] == [(0, 64), (1501, 1629)]
+    assert {b - a for a, b in ranges} == {64, 65, 128, 129} and sum(b - a for a, b in ranges) == 64_000
 
 
-def test_trial_pieces_keep_a_segments_concurrency():
-    ranges = trial_ranges(20_000, 1000, 20)  # 1,000 tasks: 15 pieces of 66-67, not 100 of 10
-    assert len(ranges) == 15 and all(66 <= b - a <= 67 for a, b in ranges)
+def test_trial_pieces_keep_a_segments_concurrency_in_two_sizes():
+    # 1,000 tasks: 10 pieces alternating 66 and 134 (not 100 of 10, nor 15 of one size: two sizes
+    # let the estimate tell a segment's fixed cost from its tasks', cosbatch.controller.duration)
+    ranges = trial_ranges(20_000, 1000, 20)
+    assert [b - a for a, b in ranges] == [66, 134] * 5 and [a for a, _ in ranges] == list(range(0, 20_000, 2000))
+    assert {b - a for a, b in trial_ranges(20_000, 900, 20)} == {90}  # pieces of 60 and 120 would be under 64: one size
     assert len(trial_ranges(20_000, 20, 20)) == 10  # small trials: still 10 places
 
 

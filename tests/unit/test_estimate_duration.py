@@ -1,0 +1,90 @@
+"""The duration model of the estimate after a trial: a segment's fixed cost apart from its tasks'."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from cosbatch.controller.duration import (
+    PieceCost,
+    TrialTimeline,
+    fit_piece_cost,
+    predict_rest,
+    segment_seconds,
+)
+
+#: What the benchmark's tagging runs look like: 10 ms a segment, 0.35 ms a task (2,857 tasks/s).
+TRUE = PieceCost(0.010, 0.00035)
+
+
+def timeline(sizes: list[int], cost: PieceCost = TRUE, noise: float = 0.0, start: float = 0.3,
+             seed: int = 1) -> list[tuple[float, int]]:
+    """(time recorded, tasks) of pieces run one after another, the first after `start`."""
+    rnd, at, out = random.Random(seed), 100.0 + start, []
+    for n in sizes:
+        at += cost.seconds(n) + rnd.gauss(0, noise)
+        out.append((at, n))
+    return out
+
+
+def test_two_sizes_give_both_parts():
+    cost = fit_piece_cost(timeline([66, 134] * 5))
+    assert (cost.fixed, cost.per_task) == pytest.approx((TRUE.fixed, TRUE.per_task))
+
+
+def test_the_order_of_the_records_does_not_matter():
+    pieces = timeline([66, 134] * 5)
+    assert fit_piece_cost(list(reversed(pieces))) == fit_piece_cost(pieces)
+
+
+def test_noise_and_a_burst_of_other_work_move_it_little():
+    pieces = timeline([66, 134] * 5, noise=0.001)
+    pieces[6:] = [(at + 0.25, n) for at, n in pieces[6:]]  # one piece took 250 ms more (another process ran)
+    cost = fit_piece_cost(pieces)
+    assert cost.per_task == pytest.approx(TRUE.per_task, rel=0.15)
+    assert cost.fixed == pytest.approx(TRUE.fixed, abs=0.005)
+
+
+@pytest.mark.parametrize("sizes", [[66] * 10, [66, 67] * 5, [66, 134]])
+def test_it_cannot_be_told_from_one_size_or_two_pieces(sizes):
+    assert fit_piece_cost(timeline(sizes)) is None
+
+
+def test_a_negative_fixed_part_is_taken_as_none():
+    cost = fit_piece_cost(timeline([66, 134] * 5, PieceCost(-0.005, 0.0004)))
+    assert cost.fixed == 0.0 and cost.per_task > 0
+
+
+def test_a_per_task_part_that_is_not_positive_gives_none():
+    assert fit_piece_cost(timeline([66, 134] * 5, PieceCost(0.05, -0.0001))) is None
+
+
+def test_the_rest_is_predicted_from_its_own_segment_sizes():
+    """The benchmark's case: a trial of 1,000 as 10 pieces of 66 and 134 over 20 segments of 1,000;
+    the rest is 10 segments of 1,000 and 10 of the 934 and 866 the pieces leave. Each is longer than
+    the longest piece (134), so it goes at that piece's cost per task, fixed part included."""
+    pieces = timeline([66, 134] * 5, start=0.3)
+    trial = TrialTimeline(100.0, pieces, pieces[-1][0] + 0.1)
+    remaining = [1000] * 10 + [934, 866] * 5
+    seconds, cost, start, end = predict_rest(trial, remaining)
+    assert (cost.fixed, cost.per_task) == pytest.approx((TRUE.fixed, TRUE.per_task))
+    assert (start, end) == pytest.approx((0.3, 0.1))
+    assert seconds == pytest.approx(0.3 + 19_000 * TRUE.seconds(134) / 134 + 0.1)  # 0.42 ms a task: 8.5 s
+    # between the line run on to 1,000 (7.25 s: each segment's 10 ms paid once) and the trial's own
+    # tasks/s, which has its pieces of 66 in it too (8.8 s)
+    line = 0.3 + sum(TRUE.seconds(n) for n in remaining) + 0.1
+    rate_only = 0.3 + 19_000 * (pieces[-1][0] - pieces[0][0]) / sum(n for _, n in pieces[1:])
+    assert line < seconds < rate_only
+    assert (round(line, 2), round(seconds, 1), round(rate_only, 1)) == (7.25, 8.5, 8.8)
+
+
+def test_segments_up_to_the_longest_piece_follow_the_fit():
+    assert segment_seconds(TRUE, 100, 134) == pytest.approx(TRUE.seconds(100))
+    assert segment_seconds(TRUE, 134, 134) == pytest.approx(TRUE.seconds(134))
+    assert segment_seconds(TRUE, 268, 134) == pytest.approx(2 * TRUE.seconds(134))
+
+
+def test_no_prediction_without_two_sizes():
+    pieces = timeline([100] * 10)
+    assert predict_rest(TrialTimeline(100.0, pieces, pieces[-1][0]), [1000] * 19) is None
