@@ -361,9 +361,12 @@ class LargeObjectCopy(_DirectedCopy):
         super().__init__(params, part_threads)
         self.chunksize = chunksize
 
-    def copy(self, client: LeanS3Client, task: Task) -> str:
+    def copy(self, client: LeanS3Client, task: Task, above: int | None = None) -> str | None:
+        """Copy `task` in parts; with `above`, None (nothing copied) if the object is not larger."""
         key = self.params.target_key(task.key)
         size, source_etag, head = self._head(client, task)
+        if above is not None and size <= above:
+            return None
         headers = self._put_headers(client, task, head)
         chunk = source_part_size(client, task, size, source_etag) or part_size(size, self.chunksize)
 
