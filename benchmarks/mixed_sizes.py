@@ -177,6 +177,8 @@ class JobRun:
     parts: int
     large_started_s: list[float]  # each large object's first request, s from CreateJob (largest first)
     large_done_s: list[float]
+    failed: int = 0  # tasks the job reported failed (their objects are then missing from the copy)
+    failures: dict[str, int] = field(default_factory=dict)  # by error code
 
 
 class Bench:
@@ -255,13 +257,17 @@ class Bench:
                 scheduler.run_until_idle()
                 seconds = time.perf_counter() - timeline.t0
             done = store.get_job(job.job_id)
+            summary = done.progress_summary
             if done.status is not JobStatus.COMPLETE or \
-                    done.progress_summary.number_of_tasks_succeeded != len(self.keys):
-                raise RuntimeError(f"the job did not complete cleanly: {done.status} {done.progress_summary}")
+                    summary.number_of_tasks_succeeded + summary.number_of_tasks_failed != len(self.keys):
+                raise RuntimeError(f"the job did not complete: {done.status} {summary}")
+            failures = store.failure_codes(job.job_id) if summary.number_of_tasks_failed else {}
         finally:
             scheduler.close()
             store.close()
-        self.check_copied(dst)
+        missing = self.check_copied(dst)
+        if missing != summary.number_of_tasks_failed:
+            raise RuntimeError(f"{missing} objects missing from the copy, {summary.number_of_tasks_failed} reported failed")
         self.drop(dst)
         large = sorted((k for k, s in self.size_of.items() if s >= self.profile.large_range[0]),
                        key=lambda k: -self.size_of[k])
@@ -269,7 +275,7 @@ class Bench:
         return JobRun(seconds, tail, tail / seconds, len(timeline.requests),
                       sum(1 for r in timeline.requests if r.kind == "part"),
                       [round(timeline.first_start(k), 3) for k in large],
-                      [round(timeline.last_end(k), 3) for k in large])
+                      [round(timeline.last_end(k), 3) for k in large], summary.number_of_tasks_failed, failures)
 
     def s5cmd_run(self) -> float:
         dst = self.bucket("mix-s5")
@@ -278,18 +284,20 @@ class Bench:
         started = time.perf_counter()
         s5cmd(self.endpoint, "--log", "error", "run", str(commands))
         seconds = time.perf_counter() - started
-        self.check_copied(dst)
+        if missing := self.check_copied(dst):
+            raise RuntimeError(f"s5cmd run left {missing} objects uncopied")
         self.drop(dst)
         return seconds
 
-    def check_copied(self, bucket: str) -> None:
-        """Every object is in `bucket` with its size (a listing; not timed)."""
+    def check_copied(self, bucket: str) -> int:
+        """How many objects are missing from `bucket` (a listing; not timed); RuntimeError if one has
+        the wrong size or is not ours."""
         seen: dict[str, int] = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             seen.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
-        if seen != self.size_of:
-            missing = len(set(self.size_of) - set(seen))
-            raise RuntimeError(f"the copy into {bucket} differs: {missing} missing, {len(seen)} listed")
+        if any(self.size_of.get(k) != size for k, size in seen.items()):
+            raise RuntimeError(f"the copy into {bucket} has objects of the wrong size")
+        return len(self.size_of) - len(seen)
 
 
 def _load() -> str:
@@ -300,7 +308,7 @@ def _spread(values: list[float]) -> str:
     return f"{min(values):.2f}-{max(values):.2f}"
 
 
-def run(profile_name: str, rounds: int) -> dict:
+def run(profile_name: str, rounds: int, main_rounds: int) -> dict:
     profile = PROFILES[profile_name]
     workdir = Path(tempfile.mkdtemp(prefix="cosbatch-mixed-"))
     server = start_embedded_s3(workdir / "s3")
@@ -319,6 +327,8 @@ def run(profile_name: str, rounds: int) -> dict:
         for r in range(rounds):
             order = names[r % len(names):] + names[: r % len(names)]
             for name in order:
+                if name == "cosbatch, main's behaviour" and r >= main_rounds:
+                    continue
                 loads.append(_load())
                 outcome = contestants[name]()
                 runs[name].append(outcome)
@@ -339,10 +349,11 @@ def summarise(profile_name: str, profile: Profile, rounds: int, total: int, obje
 
     ours, main, peer = secs("cosbatch"), secs("cosbatch, main's behaviour"), secs("s5cmd run")
     ratios = [p / o for o, p in zip(ours, peer, strict=True)]  # per round: s5cmd's time over ours
-    main_ratios = [p / o for o, p in zip(main, peer, strict=True)]
+    main_ratios = [p / o for o, p in zip(main, peer, strict=False)]  # the rounds main's behaviour ran in
     tails = [o.tail_share for o in runs["cosbatch"]]
     return {
-        "meta": {"profile": profile_name, "rounds": rounds, "objects": objects, "bytes": total,
+        "meta": {"profile": profile_name, "rounds": rounds, "main_rounds": len(main), "objects": objects,
+                 "bytes": total,
                  "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
                  "seed_s": round(seed_s, 1), "load_average_1_5_15_before_each_run": loads,
@@ -364,7 +375,7 @@ def markdown(doc: dict) -> str:
     gib = meta["bytes"] / GiB
     lines = [f"# Mixed sizes without stragglers ({meta['profile']}, {meta['date']})", "",
              f"Machine: {meta['machine']}. {meta['objects']:,} objects, {gib:.2f} GiB; {meta['rounds']} "
-             f"alternating rounds (order rotated each round); medians. Load average (1/5/15 min) before each run: "
+             f"alternating rounds (order rotated each round; main's behaviour in the first {meta['main_rounds']}); medians. Load average (1/5/15 min) before each run: "
              f"{', '.join(meta['load_average_1_5_15_before_each_run'])}.", "",
              "| contestant | median s | GiB/s | rounds (s) | vs s5cmd run (its time / ours) | tail: 99% of bytes to Complete |",
              "|---|---|---|---|---|---|"]
@@ -387,7 +398,8 @@ def markdown(doc: dict) -> str:
     for name, job in doc["jobs"].items():
         for i, j in enumerate(job):
             pairs = ", ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(j["large_started_s"], j["large_done_s"], strict=True))
-            lines.append(f"- {name}, round {i + 1} ({j['seconds']:.1f} s, {j['parts']} parts): {pairs}")
+            failed = f", **{j['failed']} tasks failed** {j['failures']}" if j["failed"] else ""
+            lines.append(f"- {name}, round {i + 1} ({j['seconds']:.1f} s, {j['parts']} parts{failed}): {pairs}")
     return "\n".join(lines) + "\n"
 
 
@@ -395,11 +407,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mixed_sizes")
     parser.add_argument("--smoke", action="store_true", help="60 objects of up to 24 MiB, one round")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 5; --smoke 1)")
+    parser.add_argument("--main-rounds", type=int, default=1,
+                        help="rounds (the first ones) that also run main's behaviour (default 1: on this machine "
+                             "one of its runs took minutes)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where mixed-sizes.{json,md} go")
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
-    doc = run("smoke" if args.smoke else "full", args.rounds or (1 if args.smoke else 5))
+    doc = run("smoke" if args.smoke else "full", args.rounds or (1 if args.smoke else 5), args.main_rounds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "mixed-sizes.json").write_text(json.dumps(doc, indent=2))
     text = markdown(doc)

@@ -62,6 +62,17 @@ def byte_weighted_ranges(sizes: Sequence[int], max_tasks: int, max_bytes: int) -
     return ranges
 
 
+#: A segment is never cut by bytes below this weight: jobs of small objects keep their segments.
+MIN_SEGMENT_BYTES = 1024**3
+
+
+def segment_byte_limit(total_bytes: int, tasks: int, segment_size: int) -> int:
+    """The most bytes a segment may carry: what a segment cut by count alone carries on average,
+    and at least MIN_SEGMENT_BYTES."""
+    segments = max(1, -(-tasks // max(1, segment_size)))
+    return max(MIN_SEGMENT_BYTES, -(-total_bytes // segments))
+
+
 class SourceSizes:
     """Sizes of each segment's sources, from listings kept from segment to segment (one cursor per
     bucket; segments in key order cost about one page each, fetched ahead)."""
@@ -105,4 +116,4 @@ class SourceSizes:
             self._lister.close()
 
 
-__all__ = ["SourceSizes", "Sizes", "byte_weighted_ranges", "largest_first"]
+__all__ = ["MIN_SEGMENT_BYTES", "SourceSizes", "Sizes", "byte_weighted_ranges", "largest_first", "segment_byte_limit"]

@@ -174,3 +174,21 @@ def test_the_storage_config_sets_and_checks_the_mixed_size_keys(tmp_path):
     path.write_text('[storage.a]\nendpoint_url = "http://127.0.0.1:9000"\ncopy_split_threshold = "1KiB"\n')
     with pytest.raises(ConfigError, match="copy_split_threshold"):
         load_storage_config(path, implicit_storage("http://127.0.0.1:8333"))
+
+
+def test_a_manifest_is_scanned_into_the_byte_weighted_counts():
+    from cosbatch.manifests import CsvLayout, scan_csv
+
+    data = "".join(f"bucket,k{i}\n" for i in range(10)).encode()
+    total, segments = scan_csv([data], CsvLayout(), 4, counts=[1, 2])
+    assert total == 10 and [s.task_count for s in segments] == [1, 2, 4, 3]  # then by count, as before
+    assert [s.first_line for s in segments] == [1, 2, 4, 8]
+
+
+def test_the_segment_byte_limit_leaves_small_object_jobs_alone():
+    from cosbatch.operations.sizing import MIN_SEGMENT_BYTES, segment_byte_limit
+
+    assert segment_byte_limit(20_000 * 1024, 20_000, 1000) == MIN_SEGMENT_BYTES
+    assert segment_byte_limit(100 * 1024**3, 10_000, 1000) == 10 * 1024**3  # the count-cut average
+    sizes = [1024] * 10_000
+    assert len(byte_weighted_ranges(sizes, 1000, segment_byte_limit(sum(sizes), len(sizes), 1000))) == 10
