@@ -179,6 +179,7 @@ class JobRun:
     large_done_s: list[float]
     failed: int = 0  # tasks the job reported failed (their objects are then missing from the copy)
     failures: dict[str, int] = field(default_factory=dict)  # by error code
+    missing: int = 0  # objects not in the target bucket after the job
 
 
 class Bench:
@@ -265,9 +266,9 @@ class Bench:
         finally:
             scheduler.close()
             store.close()
+        # Not always the failed count: a CopyObject the client gave up on (its read timeout) may
+        # still complete on the server, and its task is then reported failed with its copy in place.
         missing = self.check_copied(dst)
-        if missing != summary.number_of_tasks_failed:
-            raise RuntimeError(f"{missing} objects missing from the copy, {summary.number_of_tasks_failed} reported failed")
         self.drop(dst)
         large = sorted((k for k, s in self.size_of.items() if s >= self.profile.large_range[0]),
                        key=lambda k: -self.size_of[k])
@@ -275,7 +276,8 @@ class Bench:
         return JobRun(seconds, tail, tail / seconds, len(timeline.requests),
                       sum(1 for r in timeline.requests if r.kind == "part"),
                       [round(timeline.first_start(k), 3) for k in large],
-                      [round(timeline.last_end(k), 3) for k in large], summary.number_of_tasks_failed, failures)
+                      [round(timeline.last_end(k), 3) for k in large], summary.number_of_tasks_failed, failures,
+                      missing)
 
     def s5cmd_run(self) -> float:
         dst = self.bucket("mix-s5")
@@ -398,7 +400,8 @@ def markdown(doc: dict) -> str:
     for name, job in doc["jobs"].items():
         for i, j in enumerate(job):
             pairs = ", ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(j["large_started_s"], j["large_done_s"], strict=True))
-            failed = f", **{j['failed']} tasks failed** {j['failures']}" if j["failed"] else ""
+            failed = f", **{j['failed']} tasks failed** {j['failures']}, {j['missing']} objects missing" \
+                if j["failed"] or j["missing"] else ""
             lines.append(f"- {name}, round {i + 1} ({j['seconds']:.1f} s, {j['parts']} parts{failed}): {pairs}")
     return "\n".join(lines) + "\n"
 
