@@ -192,3 +192,29 @@ def test_the_segment_byte_limit_leaves_small_object_jobs_alone():
     assert segment_byte_limit(100 * 1024**3, 10_000, 1000) == 10 * 1024**3  # the count-cut average
     sizes = [1024] * 10_000
     assert len(byte_weighted_ranges(sizes, 1000, segment_byte_limit(sum(sizes), len(sizes), 1000))) == 10
+
+
+def test_the_part_pool_runs_the_largest_objects_parts_first_and_cancels_waiting_ones():
+    import threading
+
+    from cosbatch.operations.part_pool import PartPool
+
+    pool = PartPool(1)
+    gate, ran = threading.Event(), []
+    try:
+        pool.submit(10**9, gate.wait)  # holds the one thread while the rest queue up
+        small = [pool.submit(300, ran.append, f"small-{n}") for n in range(2)]
+        cancelled = pool.submit(5, ran.append, "never")
+        big = [pool.submit(2000, ran.append, f"big-{n}") for n in range(2)]
+        assert cancelled.cancel()
+        gate.set()
+        for future in small + big:
+            future.result(timeout=5)
+        assert ran == ["big-0", "big-1", "small-0", "small-1"]
+        failing = pool.submit(1, lambda: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            failing.result(timeout=5)
+    finally:
+        pool.shutdown()
+    with pytest.raises(RuntimeError):
+        pool.submit(1, print)
