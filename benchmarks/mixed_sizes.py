@@ -23,7 +23,7 @@ client's two methods for the run; nothing in cosbatch changes), and its bytes co
 its answer arrives. The tail is the time from 99% of the job's bytes done to the job's Complete.
 
 `python -m benchmarks.mixed_sizes [--smoke] [--rounds N] [--out DIR]` writes mixed-sizes.{json,md}
-(default benchmarks/results). --smoke: 60 objects of up to 24 MiB, the split threshold at 8 MiB,
+(default benchmarks/results). --smoke: 30 objects of up to 16 MiB, the split threshold at 8 MiB,
 one round; its figures mean nothing.
 """
 
@@ -95,7 +95,7 @@ class Profile:
 PROFILES = {
     "full": Profile(2000, 80, 10, (1 * KiB, 64 * KiB), (1 * MiB, 64 * MiB), (256 * MiB, 2 * GiB),
                     256 * MiB, 16 * MiB),
-    "smoke": Profile(60, 4, 2, (1 * KiB, 64 * KiB), (1 * MiB, 4 * MiB), (12 * MiB, 24 * MiB), 8 * MiB, 5 * MiB),
+    "smoke": Profile(30, 2, 2, (1 * KiB, 64 * KiB), (1 * MiB, 4 * MiB), (12 * MiB, 16 * MiB), 8 * MiB, 5 * MiB),
 }
 
 
@@ -408,7 +408,7 @@ def markdown(doc: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mixed_sizes")
-    parser.add_argument("--smoke", action="store_true", help="60 objects of up to 24 MiB, one round")
+    parser.add_argument("--smoke", action="store_true", help="30 objects of up to 16 MiB, one round")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 5; --smoke 1)")
     parser.add_argument("--main-rounds", type=int, default=1,
                         help="rounds (the first ones) that also run main's behaviour (default 1: on this machine "
