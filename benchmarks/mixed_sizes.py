@@ -339,7 +339,7 @@ def run(profile_name: str, rounds: int, main_rounds: int) -> dict:
                 print(f"round {r + 1} {name}: {secs:.2f} s{extra} (load {loads[-1]})", file=sys.stderr, flush=True)
         loads.append(_load())
     finally:
-        server.stop()
+        server.stop(timeout=2)  # a throwaway server: after deleted buckets it can take 15 s to exit on SIGTERM
         shutil.rmtree(workdir, ignore_errors=True)
     return summarise(profile_name, profile, rounds, bench.total, len(bench.keys), seed_s, runs, loads)
 
