@@ -217,9 +217,12 @@ def make_estimate(job: Job, store: JobStore, client: Any, storage: Storage, targ
     if job.dry_run:
         requests["HeadObject"] = tasks
     elif name == "S3PutObjectCopy":
-        # Same storage: CopyObject, or UploadPartCopy parts above the multipart copy threshold;
-        # to another storage: GET, then one PUT or UploadPart parts above its multipart threshold.
-        threshold = (target.multipart_threshold if target else storage.multipart_copy_threshold) or MULTIPART_DEFAULT
+        # Same storage: CopyObject, or UploadPartCopy parts above the multipart copy threshold (or,
+        # sizes listed, the split threshold); to another storage: GET, then one PUT or UploadPart
+        # parts above its multipart threshold. (The sizes' listing, a page per 1,000 tasks, is left out.)
+        threshold = (target.multipart_threshold if target else
+                     storage.multipart_copy_threshold or (storage.copy_split_threshold if storage.copy_largest_first
+                                                          else None)) or MULTIPART_DEFAULT
         chunk = target.multipart_chunksize if target else storage.multipart_chunksize
         large = [s for s in sizes if s > threshold]
         share = len(large) / len(sizes) if sizes else 0.0

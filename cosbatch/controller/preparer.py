@@ -5,6 +5,7 @@ FailureCode and FailureReason."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,6 +21,7 @@ from cosbatch.models import Job, ManifestFormat
 from cosbatch.models.manifest_generator import S3JobManifestGenerator
 from cosbatch.names import ObjectRef, parse_bucket_name
 from cosbatch.operations import operation_for
+from cosbatch.operations.sizing import byte_weighted_ranges, segment_byte_limit
 from cosbatch.reports import ReportLocation
 from cosbatch.storage import Storage
 from cosbatch.storage.lean import LeanS3Client
@@ -47,12 +49,14 @@ def _segments(job_id: str, source: str, ranges: list[tuple[int, int, int, int]],
 
 
 def _csv_segments(job: Job, client: Any, ref: ObjectRef, version_id: str | None, etag: str | None,
-                  fields: tuple | None, segment_size: int, storage: Storage | None = None) -> tuple[int, list[Segment]]:
-    """Segments of a CSV manifest; with `storage`, the preflight first (cosbatch.controller.preflight)."""
+                  fields: tuple | None, segment_size: int, storage: Storage | None = None,
+                  counts: Sequence[int] = ()) -> tuple[int, list[Segment]]:
+    """Segments of a CSV manifest; with `storage`, the preflight first (cosbatch.controller.preflight).
+    `counts`: tasks per segment where the manifest's sizes are known (cut by bytes)."""
     source = ManifestSource(ref, client, version_id).resolve(etag)
     layout = CsvLayout(fields)
     sample = first_lines(source, layout) if storage else []
-    total, scanned = scan_csv(source.chunks(), layout, segment_size)
+    total, scanned = scan_csv(source.chunks(), layout, segment_size, counts)
     if storage is not None and job.operation.name not in _NO_PREFLIGHT_HEAD:
         check_sample(client, storage, sample)
     seg_source = SegmentSource(
@@ -117,11 +121,14 @@ def _generate(job: Job, client: Any, segment_size: int, storage: Storage) -> tup
     _check_bucket(client, out.bucket, "ManifestGeneratorError", "manifest output", storage)
     lister = LeanS3Client(storage.tuned(max_attempts=3))  # botocore's parsing would cost ~90 ms a page
     try:
-        _, etag = generate_manifest(client, parse_bucket_name(gen.source_bucket), object_filter, out.bucket, out.key,
-                                    lister)
+        generated = generate_manifest(client, parse_bucket_name(gen.source_bucket), object_filter, out.bucket,
+                                      out.key, lister)
     finally:
         lister.close()
-    return _csv_segments(job, client, out, None, etag, None, segment_size)
+    # The listing gave every size: segments carry similar bytes, not only similar counts.
+    limit = segment_byte_limit(sum(generated.sizes), len(generated.sizes), segment_size)
+    counts = [end - start for start, end in byte_weighted_ranges(generated.sizes, segment_size, limit)]
+    return _csv_segments(job, client, out, None, generated.etag, None, segment_size, counts=counts)
 
 
 def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = None, *, storage: Storage,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import unquote_plus
@@ -151,9 +151,10 @@ class ScannedSegment:
 
 
 def scan_csv(
-    chunks: Iterable[bytes], layout: CsvLayout, segment_size: int
+    chunks: Iterable[bytes], layout: CsvLayout, segment_size: int, counts: Sequence[int] = ()
 ) -> tuple[int, list[ScannedSegment]]:
-    """Validate every line and cut the manifest into segments of `segment_size` tasks.
+    """Validate every line and cut the manifest into segments of `segment_size` tasks, or, where
+    `counts` says, of `counts[i]` tasks for segment i (cut by bytes: cosbatch/operations/sizing.py).
 
     Streams: memory is one chunk plus the segment list, whatever the manifest size.
     """
@@ -172,7 +173,7 @@ def scan_csv(
             seg_start, seg_first = start, line_no
         seg_count += 1
         total += 1
-        if seg_count == segment_size:
+        if seg_count == (counts[len(segments)] if len(segments) < len(counts) else segment_size):
             segments.append(ScannedSegment(seg_start, end, seg_first, seg_count))  # type: ignore[arg-type]
             seg_start = seg_first = None
             seg_count = 0

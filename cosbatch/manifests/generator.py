@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -106,18 +107,26 @@ def list_objects(client: Any, bucket: str, prefixes: Iterable[str]) -> Iterator[
 TOTAL_BYTES_META = "cosbatch-total-bytes"
 
 
+class GeneratedManifest(NamedTuple):
+    count: int
+    etag: str
+    sizes: array  # each object's size, in manifest order (8 bytes an object): segments by bytes
+
+
 def generate_manifest(
     client: Any, bucket: str, object_filter: ObjectFilter, out_bucket: str, out_key: str, lister: Any = None
-) -> tuple[int, str]:
-    """Write the matching objects as a CSV manifest at s3://out_bucket/out_key; (count, ETag).
+) -> GeneratedManifest:
+    """Write the matching objects as a CSV manifest at s3://out_bucket/out_key.
     `lister`: the client that lists the bucket (the lean one parses pages ten times faster)."""
     count = size = 0
+    sizes = array("q")
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
         for obj in list_objects(lister or client, bucket, object_filter.key.prefixes):
             if object_filter.matches(obj):
                 spool.write(f"{bucket},{quote_plus(obj['Key'], safe='/')}\n".encode())
                 count += 1
-                size += int(obj.get("Size") or 0)
+                sizes.append(int(obj.get("Size") or 0))
+                size += sizes[-1]
         spool.seek(0)
         try:
             # The listing gave every object's size: their sum goes with the manifest, for estimates.
@@ -127,4 +136,4 @@ def generate_manifest(
         except (ClientError, BotoCoreError) as exc:
             raise ManifestError(f"cannot save the generated manifest to s3://{out_bucket}/{out_key}: {exc}",
                                 code="ManifestGeneratorError") from None
-    return count, etag
+    return GeneratedManifest(count, etag, sizes)

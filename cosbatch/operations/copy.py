@@ -4,10 +4,15 @@ One CopyObject per object; an object the storage refuses to copy in one request 
 5 GiB on S3 and COS), or above the storage's `multipart_copy_threshold` when one is set,
 is copied in parts (UploadPartCopy). With `verify` each copy is then compared with its
 source (cosbatch/operations/verify.py).
+
+Mixed sizes (cosbatch/operations/sizing.py): per segment, a listing of the sources' key range
+shows their sizes; the segment's tasks then run largest first, and an object above the
+storage's `copy_split_threshold` goes in parts on the pool all of the worker's copies share.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -15,6 +20,7 @@ from botocore.exceptions import ClientError
 from cosbatch.manifests import Task
 from cosbatch.models import PutObjectCopy
 from cosbatch.operations.copy_args import copy_object_args, source_args
+from cosbatch.operations.sizing import Sizes, SourceSizes, largest_first
 from cosbatch.operations.transfer import LargeObjectCopy
 from cosbatch.operations.verify import ObjectState, head_state, verify_copy
 from cosbatch.storage import Storage
@@ -41,18 +47,32 @@ class CopyOperation:
         self.target_bucket = params.target_bucket
         self._static = copy_object_args(params)
         self._threshold = storage.multipart_copy_threshold if storage is not None else None
+        self._split = storage.copy_split_threshold if storage is not None else None
+        self._sizes = SourceSizes(storage) if storage is not None and storage.copy_largest_first else None
         self._large = LargeObjectCopy(params, storage.multipart_chunksize if storage is not None else DEFAULT_CHUNKSIZE)
 
     def close(self) -> None:
         self._large.close()
+        if self._sizes is not None:
+            self._sizes.close()
 
-    def apply(self, client: Any, task: Task) -> str:
+    def for_segment(self, client: Any, tasks: Sequence[Task]) -> CopyOperation | SizedSegmentCopy:
+        """This copy for one segment: with its sources' sizes when the storage lists them."""
+        if self._sizes is None:
+            return self
+        return SizedSegmentCopy(self, self._sizes.of_segment(tasks))
+
+    def apply(self, client: Any, task: Task, size: int | None = None) -> str:
+        """Copy one object; `size`, when a listing showed it, may send it in parts (no HEAD)."""
         head: ObjectState | None = None
         if self._threshold is not None or self.verify:
             head = head_state(client, task.bucket, task.key, task.version_id)
+        result: str | None = None
         if head is not None and self._threshold is not None and head.size > self._threshold:
             result = self._large.copy(client, task)
-        else:
+        elif size is not None and self._split is not None and size > self._split:
+            result = self._large.copy(client, task, above=self._split)  # None: it shrank since the listing
+        if result is None:
             result = self._copy(client, task, head)
         if head is None or not self.verify:
             return result
@@ -74,3 +94,21 @@ class CopyOperation:
                 raise
             return self._large.copy(client, task)
         return "Successful"
+
+
+class SizedSegmentCopy:
+    """The copy of one segment whose sources' sizes a listing showed: its tasks run largest first,
+    and each is copied knowing its size (the large in shared parts)."""
+
+    def __init__(self, copy: CopyOperation, sizes: Sizes) -> None:
+        self.copy = copy
+        self.sizes = sizes
+        self.name = copy.name
+        self.client_kind = copy.client_kind
+
+    def order(self, tasks: Sequence[Task]) -> list[Task]:
+        return largest_first(tasks, self.sizes)
+
+    def apply(self, client: Any, task: Task) -> str:
+        size = self.sizes.get((task.bucket, task.key)) if task.version_id is None else None
+        return self.copy.apply(client, task, size)

@@ -32,7 +32,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from typing import ClassVar, NamedTuple
 from urllib.parse import urlencode
 
@@ -41,6 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cosbatch.manifests import Task
 from cosbatch.models import PutObjectCopy
 from cosbatch.operations.copy_args import copy_object_args, source_args
+from cosbatch.operations.part_pool import PartPool
 from cosbatch.operations.verify import CHECKSUM_MODE, ObjectState, mismatch, verify_copy
 from cosbatch.storage import Storage
 from cosbatch.storage.lean import LeanS3Client, copy_headers, http_date
@@ -141,17 +142,18 @@ class _DirectedCopy:
         self._headers = copy_headers(args)  # storage class, ACL, grants, new metadata and tags
         self._lock = threading.Lock()
         self._part_threads = part_threads
-        self._parts: ThreadPoolExecutor | None = None
+        self._parts: PartPool | None = None
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> PartPool:
+        """Shared by every copy of this operation: the largest object's parts go first."""
         with self._lock:
             if self._parts is None:
-                self._parts = ThreadPoolExecutor(self._part_threads, thread_name_prefix="cosbatch-part")
+                self._parts = PartPool(self._part_threads)
             return self._parts
 
     def close(self) -> None:
         if self._parts is not None:
-            self._parts.shutdown(wait=True)
+            self._parts.shutdown()
 
     def _head(self, client: LeanS3Client, task: Task) -> tuple[int, str, Mapping[str, str]]:
         """(size, ETag, headers) of the source, under the copy's Modified/UnmodifiedSince conditions."""
@@ -192,7 +194,7 @@ class _DirectedCopy:
         upload_id = target.create_multipart_upload(self.target_bucket, key, headers)
         futures: list[Future] = []
         try:
-            futures = [pool.submit(part, upload_id, n + 1, start, min(size, start + chunk))
+            futures = [pool.submit(size, part, upload_id, n + 1, start, min(size, start + chunk))
                        for n, start in enumerate(range(0, size, chunk))]
             parts = [f.result() for f in futures]
             if expect_etag is not None and (got := composite_etag([p.etag for p in parts])) != expect_etag:
@@ -361,9 +363,12 @@ class LargeObjectCopy(_DirectedCopy):
         super().__init__(params, part_threads)
         self.chunksize = chunksize
 
-    def copy(self, client: LeanS3Client, task: Task) -> str:
+    def copy(self, client: LeanS3Client, task: Task, above: int | None = None) -> str | None:
+        """Copy `task` in parts; with `above`, None (nothing copied) if the object is not larger."""
         key = self.params.target_key(task.key)
         size, source_etag, head = self._head(client, task)
+        if above is not None and size <= above:
+            return None
         headers = self._put_headers(client, task, head)
         chunk = source_part_size(client, task, size, source_etag) or part_size(size, self.chunksize)
 

@@ -35,7 +35,7 @@ _KEYS: dict[str, tuple[type, ...]] = {
     "access_key_id_env": (str,), "secret_access_key_env": (str,), "session_token_env": (str,),
     "aws_profile": (str,), "max_ops_per_second": (int, float), "accounts": (list,), "default": (bool,),
     "multipart_threshold": (int, str), "multipart_chunksize": (int, str), "multipart_copy_threshold": (int, str),
-    "prices": (dict,),
+    "copy_split_threshold": (int, str), "copy_largest_first": (bool,), "prices": (dict,),
 }
 #: Keys of a `[storage.NAME.prices]` table.
 _PRICE_KEYS = {"currency": (str,), "class_a_per_1000": (int, float), "class_b_per_1000": (int, float),
@@ -204,13 +204,20 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
     accounts = table.get("accounts")
     if accounts is not None and not all(isinstance(a, str) and a for a in accounts):
         raise fail("accounts must be a list of account ids (strings)", "accounts")
-    sizes: dict[str, int] = {}
+    sizes: dict[str, int | None] = {}
     for key in ("multipart_threshold", "multipart_chunksize", "multipart_copy_threshold"):
         if key in table:
             size = _size(table[key])
             if size is None or size < 5 * 1024**2 or size > 5 * 1024**3:
                 raise fail(f"{key} must be a size from 5 MiB to 5 GiB (bytes, or e.g. \"16MiB\")", key)
             sizes[key] = size
+    if "copy_split_threshold" in table:
+        split = table["copy_split_threshold"]
+        size = None if split == "off" else _size(split)
+        if split != "off" and (size is None or size < 5 * 1024**2 or size > 5 * 1024**3):
+            raise fail("copy_split_threshold must be \"off\" or a size from 5 MiB to 5 GiB", "copy_split_threshold")
+        sizes["copy_split_threshold"] = size
+    tuning = {"copy_largest_first": table["copy_largest_first"]} if "copy_largest_first" in table else {}
     prices = _prices(table["prices"], lambda message: fail(f"prices: {message}", "prices")) \
         if "prices" in table else None
     try:
@@ -226,6 +233,7 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
         accounts=tuple(accounts) if accounts is not None else None,
         prices=prices,
         **sizes,
+        **tuning,
     )
     return storage, bool(table.get("default", False))
 

@@ -127,6 +127,14 @@ class Storage:
     #: at the cost of a HEAD per object. None: only objects the storage refuses to copy in one
     #: request (S3 and COS: over 5 GiB) are.
     multipart_copy_threshold: int | None = None
+    #: Copies within this storage whose source size a listing of the segment already showed (no
+    #: request of its own): above this size they go in parts (UploadPartCopy) on a pool every
+    #: copy of the worker shares, so that no thread holds a multi-GiB copy alone. None: only by
+    #: `multipart_copy_threshold` (cosbatch/operations/sizing.py, docs/large-objects.md).
+    copy_split_threshold: int | None = 256 * 1024**2
+    #: Copies within this storage: list each segment's sources (about one page per 1,000 keys) to
+    #: learn their sizes, and start the largest first. False: manifest order, sizes unknown.
+    copy_largest_first: bool = True
     #: What it charges, if its config says (`[storage.NAME.prices]`): estimates show a Cost then.
     prices: Prices | None = None
     # Connection tuning (not identity).

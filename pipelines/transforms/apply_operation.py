@@ -90,6 +90,8 @@ class _ApplyOperationFn(beam.DoFn):
         if hasattr(operation, "split_settled"):  # tasks settled without a request (skip-identical's listings)
             settled, tasks = operation.split_settled(tasks)
             results.extend(TaskResult(t.bucket, t.key, t.version_id, True, 200, "", message) for t, message in settled)
+        if hasattr(operation, "order"):  # a copy whose sizes are known: the largest start first
+            tasks = operation.order(tasks)
         stop = threading.Event()
         lock = threading.Lock()
         pending = iter(tasks)
