@@ -8,8 +8,10 @@ The trial runs pieces of two sizes (cosbatch.controller.trial.PIECE_WEIGHTS); th
 the times at which they were recorded are their durations, and pieces of different sizes give
 both parts (`fit_piece_cost`). The rest is then predicted from the sizes of the segments it will
 run: start + the sum of each segment's seconds + end, with the pipeline's start and end as the
-trial's were; a segment longer than the trial's longest piece is taken at that piece's cost per
-task, not run on along the fitted line (`segment_seconds`).
+trial's were: the fitted line run on to each segment's size. (The longest piece's own cost per
+task, which assumes no gain past the sizes the trial saw, is kept as the high bound the basis
+names: on a quiet machine it over-stated the job by 20-70%; benchmarks/results/estimate.md
+has the line's errors.)
 
 The gaps are a piece's duration where a run takes its segments one at a time (the DirectRunner in
 memory, the default and what the benchmark measures). Where several workers take segments side by
@@ -44,8 +46,8 @@ def fit_piece_cost(pieces: list[tuple[float, int]]) -> PieceCost | None:
     where pieces run one after another). Both parts are medians, so a piece slowed by a burst of
     other work on the machine moves neither: the per-task part is the median of the slopes between
     pieces of different sizes (Theil-Sen), the fixed part the median of what each piece took beyond
-    its tasks. A negative fixed part (noise) is taken as none; a per-task part that is not positive
-    gives None."""
+    its tasks. A negative fixed part (noise) is taken as none, the slope kept; a per-task part that
+    is not positive gives None."""
     done = sorted(pieces)
     gaps = [(n, at - before) for (before, _), (at, n) in zip(done, done[1:], strict=False)]
     slopes = sorted((d2 - d1) / (n2 - n1) for i, (n1, d1) in enumerate(gaps) for n2, d2 in gaps[i + 1:]
@@ -56,8 +58,8 @@ def fit_piece_cost(pieces: list[tuple[float, int]]) -> PieceCost | None:
     if per_task <= 0:
         return None
     fixed = _median([d - n * per_task for n, d in gaps])
-    if fixed < 0:
-        fixed, per_task = 0.0, _median([d / n for n, d in gaps])
+    if fixed < 0:  # noise around none: the slope stays the evidence of a task's cost
+        fixed = 0.0
     return PieceCost(fixed, per_task)
 
 
@@ -77,9 +79,9 @@ class TrialTimeline:
     ended: float
 
 
-def predict_rest(trial: TrialTimeline, remaining: list[int]) -> tuple[float, PieceCost, float, float] | None:
-    """(seconds, the piece cost, the pipeline's start, its end) for segments of `remaining` tasks,
-    from the trial's timeline; None where the piece cost cannot be fitted."""
+def predict_rest(trial: TrialTimeline, remaining: list[int]) -> Prediction | None:
+    """The rest's seconds for segments of `remaining` tasks, from the trial's timeline; None where
+    the piece cost cannot be fitted."""
     cost = fit_piece_cost(trial.pieces)
     if cost is None:
         return None
@@ -88,15 +90,32 @@ def predict_rest(trial: TrialTimeline, remaining: list[int]) -> tuple[float, Pie
     start = max(0.0, first_at - trial.started - cost.seconds(first_n))  # before the first piece ran
     end = max(0.0, trial.ended - last_at)  # after the last piece was recorded, until the run was over
     longest = max(n for _, n in trial.pieces)
-    return start + sum(segment_seconds(cost, n, longest) for n in remaining) + end, cost, start, end
+    bounds = [segment_bounds(cost, n, longest) for n in remaining]
+    low = start + sum(lo for lo, _ in bounds) + end
+    high = start + sum(hi for _, hi in bounds) + end
+    return Prediction(low, low, high, cost, start, end)
 
 
-def segment_seconds(cost: PieceCost, tasks: int, longest: int) -> float:
-    """A segment's seconds: as fitted up to the trial's longest piece; a longer one at that piece's
-    cost per task (its fixed part included). Measured (benchmarks/results/estimate-runs.md): the
-    line through pieces of 66 and 134 tasks, run on to 1,000, under-stated the job's segments by
-    about 25%; the rate of the pieces of 134 was the segments' own. So what the trial did not see,
-    a segment's rate still growing past its longest piece, is not assumed."""
+@dataclass(frozen=True)
+class Prediction:
+    """The rest's predicted seconds (`low`: the fitted line), the high bound (the longest piece's
+    rate), the piece cost they came from, and the pipeline's start and end as the trial's were."""
+
+    seconds: float
+    low: float
+    high: float
+    cost: PieceCost
+    start: float
+    end: float
+
+
+def segment_bounds(cost: PieceCost, tasks: int, longest: int) -> tuple[float, float]:
+    """A segment's (low, high) seconds: up to the trial's longest piece, both as fitted; a longer
+    one between the fitted line run on to its size and the longest piece's cost per task (its fixed
+    part included). Measured (benchmarks/results/estimate-runs.md): on a loaded machine the line
+    under-stated 1,000-task segments by about 25% and the piece's rate was theirs; on a quiet one
+    the piece's rate over-stated them by 20-70% (a piece of 134 tasks keeps 64 operations in flight
+    for three short waves, a segment of 1,000 for sixteen) and the line was close."""
     if tasks <= longest:
-        return cost.seconds(tasks)
-    return tasks * cost.seconds(longest) / longest
+        return cost.seconds(tasks), cost.seconds(tasks)
+    return cost.seconds(tasks), tasks * cost.seconds(longest) / longest

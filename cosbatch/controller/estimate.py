@@ -152,12 +152,14 @@ def _seconds(job: Job, store: JobStore, remaining: list[int], trial_end: datetim
         timeline = TrialTimeline(actives[0].timestamp(), pieces, trial_end.timestamp())
         predicted = predict_rest(timeline, remaining)
         if predicted is not None:  # pieces of two sizes: a segment's fixed cost apart from its tasks'
-            seconds, cost, start, end = predicted
-            return round(seconds, 1), (
+            cost = predicted.cost
+            return round(predicted.seconds, 1), (
                 f"trial: {run} tasks in {trial_s:.1f} s, {len(pieces)} pieces: a segment costs "
                 f"{1000 * cost.fixed:.0f} ms + {1000 * cost.per_task:.2f} ms a task "
-                f"({1 / cost.per_task:.0f} tasks/s), the run's start {start:.1f} s and end {end:.1f} s; "
-                f"{tasks} tasks left in {len(remaining)} segments")
+                f"({1 / cost.per_task:.0f} tasks/s), the run's start {predicted.start:.1f} s and end "
+                f"{predicted.end:.1f} s; {tasks} tasks left in {len(remaining)} segments: between "
+                f"{predicted.low:.1f} s (the pieces' line run on) and {predicted.high:.1f} s (the longest "
+                f"piece's rate)")
         if first_results is not None:
             # The pipeline's start (until its first results) is paid once per run; after it, tasks go
             # at the trial's steady rate.

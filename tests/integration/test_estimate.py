@@ -120,7 +120,10 @@ def test_a_trial_of_two_sizes_of_run_measures_a_segments_fixed_cost(s3, make_buc
     assert est["Tasks"] == 2000 and est["Seconds"] > 0
     assert re.fullmatch(r"trial: 1000 tasks in [0-9.]+ s, 11 pieces: a segment costs \d+ ms \+ [0-9.]+ ms a task "
                         r"\(\d+ tasks/s\), the run's start [0-9.]+ s and end [0-9.]+ s; 2000 tasks left in "
-                        r"\d+ segments", est["SecondsBasis"]), est["SecondsBasis"]
+                        r"\d+ segments: between ([0-9.]+) s \(the pieces' line run on\) and ([0-9.]+) s \(the longest "
+                        r"piece's rate\)", est["SecondsBasis"]), est["SecondsBasis"]
+    low, high = map(float, re.search(r"between ([0-9.]+) s .* and ([0-9.]+) s", est["SecondsBasis"]).groups())
+    assert low <= est["Seconds"] <= high + 0.1  # the midpoint of the two bounds (rounded to 0.1 s)
     service.update_job_status(job.job_id, "Cancelled")
 
 

@@ -11,7 +11,7 @@ from cosbatch.controller.duration import (
     TrialTimeline,
     fit_piece_cost,
     predict_rest,
-    segment_seconds,
+    segment_bounds,
 )
 
 #: What the benchmark's tagging runs look like: 10 ms a segment, 0.35 ms a task (2,857 tasks/s).
@@ -53,7 +53,7 @@ def test_it_cannot_be_told_from_one_size_or_two_pieces(sizes):
 
 def test_a_negative_fixed_part_is_taken_as_none():
     cost = fit_piece_cost(timeline([66, 134] * 5, PieceCost(-0.005, 0.0004)))
-    assert cost.fixed == 0.0 and cost.per_task > 0
+    assert cost.fixed == 0.0 and cost.per_task == pytest.approx(0.0004)  # the slope, not the pieces' mean rate
 
 
 def test_a_per_task_part_that_is_not_positive_gives_none():
@@ -62,27 +62,35 @@ def test_a_per_task_part_that_is_not_positive_gives_none():
 
 def test_the_rest_is_predicted_from_its_own_segment_sizes():
     """The benchmark's case: a trial of 1,000 as 10 pieces of 66 and 134 over 20 segments of 1,000;
-    the rest is 10 segments of 1,000 and 10 of the 934 and 866 the pieces leave. Each is longer than
-    the longest piece (134), so it goes at that piece's cost per task, fixed part included."""
+    the rest is 10 segments of 1,000 and 10 of the 934 and 866 the pieces leave: the fitted line run
+    on to each segment's size. The longest piece's cost per task (fixed part included) is the high
+    bound, under the trial's own tasks/s, which has its pieces of 66 in it."""
     pieces = timeline([66, 134] * 5, start=0.3)
     trial = TrialTimeline(100.0, pieces, pieces[-1][0] + 0.1)
     remaining = [1000] * 10 + [934, 866] * 5
-    seconds, cost, start, end = predict_rest(trial, remaining)
-    assert (cost.fixed, cost.per_task) == pytest.approx((TRUE.fixed, TRUE.per_task))
-    assert (start, end) == pytest.approx((0.3, 0.1))
-    assert seconds == pytest.approx(0.3 + 19_000 * TRUE.seconds(134) / 134 + 0.1)  # 0.42 ms a task: 8.5 s
-    # between the line run on to 1,000 (7.25 s: each segment's 10 ms paid once) and the trial's own
-    # tasks/s, which has its pieces of 66 in it too (8.8 s)
+    p = predict_rest(trial, remaining)
+    assert (p.cost.fixed, p.cost.per_task) == pytest.approx((TRUE.fixed, TRUE.per_task))
+    assert (p.start, p.end) == pytest.approx((0.3, 0.1))
     line = 0.3 + sum(TRUE.seconds(n) for n in remaining) + 0.1
+    piece_rate = 0.3 + 19_000 * TRUE.seconds(134) / 134 + 0.1
     rate_only = 0.3 + 19_000 * (pieces[-1][0] - pieces[0][0]) / sum(n for _, n in pieces[1:])
-    assert line < seconds < rate_only
-    assert (round(line, 2), round(seconds, 1), round(rate_only, 1)) == (7.25, 8.5, 8.8)
+    assert p.seconds == p.low == pytest.approx(line) and p.high == pytest.approx(piece_rate)
+    assert (round(line, 2), round(piece_rate, 1), round(rate_only, 1)) == (7.25, 8.5, 8.8)
+
+
+def test_a_slow_warm_up_piece_moves_neither_part():
+    """The second piece still fills the connection pool (measured 40-62 ms for 134 tasks where later
+    ones took 26-43): both parts are medians, so the fit is the one without it."""
+    pieces = timeline([66, 134] * 5)
+    slow = [pieces[0], *((at + 0.05, n) for at, n in pieces[1:])]  # the second piece took 50 ms more
+    fitted = fit_piece_cost(slow)
+    assert (fitted.fixed, fitted.per_task) == pytest.approx((TRUE.fixed, TRUE.per_task))
 
 
 def test_segments_up_to_the_longest_piece_follow_the_fit():
-    assert segment_seconds(TRUE, 100, 134) == pytest.approx(TRUE.seconds(100))
-    assert segment_seconds(TRUE, 134, 134) == pytest.approx(TRUE.seconds(134))
-    assert segment_seconds(TRUE, 268, 134) == pytest.approx(2 * TRUE.seconds(134))
+    assert segment_bounds(TRUE, 100, 134) == pytest.approx((TRUE.seconds(100),) * 2)
+    assert segment_bounds(TRUE, 134, 134) == pytest.approx((TRUE.seconds(134),) * 2)
+    assert segment_bounds(TRUE, 268, 134) == pytest.approx((TRUE.seconds(268), 2 * TRUE.seconds(134)))
 
 
 def test_no_prediction_without_two_sizes():
