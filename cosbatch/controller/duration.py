@@ -93,7 +93,7 @@ def predict_rest(trial: TrialTimeline, remaining: list[int]) -> Prediction | Non
     bounds = [segment_bounds(cost, n, longest) for n in remaining]
     low = start + sum(lo for lo, _ in bounds) + end
     high = start + sum(hi for _, hi in bounds) + end
-    return Prediction(low, low, high, cost, start, end)
+    return Prediction(low, high, cost, start, end)
 
 
 @dataclass(frozen=True)
@@ -101,12 +101,15 @@ class Prediction:
     """The rest's predicted seconds (`low`: the fitted line), the high bound (the longest piece's
     rate), the piece cost they came from, and the pipeline's start and end as the trial's were."""
 
-    seconds: float
     low: float
     high: float
     cost: PieceCost
     start: float
     end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.low
 
 
 def segment_bounds(cost: PieceCost, tasks: int, longest: int) -> tuple[float, float]:
