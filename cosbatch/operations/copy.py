@@ -73,13 +73,13 @@ class CopyOperation:
         elif size is not None and self._split is not None and size > self._split:
             result = self._large.copy(client, task, above=self._split)  # None: it shrank since the listing
         if result is None:
-            result = self._copy(client, task, head)
+            result = self._copy(client, task, head, head.size if head is not None else size)
         if head is None or not self.verify:
             return result
         how = verify_copy(client, task, head, client, self.target_bucket, self.params.target_key(task.key))
         return f"{result}; verified by {how}"
 
-    def _copy(self, client: Any, task: Task, head: ObjectState | None) -> str:
+    def _copy(self, client: Any, task: Task, head: ObjectState | None, size: int | None) -> str:
         source: dict[str, str] = {"Bucket": task.bucket, "Key": task.key}
         if task.version_id:
             source["VersionId"] = task.version_id
@@ -88,7 +88,7 @@ class CopyOperation:
             args["CopySourceIfMatch"] = head.etag  # the object verified is the one copied
         try:
             client.copy_object(Bucket=self.target_bucket, Key=self.params.target_key(task.key), CopySource=source,
-                               **args)
+                               size=size, **args)
         except ClientError as exc:
             if not refused_as_too_large(exc):
                 raise

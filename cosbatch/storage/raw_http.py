@@ -230,8 +230,10 @@ class RawHttpPool:
         else:
             conn.close()
 
-    def request(self, method: str, target: str, headers: dict[str, str], body: bytes) -> RawResponse:
-        """One request; a stale pooled connection is replaced once (the server never saw the request)."""
+    def request(self, method: str, target: str, headers: dict[str, str], body: bytes,
+                read_timeout: float | None = None) -> RawResponse:
+        """One request; a stale pooled connection is replaced once (the server never saw the request).
+        `read_timeout` replaces the pool's for this request (a server-side copy answers only when done)."""
         length = len(body) if body or method in ("PUT", "POST") else None
         request = self._head(method, target, headers, length) + body
         for _ in range(2):
@@ -240,7 +242,11 @@ class RawHttpPool:
             except IndexError:
                 conn, reused = self._connect(), False
             try:
+                if read_timeout is not None:
+                    conn.sock.settimeout(read_timeout)
                 response, keep = conn.exchange(request, method, reused)
+                if read_timeout is not None:
+                    conn.sock.settimeout(self.read_timeout)
             except StaleConnection:
                 conn.close()
                 continue
