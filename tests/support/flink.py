@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cosbatch.storage.orphan_guard import OrphanGuard
 from launch import flink_cluster
 from tests.support.api_server import free_port
 
@@ -34,8 +35,16 @@ def require_java() -> None:
 @contextmanager
 def flink_session(root: Path, taskmanagers: int = 2, slots: int = 2) -> Iterator[flink_cluster.Cluster]:
     require_java()
-    cluster = flink_cluster.start(free_port(), taskmanagers=taskmanagers, slots=slots, root=root, conf=TEST_CONF)
+    root.mkdir(parents=True, exist_ok=True)
+    # A test run killed before it could stop the cluster (SIGTERM, SIGKILL) leaves no JVM behind:
+    # the guard stops every JVM the cluster's pids.json names at that moment.
+    guard = OrphanGuard.of_pids_file(root / "pids.json")
     try:
-        yield cluster
+        cluster = flink_cluster.start(free_port(), taskmanagers=taskmanagers, slots=slots, root=root,
+                                      conf=TEST_CONF)
+        try:
+            yield cluster
+        finally:
+            flink_cluster.stop(cluster)
     finally:
-        flink_cluster.stop(cluster)
+        guard.stand_down()
