@@ -27,7 +27,7 @@ def s3_server(tmp_path_factory) -> Iterator:
     # The process-wide storage (what JobService binds jobs to without a storage config) is this one.
     os.environ["COSBATCH_ENDPOINT_URL"] = server.endpoint_url
     yield server
-    server.stop()
+    server.stop(timeout=3)  # its data is not read again: no need to wait for a slow clean exit
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.storage.orphan_guard import OrphanGuard
 
+#: Seconds a server whose temp data dir is removed after it may take to exit before SIGKILL.
+DISCARD_GRACE_S = 3.0
 DEFAULT_ACCESS_KEY = "cosbatch"
 DEFAULT_SECRET_KEY = "cosbatch-secret"
 
@@ -402,8 +404,11 @@ class EmbeddedS3:
 
     def stop(self, timeout: float = 15, keep_data: bool = False) -> None:
         """SIGTERM, wait, SIGKILL if needed; remove the data dir if it is a temp dir we made
-        (unless keep_data). Idempotent."""
-        self._terminate(timeout)
+        (unless keep_data). Idempotent. A server whose data is about to be removed gets at most
+        DISCARD_GRACE_S to exit cleanly: `weed mini` sometimes takes 15 s to act on SIGTERM, and
+        nothing it would flush is kept."""
+        discard = self._owns_dir and not keep_data
+        self._terminate(min(timeout, DISCARD_GRACE_S) if discard else timeout)
         _release(self.ports)
         if self._owns_dir and not keep_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
