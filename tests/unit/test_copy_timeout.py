@@ -6,7 +6,6 @@ storage's read timeout."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from botocore.exceptions import ReadTimeoutError
 from cosbatch.storage import lean
 from cosbatch.storage.config import Storage
 from cosbatch.storage.lean import LeanS3Client
+from tests.support.tcp_script import serving
 
 COPY_BODY = b"<CopyObjectResult><ETag>\"0123456789abcdef0123456789abcdef\"</ETag></CopyObjectResult>"
 COPY_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(COPY_BODY), COPY_BODY)
@@ -26,8 +26,6 @@ HEAD_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"x\"\r\n\r\n"
 @contextmanager
 def slow_server(delay_s: float) -> Iterator[int]:
     """Answers every request `delay_s` after it arrived (a copy's answer, or a HEAD's)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
     def serve(conn: socket.socket) -> None:
         with conn:
             buf = b""
@@ -44,19 +42,8 @@ def slow_server(delay_s: float) -> Iterator[int]:
                 except OSError:
                     return
 
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
+    with serving(serve) as port:
+        yield port
 
 
 def client(port: int) -> LeanS3Client:

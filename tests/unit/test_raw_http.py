@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
 from cosbatch.storage.raw_http import ConnectFailed, RawHttpPool, RawResponse, RawStream
+from tests.support.tcp_script import serving
 
 
 @contextmanager
@@ -17,8 +17,6 @@ def scripted_server(answers: list[bytes | None]) -> Iterator[tuple[int, list[byt
     """Accepts connections and answers each request with the next scripted bytes; None closes the
     connection without answering, and an answer starting with CLOSE: is sent (without the marker)
     before the connection closes. Yields (port, requests received)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
     received: list[bytes] = []
     script = iter(answers)
 
@@ -45,19 +43,8 @@ def scripted_server(answers: list[bytes | None]) -> Iterator[tuple[int, list[byt
                 if answer.startswith(b"CLOSE:"):
                     return
 
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
+    with serving(serve) as port:
         yield port, received
-    finally:
-        listener.close()
 
 
 def pool(port: int) -> RawHttpPool:
