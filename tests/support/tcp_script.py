@@ -27,3 +27,25 @@ def serving(serve: Callable[[socket.socket], None]) -> Iterator[int]:
         yield listener.getsockname()[1]
     finally:
         listener.close()
+
+
+def requests_of(conn: socket.socket) -> Iterator[tuple[bytes, bytes]]:
+    """Each HTTP/1.1 request on `conn` as (head, body framed by its Content-Length), until the
+    client closes it."""
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(buf) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+        yield head, buf[:length]
+        buf = buf[length:]

@@ -16,7 +16,7 @@ from botocore.exceptions import ReadTimeoutError
 from cosbatch.storage import lean
 from cosbatch.storage.config import Storage
 from cosbatch.storage.lean import LeanS3Client
-from tests.support.tcp_script import serving
+from tests.support.tcp_script import requests_of, serving
 
 COPY_BODY = b"<CopyObjectResult><ETag>\"0123456789abcdef0123456789abcdef\"</ETag></CopyObjectResult>"
 COPY_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(COPY_BODY), COPY_BODY)
@@ -28,14 +28,7 @@ def slow_server(delay_s: float) -> Iterator[int]:
     """Answers every request `delay_s` after it arrived (a copy's answer, or a HEAD's)."""
     def serve(conn: socket.socket) -> None:
         with conn:
-            buf = b""
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, buf = buf.partition(b"\r\n\r\n")
+            for head, _ in requests_of(conn):
                 time.sleep(delay_s)
                 try:
                     conn.sendall(HEAD_ANSWER if head.startswith(b"HEAD") else COPY_ANSWER)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 
 from cosbatch.storage.raw_http import ConnectFailed, RawHttpPool, RawResponse, RawStream
-from tests.support.tcp_script import serving
+from tests.support.tcp_script import requests_of, serving
 
 
 @contextmanager
@@ -22,20 +22,8 @@ def scripted_server(answers: list[bytes | None]) -> Iterator[tuple[int, list[byt
 
     def serve(conn: socket.socket) -> None:
         with conn:
-            buf = b""
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(buf) < length:
-                    buf += conn.recv(65536)
-                received.append(head + b"\r\n\r\n" + buf[:length])
-                buf = buf[length:]
+            for head, body in requests_of(conn):
+                received.append(head + b"\r\n\r\n" + body)
                 answer = next(script, None)
                 if answer is None:
                     return
