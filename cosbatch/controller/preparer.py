@@ -16,7 +16,7 @@ from cosbatch.controller.trial import plan_trial, trial_tasks
 from cosbatch.errors import ManifestError
 from cosbatch.manifests import CsvLayout, ManifestSource, SegmentSource, scan_csv
 from cosbatch.manifests.generator import KeyNameConstraint, ObjectFilter, generate_manifest
-from cosbatch.manifests.inventory import count_rows, load_inventory
+from cosbatch.manifests.inventory import count_rows, inventory_sizes, load_inventory
 from cosbatch.models import Job, ManifestFormat
 from cosbatch.models.manifest_generator import S3JobManifestGenerator
 from cosbatch.names import ObjectRef, parse_bucket_name
@@ -76,15 +76,19 @@ def _inventory_segments(job: Job, client: Any, ref: ObjectRef, version_id: str |
     if ref.is_local:
         raise ManifestError("an inventory manifest must be an object in a bucket", code="ManifestParseError")
     ManifestSource(ref, client, version_id).resolve(etag)
+    files = [(f, count_rows(client, f)) for f in load_inventory(client, ref.bucket, ref.key)]
+    total = sum(rows for _, rows in files)
+    # An inventory with a Size column gives every size: segments carry similar bytes, as a
+    # generated manifest's do, so that no one segment holds the job's largest objects together.
+    sizes = {f.key: inventory_sizes(client, f) for f, rows in files if rows}
+    weighed = all((got := sizes[f.key]) is not None and len(got) == rows for f, rows in files if rows)
+    limit = segment_byte_limit(sum(sum(s or ()) for s in sizes.values()), total, segment_size) if weighed else 0
     segments: list[Segment] = []
-    total = 0
-    for f in load_inventory(client, ref.bucket, ref.key):
-        rows = count_rows(client, f)
+    for f, rows in files:
         source = SegmentSource(url=f"s3://{f.bucket}/{f.key}", format=f.format, fields=f.columns or None).to_json()
-        ranges = [(s, min(rows, s + segment_size), s + 1, min(rows, s + segment_size) - s)
-                  for s in range(0, rows, segment_size)]
-        segments += _segments(job.job_id, source, ranges, len(segments))
-        total += rows
+        cuts = (byte_weighted_ranges(sizes[f.key] or [], segment_size, limit) if weighed and rows
+                else [(s, min(rows, s + segment_size)) for s in range(0, rows, segment_size)])
+        segments += _segments(job.job_id, source, [(s, e, s + 1, e - s) for s, e in cuts], len(segments))
     return total, segments
 
 

@@ -184,3 +184,25 @@ def test_generated_manifest_without_output_is_removed_when_the_job_ends(s3, make
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]) == ["keep/1", "keep/2"]
     left = [o["Key"] for o in s3.list_objects_v2(Bucket=rep).get("Contents", [])]
     assert left and not [k for k in left if k.endswith("generated-manifest.csv")]  # the report stays, the copy went
+
+
+def test_an_inventory_with_sizes_is_cut_into_segments_by_bytes(s3, make_bucket, store, settings):
+    """An inventory's Size column weighs its segments, as a generated manifest's listing does: the
+    six objects it says are 2 GiB go two to a segment, not all six into the first of 25 tasks."""
+    from dataclasses import replace
+
+    src, dst, rep = make_bucket("src"), make_bucket("dst"), make_bucket("rep")
+    keys = [f"sized/{i:03d}" for i in range(60)]
+    put_objects(s3, src, keys)
+    table = pa.table({"bucket": [src] * 60, "key": keys, "size": [2 * 1024**3] * 6 + [12] * 54})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    write_inventory(s3, src, "Parquet", [("inventory/data/sized.parquet", buf.getvalue())])
+    job = create_and_run(store, replace(settings, segment_size=25), inventory_request(src, dst, rep, "inv-bytes"))
+    assert job.status is JobStatus.COMPLETE, job.failure_reasons
+    assert job.progress_summary.number_of_tasks_succeeded == 60
+    # 12 GiB + 648 bytes over 3 segments by count: at most 4 GiB + 216 bytes each, so two large
+    # objects a segment; the third pair's segment takes 18 small ones (216 bytes) before it is full
+    assert [s.task_count for s in store.segments(job.job_id)] == [2, 2, 20, 25, 11]
+    _, rows, _ = read_report(s3, rep, job)
+    assert sorted(r["Key"] for r in rows) == keys
