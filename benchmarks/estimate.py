@@ -1,10 +1,15 @@
 """How good the estimate's duration is (issue 24, item 2): after a trial run, the predicted
 seconds against the time the rest of the job then really takes, from confirming it to Complete.
 
-`python -m benchmarks.estimate [--objects 20000] [--trial 1000] [--rounds 3]`
-writes benchmarks/results/estimate.{json,md}. Jobs: tagging and a same-storage copy of N 1 KiB
-objects, each with cosbatch:trial-tasks; target: within +-30%. Each round's note gives the
-1-minute load average before and after it (other work on the machine moves the actual time).
+`python -m benchmarks.estimate [--objects 20000] [--trial 1000] [--rounds 3] [--only tagging]
+[--results-name estimate]` writes benchmarks/results/estimate.{json,md} (or NAME.{json,md}). Jobs:
+tagging and a same-storage copy of N 1 KiB objects, each with cosbatch:trial-tasks; target: within
++-30%. Each round's note gives the 1-minute load average before and after it (other work on the
+machine moves the actual time). Every round's trial timeline is appended to
+benchmarks/results/estimate-trials.jsonl, from which `python -m benchmarks.estimate_replay`
+recomputes the models on the same trials. The larger-trial variant (tagging's trial of 1,000 covers
+under a second, so its estimate is rough): `--only tagging --trial 3000 --results-name
+estimate-tagging-3000`.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def fit_piece_cost(pieces: list[tuple[float, int]], slope: float | None = None) 
     if not slopes:
         return None
     per_task = min(_median(slopes) if slope is None else slope, _median([d / n for n, d in gaps]))
-    if per_task <= 0:
+    if per_task < 0 or (per_task == 0 and slope is None):
         return None
     fixed = _median([d - n * per_task for n, d in gaps])
     if fixed < 0:  # noise around none: the slope stays the evidence of a task's cost
@@ -117,8 +117,8 @@ def predict_rest(trial: TrialTimeline, remaining: list[int]) -> Prediction | Non
     low, high, start, end = _run_on(trial, cost, remaining, longest)
     slopes = pair_slopes(piece_gaps(trial.pieces))
     spread = []
-    for q in _quartiles(slopes):
-        other = fit_piece_cost(trial.pieces, q) if q > 0 else None
+    for q in _quartiles(slopes):  # a slope under none (noise) counts as none: the fixed parts alone
+        other = fit_piece_cost(trial.pieces, max(q, 0.0))
         spread.append(_run_on(trial, other, remaining, longest)[0] if other else None)
     covered = max(at for at, _ in trial.pieces) - min(at for at, _ in trial.pieces)
     return Prediction(low, high, cost, start, end, (spread[0], spread[1]), covered)
@@ -146,8 +146,8 @@ TIGHT_SECONDS = 1.0
 class Prediction:
     """The rest's predicted seconds (`low`: the fitted line), the high bound (the longest piece's
     rate), the piece cost they came from, the pipeline's start and end as the trial's were, the
-    rest at the lower and upper quartiles of the pieces' pairwise slopes (None where such a slope is
-    not positive), and the seconds between the trial's first and last pieces."""
+    rest at the lower and upper quartiles of the pieces' pairwise slopes (a negative one taken as
+    none), and the seconds between the trial's first and last pieces."""
 
     low: float
     high: float

@@ -149,3 +149,19 @@ def test_segments_up_to_the_longest_piece_follow_the_fit():
 def test_no_prediction_without_two_sizes():
     pieces = timeline([100] * 10)
     assert predict_rest(TrialTimeline(100.0, pieces, pieces[-1][0]), [1000] * 19) is None
+
+
+def test_a_lower_quartile_slope_under_none_gives_the_fixed_parts_alone():
+    """Noisy pieces whose slopes' lower quartile is negative: that end of the spread is the rest at no
+    cost a task (each segment its fixed part), not left out of the basis."""
+    pieces = timeline([66, 134] * 5)
+    # two of the four later pieces of 66 took 30 ms more: their slopes to every piece of 134 are negative
+    noisy = [(at + 0.030 * sum(1 for j in (2, 6) if j <= i), n) for i, (at, n) in enumerate(pieces)]
+    assert pair_slopes(piece_gaps(noisy))[0] < 0
+    p = predict_rest(TrialTimeline(100.0, noisy, noisy[-1][0]), [1000] * 19)
+    low, high = p.spread
+    assert low is not None and high is not None and low <= p.seconds <= high
+    floor = fit_piece_cost(noisy, 0.0)
+    start = noisy[0][0] - 100.0 - floor.fixed  # the run's start with that cost (its end is none here)
+    assert floor.per_task == 0.0 and low == pytest.approx(start + 19 * floor.fixed)
+
