@@ -56,13 +56,13 @@ def fit_piece_cost(pieces: list[tuple[float, int]], slope: float | None = None) 
     seconds a task (their line through none): a slope steeper than that (two pieces' noise, not a
     task's cost) is taken at that rate. A negative fixed part left (noise) is taken as none; a
     per-task part that is not positive gives None. `slope`, if given, is taken as the per-task
-    part instead of the median, capped likewise (the fixed part fitted to it): how the spread of
-    the slopes is turned into seconds."""
+    part as it is, uncapped (the fixed part fitted to it): how the spread of the slopes is turned
+    into seconds."""
     gaps = piece_gaps(pieces)
     slopes = pair_slopes(gaps)
     if not slopes:
         return None
-    per_task = min(_median(slopes) if slope is None else slope, _median([d / n for n, d in gaps]))
+    per_task = min(_median(slopes), _median([d / n for n, d in gaps])) if slope is None else slope
     if per_task < 0 or (per_task == 0 and slope is None):
         return None
     fixed = _median([d - n * per_task for n, d in gaps])
@@ -108,8 +108,9 @@ class TrialTimeline:
 def predict_rest(trial: TrialTimeline, remaining: list[int]) -> Prediction | None:
     """The rest's seconds for segments of `remaining` tasks, from the trial's timeline; None where
     the piece cost cannot be fitted. Also how tight that is: the rest at the lower and upper
-    quartiles of the pieces' pairwise slopes (each with its own fixed part), and the seconds the
-    pieces covered (under TIGHT_SECONDS the estimate is rough, whatever the slopes say)."""
+    quartiles of the pieces' pairwise slopes (each with its own fixed part, uncapped, the range
+    widened to include the estimate), and the seconds the pieces covered (under TIGHT_SECONDS the
+    estimate is rough, whatever the slopes say)."""
     cost = fit_piece_cost(trial.pieces)
     if cost is None:
         return None
@@ -120,6 +121,8 @@ def predict_rest(trial: TrialTimeline, remaining: list[int]) -> Prediction | Non
     for q in _quartiles(slopes):  # a slope under none (noise) counts as none: the fixed parts alone
         other = fit_piece_cost(trial.pieces, max(q, 0.0))
         spread.append(_run_on(trial, other, remaining, longest)[0] if other else None)
+    if spread[0] is not None and spread[1] is not None:  # widened to the estimate where the cap set it apart
+        spread = [min(spread[0], low), max(spread[1], low)]
     covered = max(at for at, _ in trial.pieces) - min(at for at, _ in trial.pieces)
     return Prediction(low, high, cost, start, end, (spread[0], spread[1]), covered)
 

@@ -79,6 +79,10 @@ def test_a_slope_steeper_than_the_pieces_own_rate_is_capped():
     assert cost.fixed == 0.0
     assert cost.per_task == pytest.approx(0.140 / 134)  # the median piece's rate, not (0.14 - 0.04) / 68
     assert (0.140 - 0.040) / 68 > 0.140 / 134
+    p = predict_rest(TrialTimeline(100.0, [pieces[0], *burst], burst[-1][0]), [1000] * 19)
+    assert p.seconds == pytest.approx(p.start + 19 * 1000 * 0.140 / 134)
+    # the spread keeps what the slopes said: up to (0.14 - 0.04) / 68 a task, not the capped rate
+    assert p.spread[0] == pytest.approx(p.seconds) and p.spread[1] > 1.3 * p.seconds
 
 
 def test_a_slope_under_the_pieces_own_rate_is_left_alone():
