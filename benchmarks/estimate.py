@@ -1,15 +1,21 @@
 """How good the estimate's duration is (issue 24, item 2): after a trial run, the predicted
 seconds against the time the rest of the job then really takes, from confirming it to Complete.
 
-`python -m benchmarks.estimate [--objects 20000] [--trial 1000] [--rounds 3]`
-writes benchmarks/results/estimate.{json,md}. Jobs: tagging and a same-storage copy of N 1 KiB
-objects, each with cosbatch:trial-tasks; target: within +-30%. Each round's note gives the
-1-minute load average before and after it (other work on the machine moves the actual time).
+`python -m benchmarks.estimate [--objects 20000] [--trial 1000] [--rounds 3] [--only tagging]
+[--results-name estimate]` writes benchmarks/results/estimate.{json,md} (or NAME.{json,md}). Jobs:
+tagging and a same-storage copy of N 1 KiB objects, each with cosbatch:trial-tasks; target: within
++-30%. Each round's note gives the 1-minute load average before and after it (other work on the
+machine moves the actual time). Every round's trial timeline is appended to
+benchmarks/results/estimate-trials.jsonl, from which `python -m benchmarks.estimate_replay`
+recomputes the models on the same trials. The larger-trial variant (tagging's trial of 1,000 covers
+under a second, so its estimate is rough): `--only tagging --trial 3000 --results-name
+estimate-tagging-3000`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -21,16 +27,36 @@ from datetime import UTC, datetime
 from benchmarks.harness import RESULTS, Measurement, ScenarioResult, write_results
 from benchmarks.scenarios import Env, make_env
 from cosbatch.controller import JobService, Scheduler
+from cosbatch.controller import estimate as estimate_module
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
 from cosbatch.storage import StorageCatalog
 from cosbatch.store import open_store
 from cosbatch.wire.dialects import parse_create_job
 
+#: Every round's trial timeline (when the run started, each piece's record time and tasks, when the
+#: trial ended), the segments left, the prediction and the actual time, one JSON object a line: the
+#: estimators can be compared offline on the same trials (`python -m benchmarks.estimate_replay`).
+TRIALS = RESULTS / "estimate-trials.jsonl"
 
-def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int) -> tuple[float, float, str]:
+
+class _Recorder:
+    """Wraps the estimate's `predict_rest` to keep the timeline and segments it was given."""
+
+    def __init__(self) -> None:
+        self.real = estimate_module.predict_rest
+        self.seen: list[dict] = []
+
+    def __call__(self, timeline, remaining):
+        self.seen.append({"started": timeline.started, "pieces": sorted(timeline.pieces),
+                          "ended": timeline.ended, "remaining": list(remaining)})
+        return self.real(timeline, remaining)
+
+
+def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int,
+                    record: dict | None = None) -> tuple[float, float, str]:
     """(predicted seconds, actual seconds from confirming to Complete, the prediction's basis and what
-    the trial's rate alone would have predicted)."""
+    the trial's rate alone would have predicted). `record`, if given, gets the trial's timeline."""
     store = open_store(f"sqlite:///{env.workdir / uuid.uuid4().hex[:8]}.db")
     body = {"AccountId": "000000000000", "ClientRequestToken": uuid.uuid4().hex, "Priority": 1,
             "RoleArn": "arn:aws:iam::000000000000:role/bench",
@@ -42,7 +68,14 @@ def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int
     service = JobService(store, settings.storages)
     job = service.create_job(parse_create_job(body))
     scheduler = Scheduler(store, settings)
-    scheduler.run_until_idle()
+    recorder = _Recorder()
+    estimate_module.predict_rest = recorder
+    try:
+        scheduler.run_until_idle()
+    finally:
+        estimate_module.predict_rest = recorder.real
+    if record is not None and recorder.seen:
+        record.update(recorder.seen[-1])
     waiting = service.describe_job(job.job_id)
     if waiting.status is not JobStatus.SUSPENDED or not waiting.estimate:
         raise RuntimeError(f"no trial estimate: {waiting.status} {waiting.status_update_reason}")
@@ -57,6 +90,8 @@ def trial_then_rest(env: Env, manifest: str, operation: dict, n: int, trial: int
     store.close()
     if done.status is not JobStatus.COMPLETE or done.progress_summary.number_of_tasks_succeeded != n:
         raise RuntimeError(f"benchmark job did not complete cleanly: {done.status} {done.progress_summary}")
+    if record is not None:
+        record.update({"predicted": predicted, "actual": actual, "basis": basis})
     return predicted, actual, (f"{basis}; the trial's rate alone would say {rate_only:.1f} s "
                                f"({100 * (rate_only / actual - 1):+.0f}%)")
 
@@ -72,8 +107,9 @@ def trial_rate_prediction(store, job_id: str, tasks: int) -> float:
     return pieces[0][0] - active + tasks / rate
 
 
-def run(n: int, trial: int, rounds: int) -> list[ScenarioResult]:
+def run(n: int, trial: int, rounds: int, ops_wanted: list[str] | None = None) -> list[ScenarioResult]:
     env = make_env()
+    run_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
         src, dst = env.bucket("esrc"), env.bucket("edst")
         manifest = env.manifest(src, env.seed(src, "obj", n))
@@ -81,11 +117,17 @@ def run(n: int, trial: int, rounds: int) -> list[ScenarioResult]:
                "copy": {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}"}}}
         results = []
         for name, op in ops.items():
+            if ops_wanted and name not in ops_wanted:
+                continue
             predicted, actual, notes = [], [], []
             for r in range(rounds):
                 print(f"{name} round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
                 load = os.getloadavg()[0]  # two other helpers' work shares this machine: say how busy it was
-                p, a, basis = trial_then_rest(env, manifest, op, n, trial)
+                record = {"run": run_at, "operation": name, "objects": n, "trial": trial, "round": r + 1}
+                p, a, basis = trial_then_rest(env, manifest, op, n, trial, record)
+                record["load"] = [load, os.getloadavg()[0]]
+                with TRIALS.open("a") as out:
+                    out.write(json.dumps(record) + "\n")
                 predicted.append(p)
                 actual.append(a)
                 notes.append(f"round {r + 1} (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after): "
@@ -108,15 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objects", type=int, default=20_000)
     parser.add_argument("--trial", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", action="append", choices=["tagging", "copy"],
+                        help="run only this operation (repeatable; default: both)")
+    parser.add_argument("--results-name", default="estimate",
+                        help="write benchmarks/results/NAME.{json,md} (default: estimate)")
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
     load = os.getloadavg()[0]
-    results = run(args.objects, args.trial, args.rounds)
+    results = run(args.objects, args.trial, args.rounds, args.only)
     meta = {"load average (1 min) at start, at end": f"{load:.1f}, {os.getloadavg()[0]:.1f}","mode": f"estimate after a trial, {args.objects:,} objects, trial {args.trial:,}",
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "rounds": args.rounds,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
-    _, md_path = write_results(results, meta, RESULTS, "estimate")
+    _, md_path = write_results(results, meta, RESULTS, args.results_name)
     print(md_path.read_text())
     return 0
 

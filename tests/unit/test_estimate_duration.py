@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import random
+import statistics
 
 import pytest
 
 from cosbatch.controller.duration import (
+    TIGHT_SECONDS,
     PieceCost,
     TrialTimeline,
     fit_piece_cost,
+    pair_slopes,
+    piece_gaps,
     predict_rest,
     segment_bounds,
 )
@@ -51,9 +55,62 @@ def test_it_cannot_be_told_from_one_size_or_two_pieces(sizes):
     assert fit_piece_cost(timeline(sizes)) is None
 
 
-def test_a_negative_fixed_part_is_taken_as_none():
-    cost = fit_piece_cost(timeline([66, 134] * 5, PieceCost(-0.005, 0.0004)))
-    assert cost.fixed == 0.0 and cost.per_task == pytest.approx(0.0004)  # the slope, not the pieces' mean rate
+def test_a_negative_fixed_part_is_taken_as_none_at_the_pieces_own_rate():
+    """A line of -5 ms + 0.4 ms a task: no task can cost more than the pieces' own median seconds a
+    task once the fixed part is none (the old fit kept 0.4 ms, over every piece's own rate)."""
+    sizes = [66, 134] * 5
+    cost = fit_piece_cost(timeline(sizes, PieceCost(-0.005, 0.0004)))
+    rates = sorted(0.0004 - 0.005 / n for n in sizes[1:])  # each piece's seconds a task
+    assert cost.fixed == 0.0 and cost.per_task == pytest.approx(rates[len(rates) // 2])
+    assert cost.per_task < 0.0004
+
+
+def test_a_slope_steeper_than_the_pieces_own_rate_is_capped():
+    """The benchmark's miss under load (01:08 UTC, round 2): the pieces of 134 took 140 ms (a burst of
+    other work), those of 66 about 40; Theil-Sen said 0 ms + 1.34 ms a task, over the 0.7 ms a task
+    the pieces themselves ran at, and predicted +247%. The cap takes the pieces' median rate."""
+    sizes = [66, 134] * 5
+    pieces = timeline(sizes)
+    at, burst = pieces[0][0], []
+    for n in sizes[1:]:
+        at += 0.040 if n == 66 else 0.140
+        burst.append((at, n))
+    cost = fit_piece_cost([pieces[0], *burst])
+    assert cost.fixed == 0.0
+    assert cost.per_task == pytest.approx(0.140 / 134)  # the median piece's rate, not (0.14 - 0.04) / 68
+    assert (0.140 - 0.040) / 68 > 0.140 / 134
+    p = predict_rest(TrialTimeline(100.0, [pieces[0], *burst], burst[-1][0]), [1000] * 19)
+    assert p.seconds == pytest.approx(p.start + 19 * 1000 * 0.140 / 134)
+    # the spread keeps what the slopes said: up to (0.14 - 0.04) / 68 a task, not the capped rate
+    assert p.spread[0] == pytest.approx(p.seconds) and p.spread[1] > 1.3 * p.seconds
+
+
+def test_a_slope_under_the_pieces_own_rate_is_left_alone():
+    pieces = timeline([66, 134] * 5, noise=0.0005)
+    slopes = pair_slopes(piece_gaps(pieces))
+    cost = fit_piece_cost(pieces)
+    assert cost.per_task == pytest.approx(statistics.median(slopes)) and cost.fixed > 0
+    assert cost.per_task == pytest.approx(TRUE.per_task, rel=0.2)
+
+
+def test_the_spread_of_the_slopes_brackets_the_line_and_names_a_short_trial_rough():
+    """Noise on every piece: the rest at the slopes' quartiles brackets the line's seconds, wider
+    the noisier the pieces; pieces 0.3 s apart are rough (under TIGHT_SECONDS), 1.5 s apart not."""
+    remaining = [1000] * 19
+
+    def predicted(noise: float, sizes: list[int]):
+        pieces = timeline(sizes, noise=noise, seed=7)
+        return predict_rest(TrialTimeline(100.0, pieces, pieces[-1][0] + 0.05), remaining)
+
+    calm, noisy = predicted(0.0005, [66, 134] * 5), predicted(0.004, [66, 134] * 5)
+    for p in (calm, noisy):
+        assert p.spread[0] <= p.seconds <= p.spread[1]
+    assert noisy.spread[1] - noisy.spread[0] > 2 * (calm.spread[1] - calm.spread[0])
+    assert calm.rough and calm.covered == pytest.approx(9 * 0.010 + 934 * TRUE.per_task, abs=0.01)
+    long = predicted(0.0005, [66, 134] * 25)
+    assert long.covered > TIGHT_SECONDS and not long.rough
+    exact = predicted(0.0, [66, 134] * 5)
+    assert exact.spread == pytest.approx((exact.seconds, exact.seconds))
 
 
 def test_a_per_task_part_that_is_not_positive_gives_none():
@@ -96,3 +153,19 @@ def test_segments_up_to_the_longest_piece_follow_the_fit():
 def test_no_prediction_without_two_sizes():
     pieces = timeline([100] * 10)
     assert predict_rest(TrialTimeline(100.0, pieces, pieces[-1][0]), [1000] * 19) is None
+
+
+def test_a_lower_quartile_slope_under_none_gives_the_fixed_parts_alone():
+    """Noisy pieces whose slopes' lower quartile is negative: that end of the spread is the rest at no
+    cost a task (each segment its fixed part), not left out of the basis."""
+    pieces = timeline([66, 134] * 5)
+    # two of the four later pieces of 66 took 30 ms more: their slopes to every piece of 134 are negative
+    noisy = [(at + 0.030 * sum(1 for j in (2, 6) if j <= i), n) for i, (at, n) in enumerate(pieces)]
+    assert pair_slopes(piece_gaps(noisy))[0] < 0
+    p = predict_rest(TrialTimeline(100.0, noisy, noisy[-1][0]), [1000] * 19)
+    low, high = p.spread
+    assert low is not None and high is not None and low <= p.seconds <= high
+    floor = fit_piece_cost(noisy, 0.0)
+    start = noisy[0][0] - 100.0 - floor.fixed  # the run's start with that cost (its end is none here)
+    assert floor.per_task == 0.0 and low == pytest.approx(start + 19 * floor.fixed)
+
