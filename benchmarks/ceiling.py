@@ -22,7 +22,7 @@ from cosbatch.storage.lean import LeanS3Client
 
 
 def _client(storage: Storage, threads: int) -> LeanS3Client:
-    return LeanS3Client(storage.tuned(max_attempts=1, max_pool_connections=max(threads, 1)))
+    return LeanS3Client(storage.tuned(max_pool_connections=max(threads, 1)))  # the storage's retries, as any client
 
 
 def copy_objects(storage: Storage, src: str, keys: Sequence[tuple[str, int]], dst: str, threads: int) -> None:
