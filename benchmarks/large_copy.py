@@ -1,21 +1,30 @@
-"""Large-object copy (issue 15): GiB/s of a server-side copy of one 1 GiB and one 6 GiB object,
-cosbatch against `s5cmd cp`, on the same SeaweedFS in one run, and what `--verify` costs.
+"""Large-object copy (issues 15 and 25): GiB/s of a server-side copy of one 1 GiB and one 6 GiB
+object, a cosbatch job against `s5cmd cp` and against the storage server copying alone, on the
+same SeaweedFS in one run.
 
-cosbatch copies as it must on S3 and COS: one CopyObject up to 5 GiB, above that a multipart
-copy (UploadPartCopy of 16 MiB ranges on 8 threads; `multipart_copy_threshold` = 5 GiB).
-s5cmd 2.3 sends one CopyObject whatever the size (its multipart copy is not released,
-peak/s5cmd#29), which SeaweedFS accepts above 5 GiB and S3 would refuse. Contestants, run in
-turn each round, each into a fresh bucket deleted afterwards (disk: the two sources plus one
-copy, ~13 GiB):
+cosbatch copies as it must on S3 and COS (`multipart_copy_threshold` = 5 GiB): the 6 GiB object
+as a multipart copy (UploadPartCopy); the 1 GiB object, which the segment's listing shows above
+`copy_split_threshold` (256 MiB), in parts too, on the worker's part pool. A source s5cmd
+uploaded in parts is copied in parts of its own size. s5cmd 2.3 sends one CopyObject whatever
+the size (its multipart copy is not released, peak/s5cmd#29), which SeaweedFS accepts above
+5 GiB and S3 would refuse. Contestants, each round starting one further along, each into a
+fresh bucket deleted afterwards (disk: the two sources plus one copy, ~13 GiB):
 
-- `cosbatch job`: CreateJob to Complete of a one-line copy job (Preparing, the pipeline, the copy);
-- `cosbatch job --verify`: the same with the job tag cosbatch:verify=true;
-- `cosbatch copy alone`: the copy operation on its own, without the job around it;
-- `s5cmd cp`.
+Before the rounds, one untimed 1 KiB copy job warms the process (imports, first clients).
 
-`python -m benchmarks.large_copy [--smoke] [--rounds N] [--out DIR]` writes large-copy.{json,md}
-(default benchmarks/results). --smoke copies 8 and 24 MiB with the threshold at 16 MiB, so both
-paths run in seconds; its figures mean nothing.
+- `cosbatch job`: CreateJob to Complete of a one-line copy job (Preparing, the pipeline, the copy,
+  the report's absence: no report);
+- `cosbatch job --verify` (only with --verify): the same with the job tag cosbatch:verify=true;
+- `s5cmd cp` (`s5cmd cp s3://src/key s3://dst/key`);
+- `server alone: CopyObject`: one CopyObject from LeanS3Client, no job (benchmarks/ceiling.py);
+- `server alone: UploadPartCopy`: a multipart copy in 64 MiB parts, 8 in flight, no job.
+
+The ceiling is the better of the two server-alone medians; the job's ratio to it, and to s5cmd,
+is given per round and as the median of the per-round ratios.
+
+`python -m benchmarks.large_copy [--smoke] [--rounds N] [--verify] [--out DIR]` writes
+large-copy.{json,md} (default benchmarks/results). --smoke copies 8 and 24 MiB with the
+thresholds at 16 MiB, so every path runs in seconds; its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -24,95 +33,103 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from benchmarks import ceiling
 from benchmarks.harness import (
     RESULTS,
-    Measurement,
-    ScenarioResult,
     alternate,
     bench_credentials,
+    load_average,
     now,
     timed,
     write_results,
 )
+from benchmarks.ratios import ceiling_result
 from benchmarks.scenarios import Env, make_env
-from cosbatch.manifests import Task
-from cosbatch.models import JobOperation
-from cosbatch.operations import operation_for
-from cosbatch.storage import StorageCatalog, implicit_storage
-from cosbatch.storage.lean import LeanS3Client
+from cosbatch.storage import Storage, StorageCatalog, implicit_storage
 
 GiB, MiB = 1024**3, 1024**2
-#: Per mode: the object sizes and the storage's multipart copy threshold and part size.
-SIZES = {"smoke": ((8 * MiB, 24 * MiB), 16 * MiB, 5 * MiB), "full": ((1 * GiB, 6 * GiB), 5 * GiB, 16 * MiB)}
+#: Per mode: the object sizes, the storage's multipart copy threshold, split threshold and part
+#: size, and the server-alone multipart copy's part size.
+SIZES = {"smoke": ((8 * MiB, 24 * MiB), 16 * MiB, 6 * MiB, 5 * MiB, 5 * MiB),
+         "full": ((1 * GiB, 6 * GiB), 5 * GiB, 256 * MiB, 16 * MiB, 64 * MiB)}
 VERIFY = [{"Key": "cosbatch:verify", "Value": "true"}]
+PART_THREADS = 8
 
 
-def _contest(env: Env, storages: StorageCatalog, src: str, key: str, size: int,
-             rounds: int) -> dict[str, list[float]]:
+def _contest(env: Env, storage: Storage, src: str, key: str, size: int, rounds: int, verify: bool,
+             ceiling_part: int, loads: list[str]) -> dict[str, list[float]]:
     manifest = env.manifest(src, [key])
+    storages = StorageCatalog.single(storage)
 
-    def into_fresh_bucket(copy: object) -> float:
-        dst = env.bucket("big-dst")
-        try:
-            seconds = timed(lambda: copy(dst))  # type: ignore[operator]
-            if env.client.head_object(Bucket=dst, Key=key)["ContentLength"] != size:
-                raise RuntimeError(f"the copy of {key} into {dst} has the wrong size")
-            return seconds
-        finally:
-            env.drop_bucket(dst)
+    def into_fresh_bucket(copy: Callable[[str], object]) -> Callable[[int], float]:
+        def run(r: int) -> float:
+            dst = env.bucket("big-dst")
+            try:
+                seconds = timed(lambda: copy(dst))
+                if env.client.head_object(Bucket=dst, Key=key)["ContentLength"] != size:
+                    raise RuntimeError(f"the copy of {key} into {dst} has the wrong size")
+                return seconds
+            finally:
+                env.drop_bucket(dst)
+        return run
 
-    def job(tags: list[dict] | None) -> float:
+    def job(tags: list[dict] | None) -> Callable[[str], object]:
         def run(dst: str) -> None:
             op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}"}}
             env.cosbatch_job(manifest, op, None, 1, storages=storages, tags=tags)
-        return into_fresh_bucket(run)
+        return run
 
-    def alone(dst: str) -> None:
-        storage = storages.default
-        op = operation_for(JobOperation.model_validate({"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}"}}),
-                           storage)
-        client = LeanS3Client(storage.tuned(max_attempts=1, max_pool_connections=16))
-        try:
-            op.apply(client, Task(src, key))
-        finally:
-            op.close()  # type: ignore[attr-defined]
-            client.close()
-
-    return alternate(rounds, {
-        "cosbatch job": lambda r: job(None),
-        "cosbatch job --verify": lambda r: job(VERIFY),
-        "cosbatch copy alone": lambda r: into_fresh_bucket(alone),
-        "s5cmd cp": lambda r: into_fresh_bucket(lambda dst: env.s5cmd("cp", f"s3://{src}/{key}", f"s3://{dst}/{key}")),
+    contestants = {"cosbatch job": into_fresh_bucket(job(None))}
+    if verify:
+        contestants["cosbatch job --verify"] = into_fresh_bucket(job(VERIFY))
+    contestants.update({
+        "s5cmd cp": into_fresh_bucket(lambda dst: env.s5cmd("cp", f"s3://{src}/{key}", f"s3://{dst}/{key}")),
+        "server alone: CopyObject": into_fresh_bucket(
+            lambda dst: ceiling.copy_objects(storage, src, [(key, size)], dst, 1)),
+        f"server alone: UploadPartCopy {ceiling_part // MiB} MiB x {PART_THREADS}": into_fresh_bucket(
+            lambda dst: ceiling.part_copy(storage, src, key, size, dst, ceiling_part, PART_THREADS)),
     })
+    return alternate(rounds, contestants, rotate=True, loads=loads)
 
 
-def large_copy(env: Env, mode: str, rounds: int) -> list[ScenarioResult]:
-    sizes, threshold, chunk = SIZES[mode]
+def warm_up(env: Env, storage: Storage, src: str) -> None:
+    """One untimed copy job of a 1 KiB object: the process's first job pays its imports and first
+    clients (about 1 s under load), which would otherwise land in the first round's job alone."""
+    env.client.put_object(Bucket=src, Key="warm-up", Body=b"x" * 1024)
+    dst = env.bucket("warm-up")
+    op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{dst}"}}
+    env.cosbatch_job(env.manifest(src, ["warm-up"]), op, None, 1, storages=StorageCatalog.single(storage))
+    env.drop_bucket(dst)
+    env.client.delete_object(Bucket=src, Key="warm-up")
+
+
+def large_copy(env: Env, mode: str, rounds: int, verify: bool) -> list:
+    sizes, threshold, split, chunk, ceiling_part = SIZES[mode]
     storage = replace(implicit_storage(env.endpoint), multipart_copy_threshold=threshold,
-                      multipart_chunksize=chunk)
-    storages = StorageCatalog.single(storage)
+                      copy_split_threshold=split, multipart_chunksize=chunk)
     src = env.bucket("big-src")
+    warm_up(env, storage, src)
     results = []
     for letter, size in zip("kl", sizes, strict=True):
         key = f"object-{size // MiB}MiB"
         env.seed_object(src, key, size)
-        secs = _contest(env, storages, src, key, size, rounds)
+        loads: list[str] = []
+        secs = _contest(env, storage, src, key, size, rounds, verify, ceiling_part, loads)
         label = f"{size / GiB:g} GiB" if size >= GiB else f"{size // MiB} MiB"
-        path = "multipart copy (UploadPartCopy)" if size > threshold else "one CopyObject"
-        ms = [Measurement(f"large-copy-{label}", who, "GiB/s", [size / GiB / s for s in vals])
-              for who, vals in secs.items()]
-        by = {m.contestant: m for m in ms}
-        verify_cost = statistics.median(secs["cosbatch job --verify"]) / statistics.median(secs["cosbatch job"])
-        result = ScenarioResult(f"large-copy-{label}", f"({letter}) copy of one {label} object, cosbatch: {path}",
-                                ms, "measured against s5cmd cp (no target)",
-                                by["cosbatch job"].median / by["s5cmd cp"].median, None)
-        result.notes.append(f"--verify costs {verify_cost:.2f}x the job's time")
+        path = "multipart copy (UploadPartCopy)" if size > threshold else (
+            "split copy (UploadPartCopy on the part pool)" if size > split else "one CopyObject")
+        result = ceiling_result(f"large-copy-{label}", f"({letter}) copy of one {label} object, cosbatch: {path}",
+                                "GiB/s", {who: [size / GiB / s for s in vals] for who, vals in secs.items()},
+                                "s5cmd cp", loads)
+        if verify:
+            cost = [v / j for v, j in zip(secs["cosbatch job --verify"], secs["cosbatch job"], strict=True)]
+            result.notes.append(f"--verify's time / the job's, per round: {', '.join(f'{c:.2f}' for c in cost)}")
         results.append(result)
         env.client.delete_object(Bucket=src, Key=key)
     return results
@@ -121,20 +138,21 @@ def large_copy(env: Env, mode: str, rounds: int) -> list[ScenarioResult]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.large_copy")
     parser.add_argument("--smoke", action="store_true", help="8 and 24 MiB, one round: checks that it runs")
-    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3; --smoke 1)")
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 5; --smoke 1)")
+    parser.add_argument("--verify", action="store_true", help="also a job with cosbatch:verify=true")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where large-copy.{json,md} go")
     args = parser.parse_args(argv)
     bench_credentials()
     mode = "smoke" if args.smoke else "full"
-    rounds = args.rounds or (1 if args.smoke else 3)
+    rounds = args.rounds or (1 if args.smoke else 5)
     env = make_env()
     started = time.perf_counter()
     try:
-        results = large_copy(env, mode, rounds)
+        results = large_copy(env, mode, rounds, args.verify)
     finally:
         env.server.stop()
         shutil.rmtree(env.workdir, ignore_errors=True)
-    meta = {"mode": mode, "rounds": rounds, "date": now(),
+    meta = {"mode": mode, "rounds": rounds, "date": now(), "load_at_end": load_average(),
             "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
             "seconds": round(time.perf_counter() - started, 1)}
     json_path, md_path = write_results(results, meta, args.out, stem="large-copy")
