@@ -104,6 +104,7 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
     home = LeanS3Client(implicit_storage(env.endpoint))
     away_storage = two.catalog.get("away")
     away = LeanS3Client(away_storage)
+    two.warm_up()
 
     def job(r: int) -> float:
         op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:eu-west-1::{dst}", "TargetKeyPrefix": f"cb-{r}"}}

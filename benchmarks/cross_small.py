@@ -88,6 +88,7 @@ def contest(two: TwoStorages, n: int, rounds: int, loads: list[str], cpu: dict[s
     home = LeanS3Client(implicit_storage(env.endpoint))
     away = LeanS3Client(two.catalog.get("away"))
     copier = RawSmallCopier(home, away)
+    two.warm_up()
 
     def job(prefix: str, name: str) -> Callable[[int], float]:
         def run(r: int) -> float:

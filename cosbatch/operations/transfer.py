@@ -287,15 +287,19 @@ class CrossStorageCopyOperation(_DirectedCopy):
         key = self.params.target_key(task.key)
         head = stream.headers
         size, source_etag = stream.length, (head.get("etag") or "").strip('"')
+        one_put = size <= self.target_storage.multipart_threshold
+        body: RawStream | None = stream
+        if not one_put or _PARTS.match(source_etag):
+            # Copied in parts (ranged GETs of their own), most likely: read no more of this body
+            # (the server stops sending when the connection closes, before it fills the buffers).
+            stream.release()
+            body = None
         headers = self._put_headers(client, task, head)
         comparable = etags_comparable(head, headers)
         mirrored = comparable and _PARTS.match(source_etag) is not None and \
             source_part_size(client, task, size, source_etag)
-        one_put = size <= self.target_storage.multipart_threshold
-        if mirrored or not one_put:
-            stream.release()  # the parts are ranged GETs of their own
-        if comparable and _MD5.match(source_etag) and one_put:
-            etag = self._put_checked(client, target, task, key, size, source_etag, headers, stream)
+        if body is not None and comparable and _MD5.match(source_etag) and one_put:
+            etag = self._put_checked(client, target, task, key, size, source_etag, headers, body)
             result = f"Successful: {size} bytes, ETag {etag}"
         elif mirrored:
             def mirror(upload_id: str, number: int, start: int, end: int) -> Part:
@@ -306,7 +310,7 @@ class CrossStorageCopyOperation(_DirectedCopy):
                 raise mismatch(f"target ETag {etag} differs from the source's {source_etag}")
             result = f"Successful: {size} bytes in {parts} parts, ETag {etag}"
         elif one_put:
-            etag = self._put(client, target, task, key, size, source_etag, headers, stream)
+            etag = self._put(client, target, task, key, size, source_etag, headers, body)
             result = f"Successful: {size} bytes, ETag {etag}"
         else:
             chunk = part_size(size, self.target_storage.multipart_chunksize)
@@ -332,8 +336,12 @@ class CrossStorageCopyOperation(_DirectedCopy):
             reader.release()
 
     def _put(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, size: int,
-             source_etag: str, headers: dict[str, str], stream: RawStream) -> str:
-        """One PUT of the body of the source's GET (`stream`), MD5-hashed here on its way through."""
+             source_etag: str, headers: dict[str, str], stream: RawStream | None) -> str:
+        """One PUT of the body of the source's GET (`stream`; None: a new GET, If-Match the ETag),
+        MD5-hashed here on its way through."""
+        if stream is None:
+            stream = client.get_object_raw(task.bucket, task.key, task.version_id,
+                                           {"if-match": f'"{source_etag}"'} if source_etag else None)
         reader = _Relay(stream)
         etag = self._send(target, key, reader, size, headers)
         digest = reader.md5.hexdigest()
