@@ -253,6 +253,10 @@ class CrossStorageCopyOperation(_DirectedCopy):
         self.target_storage = target
         self.verify = verify
         self._target: LeanS3Client | None = None
+        #: Whether the last object was copied in parts: the next one likely is too (a job's objects
+        #: tend to be alike), and is HEADed first, as a GET whose body is let go wastes the bytes the
+        #: server sent meanwhile (measured: 8 x 64 MiB 0.87x rclone GET-first, 1.19x HEAD-first).
+        self._parts_likely = False
 
     def _target_client(self) -> LeanS3Client:
         with self._lock:
@@ -277,29 +281,37 @@ class CrossStorageCopyOperation(_DirectedCopy):
             raise _not_modified(exc) from None
 
     def apply(self, client: LeanS3Client, task: Task) -> str:
-        stream = self._open(client, task)
+        """The source's GET stands for its HEAD (small objects: one request fewer), unless the last
+        object was copied in parts."""
+        body: RawStream | None = None
+        if self._parts_likely:
+            size, source_etag, head = self._head(client, task)
+        else:
+            body = self._open(client, task)
+            head, size, source_etag = body.headers, body.length, (body.headers.get("etag") or "").strip('"')
         try:
-            return self._apply(client, task, stream)
+            one_put = size <= self.target_storage.multipart_threshold
+            self._parts_likely = not one_put or _PARTS.match(source_etag) is not None
+            if self._parts_likely and body is not None:
+                # Copied in parts (ranged GETs of their own), most likely: read no more of this body.
+                body.release()
+                body = None
+            return self._apply(client, task, body, size, source_etag, head)
         finally:
-            stream.release()
+            if body is not None:
+                body.release()
 
-    def _apply(self, client: LeanS3Client, task: Task, stream: RawStream) -> str:
+    def _apply(self, client: LeanS3Client, task: Task, body: RawStream | None, size: int, source_etag: str,
+               head: Mapping[str, str]) -> str:
+        """Copy `task` (`body`: its GET's unread body, None if it was not GOT or let go)."""
         target = self._target_client()
         key = self.params.target_key(task.key)
-        head = stream.headers
-        size, source_etag = stream.length, (head.get("etag") or "").strip('"')
         one_put = size <= self.target_storage.multipart_threshold
-        body: RawStream | None = stream
-        if not one_put or _PARTS.match(source_etag):
-            # Copied in parts (ranged GETs of their own), most likely: read no more of this body
-            # (the server stops sending when the connection closes, before it fills the buffers).
-            stream.release()
-            body = None
         headers = self._put_headers(client, task, head)
         comparable = etags_comparable(head, headers)
         mirrored = comparable and _PARTS.match(source_etag) is not None and \
             source_part_size(client, task, size, source_etag)
-        if body is not None and comparable and _MD5.match(source_etag) and one_put:
+        if comparable and _MD5.match(source_etag) and one_put:
             etag = self._put_checked(client, target, task, key, size, source_etag, headers, body)
             result = f"Successful: {size} bytes, ETag {etag}"
         elif mirrored:
@@ -355,11 +367,13 @@ class CrossStorageCopyOperation(_DirectedCopy):
         return etag
 
     def _put_checked(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, size: int,
-                     source_etag: str, headers: dict[str, str], stream: RawStream) -> str:
-        """One PUT of the body of the source's GET (`stream`) whose ETag is its MD5, checked by the
-        target: the PUT carries that MD5 as Content-MD5, so the target refuses bytes that differ
-        (nothing is written) and its ETag, the MD5 of what it stored, must equal the source's.
-        Nothing is hashed here."""
+                     source_etag: str, headers: dict[str, str], stream: RawStream | None) -> str:
+        """One PUT of the body of the source's GET (`stream`; None: a new GET, If-Match the ETag)
+        whose ETag is its MD5, checked by the target: the PUT carries that MD5 as Content-MD5, so
+        the target refuses bytes that differ (nothing is written) and its ETag, the MD5 of what it
+        stored, must equal the source's. Nothing is hashed here."""
+        if stream is None:
+            stream = client.get_object_raw(task.bucket, task.key, task.version_id, {"if-match": f'"{source_etag}"'})
         reader = _Relay(stream, hashed=False)
         checked = {**headers, "content-md5": base64.b64encode(bytes.fromhex(source_etag)).decode()}
         try:
