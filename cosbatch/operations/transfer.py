@@ -256,7 +256,9 @@ class CrossStorageCopyOperation(_DirectedCopy):
         #: Whether the last object was copied in parts: the next one likely is too (a job's objects
         #: tend to be alike), and is HEADed first, as a GET whose body is let go wastes the bytes the
         #: server sent meanwhile (measured: 8 x 64 MiB 0.87x rclone GET-first, 1.19x HEAD-first).
-        self._parts_likely = False
+        #: True until an object says otherwise: a job's first objects start together, and a HEAD
+        #: too many costs a small object less than a GET let go costs a large one.
+        self._parts_likely = True
 
     def _target_client(self) -> LeanS3Client:
         with self._lock:
