@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_true", help="smaller sizes (5,000 objects)")
     size.add_argument("--smoke", action="store_true",
                       help="tiny sizes, one round: checks that every scenario runs (CI); its figures mean nothing")
-    run.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3; --smoke 1)")
+    run.add_argument("--rounds", type=int, default=None,
+                     help="alternating rounds (default 3, cross-storage 5; --smoke 1)")
     run.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     run.add_argument("--out", type=Path, default=RESULTS, help="where latest.{json,md} go (default benchmarks/results)")
     args = parser.parse_args(argv)
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "cross":
                 from benchmarks.cross_storage import cross_copy
 
-                results.extend(cross_copy(env, CROSS[mode][0], CROSS[mode][1], rounds))
+                # At least 5 rounds (issue 25): the cross-storage ratios' noise is wide on a shared machine.
+                cross_rounds = args.rounds or (1 if mode == "smoke" else 5)
+                results.extend(cross_copy(env, CROSS[mode][0], CROSS[mode][1], cross_rounds))
             elif name == "ratelimit":
                 from benchmarks.cross_storage import rate_limit
 

@@ -6,8 +6,8 @@ Contestants, in turn each round (each round starting one further along), each in
 - `cosbatch job`: CreateJob to Complete of a copy job whose target is the other storage (every
   byte is MD5-hashed on its way through and checked against both ETags);
 - `rclone copy --transfers 8`: rclone between the same two servers;
-- `cosbatch job, urllib3 stream (before #25)`: the same job with the streaming path it had
-  before (urllib3 GET read as a file, 16 KiB reads, MD5 in the loop), for an A/B in one run;
+- `cosbatch job, HEAD first (before)`: the same job with a HEAD before the parts, as it was
+  before the source's GET stood for it (an A/B in one run);
 - `cosbatch job, raw stream, MD5 here`: the raw stream with every byte hashed in this process
   (the verification the job had before, on the new transport);
 - `raw ceiling`: one thread per object, GET -> PUT over plain `http.client` with 1 MiB
@@ -21,8 +21,6 @@ prints a markdown table (medians, every round, ratio to rclone, load average per
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import http.client
 import os
 import shutil
 import statistics
@@ -31,85 +29,42 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
 from benchmarks import harness
+from benchmarks.ceilings import raw_copy
 from benchmarks.cross_storage import TwoStorages
 from benchmarks.scenarios import Env, make_env
 from cosbatch.manifests import Task
 from cosbatch.operations import transfer
-from cosbatch.operations.transfer import CrossStorageCopyOperation
+from cosbatch.operations.transfer import (
+    CrossStorageCopyOperation,
+    Part,
+    etags_comparable,
+    source_part_size,
+)
 from cosbatch.storage import implicit_storage
 from cosbatch.storage.lean import LeanS3Client
 
 MiB = 1024**2
-BLOCK = 1024 * 1024
 
 
-def _signed(client: LeanS3Client, method: str, bucket: str, key: str, headers: dict[str, str]) -> tuple[str, dict]:
-    path = f"/{quote(bucket, safe='-_.~')}/{quote(key, safe='/-_.~')}"
-    client.signer.sign(method, client.host, path, "", headers, "UNSIGNED-PAYLOAD")
-    return path, headers
+def head_first_apply(self: CrossStorageCopyOperation, client: LeanS3Client, task: Task) -> str:
+    """CrossStorageCopyOperation.apply as it was before the GET stood for the HEAD, for a source
+    uploaded in equal parts (these benchmark's): HEAD, then the parts mirrored (the same checks)."""
+    size, source_etag, head = self._head(client, task)
+    headers = self._put_headers(client, task, head)
+    mirrored = source_part_size(client, task, size, source_etag) if etags_comparable(head, headers) else None
+    if not mirrored:
+        return CrossStorageCopyOperation.apply(self, client, task)
+    target, key = self._target_client(), self.params.target_key(task.key)
 
+    def mirror(upload_id: str, number: int, start: int, end: int) -> Part:
+        return self._part(client, target, task, key, upload_id, number, start, end, source_etag, False)
 
-def raw_copy(src: LeanS3Client, dst: LeanS3Client, bucket: str, key: str, dst_bucket: str, dst_key: str) -> None:
-    """GET -> PUT of one object over http.client, 1 MiB readinto a preallocated buffer, no hashing."""
-    get = http.client.HTTPConnection(src.host, timeout=60)
-    put = http.client.HTTPConnection(dst.host, timeout=60)
-    try:
-        path, headers = _signed(src, "GET", bucket, key, {})
-        get.request("GET", path, headers=headers)
-        resp = get.getresponse()
-        if resp.status != 200:
-            raise RuntimeError(f"GET {key}: {resp.status}")
-        length = int(resp.getheader("content-length") or 0)
-        path, headers = _signed(dst, "PUT", dst_bucket, dst_key, {"content-length": str(length)})
-        put.putrequest("PUT", path, skip_host=True, skip_accept_encoding=True)
-        for name, value in headers.items():
-            put.putheader(name, value)
-        put.endheaders()
-        buf = bytearray(BLOCK)
-        view = memoryview(buf)
-        while n := resp.readinto(buf):
-            put.send(view[:n])
-        answer = put.getresponse()
-        answer.read()
-        if answer.status != 200:
-            raise RuntimeError(f"PUT {dst_key}: {answer.status}")
-    finally:
-        get.close()
-        put.close()
-
-
-class _UrllibReader:
-    """The streaming path before issue 25: a GET over urllib3 read as a file (16 KiB reads, as
-    urllib3 sends a file body), MD5 in the read loop."""
-
-    def __init__(self, response: Any) -> None:
-        self.response = response
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.length = 0
-
-    def read(self, amt: int | None = None) -> bytes:
-        data = self.response.read(amt or BLOCK, decode_content=False)
-        self.md5.update(data)
-        self.length += len(data)
-        return data
-
-
-def urllib3_put(self: CrossStorageCopyOperation, client: LeanS3Client, target: LeanS3Client, task: Task, key: str,
-                size: int, source_etag: str, headers: dict[str, str]) -> str:
-    """CrossStorageCopyOperation._put as it was before issue 25 (the same checks)."""
-    reader = _UrllibReader(client.get_object_stream(task.bucket, task.key, task.version_id,
-                                                    {"if-match": f'"{source_etag}"'} if source_etag else None))
-    try:
-        etag = target.put_object_stream(self.target_bucket, key, reader, size, headers)  # type: ignore[arg-type]
-    finally:
-        reader.response.drain_conn()
-        reader.response.release_conn()
-    if reader.length != size or etag != reader.md5.hexdigest():
+    etag, parts = self._multipart(target, key, size, mirrored, headers, mirror, expect_etag=source_etag)
+    if etag != source_etag:
         raise RuntimeError(f"{key}: the copy does not match")
-    return etag
+    return f"Successful: {size} bytes in {parts} parts, ETag {etag}"
 
 
 @contextlib.contextmanager
@@ -134,7 +89,7 @@ def seed(env: Env, bucket: str, n: int, size: int) -> list[str]:
     return [f"big/{i:04d}" for i in range(n)]
 
 
-BEFORE = "cosbatch job, urllib3 stream (before #25)"
+BEFORE = "cosbatch job, HEAD first (before)"
 RCLONE = "rclone copy --transfers 8"
 HASHED = "cosbatch job, raw stream, MD5 here"
 
@@ -149,6 +104,7 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
     home = LeanS3Client(implicit_storage(env.endpoint))
     away_storage = two.catalog.get("away")
     away = LeanS3Client(away_storage)
+    two.warm_up()
 
     def job(r: int) -> float:
         op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:eu-west-1::{dst}", "TargetKeyPrefix": f"cb-{r}"}}
@@ -156,8 +112,7 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
 
     def job_before(r: int) -> float:
         op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:eu-west-1::{dst}", "TargetKeyPrefix": f"old-{r}"}}
-        with patched(CrossStorageCopyOperation, "_put", urllib3_put), \
-                patched(transfer, "etags_comparable", lambda *_: False):
+        with patched(CrossStorageCopyOperation, "apply", head_first_apply):
             return cpu_timed(lambda: two.cosbatch_job(manifest, op, n), BEFORE)
 
     def job_hashed(r: int) -> float:

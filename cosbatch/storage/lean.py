@@ -422,6 +422,14 @@ class LeanS3Client:
         resp = self._request("PutObject", "PUT", Bucket, Key, body=Body)
         return {"ETag": (resp.headers.get("etag") or "").strip('"')}
 
+    def put_object_body(self, Bucket: str, Key: str, body: bytes, headers: dict[str, str]) -> str:  # noqa: N803
+        """PUT a small body held whole, unsigned (UNSIGNED-PAYLOAD: the caller checks the bytes by
+        Content-MD5 or by the ETag), over a pooled keep-alive connection (a stale one is replaced, as
+        the body can be sent again); the ETag (no quotes)."""
+        target, hdrs = self._signed_target("PUT", Bucket, Key, None, headers, "UNSIGNED-PAYLOAD")
+        resp = self._checked("PutObject", "PUT", self._raw("PUT", target, hdrs, body))
+        return (resp.headers.get("etag") or "").strip('"')
+
     def put_object_stream(self, Bucket: str, Key: str, body: BinaryIO, length: int,  # noqa: N803
                           headers: dict[str, str]) -> str:
         """PUT `length` bytes read from `body` over urllib3; returns the new object's ETag (quotes

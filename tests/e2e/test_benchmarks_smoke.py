@@ -12,8 +12,8 @@ SCENARIOS = ["copy", "copy-load", "half-job", "delete", "tagging", "latency", "m
              "cross-large", "rate-limit", "cpu", "cpu-delete"]
 COPY_PEERS = {"cosbatch", "s5cmd run", "boto3 32 threads"}
 PEERS = {"copy": COPY_PEERS, "copy-load": COPY_PEERS, "delete": {"cosbatch", "s5cmd rm"},
-         "tagging": {"cosbatch", "boto3 32 threads"}, "cross-small": {"cosbatch", "rclone copy"},
-         "cross-large": {"cosbatch", "rclone copy"}}
+         "tagging": {"cosbatch", "boto3 32 threads"}, "cross-small": {"cosbatch", "rclone copy", "raw ceiling"},
+         "cross-large": {"cosbatch", "rclone copy", "raw ceiling"}}
 
 
 def test_every_scenario_runs_and_is_written(tmp_path):
