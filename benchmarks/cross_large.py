@@ -46,6 +46,8 @@ from cosbatch.storage import implicit_storage
 from cosbatch.storage.lean import LeanS3Client
 
 MiB = 1024**2
+#: The operation's own apply, kept before `patched` puts head_first_apply in its place.
+_APPLY = CrossStorageCopyOperation.apply
 
 
 def head_first_apply(self: CrossStorageCopyOperation, client: LeanS3Client, task: Task) -> str:
@@ -55,7 +57,7 @@ def head_first_apply(self: CrossStorageCopyOperation, client: LeanS3Client, task
     headers = self._put_headers(client, task, head)
     mirrored = source_part_size(client, task, size, source_etag) if etags_comparable(head, headers) else None
     if not mirrored:
-        return CrossStorageCopyOperation.apply(self, client, task)
+        return _APPLY(self, client, task)
     target, key = self._target_client(), self.params.target_key(task.key)
 
     def mirror(upload_id: str, number: int, start: int, end: int) -> Part:
