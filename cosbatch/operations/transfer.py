@@ -181,18 +181,19 @@ class _DirectedCopy:
         if self._parts is not None:
             self._parts.shutdown()
 
+    def _source_conditions(self) -> dict[str, str]:
+        """The headers a read of the source carries: the copy's Modified/UnmodifiedSince conditions,
+        and the checksum mode (a verified copy compares the storage's checksums)."""
+        conditions = {name: http_date(value) for name, value in self._conditions.items() if value is not None}
+        conditions.update(CHECKSUM_MODE)
+        return conditions
+
     def _head(self, client: LeanS3Client, task: Task) -> tuple[int, str, Mapping[str, str]]:
         """(size, ETag, headers) of the source, under the copy's Modified/UnmodifiedSince conditions."""
-        conditions = {name: http_date(value) for name, value in self._conditions.items() if value is not None}
-        conditions.update(CHECKSUM_MODE)  # a verified copy compares the storage's checksums
         try:
-            head = client.head_object_headers(task.bucket, task.key, task.version_id, conditions)
+            head = client.head_object_headers(task.bucket, task.key, task.version_id, self._source_conditions())
         except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:  # If-Modified-Since
-                raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "not modified since the "
-                                             "ModifiedSinceConstraint"}, "ResponseMetadata": {"HTTPStatusCode": 412}},
-                                  "CopyObject") from None
-            raise
+            raise _not_modified(exc) from None
         return int(head.get("content-length") or 0), (head.get("etag") or "").strip('"'), head
 
     def _put_headers(self, client: LeanS3Client, task: Task, source: Mapping[str, str]) -> dict[str, str]:
@@ -275,10 +276,8 @@ class CrossStorageCopyOperation(_DirectedCopy):
         """The source's GET under the copy's Modified/UnmodifiedSince conditions, its body unread:
         its headers say all a HEAD would (size, ETag, metadata, checksums), one request fewer an
         object. A body too large for one PUT is not read: `release` closes its connection."""
-        conditions = {name: http_date(value) for name, value in self._conditions.items() if value is not None}
-        conditions.update(CHECKSUM_MODE)  # a verified copy compares the storage's checksums
         try:
-            return client.get_object_raw(task.bucket, task.key, task.version_id, conditions)
+            return client.get_object_raw(task.bucket, task.key, task.version_id, self._source_conditions())
         except ClientError as exc:
             raise _not_modified(exc) from None
 
