@@ -21,12 +21,12 @@ prints a markdown table (medians, every round, ratio to rclone, load average per
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import statistics
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -98,6 +98,7 @@ HASHED = "cosbatch job, raw stream, MD5 here"
 
 def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
             cpu: dict[str, list[float]]) -> dict[str, list[float]]:
+    cpu_timed = functools.partial(harness.cpu_timed, cpu=cpu)
     env = two.env
     src = env.bucket("xl-src")
     keys = seed(env, src, n, size)
@@ -131,15 +132,6 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
             raw_copy(home, away, src, key, dst, f"raw-{r}/{key}")
         with ThreadPoolExecutor(n) as pool:
             return cpu_timed(lambda: list(pool.map(one, keys)), "raw ceiling")
-
-    def cpu_timed(fn: Callable[[], object], name: str) -> float:
-        """Seconds of `fn`; its client CPU (this process and its children) goes to `cpu[name]`."""
-        before, started = os.times(), time.perf_counter()
-        fn()
-        seconds = time.perf_counter() - started
-        after = os.times()
-        cpu.setdefault(name, []).append(sum(after[:4]) - sum(before[:4]))
-        return seconds
 
     try:
         contestants = {"cosbatch job": job, HASHED: job_hashed, BEFORE: job_before, RCLONE: rclone,

@@ -22,11 +22,9 @@ markdown table (medians, every round, ratio to rclone, load average per round).
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import sys
-import time
 from collections.abc import Callable
 
 from benchmarks import harness
@@ -66,16 +64,6 @@ def before_apply(self: CrossStorageCopyOperation, client: LeanS3Client, task: Ta
     return f"Successful: {size} bytes, ETag {etag}"
 
 
-def cpu_timed(fn: Callable[[], object], name: str, cpu: dict[str, list[float]]) -> float:
-    """Seconds of `fn`; its client CPU (this process and its children) goes to `cpu[name]`."""
-    before, started = os.times(), time.perf_counter()
-    fn()
-    seconds = time.perf_counter() - started
-    after = os.times()
-    cpu.setdefault(name, []).append(sum(after[:4]) - sum(before[:4]))
-    return seconds
-
-
 def contest(two: TwoStorages, n: int, rounds: int, loads: list[str], cpu: dict[str, list[float]] | None = None, *,
             before: bool = True, size: int = 1024) -> dict[str, list[float]]:
     """Seconds of each contestant, every round; with `cpu`, each one's client CPU seconds too."""
@@ -94,7 +82,7 @@ def contest(two: TwoStorages, n: int, rounds: int, loads: list[str], cpu: dict[s
         def run(r: int) -> float:
             op = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:eu-west-1::{dst}",
                                       "TargetKeyPrefix": f"{prefix}-{r}"}}
-            return cpu_timed(lambda: two.cosbatch_job(manifest, op, n), name, cpu)
+            return harness.cpu_timed(lambda: two.cosbatch_job(manifest, op, n), name, cpu)
         return run
 
     def job_before(r: int) -> float:
@@ -102,11 +90,11 @@ def contest(two: TwoStorages, n: int, rounds: int, loads: list[str], cpu: dict[s
             return job("old", BEFORE)(r)
 
     def rclone(r: int) -> float:
-        return cpu_timed(lambda: two.rclone("copy", f"home:{src}/obj", f"away:{dst}/rclone-{r}", *RCLONE_SMALL),
+        return harness.cpu_timed(lambda: two.rclone("copy", f"home:{src}/obj", f"away:{dst}/rclone-{r}", *RCLONE_SMALL),
                          RCLONE, cpu)
 
     def ceiling(r: int) -> float:
-        return cpu_timed(lambda: raw_ceiling(copier, src, keys, dst, f"raw-{r}"), CEILING, cpu)
+        return harness.cpu_timed(lambda: raw_ceiling(copier, src, keys, dst, f"raw-{r}"), CEILING, cpu)
 
     contestants: dict[str, Callable[[int], float]] = {"cosbatch job": job("cb", "cosbatch job")}
     if before:

@@ -65,6 +65,16 @@ def alternate(rounds: int, contestants: dict[str, Callable[[int], T]], *, rotate
     return values
 
 
+def cpu_timed(fn: Callable[[], object], name: str, cpu: dict[str, list[float]]) -> float:
+    """Seconds of `fn`; its client CPU (this process and its children) goes to `cpu[name]`."""
+    before, started = os.times(), time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - started
+    after = os.times()
+    cpu.setdefault(name, []).append(sum(after[:4]) - sum(before[:4]))
+    return seconds
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages, as "0.52 0.61 0.70"."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())

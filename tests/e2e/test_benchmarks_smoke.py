@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["copy", "copy-load", "half-job", "delete", "tagging", "latency", "memory", "store", "http", "cross-small",
              "cross-large", "rate-limit", "cpu", "cpu-delete"]
@@ -121,16 +123,19 @@ def test_the_job_phases_benchmark_runs_small(tmp_path):
     assert float(copy.split("|")[2]) > 0
 
 
-def test_the_cross_large_benchmark_runs_small(tmp_path):
-    """`python -m benchmarks.cross_large --smoke`: 2 x 6 MiB between two servers, every contestant
-    once, a rate and a ratio to rclone each."""
+@pytest.mark.parametrize(("module", "peer"), [("cross_large", "rclone copy --transfers 8"),
+                                            ("cross_small", "rclone copy --transfers 64 (tuned)")])
+def test_the_cross_storage_benchmarks_run_small(tmp_path, module, peer):
+    """`python -m benchmarks.cross_large --smoke` (2 x 6 MiB) and `benchmarks.cross_small --smoke`
+    (50 x 1 KiB) between two servers: every contestant once, a rate and a ratio to rclone each."""
     out = tmp_path / "cross.md"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.cross_large", "--smoke", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--smoke", "--out", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "MiB/s |" not in line]
+    rows = [line for line in out.read_text().splitlines()
+            if line.startswith("| ") and "/s |" not in line and not line.startswith("|--")]
     names = {row.split("|")[1].strip() for row in rows}
-    assert {"cosbatch job", "rclone copy --transfers 8", "raw ceiling"} <= names, rows
+    assert {"cosbatch job", peer, "raw ceiling"} <= names, rows
     for row in rows:
         assert float(row.split("|")[2]) > 0 and row.split("|")[4].strip().endswith("x"), row
 
