@@ -349,14 +349,20 @@ class CrossStorageCopyOperation(_DirectedCopy):
         finally:
             reader.release()
 
+    @staticmethod
+    def _body(client: LeanS3Client, task: Task, source_etag: str, stream: RawStream | None) -> RawStream:
+        """`stream` (the body of the GET that stood for the HEAD), or a new GET of the source whose
+        ETag the HEAD showed (If-Match: the object read is the one HEADed)."""
+        if stream is not None:
+            return stream
+        return client.get_object_raw(task.bucket, task.key, task.version_id,
+                                     {"if-match": f'"{source_etag}"'} if source_etag else None)
+
     def _put(self, client: LeanS3Client, target: LeanS3Client, task: Task, key: str, size: int,
              source_etag: str, headers: dict[str, str], stream: RawStream | None) -> str:
         """One PUT of the body of the source's GET (`stream`; None: a new GET, If-Match the ETag),
         MD5-hashed here on its way through."""
-        if stream is None:
-            stream = client.get_object_raw(task.bucket, task.key, task.version_id,
-                                           {"if-match": f'"{source_etag}"'} if source_etag else None)
-        reader = _Relay(stream)
+        reader = _Relay(self._body(client, task, source_etag, stream))
         etag = self._send(target, key, reader, size, headers)
         digest = reader.md5.hexdigest()
         if reader.length != size:
@@ -373,9 +379,7 @@ class CrossStorageCopyOperation(_DirectedCopy):
         whose ETag is its MD5, checked by the target: the PUT carries that MD5 as Content-MD5, so
         the target refuses bytes that differ (nothing is written) and its ETag, the MD5 of what it
         stored, must equal the source's. Nothing is hashed here."""
-        if stream is None:
-            stream = client.get_object_raw(task.bucket, task.key, task.version_id, {"if-match": f'"{source_etag}"'})
-        reader = _Relay(stream, hashed=False)
+        reader = _Relay(self._body(client, task, source_etag, stream), hashed=False)
         checked = {**headers, "content-md5": base64.b64encode(bytes.fromhex(source_etag)).decode()}
         try:
             etag = self._send(target, key, reader, size, checked)
