@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 parser.error(f"unknown scenario {name}")
     finally:
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     meta = {"mode": mode, "rounds": rounds,
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"}

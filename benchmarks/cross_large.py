@@ -157,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         secs = contest(two, n, size, rounds, loads, cpu)
     finally:
         two.close()
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     mib = n * size / MiB
     peer = statistics.median(secs[RCLONE])
     rows = [(name, f"{mib / statistics.median(vals):.1f}", harness.listed((mib / v for v in vals), ".1f"),

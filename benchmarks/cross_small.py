@@ -22,7 +22,6 @@ markdown table (medians, every round, ratio to rclone, load average per round).
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import sys
 from collections.abc import Callable
@@ -123,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         secs = contest(two, n, rounds, loads, cpu)
     finally:
         two.close()
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     peer = statistics.median(secs[RCLONE])
     rows = [(name, f"{n / statistics.median(vals):.0f}", harness.listed((n / v for v in vals), ".0f"),
              f"{peer / statistics.median(vals):.2f}x",

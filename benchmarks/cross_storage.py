@@ -21,7 +21,7 @@ from benchmarks.scenarios import Env
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.settings import Settings
 from cosbatch.storage import CredentialsRef, StorageCatalog, implicit_storage
-from cosbatch.storage.embedded import EmbeddedS3, start_embedded_s3
+from cosbatch.storage.embedded import DISCARD_GRACE_S, EmbeddedS3, start_embedded_s3
 from cosbatch.storage.lean import LeanS3Client
 from cosbatch.store import open_store
 from cosbatch.wire.dialects import parse_create_job
@@ -49,7 +49,7 @@ class TwoStorages:
         self.catalog = StorageCatalog((home, away), "home")
 
     def close(self) -> None:
-        self.away.stop()
+        self.away.stop(timeout=DISCARD_GRACE_S)  # its data goes with the benchmark's work dir
 
     def away_bucket(self, prefix: str) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"

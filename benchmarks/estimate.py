@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
 import time
 import uuid
@@ -141,8 +140,7 @@ def run(n: int, trial: int, rounds: int, ops_wanted: list[str] | None = None) ->
                 "within +-30%", ms[0].median / ms[1].median, worst <= 30, notes))
         return results
     finally:
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
 
 
 def main(argv: list[str] | None = None) -> int:

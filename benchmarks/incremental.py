@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -163,8 +162,7 @@ def run(n: int, rounds: int, segment_size: int | None) -> list[ScenarioResult]:
             check()
     finally:
         two.close()
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     return _results(n, full, inc, noop, skipped)
 
 

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import importlib
 import os
-import shutil
 import statistics
 import sys
 import threading
@@ -287,8 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         # alternating: the job, then s5cmd cp, each into a fresh bucket
         runs = harness.alternate(rounds, {"job": job, "s5cmd": lambda r: one_s5cmd(env, src, key)}, loads=loads)
     finally:
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     jobs, peers = runs["job"], runs["s5cmd"]
     doc = [f"One-object copy job of {size // MiB} MiB, CreateJob to Complete "
            f"({'no report' if args.no_report else 'with a report'}), "

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -150,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = large_copy(env, mode, rounds, args.verify)
     finally:
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     meta = {"mode": mode, "rounds": rounds, "date": now(), "load_at_end": load_average(),
             "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
             "seconds": round(time.perf_counter() - started, 1)}

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -163,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_up(env, storage, src)
         secs = contest(env, storage, src, keys, size, rounds, splits, s5cmd_workers, ceiling_threads, loads)
     finally:
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     total = count * size / GiB
     label = f"{count} x {size // MiB} MiB"
     peers = [who for who in secs if who.startswith("s5cmd run")]

@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     import tempfile
 
-    from cosbatch.storage.embedded import start_embedded_s3
+    from cosbatch.storage.embedded import DISCARD_GRACE_S, start_embedded_s3
     from tests.support.postgres import start_postgres
 
     workdir = Path(tempfile.mkdtemp(prefix="cosbatch-1m-"))
@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"list/describe with {jobs:,} jobs in {kind} ...", file=sys.stderr, flush=True)
             doc["stores"][kind] = many_jobs_latency(fresh(kind), jobs)
     finally:
-        s3.stop()
+        s3.stop(timeout=DISCARD_GRACE_S)  # its data goes with workdir
         if pg:
             pg.remove()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -88,8 +88,7 @@ def main(argv: list[str]) -> int:
         for part, ms, share in rows:
             print(f"| {part} | {ms:.3f} | {100 * share:.0f}% |")
     finally:
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     return 0
 
 

@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
-    from cosbatch.storage.embedded import start_embedded_s3
+    from cosbatch.storage.embedded import DISCARD_GRACE_S, start_embedded_s3
     from launch import flink_cluster
     from tests.support.api_server import free_port
     from tests.support.postgres import start_postgres
@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if flink:
             flink_cluster.stop(flink)
-        s3.stop()
+        s3.stop(timeout=DISCARD_GRACE_S)  # its data goes with workdir
         if pg:
             pg.remove()
         shutil.rmtree(workdir, ignore_errors=True)

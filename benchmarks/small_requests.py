@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import statistics
 import sys
 import threading
@@ -162,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         }, rotate=True, loads=loads)
         lean.close()
     finally:
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
     rows = []
     for kind in KINDS:
         peer = statistics.median(rates[(names[1], kind)])

@@ -9,7 +9,6 @@ this measures the time.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 import uuid
@@ -58,8 +57,7 @@ def run(n: int, rounds: int) -> list[ScenarioResult]:
                                [plain, undoable, undo], "one GET per task at most", undoable.median / plain.median,
                                None, notes)]
     finally:
-        env.server.stop()
-        shutil.rmtree(env.workdir, ignore_errors=True)
+        env.close()
 
 
 def undo_seconds(env: Env, manifest: str, rep: str, n: int) -> float:

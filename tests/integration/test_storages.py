@@ -47,7 +47,7 @@ def storages(tmp_path_factory):
         yield servers, config
     finally:
         for server in servers.values():
-            server.stop()
+            server.stop(timeout=3)  # their data is not read again
 
 
 def storage_toml(servers: dict, **extra: str) -> str:

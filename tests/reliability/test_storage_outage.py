@@ -43,7 +43,7 @@ def own_s3(tmp_path):
     """A SeaweedFS of this test's own: stopping it must not disturb the session's server."""
     server = start_embedded_s3(tmp_path / "seaweedfs", buckets=("src", "dst", "rep"))
     yield server
-    server.stop()
+    server.stop(timeout=3)  # its data is not read again
 
 
 def test_storage_outage_mid_job(own_s3, store, settings):
