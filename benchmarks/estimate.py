@@ -1,15 +1,16 @@
 """How good the estimate's duration is (issue 24, item 2): after a trial run, the predicted
 seconds against the time the rest of the job then really takes, from confirming it to Complete.
 
-`python -m benchmarks.estimate [--objects 20000] [--trial 1000] [--rounds 3] [--only tagging]
+`python -m benchmarks.estimate [--objects 20000] [--trial N] [--rounds 3] [--only tagging]
 [--results-name estimate]` writes benchmarks/results/estimate.{json,md} (or NAME.{json,md}). Jobs:
 tagging and a same-storage copy of N 1 KiB objects, each with cosbatch:trial-tasks; target: within
-+-30%. Each round's note gives the 1-minute load average before and after it (other work on the
++-30%. Each job's trial is sized so that its pieces cover a second on a quiet machine (the estimate's
+TIGHT_SECONDS; under it the estimate calls itself rough and names a larger trial): 1,000 copies
+(1.1-1.3 s), 3,000 taggings (1.2-1.4 s); `--trial N` sets one size for both. Each round's note gives the 1-minute load average before and after it (other work on the
 machine moves the actual time). Every round's trial timeline is appended to
 benchmarks/results/estimate-trials.jsonl, from which `python -m benchmarks.estimate_replay`
-recomputes the models on the same trials. The larger-trial variant (tagging's trial of 1,000 covers
-under a second, so its estimate is rough): `--only tagging --trial 3000 --results-name
-estimate-tagging-3000`.
+recomputes the models on the same trials. The rough variant (tagging's trial of 1,000 covers about
+half a second): `--only tagging --trial 1000 --results-name estimate-tagging-1000`.
 """
 
 from __future__ import annotations
@@ -106,7 +107,12 @@ def trial_rate_prediction(store, job_id: str, tasks: int) -> float:
     return pieces[0][0] - active + tasks / rate
 
 
-def run(n: int, trial: int, rounds: int, ops_wanted: list[str] | None = None) -> list[ScenarioResult]:
+#: Per operation, the trial whose pieces cover TIGHT_SECONDS on a quiet machine (measured 2026-12-07).
+TRIAL_TASKS = {"tagging": 3_000, "copy": 1_000}
+
+
+def run(n: int, trial_wanted: int | None, rounds: int, ops_wanted: list[str] | None = None
+        ) -> list[ScenarioResult]:
     env = make_env()
     run_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
@@ -118,6 +124,7 @@ def run(n: int, trial: int, rounds: int, ops_wanted: list[str] | None = None) ->
         for name, op in ops.items():
             if ops_wanted and name not in ops_wanted:
                 continue
+            trial = trial_wanted or TRIAL_TASKS[name]
             predicted, actual, notes = [], [], []
             for r in range(rounds):
                 print(f"{name} round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
@@ -146,7 +153,9 @@ def run(n: int, trial: int, rounds: int, ops_wanted: list[str] | None = None) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.estimate")
     parser.add_argument("--objects", type=int, default=20_000)
-    parser.add_argument("--trial", type=int, default=1_000)
+    parser.add_argument("--trial", type=int, default=None,
+                        help="trial tasks for every job (default: per operation, " +
+                        ", ".join(f"{op} {t:,}" for op, t in TRIAL_TASKS.items()) + ")")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", action="append", choices=["tagging", "copy"],
                         help="run only this operation (repeatable; default: both)")
@@ -157,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-bench-secret")
     load = os.getloadavg()[0]
     results = run(args.objects, args.trial, args.rounds, args.only)
-    meta = {"load average (1 min) at start, at end": f"{load:.1f}, {os.getloadavg()[0]:.1f}","mode": f"estimate after a trial, {args.objects:,} objects, trial {args.trial:,}",
+    trials = f"{args.trial:,}" if args.trial else ", ".join(f"{op} {t:,}" for op, t in TRIAL_TASKS.items())
+    meta = {"load average (1 min) at start, at end": f"{load:.1f}, {os.getloadavg()[0]:.1f}",
+            "mode": f"estimate after a trial, {args.objects:,} objects, trial {trials}",
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "rounds": args.rounds,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
     _, md_path = write_results(results, meta, RESULTS, args.results_name)

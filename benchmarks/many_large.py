@@ -4,10 +4,12 @@ SeaweedFS, in alternating rounds, each round starting one contestant further alo
 fresh bucket deleted afterwards (disk: the sources plus one copy, ~13 GiB). One untimed 1 KiB
 copy job warms the process first.
 
-- `cosbatch job`: CreateJob to Complete, the controller's defaults (64 threads a segment; 64 MiB
-  is below `copy_split_threshold`, so one CopyObject an object), no report;
+- `cosbatch job`: CreateJob to Complete, the controller's defaults (64 threads a segment, 1 GiB of
+  copies in flight; 64 MiB is below `copy_split_threshold`, so one CopyObject an object), no report;
 - `cosbatch job, split NN MiB` (with --split N, repeatable): the same with the storage's
   `copy_split_threshold` at N MiB, i.e. each object as a split copy on the part pool (A/B);
+- `cosbatch job, copy_bytes_in_flight NN MiB` (with --budget N, repeatable; 0: off): the same with
+  that budget of whole-object copy bytes in flight (the default, 1 GiB, runs 16 of 64 MiB at once);
 - `s5cmd run --numworkers N` for each N of --s5cmd-workers (default 256, s5cmd's own, and 16);
 - `server alone: CopyObject x T`: LeanS3Client, one CopyObject an object on T threads, no job
   (benchmarks/ceiling.py), for each T of --ceiling-threads (default 8 and 64).
@@ -81,8 +83,8 @@ def seed(env: Env, storage: Storage, bucket: str, count: int, size: int) -> list
     return keys
 
 
-def contest(env: Env, storage: Storage, src: str, keys: list[str], size: int, rounds: int, splits: list[int],
-            s5cmd_workers: list[int], ceiling_threads: list[int], loads: list[str]) -> dict[str, list[float]]:
+def contest(env: Env, storage: Storage, src: str, keys: list[str], size: int, rounds: int,
+            variants: dict[str, Storage], s5cmd_workers: list[int], ceiling_threads: list[int], loads: list[str]) -> dict[str, list[float]]:
     manifest = env.manifest(src, keys)
 
     def into_fresh_bucket(copy: Callable[[str], object]) -> Callable[[int], float]:
@@ -113,9 +115,8 @@ def contest(env: Env, storage: Storage, src: str, keys: list[str], size: int, ro
         return run
 
     contestants = {"cosbatch job": into_fresh_bucket(job(storage))}
-    for split in splits:
-        contestants[f"cosbatch job, split {split // MiB} MiB"] = into_fresh_bucket(
-            job(replace(storage, copy_split_threshold=split)))
+    for name, variant in variants.items():
+        contestants[f"cosbatch job, {name}"] = into_fresh_bucket(job(variant))
     for workers in s5cmd_workers:
         contestants[f"s5cmd run --numworkers {workers}"] = into_fresh_bucket(s5cmd_run(workers))
     for threads in ceiling_threads:
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=None, help="objects (default 100; --smoke 6)")
     parser.add_argument("--split", type=int, action="append", default=[], metavar="MIB",
                         help="also a job whose copy_split_threshold is MIB (repeatable)")
+    parser.add_argument("--budget", type=int, action="append", default=[], metavar="MIB",
+                        help="also a job whose copy_bytes_in_flight is MIB, 0: off (repeatable)")
     parser.add_argument("--s5cmd-workers", type=int, action="append", default=None, metavar="N")
     parser.add_argument("--ceiling-threads", type=int, action="append", default=None, metavar="T")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where many-large.{json,md} go")
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     count, size = SHAPES[mode]
     count = args.count or count
     splits = [m * MiB for m in args.split] or ([5 * MiB] if args.smoke else [])
+    budgets = [m * MiB for m in args.budget]
     s5cmd_workers = args.s5cmd_workers or ([16] if args.smoke else [256, 16])
     ceiling_threads = args.ceiling_threads or ([8] if args.smoke else [8, 64])
     env = make_env()
@@ -160,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         seed_s = timed(lambda: seed(env, storage, src, count, size))
         keys = [f"many/{i:04d}" for i in range(count)]
         warm_up(env, storage, src)
-        secs = contest(env, storage, src, keys, size, rounds, splits, s5cmd_workers, ceiling_threads, loads)
+        variants = {f"split {m // MiB} MiB": replace(storage, copy_split_threshold=m) for m in splits}
+        variants.update({f"copy_bytes_in_flight {f'{m // MiB} MiB' if m else 'off'}":
+                         replace(storage, copy_bytes_in_flight=m or None) for m in budgets})
+        secs = contest(env, storage, src, keys, size, rounds, variants, s5cmd_workers, ceiling_threads, loads)
     finally:
         env.close()
     total = count * size / GiB

@@ -26,6 +26,7 @@ side, the gaps interleave them; the fit is then not measured (see docs/trust.md)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 #: Two pieces tell the per-task part apart from the fixed part when the smaller has at most
@@ -143,6 +144,14 @@ def _run_on(trial: TrialTimeline, cost: PieceCost, remaining: list[int], longest
 #: on a quiet machine a trial of 1,000 tagging tasks covers 0.3-0.5 s, pieces of 15-40 ms, and a
 #: hiccup of a few ms in one of them moves the slope by a third (benchmarks/results/estimate-runs.md).
 TIGHT_SECONDS = 1.0
+
+
+def tight_trial(run: int, covered: float) -> int:
+    """About how many trial tasks cover TIGHT_SECONDS at the pace of a trial of `run` tasks whose
+    pieces covered `covered` seconds, with a quarter to spare, rounded up to a hundred: what the
+    basis of a rough estimate suggests."""
+    wanted = run * TIGHT_SECONDS / max(covered, 1e-3) * 1.25
+    return max(run + 100, math.ceil(wanted / 100) * 100)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, UNDOABLE, VERIFY, option_value
 from cosbatch.controller.cost import estimate_cost
-from cosbatch.controller.duration import TIGHT_SECONDS, Prediction, TrialTimeline, predict_rest
+from cosbatch.controller.duration import (
+    TIGHT_SECONDS,
+    Prediction,
+    TrialTimeline,
+    predict_rest,
+    tight_trial,
+)
 from cosbatch.lifecycle import JobStatus
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
 from cosbatch.manifests.csv_manifest import read_csv_segment
@@ -159,7 +165,7 @@ def _seconds(job: Job, store: JobStore, remaining: list[int], trial_end: datetim
                 f"({1 / cost.per_task:.0f} tasks/s), the run's start {predicted.start:.1f} s and end "
                 f"{predicted.end:.1f} s; {tasks} tasks left in {len(remaining)} segments: between "
                 f"{predicted.low:.1f} s (the pieces' line run on) and {predicted.high:.1f} s (the longest "
-                f"piece's rate){_tightness(predicted)}")
+                f"piece's rate){_tightness(predicted, run, tasks)}")
         if first_results is not None:
             # The pipeline's start (until its first results) is paid once per run; after it, tasks go
             # at the trial's steady rate.
@@ -188,15 +194,19 @@ def _seconds(job: Job, store: JobStore, remaining: list[int], trial_end: datetim
     return None, f"unknown: no trial, and no completed {job.operation.name} job on storage {job.storage}"
 
 
-def _tightness(predicted: Prediction) -> str:
+def _tightness(predicted: Prediction, run: int, left: int) -> str:
     """How tight the line's seconds are: the rest at the quartiles of the pieces' pairwise slopes, and
-    `rough` where the pieces covered under TIGHT_SECONDS."""
+    `rough` where the pieces covered under TIGHT_SECONDS, with the trial size that would cover it
+    (`run` tasks were tried, `left` are left)."""
     lo, hi = predicted.spread
     text = ("" if lo is None or hi is None else
             f"; the middle half of the pieces' slopes give {lo:.1f} to {hi:.1f} s")
     if predicted.rough:
+        wanted = tight_trial(run, predicted.covered)
+        advice = (f"a trial of about {wanted:,} tasks" if wanted < run + left else
+                  "more tasks than this job has")
         text += (f"; rough: the trial's pieces ran only {predicted.covered:.1f} s (tight from "
-                 f"{TIGHT_SECONDS:g} s: a larger trial)")
+                 f"{TIGHT_SECONDS:g} s: {advice})")
     return text
 
 

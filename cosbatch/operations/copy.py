@@ -8,17 +8,21 @@ source (cosbatch/operations/verify.py).
 Mixed sizes (cosbatch/operations/sizing.py): per segment, a listing of the sources' key range
 shows their sizes; the segment's tasks then run largest first, and an object above the
 storage's `copy_split_threshold` goes in parts on the pool all of the worker's copies share.
+A whole-object copy of known size first takes its bytes from the worker's budget
+(`copy_bytes_in_flight`, cosbatch/operations/bytes_budget.py): large copies go a budget at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from cosbatch.manifests import Task
 from cosbatch.models import PutObjectCopy
+from cosbatch.operations.bytes_budget import BytesInFlight
 from cosbatch.operations.copy_args import copy_object_args, source_args
 from cosbatch.operations.sizing import Sizes, SourceSizes, largest_first
 from cosbatch.operations.transfer import LargeObjectCopy
@@ -49,6 +53,8 @@ class CopyOperation:
         self._threshold = storage.multipart_copy_threshold if storage is not None else None
         self._split = storage.copy_split_threshold if storage is not None else None
         self._sizes = SourceSizes(storage) if storage is not None and storage.copy_largest_first else None
+        budget = storage.copy_bytes_in_flight if storage is not None else None
+        self._budget = BytesInFlight(budget) if budget is not None else None
         self._large = LargeObjectCopy(params, storage.multipart_chunksize if storage is not None else DEFAULT_CHUNKSIZE)
 
     def close(self) -> None:
@@ -86,9 +92,11 @@ class CopyOperation:
         args = {**self._static, **source_args(client, task, self.params)}
         if head is not None and self.verify and head.etag:
             args["CopySourceIfMatch"] = head.etag  # the object verified is the one copied
+        held = self._budget.hold(size) if self._budget is not None and size is not None else nullcontext()
         try:
-            client.copy_object(Bucket=self.target_bucket, Key=self.params.target_key(task.key), CopySource=source,
-                               size=size, **args)
+            with held:
+                client.copy_object(Bucket=self.target_bucket, Key=self.params.target_key(task.key),
+                                   CopySource=source, size=size, **args)
         except ClientError as exc:
             if not refused_as_too_large(exc):
                 raise

@@ -35,7 +35,8 @@ _KEYS: dict[str, tuple[type, ...]] = {
     "access_key_id_env": (str,), "secret_access_key_env": (str,), "session_token_env": (str,),
     "aws_profile": (str,), "max_ops_per_second": (int, float), "accounts": (list,), "default": (bool,),
     "multipart_threshold": (int, str), "multipart_chunksize": (int, str), "multipart_copy_threshold": (int, str),
-    "copy_split_threshold": (int, str), "copy_largest_first": (bool,), "prices": (dict,),
+    "copy_split_threshold": (int, str), "copy_largest_first": (bool,), "copy_bytes_in_flight": (int, str),
+    "prices": (dict,),
 }
 #: Keys of a `[storage.NAME.prices]` table.
 _PRICE_KEYS = {"currency": (str,), "class_a_per_1000": (int, float), "class_b_per_1000": (int, float),
@@ -217,6 +218,12 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
         if split != "off" and (size is None or size < 5 * 1024**2 or size > 5 * 1024**3):
             raise fail("copy_split_threshold must be \"off\" or a size from 5 MiB to 5 GiB", "copy_split_threshold")
         sizes["copy_split_threshold"] = size
+    if "copy_bytes_in_flight" in table:
+        budget = table["copy_bytes_in_flight"]
+        size = None if budget == "off" else _size(budget)
+        if budget != "off" and (size is None or size < 1024**2):
+            raise fail("copy_bytes_in_flight must be \"off\" or a size of at least 1 MiB", "copy_bytes_in_flight")
+        sizes["copy_bytes_in_flight"] = size
     tuning = {"copy_largest_first": table["copy_largest_first"]} if "copy_largest_first" in table else {}
     prices = _prices(table["prices"], lambda message: fail(f"prices: {message}", "prices")) \
         if "prices" in table else None

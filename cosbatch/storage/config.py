@@ -135,6 +135,10 @@ class Storage:
     #: Copies within this storage: list each segment's sources (about one page per 1,000 keys) to
     #: learn their sizes, and start the largest first. False: manifest order, sizes unknown.
     copy_largest_first: bool = True
+    #: Copies within this storage: at most this many bytes of whole-object copies (CopyObject) of
+    #: known size in flight at once per worker (cosbatch/operations/bytes_budget.py): 64 small
+    #: copies still run side by side, 64 MiB ones 16 at a time. None: only the job's threads bound them.
+    copy_bytes_in_flight: int | None = 1024**3
     #: What it charges, if its config says (`[storage.NAME.prices]`): estimates show a Cost then.
     prices: Prices | None = None
     # Connection tuning (not identity).

@@ -16,6 +16,7 @@ from cosbatch.controller.duration import (
     piece_gaps,
     predict_rest,
     segment_bounds,
+    tight_trial,
 )
 
 #: What the benchmark's tagging runs look like: 10 ms a segment, 0.35 ms a task (2,857 tasks/s).
@@ -111,6 +112,15 @@ def test_the_spread_of_the_slopes_brackets_the_line_and_names_a_short_trial_roug
     assert long.covered > TIGHT_SECONDS and not long.rough
     exact = predicted(0.0, [66, 134] * 5)
     assert exact.spread == pytest.approx((exact.seconds, exact.seconds))
+
+
+def test_a_rough_trial_names_the_trial_size_that_would_cover_a_second():
+    """A trial of 1,000 whose pieces covered 0.5 s: about 2,500 tasks (a quarter to spare, rounded up
+    to a hundred) cover TIGHT_SECONDS at its pace; never fewer than a hundred more than it ran."""
+    assert tight_trial(1000, 0.5) == 2500
+    assert tight_trial(1000, 0.57) == 2200
+    assert tight_trial(3000, 0.99) == 3800
+    assert tight_trial(100, 5.0) == 200
 
 
 def test_a_per_task_part_that_is_not_positive_gives_none():
