@@ -31,8 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from benchmarks import harness
-from benchmarks.ceilings import raw_copy
 from benchmarks.cross_storage import TwoStorages
+from benchmarks.relay_ceiling import raw_copy
 from benchmarks.scenarios import Env, make_env
 from cosbatch.manifests import Task
 from cosbatch.operations import transfer

@@ -12,7 +12,7 @@ prefix of the same target bucket:
 - `rclone copy` (cross_storage.RCLONE_SMALL): rclone between the same two servers, tuned: 64 transfers
   and checkers, no bucket check, no HEAD after each upload, no listing of the (empty) destination.
   rclone still checks each copy's MD5 against the source's (no --ignore-checksum);
-- `raw ceiling` (benchmarks.ceilings): 64 threads, each with one keep-alive plain socket to either
+- `raw ceiling` (benchmarks.relay_ceiling): 64 threads, each with one keep-alive plain socket to either
   server, GET -> PUT of each object, signed (SigV4, unsigned payload) and nothing checked: what
   this machine's Python moves between the two servers with no job and no verification.
 
@@ -27,9 +27,9 @@ import sys
 from collections.abc import Callable
 
 from benchmarks import harness
-from benchmarks.ceilings import RawSmallCopier, raw_ceiling
 from benchmarks.cross_large import patched
 from benchmarks.cross_storage import RCLONE_SMALL, TwoStorages
+from benchmarks.relay_ceiling import RawSmallCopier, raw_ceiling
 from benchmarks.scenarios import make_env
 from cosbatch.manifests import Task
 from cosbatch.operations.transfer import CrossStorageCopyOperation, _Relay

@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks import harness
-from benchmarks.ceilings import RawSmallCopier, raw_ceiling, raw_copy
 from benchmarks.harness import Measurement, ScenarioResult, alternate, timed
+from benchmarks.relay_ceiling import RawSmallCopier, raw_ceiling, raw_copy
 from benchmarks.scenarios import Env
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.settings import Settings

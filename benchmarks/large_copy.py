@@ -16,7 +16,7 @@ Before the rounds, one untimed 1 KiB copy job warms the process (imports, first 
   the report's absence: no report);
 - `cosbatch job --verify` (only with --verify): the same with the job tag cosbatch:verify=true;
 - `s5cmd cp` (`s5cmd cp s3://src/key s3://dst/key`);
-- `server alone: CopyObject`: one CopyObject from LeanS3Client, no job (benchmarks/ceiling.py);
+- `server alone: CopyObject`: one CopyObject from LeanS3Client, no job (benchmarks/server_ceiling.py);
 - `server alone: UploadPartCopy`: a multipart copy in 64 MiB parts, 8 in flight, no job.
 
 The ceiling is the better of the two server-alone medians; the job's ratio to it, and to s5cmd,
@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks import ceiling
+from benchmarks import server_ceiling
 from benchmarks.harness import (
     RESULTS,
     alternate,
@@ -90,9 +90,9 @@ def _contest(env: Env, storage: Storage, src: str, key: str, size: int, rounds: 
     contestants.update({
         "s5cmd cp": into_fresh_bucket(lambda dst: env.s5cmd("cp", f"s3://{src}/{key}", f"s3://{dst}/{key}")),
         "server alone: CopyObject": into_fresh_bucket(
-            lambda dst: ceiling.copy_objects(storage, src, [(key, size)], dst, 1)),
+            lambda dst: server_ceiling.copy_objects(storage, src, [(key, size)], dst, 1)),
         f"server alone: UploadPartCopy {ceiling_part // MiB} MiB x {PART_THREADS}": into_fresh_bucket(
-            lambda dst: ceiling.part_copy(storage, src, key, size, dst, ceiling_part, PART_THREADS)),
+            lambda dst: server_ceiling.part_copy(storage, src, key, size, dst, ceiling_part, PART_THREADS)),
     })
     return alternate(rounds, contestants, rotate=True, loads=loads)
 

@@ -12,7 +12,7 @@ copy job warms the process first.
   that budget of whole-object copy bytes in flight (the default, 1 GiB, runs 16 of 64 MiB at once);
 - `s5cmd run --numworkers N` for each N of --s5cmd-workers (default 256, s5cmd's own, and 16);
 - `server alone: CopyObject x T`: LeanS3Client, one CopyObject an object on T threads, no job
-  (benchmarks/ceiling.py), for each T of --ceiling-threads (default 8 and 64).
+  (benchmarks/server_ceiling.py), for each T of --ceiling-threads (default 8 and 64).
 
 Every copy's size is checked after its timing. `python -m benchmarks.many_large [--smoke]
 [--rounds N] [--count N] [--out DIR]` writes many-large.{json,md} (default benchmarks/results).
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from benchmarks import ceiling
+from benchmarks import server_ceiling
 from benchmarks.harness import (
     RESULTS,
     alternate,
@@ -121,7 +121,7 @@ def contest(env: Env, storage: Storage, src: str, keys: list[str], size: int, ro
         contestants[f"s5cmd run --numworkers {workers}"] = into_fresh_bucket(s5cmd_run(workers))
     for threads in ceiling_threads:
         contestants[f"server alone: CopyObject x {threads}"] = into_fresh_bucket(
-            lambda dst, t=threads: ceiling.copy_objects(storage, src, [(k, size) for k in keys], dst, t))
+            lambda dst, t=threads: server_ceiling.copy_objects(storage, src, [(k, size) for k in keys], dst, t))
     def logged(name: str, run: Callable[[int], float]) -> Callable[[int], float]:
         def go(r: int) -> float:
             seconds = run(r)
