@@ -16,7 +16,13 @@ from cosbatch.controller.trial import plan_trial, trial_tasks
 from cosbatch.errors import ManifestError
 from cosbatch.manifests import CsvLayout, ManifestSource, SegmentSource, scan_csv
 from cosbatch.manifests.generator import KeyNameConstraint, ObjectFilter, generate_manifest
-from cosbatch.manifests.inventory import count_rows, inventory_sizes, load_inventory
+from cosbatch.manifests.inventory import (
+    InventoryFile,
+    count_rows,
+    inventory_sizes,
+    load_inventory,
+    read_data_file,
+)
 from cosbatch.models import Job, ManifestFormat
 from cosbatch.models.manifest_generator import S3JobManifestGenerator
 from cosbatch.names import ObjectRef, parse_bucket_name
@@ -76,11 +82,17 @@ def _inventory_segments(job: Job, client: Any, ref: ObjectRef, version_id: str |
     if ref.is_local:
         raise ManifestError("an inventory manifest must be an object in a bucket", code="ManifestParseError")
     ManifestSource(ref, client, version_id).resolve(etag)
-    files = [(f, count_rows(client, f)) for f in load_inventory(client, ref.bucket, ref.key)]
-    total = sum(rows for _, rows in files)
     # An inventory with a Size column gives every size: segments carry similar bytes, as a
     # generated manifest's do, so that no one segment holds the job's largest objects together.
-    sizes = {f.key: inventory_sizes(client, f) for f, rows in files if rows}
+    # Each data file is read once, for its rows (all validated) and its sizes.
+    files: list[tuple[InventoryFile, int]] = []
+    sizes: dict[str, list[int] | None] = {}
+    for f in load_inventory(client, ref.bucket, ref.key):
+        data = read_data_file(client, f)
+        files.append((f, count_rows(client, f, data)))
+        if files[-1][1]:
+            sizes[f.key] = inventory_sizes(client, f, data=data)
+    total = sum(rows for _, rows in files)
     weighed = all((got := sizes[f.key]) is not None and len(got) == rows for f, rows in files if rows)
     limit = segment_byte_limit(sum(sum(s or ()) for s in sizes.values()), total, segment_size) if weighed else 0
     segments: list[Segment] = []

@@ -91,9 +91,15 @@ def _arrow_table(data: bytes, fmt: str) -> Any:
     return table, names
 
 
-def read_inventory_tasks(client: Any, f: InventoryFile, start: int = 0, end: int | None = None) -> Iterator[Task]:
-    """The tasks of rows [start, end) of one data file."""
-    data = _get(client, f.bucket, f.key, "inventory data file")
+def read_data_file(client: Any, f: InventoryFile) -> bytes:
+    """One data file's bytes, for the functions below that take them (read once, used twice)."""
+    return _get(client, f.bucket, f.key, "inventory data file")
+
+
+def read_inventory_tasks(client: Any, f: InventoryFile, start: int = 0, end: int | None = None,
+                         data: bytes | None = None) -> Iterator[Task]:
+    """The tasks of rows [start, end) of one data file (`data`: its bytes, if read already)."""
+    data = read_data_file(client, f) if data is None else data
     if f.format == "inventory-csv-gz":
         try:
             text = gzip.decompress(data) if f.key.endswith(".gz") or data[:2] == b"\x1f\x8b" else data
@@ -143,23 +149,28 @@ def _requote(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"' if _NEEDS_QUOTES.search(cell) else cell
 
 
-def count_rows(client: Any, f: InventoryFile) -> int:
+def count_rows(client: Any, f: InventoryFile, data: bytes | None = None) -> int:
     """Rows of a data file, every one validated (a bad row fails Preparing, not the run)."""
-    return sum(1 for _ in read_inventory_tasks(client, f))
+    return sum(1 for _ in read_inventory_tasks(client, f, data=data))
 
 
 def load_inventory(client: Any, manifest_bucket: str, manifest_key: str) -> list[InventoryFile]:
     return parse_inventory_manifest(_get(client, manifest_bucket, manifest_key, "inventory manifest"))
 
 
-__all__ = ["InventoryFile", "count_rows", "load_inventory", "parse_inventory_manifest", "read_inventory_tasks"]
+__all__ = ["InventoryFile", "count_rows", "load_inventory", "parse_inventory_manifest", "read_data_file",
+           "read_inventory_tasks"]
 
 
-def inventory_sizes(client: Any, f: InventoryFile, start: int = 0, end: int | None = None) -> list[int] | None:
+def inventory_sizes(client: Any, f: InventoryFile, start: int = 0, end: int | None = None,
+                    data: bytes | None = None) -> list[int] | None:
     """The Size column of rows [start, end) of one data file, or None if its schema has no Size
-    (estimates: an inventory gives every object's size, so bytes are exact)."""
+    (estimates: an inventory gives every object's size, so bytes are exact); `data`: its bytes,
+    if read already."""
     lowered = [c.lower() for c in f.columns]
-    data = _get(client, f.bucket, f.key, "inventory data file")
+    if f.format == "inventory-csv-gz" and "size" not in lowered:
+        return None
+    data = read_data_file(client, f) if data is None else data
     if f.format == "inventory-csv-gz":
         if "size" not in lowered:
             return None
