@@ -4,9 +4,9 @@ seconds against the time the rest of the job then really takes, from confirming 
 `python -m benchmarks.estimate [--objects 20000] [--trial N] [--rounds 3] [--only tagging]
 [--results-name estimate]` writes benchmarks/results/estimate.{json,md} (or NAME.{json,md}). Jobs:
 tagging and a same-storage copy of N 1 KiB objects, each with cosbatch:trial-tasks; target: within
-+-30%. Each job's trial is sized so that its pieces cover a second on a quiet machine (the estimate's
-TIGHT_SECONDS; under it the estimate calls itself rough and names a larger trial): 1,000 copies
-(1.1-1.3 s), 3,000 taggings (1.2-1.4 s); `--trial N` sets one size for both. Each round's note gives the 1-minute load average before and after it (other work on the
++-30%. Each job's trial is sized so that its pieces cover about a second on a quiet machine (the
+estimate's TIGHT_SECONDS; under it the estimate calls itself rough and names a larger trial):
+1,000 copies, 3,000 taggings (measured 0.8-1.4 s for both); `--trial N` sets one size for both. Each round's note gives the 1-minute load average before and after it (other work on the
 machine moves the actual time). Every round's trial timeline is appended to
 benchmarks/results/estimate-trials.jsonl, from which `python -m benchmarks.estimate_replay`
 recomputes the models on the same trials. The rough variant (tagging's trial of 1,000 covers about
@@ -107,7 +107,8 @@ def trial_rate_prediction(store, job_id: str, tasks: int) -> float:
     return pieces[0][0] - active + tasks / rate
 
 
-#: Per operation, the trial whose pieces cover TIGHT_SECONDS on a quiet machine (measured 2026-12-07).
+#: Per operation, a trial whose pieces cover about TIGHT_SECONDS on a quiet machine (0.8-1.4 s measured
+#: on 2026-12-07; a trial of 1,000 taggings covers 0.3-0.6 s).
 TRIAL_TASKS = {"tagging": 3_000, "copy": 1_000}
 
 

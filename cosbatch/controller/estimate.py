@@ -205,7 +205,7 @@ def _tightness(predicted: Prediction, run: int, left: int) -> str:
         wanted = tight_trial(run, predicted.covered)
         advice = (f"a trial of about {wanted:,} tasks" if wanted < run + left else
                   "more tasks than this job has")
-        text += (f"; rough: the trial's pieces ran only {predicted.covered:.1f} s (tight from "
+        text += (f"; rough: the trial's pieces ran only {predicted.covered:.2f} s (tight from "
                  f"{TIGHT_SECONDS:g} s: {advice})")
     return text
 
