@@ -344,10 +344,15 @@ def run(profile_name: str, rounds: int, main_rounds: int) -> dict:
     return summarise(profile_name, profile, rounds, bench.total, len(bench.keys), seed_s, runs, loads)
 
 
+MAIN = "cosbatch, main's behaviour"
+
+
 def summarise(profile_name: str, profile: Profile, rounds: int, total: int, objects: int, seed_s: float,
               runs: dict[str, list[Any]], loads: list[str]) -> dict:
+    runs = {name: outcomes for name, outcomes in runs.items() if outcomes}  # --main-rounds 0: none of main's
+
     def secs(name: str) -> list[float]:
-        return [o.seconds if isinstance(o, JobRun) else o for o in runs[name]]
+        return [o.seconds if isinstance(o, JobRun) else o for o in runs.get(name, [])]
 
     ours, main, peer = secs("cosbatch"), secs("cosbatch, main's behaviour"), secs("s5cmd run")
     ratios = [p / o for o, p in zip(ours, peer, strict=True)]  # per round: s5cmd's time over ours
@@ -364,11 +369,11 @@ def summarise(profile_name: str, profile: Profile, rounds: int, total: int, obje
         "seconds": {n: secs(n) for n in runs},
         "ratio_vs_s5cmd": statistics.median(peer) / statistics.median(ours),
         "ratio_vs_s5cmd_per_round": ratios,
-        "main_ratio_vs_s5cmd": statistics.median(peer) / statistics.median(main),
+        "main_ratio_vs_s5cmd": statistics.median(peer) / statistics.median(main) if main else None,
         "main_ratio_vs_s5cmd_per_round": main_ratios,
         "tail_share_median": statistics.median(tails),
-        "main_tail_share_median": statistics.median(o.tail_share for o in runs["cosbatch, main's behaviour"]),
-        "jobs": {n: [asdict(o) for o in runs[n]] for n in ("cosbatch", "cosbatch, main's behaviour")},
+        "main_tail_share_median": statistics.median(o.tail_share for o in runs[MAIN]) if main else None,
+        "jobs": {n: [asdict(o) for o in runs[n]] for n in ("cosbatch", MAIN) if n in runs},
     }
 
 
