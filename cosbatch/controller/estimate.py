@@ -36,6 +36,7 @@ from cosbatch.controller.duration import (
     predict_rest,
     tight_trial,
 )
+from cosbatch.controller.trial import TWO_SIZES_FROM
 from cosbatch.lifecycle import JobStatus
 from cosbatch.manifests import CsvLayout, SegmentSource, Task
 from cosbatch.manifests.csv_manifest import read_csv_segment
@@ -175,10 +176,11 @@ def _seconds(job: Job, store: JobStore, remaining: list[int], trial_end: datetim
                 rate = (run - done) / steady_s
                 return round(start_s + tasks / rate, 1), (
                     f"trial: {run} tasks in {trial_s:.1f} s, first results after {start_s:.1f} s, then "
-                    f"{rate:.0f} tasks/s")
+                    f"{rate:.0f} tasks/s{_one_size(run, tasks)}")
         if trial_s > 0:
             rate = run / trial_s
-            return round(tasks / rate, 1), f"trial: {run} tasks in {trial_s:.1f} s ({rate:.0f} tasks/s)"
+            return round(tasks / rate, 1), (f"trial: {run} tasks in {trial_s:.1f} s ({rate:.0f} tasks/s)"
+                                            f"{_one_size(run, tasks)}")
     for other in store.list_jobs(None, (JobStatus.COMPLETE,), max_results=RECENT).jobs:  # newest first
         if other.operation.name != job.operation.name or other.storage != job.storage or other.job_id == job.job_id:
             continue
@@ -192,6 +194,14 @@ def _seconds(job: Job, store: JobStore, remaining: list[int], trial_end: datetim
         return round(tasks * secs / done, 1), (f"job {other.job_id}: {done} {job.operation.name} tasks on storage "
                                                f"{job.storage} in {secs:.1f} s ({done / secs:.0f} tasks/s)")
     return None, f"unknown: no trial, and no completed {job.operation.name} job on storage {job.storage}"
+
+
+def _one_size(run: int, left: int) -> str:
+    """Why an estimate from a trial whose pieces were all of one size is rough, and what would not be."""
+    advice = (f"a trial of {TWO_SIZES_FROM:,} tasks or more runs pieces of two sizes"
+              if run + left > TWO_SIZES_FROM else "this job is too small for a trial of pieces of two sizes")
+    return (f"; rough: a trial of {run} tasks runs pieces of one size, which cannot tell the run's start "
+            f"from its tasks ({advice})")
 
 
 def _tightness(predicted: Prediction, run: int, left: int) -> str:

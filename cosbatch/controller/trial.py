@@ -34,6 +34,9 @@ MIN_PLACES = 10
 #: of two sizes let the estimate tell a segment's fixed cost from its cost per task
 #: (cosbatch.controller.duration), which one size cannot.
 PIECE_WEIGHTS = (1, 2)
+#: The smallest trial whose pieces come in two sizes (MIN_PLACES pieces, alternately of PIECE_TASKS
+#: and twice as many: 960 tasks); a smaller trial's pieces are of one size.
+TWO_SIZES_FROM = MIN_PLACES * PIECE_TASKS * sum(PIECE_WEIGHTS) // len(PIECE_WEIGHTS)
 SUSPENDED_CAUSE = "Trial run finished: update its status to Ready to run the remaining tasks, or cancel it"
 
 

@@ -98,6 +98,9 @@ def test_after_a_trial_the_estimate_rests_on_the_trial(s3, make_bucket, store, s
     assert est["Tasks"] == 32 and est["Requests"] == {"PutObjectTagging": 32}
     assert "BytesRead" not in est and "SampleSize" not in est  # tagging reads no object's bytes
     assert est["SecondsBasis"].startswith("trial: 8 tasks in ") and est["Seconds"] > 0
+    assert est["SecondsBasis"].endswith("; rough: a trial of 8 tasks runs pieces of one size, which cannot tell "
+                                        "the run's start from its tasks (this job is too small for a trial of "
+                                        "pieces of two sizes)")
 
 
 def test_a_trial_of_two_sizes_of_run_measures_a_segments_fixed_cost(s3, make_bucket, store, settings, big_source):

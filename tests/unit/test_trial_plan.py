@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cosbatch.controller.trial import plan_trial, spread, trial_ranges, trial_reason
+from cosbatch.controller.estimate import _one_size
+from cosbatch.controller.trial import TWO_SIZES_FROM, plan_trial, spread, trial_ranges, trial_reason
 from cosbatch.errors import InvalidRequest
 from cosbatch.manifests import SegmentSource
 from cosbatch.store import Segment, SegmentState
@@ -102,3 +103,20 @@ def test_csv_segments_cut_at_task_lines_blank_lines_skipped(tmp_path):
     assert [tasks[s.seg_no] for s in out if s.state is SegmentState.PENDING] == [["k1"], ["k9"], ["k17"], ["k25"],
                                                                                ["k33"]]
     assert all(s.task_count == len(tasks[s.seg_no]) for s in out)
+
+
+@pytest.mark.parametrize("total", [2_000, 20_000, 1_000_000])
+def test_pieces_come_in_two_sizes_from_two_sizes_from(total):
+    """TWO_SIZES_FROM (960) is the smallest trial whose pieces have two sizes: what a one-size trial's
+    rough estimate tells the user to ask for."""
+    sizes = lambda n: {end - start for start, end in trial_ranges(total, n, -(-total // 1000))}  # noqa: E731
+    assert TWO_SIZES_FROM == 960
+    assert sizes(TWO_SIZES_FROM) == {64, 128}
+    assert len(sizes(TWO_SIZES_FROM - 1)) == 2 and max(sizes(TWO_SIZES_FROM - 1)) < 2 * min(sizes(TWO_SIZES_FROM - 1))
+    assert len(sizes(100)) == 1
+
+
+def test_a_one_size_trial_is_called_rough_and_says_what_would_not_be():
+    assert _one_size(10, 90) == ("; rough: a trial of 10 tasks runs pieces of one size, which cannot tell the run's "
+                                 "start from its tasks (this job is too small for a trial of pieces of two sizes)")
+    assert _one_size(10, 5_000).endswith("(a trial of 960 tasks or more runs pieces of two sizes)")
