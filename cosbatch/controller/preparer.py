@@ -89,8 +89,9 @@ def _inventory_segments(job: Job, client: Any, ref: ObjectRef, version_id: str |
     sizes: dict[str, list[int] | None] = {}
     for f in load_inventory(client, ref.bucket, ref.key):
         data = read_data_file(client, f)
-        files.append((f, count_rows(client, f, data)))
-        if files[-1][1]:
+        rows = count_rows(client, f, data)
+        files.append((f, rows))
+        if rows:
             sizes[f.key] = inventory_sizes(client, f, data=data)
     total = sum(rows for _, rows in files)
     weighed = all((got := sizes[f.key]) is not None and len(got) == rows for f, rows in files if rows)

@@ -96,16 +96,21 @@ def read_data_file(client: Any, f: InventoryFile) -> bytes:
     return _get(client, f.bucket, f.key, "inventory data file")
 
 
+def _csv_text(f: InventoryFile, data: bytes) -> bytes:
+    """A CSV data file's text: gunzipped where it is gzip (by its name or its magic bytes)."""
+    try:
+        return gzip.decompress(data) if f.key.endswith(".gz") or data[:2] == b"\x1f\x8b" else data
+    except OSError as exc:
+        raise ManifestError(f"inventory data file {f.key} is not valid gzip: {exc}",
+                            code="ManifestParseError") from None
+
+
 def read_inventory_tasks(client: Any, f: InventoryFile, start: int = 0, end: int | None = None,
                          data: bytes | None = None) -> Iterator[Task]:
     """The tasks of rows [start, end) of one data file (`data`: its bytes, if read already)."""
     data = read_data_file(client, f) if data is None else data
     if f.format == "inventory-csv-gz":
-        try:
-            text = gzip.decompress(data) if f.key.endswith(".gz") or data[:2] == b"\x1f\x8b" else data
-        except OSError as exc:
-            raise ManifestError(f"inventory data file {f.key} is not valid gzip: {exc}",
-                                code="ManifestParseError") from None
+        text = _csv_text(f, data)
         layout = _csv_layout(f.columns)
         row = 0
         for line_no, raw in enumerate(io.BytesIO(text), start=1):
@@ -172,10 +177,8 @@ def inventory_sizes(client: Any, f: InventoryFile, start: int = 0, end: int | No
         return None
     data = read_data_file(client, f) if data is None else data
     if f.format == "inventory-csv-gz":
-        if "size" not in lowered:
-            return None
         at = lowered.index("size")
-        text = gzip.decompress(data) if f.key.endswith(".gz") or data[:2] == b"\x1f\x8b" else data
+        text = _csv_text(f, data)
         rows = [cells for cells in csv.reader(io.StringIO(text.decode())) if cells]
         return [int(cells[at] or 0) for cells in rows[start:end]]
     table, names = _arrow_table(data, f.format)

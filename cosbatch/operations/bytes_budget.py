@@ -5,7 +5,7 @@ A CopyObject costs the storage its object's bytes; 64 of them at once (the job's
 longer than the same copies 16 at a time (benchmarks/results/many-large.md), while small copies
 need all 64 threads to hide their latency. So a copy of known size first takes its bytes from this
 budget: small ones never wait, large ones go a budget's worth at a time. An object larger than the
-whole budget runs when nothing else holds any (alone, never starved: it is counted as the budget).
+whole budget is counted as the whole budget: it starts once nothing else holds any, and runs alone.
 """
 
 from __future__ import annotations

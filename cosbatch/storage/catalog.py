@@ -212,18 +212,15 @@ def _storage(name: str, table: Any, lines: list[str], where: str) -> tuple[Stora
             if size is None or size < 5 * 1024**2 or size > 5 * 1024**3:
                 raise fail(f"{key} must be a size from 5 MiB to 5 GiB (bytes, or e.g. \"16MiB\")", key)
             sizes[key] = size
-    if "copy_split_threshold" in table:
-        split = table["copy_split_threshold"]
-        size = None if split == "off" else _size(split)
-        if split != "off" and (size is None or size < 5 * 1024**2 or size > 5 * 1024**3):
-            raise fail("copy_split_threshold must be \"off\" or a size from 5 MiB to 5 GiB", "copy_split_threshold")
-        sizes["copy_split_threshold"] = size
-    if "copy_bytes_in_flight" in table:
-        budget = table["copy_bytes_in_flight"]
-        size = None if budget == "off" else _size(budget)
-        if budget != "off" and (size is None or size < 1024**2):
-            raise fail("copy_bytes_in_flight must be \"off\" or a size of at least 1 MiB", "copy_bytes_in_flight")
-        sizes["copy_bytes_in_flight"] = size
+    # Sizes that "off" turns off: (smallest, largest or None, how the error says the range).
+    for key, (low, high, allowed) in {"copy_split_threshold": (5 * 1024**2, 5 * 1024**3, "from 5 MiB to 5 GiB"),
+                                      "copy_bytes_in_flight": (1024**2, None, "of at least 1 MiB")}.items():
+        if key in table:
+            value = table[key]
+            size = None if value == "off" else _size(value)
+            if value != "off" and (size is None or size < low or (high is not None and size > high)):
+                raise fail(f"{key} must be \"off\" or a size {allowed}", key)
+            sizes[key] = size
     tuning = {"copy_largest_first": table["copy_largest_first"]} if "copy_largest_first" in table else {}
     prices = _prices(table["prices"], lambda message: fail(f"prices: {message}", "prices")) \
         if "prices" in table else None
