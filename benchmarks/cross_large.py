@@ -10,6 +10,8 @@ Contestants, in turn each round (each round starting one further along), each in
   before the source's GET stood for it (an A/B in one run);
 - `cosbatch job, raw stream, MD5 here`: the raw stream with every byte hashed in this process
   (the verification the job had before, on the new transport);
+- `awscrt S3Client (no checks)`: the AWS Common Runtime's parallel ranged GETs into memory, then
+  its multipart PUT, a thread per object (benchmarks/crt_relay.py);
 - `raw ceiling`: one thread per object, GET -> PUT over plain `http.client` with 1 MiB
   `readinto` into a preallocated buffer and no hashing: what this machine's Python can move
   between the two servers with no checks at all.
@@ -31,7 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from benchmarks import harness
-from benchmarks.cross_storage import TwoStorages
+from benchmarks.cross_storage import OTHER_KEYS, TwoStorages
+from benchmarks.crt_relay import CrtStorage, crt_relay
 from benchmarks.relay_ceiling import raw_copy
 from benchmarks.scenarios import Env, make_env
 from cosbatch.manifests import Task
@@ -94,6 +97,7 @@ def seed(env: Env, bucket: str, n: int, size: int) -> list[str]:
 BEFORE = "cosbatch job, HEAD first (before)"
 RCLONE = "rclone copy --transfers 8"
 HASHED = "cosbatch job, raw stream, MD5 here"
+CRT = "awscrt S3Client (no checks)"
 
 
 def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
@@ -107,6 +111,8 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
     home = LeanS3Client(implicit_storage(env.endpoint))
     away_storage = two.catalog.get("away")
     away = LeanS3Client(away_storage)
+    crt_home = CrtStorage(env.endpoint, env.server.access_key, env.server.secret_key)
+    crt_away = CrtStorage(two.away.endpoint_url, *OTHER_KEYS, region="eu-west-1")
     two.warm_up()
 
     def job(r: int) -> float:
@@ -133,9 +139,12 @@ def contest(two: TwoStorages, n: int, size: int, rounds: int, loads: list[str],
         with ThreadPoolExecutor(n) as pool:
             return cpu_timed(lambda: list(pool.map(one, keys)), "raw ceiling")
 
+    def crt(r: int) -> float:
+        return cpu_timed(lambda: crt_relay(crt_home, crt_away, src, keys, size, dst, f"crt-{r}"), CRT)
+
     try:
         contestants = {"cosbatch job": job, HASHED: job_hashed, BEFORE: job_before, RCLONE: rclone,
-                       "raw ceiling": ceiling}
+                       CRT: crt, "raw ceiling": ceiling}
         return harness.alternate(rounds, contestants, rotate=True, loads=loads)
     finally:
         home.close()
