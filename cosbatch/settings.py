@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cosbatch.control.plan import DEFAULT_CONCURRENCY
 from cosbatch.errors import ConfigError
 from cosbatch.storage import StorageCatalog
 from launch.base import RunnerConfig
@@ -29,7 +30,7 @@ class Settings:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     #: Tasks per manifest segment; None: the operation's own (1,000; 10,000 for multi-object delete).
     segment_size: int | None = None
-    concurrency: int = 64
+    concurrency: int = DEFAULT_CONCURRENCY
     capacity: int = 1  # jobs Active at once
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
     poll_s: float = 0.1

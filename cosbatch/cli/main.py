@@ -21,6 +21,7 @@ from cosbatch.cli.arguments import json_arg, structure_arg
 from cosbatch.cli.outcome import exit_code, summary_line
 from cosbatch.cli.running import run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
+from cosbatch.control.plan import DEFAULT_CONCURRENCY
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.controller.cosbatch_tags import (
     NOTIFY_URL,
@@ -96,7 +97,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="runner option, e.g. direct_running_mode=multi_processing or "
                         "dask_client_address=tcp://host:8786 (repeatable; docs/scaling.md)")
     p.add_argument("--capacity", type=int, default=1, help="jobs Active at once (default 1)")
-    p.add_argument("--concurrency", type=int, default=64, help="object operations in flight per worker (default 64)")
+    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                   help=f"object operations in flight per worker (default {DEFAULT_CONCURRENCY})")
     p.add_argument("--segment-size", type=int, default=None,
                    help="tasks per manifest segment (default: 1000; 10000 for S3DeleteObject)")
     p.add_argument("--failure-threshold-tasks", type=int, default=1000)
@@ -250,7 +252,7 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
         storages=storages or storages_from_args(args),
         runner=runner,
         segment_size=getattr(args, "segment_size", None),
-        concurrency=getattr(args, "concurrency", 64),
+        concurrency=getattr(args, "concurrency", DEFAULT_CONCURRENCY),
         capacity=getattr(args, "capacity", 1),
         storage_patience_s=getattr(args, "storage_patience", 300.0),
         threshold=FailureThreshold(

@@ -10,6 +10,7 @@ from cosbatch.client.background import BackgroundScheduler
 from cosbatch.client.job import WORK, Job, JobList, tag_list, with_options
 from cosbatch.client.progress import watch
 from cosbatch.client.request import ManifestArg, fill_defaults, manifest_body, report_body
+from cosbatch.control.plan import DEFAULT_CONCURRENCY
 from cosbatch.controller import JobService
 from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, TRIAL_TASKS, UNDOABLE
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
@@ -46,7 +47,7 @@ class Client:
         runner_options: dict[str, str] | None = None,
         account_id: str | None = None,
         segment_size: int | None = None,
-        concurrency: int = 64,
+        concurrency: int = DEFAULT_CONCURRENCY,
         capacity: int = 1,
         failure_threshold: FailureThreshold | None = None,
         poll_s: float = 0.1,

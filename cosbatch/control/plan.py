@@ -34,6 +34,13 @@ class ReportTarget:
     format: str = "Report_CSV_20180820"  # ReportFormat value
 
 
+#: Object operations in flight per worker unless a job's runner is told otherwise (`--concurrency`).
+#: 128, not 64: on SeaweedFS a server-side copy of 1 KiB cost the server 0.86 ms of CPU at 128 in
+#: flight against 0.91 ms at 64 (1.0 at 32, 1.13 at 16), and a copy job ran 4-5% faster; a
+#: cross-storage copy of 1 KiB objects 7% faster (docs/performance.md, "Operations in flight").
+DEFAULT_CONCURRENCY = 128
+
+
 @dataclass(frozen=True)
 class JobPlan:
     job_id: str
@@ -43,7 +50,7 @@ class JobPlan:
     segments: tuple[SegmentRef, ...]
     report: ReportTarget | None = None
     dry_run: bool = False
-    concurrency: int = 64
+    concurrency: int = DEFAULT_CONCURRENCY
     control_poll_s: float = 0.5
     progress_push_s: float = 1.0
     labels: dict[str, str] = field(default_factory=dict)

@@ -26,8 +26,10 @@ REASON_CODES = 5
 #: A trial samples up to this many places of the manifest (one per segment if it has more), so
 #: a job of few segments is not tried on its first lines only...
 MIN_CELLS = 100
-#: ...in pieces of at least this many tasks (the default concurrency, so the trial's measured rate
-#: is the rate the rest will run at), but always at MIN_PLACES places at least.
+#: ...in pieces of at least this many tasks (enough in flight that the trial's rate is near the
+#: rate the rest will run at: pieces of 64 and 128 are half and all of the default concurrency, and
+#: with it raised from 64 to 128 the estimates stayed within 10%, benchmarks/results/estimate.md),
+#: but always at MIN_PLACES places at least.
 PIECE_TASKS = 64
 MIN_PLACES = 10
 #: Where the pieces allow it, every other place gives twice as many tasks as its neighbours: pieces
@@ -71,7 +73,7 @@ def trial_ranges(total: int, n: int, segments: int) -> list[tuple[int, int]]:
     tasks. Where every piece can still have PIECE_TASKS, cells alternate between pieces of one and
     two shares (PIECE_WEIGHTS); else the pieces are as even as `spread` makes them."""
     # Pieces of at least PIECE_TASKS once the trial is big enough: a piece of 10 tasks keeps 10
-    # operations in flight where a segment keeps 64, and its rate would not be the job's.
+    # operations in flight where a segment keeps 128, and its rate would not be the job's.
     mean = PIECE_TASKS * sum(PIECE_WEIGHTS) // (len(PIECE_WEIGHTS) * min(PIECE_WEIGHTS))  # 96: pieces of 64 and 128
     cells = max(min(n, MIN_PLACES), min(n // mean, max(segments, MIN_CELLS)))
     cells = min(cells, n, total)

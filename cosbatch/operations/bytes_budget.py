@@ -1,9 +1,9 @@
 """How many bytes a worker's whole-object server-side copies may have in flight at once.
 
-A CopyObject costs the storage its object's bytes; 64 of them at once (the job's threads) is
-64 small copies or 4 GiB of 64 MiB ones. On SeaweedFS 64 concurrent 64 MiB copies took about 10%
+A CopyObject costs the storage its object's bytes; 128 of them at once (the job's threads) is
+128 small copies or 8 GiB of 64 MiB ones. On SeaweedFS 64 concurrent 64 MiB copies took about 10%
 longer than the same copies 16 at a time (benchmarks/results/many-large.md), while small copies
-need all 64 threads to hide their latency. So a copy of known size first takes its bytes from this
+need all the threads to hide their latency. So a copy of known size first takes its bytes from this
 budget: small ones never wait, large ones go a budget's worth at a time. An object larger than the
 whole budget is counted as the whole budget: it starts once nothing else holds any, and runs alone.
 """
