@@ -9,10 +9,10 @@ prefix of the same target bucket:
   PUT carrying the source's MD5 as Content-MD5 and its ETag checked against the source's;
 - `cosbatch job, HEAD + PUT on a new connection (before)`: the same job with the path it had
   before: HEAD, GET (If-Match), PUT streamed on a new connection, the same checks (A/B in one run);
-- `rclone copy` (cross_storage.RCLONE_SMALL): rclone between the same two servers, tuned: 64 transfers
+- `rclone copy` (cross_storage.RCLONE_SMALL): rclone between the same two servers, tuned: 128 transfers
   and checkers, no bucket check, no HEAD after each upload, no listing of the (empty) destination.
   rclone still checks each copy's MD5 against the source's (no --ignore-checksum);
-- `raw ceiling` (benchmarks.relay_ceiling): 64 threads, each with one keep-alive plain socket to either
+- `raw ceiling` (benchmarks.relay_ceiling): 128 threads, each with one keep-alive plain socket to either
   server, GET -> PUT of each object, signed (SigV4, unsigned payload) and nothing checked: what
   this machine's Python moves between the two servers with no job and no verification.
 
@@ -37,7 +37,7 @@ from cosbatch.operations.verify import mismatch
 from cosbatch.storage import implicit_storage
 from cosbatch.storage.lean import LeanS3Client
 
-RCLONE = "rclone copy --transfers 64 (tuned)"
+RCLONE = "rclone copy --transfers 128 (tuned)"
 BEFORE = "cosbatch job, HEAD + PUT on a new connection (before)"
 CEILING = "raw ceiling"
 

@@ -15,7 +15,7 @@ from cosbatch.storage.lean import LeanS3Client
 
 BLOCK = 1024 * 1024
 #: Threads of the small-object ceiling (a cosbatch job's objects in flight, rclone's tuned --transfers).
-THREADS = 64
+THREADS = 128
 
 
 def signed(client: LeanS3Client, method: str, bucket: str, key: str, headers: dict[str, str]) -> tuple[str, dict]:

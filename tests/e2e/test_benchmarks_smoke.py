@@ -124,7 +124,7 @@ def test_the_job_phases_benchmark_runs_small(tmp_path):
 
 
 @pytest.mark.parametrize(("module", "peer"), [("cross_large", "rclone copy --transfers 8"),
-                                            ("cross_small", "rclone copy --transfers 64 (tuned)")])
+                                            ("cross_small", "rclone copy --transfers 128 (tuned)")])
 def test_the_cross_storage_benchmarks_run_small(tmp_path, module, peer):
     """`python -m benchmarks.cross_large --smoke` (2 x 6 MiB) and `benchmarks.cross_small --smoke`
     (50 x 1 KiB) between two servers: every contestant once, a rate and a ratio to rclone each."""
