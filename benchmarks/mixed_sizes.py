@@ -16,7 +16,10 @@ deleted afterwards:
 - `cosbatch, main's behaviour`: the same job with `copy_largest_first=False` and
   `copy_split_threshold=None` on its storage, which is the code path of main at 9bca056 (manifest
   order, one CopyObject per object);
-- `s5cmd run`: one `cp s3://src/k s3://dst/k` line per object (its default 256 workers).
+- `s5cmd run`: one `cp s3://src/k s3://dst/k` line per object (its default 256 workers);
+- `server alone` (the ceiling, issue 25 item 4): the storage server copying with no job around it,
+  one CopyObject per object from a bare client (benchmarks.server_ceiling.copy_objects), the
+  largest first, CEILING_THREADS at a time.
 
 The tail: every CopyObject and UploadPartCopy the job sends is timed (the benchmark wraps the lean
 client's two methods for the run; nothing in cosbatch changes), and its bytes count as done when
@@ -53,6 +56,7 @@ from typing import Any
 
 from benchmarks.harness import RESULTS
 from benchmarks.seeding import s5cmd
+from benchmarks.server_ceiling import copy_objects
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
@@ -291,6 +295,17 @@ class Bench:
         self.drop(dst)
         return seconds
 
+    def server_alone(self) -> float:
+        dst = self.bucket("mix-ceil")
+        largest_first = sorted(self.size_of.items(), key=lambda ks: -ks[1])
+        started = time.perf_counter()
+        copy_objects(implicit_storage(self.endpoint), self.src, largest_first, dst, CEILING_THREADS)
+        seconds = time.perf_counter() - started
+        if missing := self.check_copied(dst):
+            raise RuntimeError(f"the server-alone copy left {missing} objects uncopied")
+        self.drop(dst)
+        return seconds
+
     def check_copied(self, bucket: str) -> int:
         """How many objects are missing from `bucket` (a listing; not timed); RuntimeError if one has
         the wrong size or is not ours."""
@@ -322,6 +337,7 @@ def run(profile_name: str, rounds: int, main_rounds: int) -> dict:
             "cosbatch": lambda: bench.cosbatch(mixed=True),
             "cosbatch, main's behaviour": lambda: bench.cosbatch(mixed=False),
             "s5cmd run": bench.s5cmd_run,
+            CEILING: bench.server_alone,
         }
         names = list(contestants)
         runs: dict[str, list[Any]] = {n: [] for n in names}
@@ -345,6 +361,10 @@ def run(profile_name: str, rounds: int, main_rounds: int) -> dict:
 
 
 MAIN = "cosbatch, main's behaviour"
+CEILING = "server alone: CopyObject, largest first"
+#: Copies the server-alone ceiling keeps in flight: enough for the small objects, and the large ones
+#: start at once (on this one-disk server 16 concurrent 64 MiB copies beat 64, many-large.md).
+CEILING_THREADS = 32
 
 
 def summarise(profile_name: str, profile: Profile, rounds: int, total: int, objects: int, seed_s: float,
@@ -358,6 +378,7 @@ def summarise(profile_name: str, profile: Profile, rounds: int, total: int, obje
     ratios = [p / o for o, p in zip(ours, peer, strict=True)]  # per round: s5cmd's time over ours
     main_ratios = [p / o for o, p in zip(main, peer, strict=False)]  # the rounds main's behaviour ran in
     tails = [o.tail_share for o in runs["cosbatch"]]
+    ceiling = secs(CEILING)
     return {
         "meta": {"profile": profile_name, "rounds": rounds, "main_rounds": len(main), "objects": objects,
                  "bytes": total,
@@ -371,6 +392,8 @@ def summarise(profile_name: str, profile: Profile, rounds: int, total: int, obje
         "ratio_vs_s5cmd_per_round": ratios,
         "main_ratio_vs_s5cmd": statistics.median(peer) / statistics.median(main) if main else None,
         "main_ratio_vs_s5cmd_per_round": main_ratios,
+        "ratio_vs_ceiling": statistics.median(ceiling) / statistics.median(ours) if ceiling else None,
+        "ratio_vs_ceiling_per_round": [c / o for o, c in zip(ours, ceiling, strict=False)],
         "tail_share_median": statistics.median(tails),
         "main_tail_share_median": statistics.median(o.tail_share for o in runs[MAIN]) if main else None,
         "jobs": {n: [asdict(o) for o in runs[n]] for n in ("cosbatch", MAIN) if n in runs},
@@ -397,10 +420,13 @@ def markdown(doc: dict) -> str:
             ratio = f"**{doc['ratio_vs_s5cmd']:.2f}x** (per round {', '.join(f'{r:.2f}' for r in doc['ratio_vs_s5cmd_per_round'])})"
         elif name == "cosbatch, main's behaviour":
             ratio = f"{doc['main_ratio_vs_s5cmd']:.2f}x (per round {', '.join(f'{r:.2f}' for r in doc['main_ratio_vs_s5cmd_per_round'])})"
-        else:
-            ratio = "1.00x"
+        else:  # s5cmd (1.00x) and the server alone
+            ratio = f"{med['s5cmd run'] / med[name]:.2f}x"
         lines.append(f"| {name} | {med[name]:.2f} | {gib / med[name]:.3f} | {', '.join(f'{v:.2f}' for v in values)} | "
                      f"{ratio} | {tail} |")
+    if doc.get("ratio_vs_ceiling"):
+        lines += ["", f"cosbatch / the server alone (its time over ours): **{doc['ratio_vs_ceiling']:.2f}x** of the medians, "
+                  f"per round {', '.join(f'{r:.2f}' for r in doc['ratio_vs_ceiling_per_round'])}."]
     lines += ["", "Large objects in the `cosbatch` runs, largest first: first request and last answer, s from CreateJob:", ""]
     for name, job in doc["jobs"].items():
         for i, j in enumerate(job):

@@ -18,7 +18,9 @@ def test_the_mixed_sizes_benchmark_runs_and_is_written(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     doc = json.loads((tmp_path / "mixed-sizes.json").read_text())
     assert doc["meta"]["profile"] == "smoke" and doc["meta"]["objects"] == 30
-    assert set(doc["seconds"]) == {"cosbatch", "cosbatch, main's behaviour", "s5cmd run"}
+    assert set(doc["seconds"]) == {"cosbatch", "cosbatch, main's behaviour", "s5cmd run",
+                                   "server alone: CopyObject, largest first"}
+    assert doc["ratio_vs_ceiling"] > 0 and len(doc["ratio_vs_ceiling_per_round"]) == 1
     ours, main = doc["jobs"]["cosbatch"][0], doc["jobs"]["cosbatch, main's behaviour"][0]
     assert ours["failed"] == 0 and ours["parts"] > 0 and main["parts"] == 0
     assert 0 <= ours["tail_s"] < ours["seconds"]
