@@ -28,14 +28,14 @@ class CrtStorage:
         self.host = endpoint.split("//", 1)[1].rstrip("/")
         loop = crt_io.EventLoopGroup(2)
         bootstrap = crt_io.ClientBootstrap(loop, crt_io.DefaultHostResolver(loop))
-        signing = auth.AwsSigningConfig(
+        self.signing = auth.AwsSigningConfig(
             algorithm=auth.AwsSigningAlgorithm.V4, signature_type=auth.AwsSignatureType.HTTP_REQUEST_HEADERS,
             credentials_provider=auth.AwsCredentialsProvider.new_static(access_key, secret_key),
             region=region, service="s3", signed_body_value=auth.AwsSignedBodyValue.UNSIGNED_PAYLOAD,
             signed_body_header_type=auth.AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256,
             use_double_uri_encode=False, should_normalize_uri_path=False)
         self.client = s3.S3Client(bootstrap=bootstrap, region=region, tls_mode=s3.S3RequestTlsMode.DISABLED,
-                                  signing_config=signing, part_size=part_size,
+                                  signing_config=self.signing, part_size=part_size,
                                   max_active_connections_override=connections)
 
     def get(self, bucket: str, key: str, size: int) -> bytearray:

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from awscrt import auth, http, s3
-from awscrt import io as crt_io
 
 from benchmarks import harness
+from benchmarks.crt_relay import CrtStorage
 from benchmarks.scenarios import Env, make_env
 from cosbatch.storage import implicit_storage
 from cosbatch.storage.lean import EMPTY_SHA256, LeanS3Client
@@ -37,21 +37,11 @@ IN_FLIGHT = 32
 KINDS = ("PutObject", "CopyObject", "HeadObject")
 
 
-class CrtClient:
+class CrtClient(CrtStorage):
     """awscrt's S3Client on a plain-HTTP endpoint, path-style, at most IN_FLIGHT requests at once."""
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str) -> None:
-        self.host = endpoint.split("//", 1)[1].rstrip("/")
-        loop = crt_io.EventLoopGroup(2)
-        bootstrap = crt_io.ClientBootstrap(loop, crt_io.DefaultHostResolver(loop))
-        self.signing = auth.AwsSigningConfig(
-            algorithm=auth.AwsSigningAlgorithm.V4, signature_type=auth.AwsSignatureType.HTTP_REQUEST_HEADERS,
-            credentials_provider=auth.AwsCredentialsProvider.new_static(access_key, secret_key),
-            region="us-east-1", service="s3", signed_body_value=auth.AwsSignedBodyValue.UNSIGNED_PAYLOAD,
-            signed_body_header_type=auth.AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256,
-            use_double_uri_encode=False, should_normalize_uri_path=False)
-        self.client = s3.S3Client(bootstrap=bootstrap, region="us-east-1", tls_mode=s3.S3RequestTlsMode.DISABLED,
-                                  signing_config=self.signing, max_active_connections_override=IN_FLIGHT)
+        super().__init__(endpoint, access_key, secret_key, connections=IN_FLIGHT)
 
     def run(self, requests: list[tuple[str, str, list[tuple[str, str]], bytes | None, str]]) -> None:
         """Send (method, path, headers, body, operation) requests, IN_FLIGHT at a time; RuntimeError
