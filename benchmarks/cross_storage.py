@@ -28,8 +28,8 @@ from cosbatch.wire.dialects import parse_create_job
 
 OTHER_KEYS = ("BENCHOTHERAK", "bench-other-secret")
 #: rclone tuned for many small objects: 128 transfers and checkers (as many as a cosbatch job has in
-#: flight; 16 and 32 measured no faster than 64, 128 5% faster than 64), no bucket check, no HEAD after each upload, no listing of
-#: the (new, empty) destination. It still checks each copy's MD5 against the source's ETag (no
+#: flight; 16 and 32 measured no faster than 64, 128 5% faster than 64), no bucket check, no HEAD
+#: after each upload, no listing of the (new, empty) destination. It still checks each copy's MD5 against the source's ETag (no
 #: --ignore-checksum), as cosbatch checks it.
 RCLONE_SMALL = ("--transfers", "128", "--checkers", "128", "--s3-no-check-bucket", "--s3-no-head", "--no-check-dest")
 

@@ -36,8 +36,9 @@ class ReportTarget:
 
 #: Object operations in flight per worker unless a job's runner is told otherwise (`--concurrency`).
 #: 128, not 64: on SeaweedFS a server-side copy of 1 KiB cost the server 0.86 ms of CPU at 128 in
-#: flight against 0.91 ms at 64 (1.0 at 32, 1.13 at 16), and a copy job ran 4-5% faster; a
-#: cross-storage copy of 1 KiB objects 7% faster (docs/performance.md, "Operations in flight").
+#: flight against 0.91 ms at 64 (1.06 at 32, 1.13 at 16), and a copy job ran 4-5% faster; a
+#: cross-storage copy of 1 KiB objects 7% faster (docs/performance.md, "Operations in flight: why
+#: 128"; benchmarks/results/hot-path-s12.md).
 DEFAULT_CONCURRENCY = 128
 
 

@@ -185,7 +185,8 @@ def segment_bounds(cost: PieceCost, tasks: int, longest: int) -> tuple[float, fl
     part included). Measured (benchmarks/results/estimate-runs.md): on a loaded machine the line
     under-stated 1,000-task segments by about 25% and the piece's rate was theirs; on a quiet one
     the piece's rate over-stated them by 20-70% (measured at 64 in flight: a piece of 134 tasks
-    kept 64 operations in flight for three short waves, a segment of 1,000 for sixteen) and the line was close."""
+    kept 64 operations in flight for three short waves, a segment of 1,000 for sixteen) and the
+    line was close."""
     if tasks <= longest:
         return cost.seconds(tasks), cost.seconds(tasks)
     return cost.seconds(tasks), tasks * cost.seconds(longest) / longest

@@ -28,7 +28,8 @@ REASON_CODES = 5
 MIN_CELLS = 100
 #: ...in pieces of at least this many tasks (enough in flight that the trial's rate is near the
 #: rate the rest will run at: pieces of 64 and 128 are half and all of the default concurrency, and
-#: with it raised from 64 to 128 the estimates stayed within 10%, benchmarks/results/estimate.md),
+#: with it raised from 64 to 128 the estimates stayed within 10%,
+#: benchmarks/results/estimate-concurrency128.md),
 #: but always at MIN_PLACES places at least.
 PIECE_TASKS = 64
 MIN_PLACES = 10

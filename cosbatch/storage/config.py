@@ -137,7 +137,8 @@ class Storage:
     copy_largest_first: bool = True
     #: Copies within this storage: at most this many bytes of whole-object copies (CopyObject) of
     #: known size in flight at once per worker (cosbatch/operations/bytes_budget.py): small
-    #: copies still run as many at once as the job's threads, 64 MiB ones 16 at a time. None: only the job's threads bound them.
+    #: copies still run as many at once as the job's threads, 64 MiB ones 16 at a time. None: only
+    #: the job's threads bound them.
     copy_bytes_in_flight: int | None = 1024**3
     #: What it charges, if its config says (`[storage.NAME.prices]`): estimates show a Cost then.
     prices: Prices | None = None
