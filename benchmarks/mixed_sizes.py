@@ -54,9 +54,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks import server_ceiling
 from benchmarks.harness import RESULTS
 from benchmarks.seeding import s5cmd
-from benchmarks.server_ceiling import copy_objects
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import Settings
@@ -299,7 +299,7 @@ class Bench:
         dst = self.bucket("mix-ceil")
         largest_first = sorted(self.size_of.items(), key=lambda ks: -ks[1])
         started = time.perf_counter()
-        copy_objects(implicit_storage(self.endpoint), self.src, largest_first, dst, CEILING_THREADS)
+        server_ceiling.copy_objects(implicit_storage(self.endpoint), self.src, largest_first, dst, CEILING_THREADS)
         seconds = time.perf_counter() - started
         if missing := self.check_copied(dst):
             raise RuntimeError(f"the server-alone copy left {missing} objects uncopied")
@@ -394,6 +394,7 @@ def summarise(profile_name: str, profile: Profile, rounds: int, total: int, obje
         "main_ratio_vs_s5cmd_per_round": main_ratios,
         "ratio_vs_ceiling": statistics.median(ceiling) / statistics.median(ours) if ceiling else None,
         "ratio_vs_ceiling_per_round": [c / o for o, c in zip(ours, ceiling, strict=False)],
+        "ceiling_retried_requests": len(server_ceiling.retried),
         "tail_share_median": statistics.median(tails),
         "main_tail_share_median": statistics.median(o.tail_share for o in runs[MAIN]) if main else None,
         "jobs": {n: [asdict(o) for o in runs[n]] for n in ("cosbatch", MAIN) if n in runs},
@@ -426,7 +427,9 @@ def markdown(doc: dict) -> str:
                      f"{ratio} | {tail} |")
     if doc.get("ratio_vs_ceiling"):
         lines += ["", f"cosbatch / the server alone (its time over ours): **{doc['ratio_vs_ceiling']:.2f}x** of the medians, "
-                  f"per round {', '.join(f'{r:.2f}' for r in doc['ratio_vs_ceiling_per_round'])}."]
+                  f"per round {', '.join(f'{r:.2f}' for r in doc['ratio_vs_ceiling_per_round'])}. "
+                  f"Requests of the server alone answered with a transient error and sent again: "
+                  f"{doc.get('ceiling_retried_requests', 0)}."]
     lines += ["", "Large objects in the `cosbatch` runs, largest first: first request and last answer, s from CreateJob:", ""]
     for name, job in doc["jobs"].items():
         for i, j in enumerate(job):

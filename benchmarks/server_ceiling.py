@@ -9,20 +9,44 @@ Two shapes, since a server may copy faster one way than the other:
   in flight, then CompleteMultipartUpload.
 
 Each returns when the server has answered the last request; nothing is verified here (the caller
-checks the copies' sizes outside the timing).
+checks the copies' sizes outside the timing). A request the server answers with a transient error
+(a 5xx such as SeaweedFS's occasional InternalError on a large CopyObject, throttling, a dropped
+connection) is sent again under the job's own RetryPolicy, as a job would, so that one such answer
+does not end a benchmark run; a refusal (4xx) or a request that keeps failing still raises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
+from cosbatch.manifests import Task
+from cosbatch.operations import RetryPolicy, run_with_retries
 from cosbatch.storage import Storage
 from cosbatch.storage.lean import LeanS3Client
 
+T = TypeVar("T")
+
+#: Retries the ceiling's requests had (read by the benchmarks to report them beside the figures).
+retried: list[int] = []
+
 
 def _client(storage: Storage, threads: int) -> LeanS3Client:
-    return LeanS3Client(storage.tuned(max_pool_connections=max(threads, 1)))  # the storage's retries, as any client
+    return LeanS3Client(storage.tuned(max_attempts=1, max_pool_connections=max(threads, 1)))  # retries: _with_retries, as a job
+
+
+def _with_retries(bucket: str, key: str, call: Callable[[], T]) -> T:
+    """`call()`, sent again after a transient error as the job's RetryPolicy says; raises on a
+    permanent one or when the policy gives up."""
+    answer: list[T] = []
+    result = run_with_retries(Task(bucket, key), lambda: answer.append(call()) or "", RetryPolicy())
+    if result.retries:
+        retried.append(result.retries)
+    if not result.succeeded:
+        raise RuntimeError(f"server ceiling: {key}: {result.error_code} {result.message} "
+                           f"(after {result.retries} retries)")
+    return answer[0]
 
 
 def copy_objects(storage: Storage, src: str, keys: Sequence[tuple[str, int]], dst: str, threads: int) -> None:
@@ -31,7 +55,8 @@ def copy_objects(storage: Storage, src: str, keys: Sequence[tuple[str, int]], ds
     try:
         def one(item: tuple[str, int]) -> None:
             key, size = item
-            client.copy_object(Bucket=dst, Key=key, CopySource={"Bucket": src, "Key": key}, size=size)
+            _with_retries(src, key, lambda: client.copy_object(Bucket=dst, Key=key,
+                                                               CopySource={"Bucket": src, "Key": key}, size=size))
 
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one, keys))
@@ -44,16 +69,17 @@ def part_copy(storage: Storage, src: str, key: str, size: int, dst: str, part: i
     the number of parts."""
     client = _client(storage, threads)
     try:
-        upload = client.create_multipart_upload(dst, key, {})
+        upload = _with_retries(src, key, lambda: client.create_multipart_upload(dst, key, {}))
         ranges = [(n + 1, start, min(size, start + part)) for n, start in enumerate(range(0, size, part))]
 
         def one(r: tuple[int, int, int]) -> tuple[int, str]:
-            etag, _ = client.upload_part_copy(dst, key, upload, r[0], src, key, None, r[1], r[2])
+            etag, _ = _with_retries(src, key, lambda: client.upload_part_copy(dst, key, upload, r[0], src, key,
+                                                                              None, r[1], r[2]))
             return r[0], etag
 
         with ThreadPoolExecutor(threads) as pool:
             parts = list(pool.map(one, ranges))
-        client.complete_multipart_upload(dst, key, upload, parts)
+        _with_retries(src, key, lambda: client.complete_multipart_upload(dst, key, upload, parts))
         return len(parts)
     finally:
         client.close()
