@@ -34,6 +34,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from benchmarks import server_ceiling
+from benchmarks.disk_ceiling import write_rates
 from benchmarks.harness import (
     RESULTS,
     alternate,
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         seed_s = timed(lambda: seed(env, storage, src, count, size))
         keys = [f"many/{i:04d}" for i in range(count)]
         warm_up(env, storage, src)
+        disk = write_rates(env.workdir, 64 * MiB if args.smoke else 4 * GiB)  # the limit beside the copies
         variants = {f"split {m // MiB} MiB": replace(storage, copy_split_threshold=m) for m in splits}
         variants.update({f"copy_bytes_in_flight {f'{m // MiB} MiB' if m else 'off'}":
                          replace(storage, copy_bytes_in_flight=m or None) for m in budgets})
@@ -179,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     result = ceiling_result("many-large", f"(m) copy job of {label} in one storage, cosbatch: one CopyObject an "
                             f"object", "GiB/s", values, best, loads)
     result.notes.append(f"peer: the s5cmd setting with the best median ({best}); seeded in {seed_s:.1f} s")
+    result.notes.append(disk.line())
     meta = {"mode": mode, "rounds": rounds, "date": now(), "load_at_end": load_average(), "objects": count,
             "object_bytes": size, "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
             f"{platform.python_version()}", "seconds": round(time.perf_counter() - started, 1)}

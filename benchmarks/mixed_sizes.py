@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import server_ceiling
+from benchmarks.disk_ceiling import write_rates
 from benchmarks.harness import RESULTS
 from benchmarks.seeding import s5cmd
 from cosbatch.controller import JobService, Scheduler
@@ -333,6 +334,10 @@ def run(profile_name: str, rounds: int, main_rounds: int) -> dict:
         bench = Bench(server, workdir, profile)
         seed_s = bench.seed()
         print(f"seeded {len(bench.keys)} objects, {bench.total / GiB:.2f} GiB, in {seed_s:.0f} s", file=sys.stderr)
+        # The disk's own write rate (benchmarks/disk_ceiling.py): every contestant's copy writes
+        # these bytes through the server's page cache.
+        disk = write_rates(workdir, 4 * GiB if profile_name == "full" else 64 * MiB)
+        print(disk.line(), file=sys.stderr)
         contestants: dict[str, Callable[[], Any]] = {
             "cosbatch": lambda: bench.cosbatch(mixed=True),
             "cosbatch, main's behaviour": lambda: bench.cosbatch(mixed=False),
@@ -357,7 +362,10 @@ def run(profile_name: str, rounds: int, main_rounds: int) -> dict:
     finally:
         server.stop(timeout=2)  # a throwaway server: after deleted buckets it can take 15 s to exit on SIGTERM
         shutil.rmtree(workdir, ignore_errors=True)
-    return summarise(profile_name, profile, rounds, bench.total, len(bench.keys), seed_s, runs, loads)
+    doc = summarise(profile_name, profile, rounds, bench.total, len(bench.keys), seed_s, runs, loads)
+    doc["meta"]["disk_write_gib_s"] = {"buffered": disk.buffered, "direct": disk.direct, "bytes": disk.size}
+    doc["meta"]["disk_line"] = disk.line()
+    return doc
 
 
 MAIN = "cosbatch, main's behaviour"
@@ -430,6 +438,8 @@ def markdown(doc: dict) -> str:
                   f"per round {', '.join(f'{r:.2f}' for r in doc['ratio_vs_ceiling_per_round'])}. "
                   f"Requests of the server alone answered with a transient error and sent again: "
                   f"{doc.get('ceiling_retried_requests', 0)}."]
+    if meta.get("disk_line"):
+        lines += ["", f"The machine's limit: {meta['disk_line']}."]
     lines += ["", "Large objects in the `cosbatch` runs, largest first: first request and last answer, s from CreateJob:", ""]
     for name, job in doc["jobs"].items():
         for i, j in enumerate(job):

@@ -29,6 +29,7 @@ def _check(scenario: dict, peer: str) -> None:
     assert scenario["ratio"] > 0
     notes = " ".join(scenario["notes"])
     assert "cosbatch job / ceiling per round" in notes and "load average" in notes
+    assert "this disk's own write rate" in notes  # the physical limit beside the figures
 
 
 def test_the_large_copy_benchmark_runs_and_is_written(tmp_path):
