@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gib", type=float, default=4.0, help="GiB written for each figure (default 4)")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args(argv)
+    if args.gib * GiB < BLOCK:
+        parser.error(f"--gib: at least {BLOCK / GiB:g} (one {BLOCK // MiB} MiB block), not {args.gib:g}")
+    if not args.dir.is_dir():
+        parser.error(f"--dir: {args.dir} is not a directory")
     print(write_rates(args.dir, int(args.gib * GiB)).line())
     return 0
 
