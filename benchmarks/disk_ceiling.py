@@ -41,13 +41,13 @@ class WriteRates:
 
 
 def _write(path: Path, size: int, flags: int) -> float:
-    """Seconds to write `size` bytes (whole blocks) to a new file at `path`, fsync included."""
+    """Seconds to write `size` bytes (a whole number of blocks) to a new file at `path`, fsync included."""
     block = mmap.mmap(-1, BLOCK)  # page-aligned, as O_DIRECT requires
     block.write(os.urandom(MiB) * (BLOCK // MiB))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o600)
     try:
         started = time.perf_counter()
-        for _ in range(max(1, size // BLOCK)):
+        for _ in range(size // BLOCK):
             os.write(fd, block)
         os.fsync(fd)
         return time.perf_counter() - started
@@ -67,7 +67,7 @@ def write_rates(directory: Path, size: int = 4 * GiB) -> WriteRates:
         direct = _write(path, size, os.O_DIRECT)
     except OSError:  # a filesystem without O_DIRECT (tmpfs): no device figure
         direct = float("nan")
-    return WriteRates(size / GiB / buffered, size / GiB / direct if direct == direct else float("nan"), size)
+    return WriteRates(size / GiB / buffered, size / GiB / direct, size)
 
 
 def main(argv: list[str] | None = None) -> int:

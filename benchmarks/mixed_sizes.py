@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import server_ceiling
-from benchmarks.disk_ceiling import write_rates
+from benchmarks.disk_ceiling import WriteRates, write_rates
 from benchmarks.harness import RESULTS
 from benchmarks.seeding import s5cmd
 from cosbatch.controller import JobService, Scheduler
@@ -363,8 +363,7 @@ def run(profile_name: str, rounds: int, main_rounds: int) -> dict:
         server.stop(timeout=2)  # a throwaway server: after deleted buckets it can take 15 s to exit on SIGTERM
         shutil.rmtree(workdir, ignore_errors=True)
     doc = summarise(profile_name, profile, rounds, bench.total, len(bench.keys), seed_s, runs, loads)
-    doc["meta"]["disk_write_gib_s"] = {"buffered": disk.buffered, "direct": disk.direct, "bytes": disk.size}
-    doc["meta"]["disk_line"] = disk.line()
+    doc["meta"]["disk_write"] = asdict(disk)  # GiB/s each, and the bytes written
     return doc
 
 
@@ -438,8 +437,8 @@ def markdown(doc: dict) -> str:
                   f"per round {', '.join(f'{r:.2f}' for r in doc['ratio_vs_ceiling_per_round'])}. "
                   f"Requests of the server alone answered with a transient error and sent again: "
                   f"{doc.get('ceiling_retried_requests', 0)}."]
-    if meta.get("disk_line"):
-        lines += ["", f"The machine's limit: {meta['disk_line']}."]
+    if meta.get("disk_write"):
+        lines += ["", f"The machine's limit: {WriteRates(**meta['disk_write']).line()}."]
     lines += ["", "Large objects in the `cosbatch` runs, largest first: first request and last answer, s from CreateJob:", ""]
     for name, job in doc["jobs"].items():
         for i, j in enumerate(job):

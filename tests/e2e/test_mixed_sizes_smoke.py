@@ -25,6 +25,6 @@ def test_the_mixed_sizes_benchmark_runs_and_is_written(tmp_path):
     assert ours["failed"] == 0 and ours["parts"] > 0 and main["parts"] == 0
     assert 0 <= ours["tail_s"] < ours["seconds"]
     assert "tail: 99% of bytes to Complete" in (tmp_path / "mixed-sizes.md").read_text()
-    assert doc["meta"]["disk_write_gib_s"]["buffered"] > 0
+    assert doc["meta"]["disk_write"]["buffered"] > 0
     assert "this disk's own write rate" in (tmp_path / "mixed-sizes.md").read_text()
     assert (committed.read_bytes() if committed.exists() else None) == before  # --out: published figures left alone
