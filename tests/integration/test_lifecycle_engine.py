@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from cosbatch.control.plan import DEFAULT_CONCURRENCY
 from cosbatch.controller import JobService
 from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
@@ -36,6 +37,7 @@ class Runner:
     preempted_job_tasks: int  # the preempted job's size: it must still be running when preempted
     preempt_after: int  # tasks the preempted job has run when the higher-priority job arrives
     cancelled_within_s: float
+    concurrency: int = DEFAULT_CONCURRENCY  # object operations in flight per pipeline worker
 
 
 @pytest.fixture(params=["direct", "dask"])
@@ -48,14 +50,21 @@ def runner(request) -> Runner:
     # (one per segment), tens of milliseconds each, which a job cancelled with 80 segments left
     # pays 80 times. Stopping takes a pass over the remaining partitions (2.5-7 s quiet), so the
     # cancel bound allows for a loaded CI machine.
+    # 32 operations in flight per worker, not 128: with two workers at 128 the one SeaweedFS
+    # server has 256 CopyObjects at once, each taking its per-object write lock through its
+    # filer. With the machine's two cores also busy (reproduced with two busy loops
+    # beside the tests), the server's answers came after the client's 30 s read timeout, the retries
+    # queued behind the abandoned requests (83 connections in CLOSE-WAIT, 96 filer calls waiting
+    # in its goroutine dump), and a pause, or the next job, stalled for a minute or more. These
+    # tests are about the lifecycle on Dask, not about loading the server.
     return Runner(RunnerConfig("dask", {"dask_client_address": cluster.scheduler_address}), segment_size=500,
-                  workers=2, preempted_job_tasks=5000, preempt_after=300, cancelled_within_s=90)
+                  workers=2, preempted_job_tasks=5000, preempt_after=300, cancelled_within_s=90, concurrency=32)
 
 
 @pytest.fixture()
 def settings(settings, runner):
     """The test settings on the runner under test (the `controller` fixture runs jobs with these)."""
-    return replace(settings, segment_size=runner.segment_size, runner=runner.config)
+    return replace(settings, segment_size=runner.segment_size, runner=runner.config, concurrency=runner.concurrency)
 
 
 def test_preemption_pause_and_automatic_resume(s3, make_bucket, store, controller, runner, big_source):
