@@ -16,6 +16,7 @@ from cosbatch.operations.base import (
     TEMPORARY,
     Operation,
     RetryPolicy,
+    RetryStopped,
     TaskResult,
     is_retryable,
     run_with_retries,
@@ -98,5 +99,6 @@ __all__ = [
     "is_retryable",
     "operation_for",
     "run_with_retries",
+    "RetryStopped",
     "segment_tasks_for",
 ]

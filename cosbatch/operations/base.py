@@ -106,16 +106,36 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, _CONNECTION_ERRORS)
 
 
+class RetryStopped(Exception):
+    """A task given up between two attempts because its job is stopping (paused, cancelled, or
+    failed by its threshold): no new request is sent for it, and it has no result. The job's stop
+    accounts for it, as for a task not yet started: a paused segment runs again, a cancelled
+    job does not report it."""
+
+
+def wait_to_retry(delay: float, sleep: Callable[[float], object], stopping: Callable[[], bool] | None) -> bool:
+    """Wait `delay` before a retry; False, and no retry, if the job is stopping before the wait
+    or by its end (`sleep` may be a stop Event's `wait`, which returns as the job stops)."""
+    if stopping is not None and stopping():
+        return False
+    sleep(delay)
+    return stopping is None or not stopping()
+
+
 def run_with_retries(
     task: Task,
     call: Callable[[], str],
     policy: RetryPolicy,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
+    stopping: Callable[[], bool] | None = None,
 ) -> TaskResult:
     """Run one object operation; `call` returns the success message or raises.
 
     4xx fail at once (PermanentFailure); throttling, 5xx and connection errors are
-    retried per `policy`, then fail as TemporaryFailure.
+    retried per `policy`, then fail as TemporaryFailure. With `stopping`, asked before each
+    retry and after its wait, a retry is a new operation like any other: once the job stops,
+    RetryStopped instead of another attempt (an outage is retried for a minute: a pause must
+    not wait for it). `sleep` may return early when the job stops (an Event's `wait`).
     """
     attempt = 0
     started = time.monotonic()
@@ -138,7 +158,8 @@ def run_with_retries(
         if not policy.retry(attempt, started, unavailable):
             status, code, message = last
             return TaskResult(task.bucket, task.key, task.version_id, False, status, code, message, TEMPORARY, attempt - 1)
-        sleep(policy.delay(attempt))
+        if not wait_to_retry(policy.delay(attempt), sleep, stopping):
+            raise RetryStopped(f"{task.bucket}/{task.key}: not retried, the job is stopping")
 
 
 #: Tasks per manifest segment unless the operation or the settings say otherwise.

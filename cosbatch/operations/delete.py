@@ -21,6 +21,7 @@ from cosbatch.operations.base import (
     is_retryable,
     is_retryable_code,
     is_unavailable,
+    wait_to_retry,
 )
 
 
@@ -46,18 +47,24 @@ class DeleteOperation:
         return "Successful"
 
     def apply_batch(
-        self, client: Any, tasks: Sequence[Task], policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
+        self, client: Any, tasks: Sequence[Task], policy: RetryPolicy, sleep: Callable[[float], object] = time.sleep,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> list[TaskResult]:
+        """The results of the tasks deleted or refused; once `stopping()` says the job stopped, the
+        tasks still waiting for a retry are given up and have none (as in run_with_retries)."""
         by_bucket: dict[str, list[Task]] = defaultdict(list)
         for t in tasks:
             by_bucket[t.bucket].append(t)
         results: list[TaskResult] = []
         for bucket, group in by_bucket.items():
-            results.extend(self._delete_group(client, bucket, group, policy, sleep))
+            if stopping():
+                break
+            results.extend(self._delete_group(client, bucket, group, policy, sleep, stopping))
         return results
 
     def _delete_group(
-        self, client: Any, bucket: str, tasks: list[Task], policy: RetryPolicy, sleep: Callable[[float], None]
+        self, client: Any, bucket: str, tasks: list[Task], policy: RetryPolicy, sleep: Callable[[float], object],
+        stopping: Callable[[], bool],
     ) -> list[TaskResult]:
         results: list[TaskResult] = []
         pending = tasks
@@ -70,7 +77,8 @@ class DeleteOperation:
             except (ClientError, BotoCoreError) as exc:
                 if is_retryable(exc) and policy.retry(attempt + 1, started, is_unavailable(exc)):
                     attempt += 1
-                    sleep(policy.delay(attempt))
+                    if not wait_to_retry(policy.delay(attempt), sleep, stopping):
+                        return results  # the job stopped: no retry, no result for `pending`
                     continue
                 status, code, message = error_parts(exc)
                 kind = TEMPORARY if is_retryable(exc) else PERMANENT
@@ -92,5 +100,6 @@ class DeleteOperation:
             pending = retry
             if pending:
                 attempt += 1
-                sleep(policy.delay(attempt))
+                if not wait_to_retry(policy.delay(attempt), sleep, stopping):
+                    return results  # the job stopped: no retry, no result for `pending`
         return results

@@ -19,7 +19,14 @@ from cosbatch.control import JobControl, StopSignal
 from cosbatch.control.plan import JobPlan
 from cosbatch.manifests import Task
 from cosbatch.models import JobOperation
-from cosbatch.operations import RetryPolicy, TaskResult, client_for, operation_for, run_with_retries
+from cosbatch.operations import (
+    RetryPolicy,
+    RetryStopped,
+    TaskResult,
+    client_for,
+    operation_for,
+    run_with_retries,
+)
 from cosbatch.operations.dry_run import DryRunOperation
 from cosbatch.store import SegmentState
 from pipelines.transforms import metrics
@@ -60,8 +67,10 @@ class _ApplyOperationFn(beam.DoFn):
             self._client = client_for(self.operation, self.plan.storage.tuned(max_attempts=1, max_pool_connections=n + 4))
         return self._client
 
-    def _run_one(self, operation: Any, task: Task) -> TaskResult:
-        return run_with_retries(task, lambda: operation.apply(self.client, task), self.retry)
+    def _run_one(self, operation: Any, task: Task, stop: threading.Event) -> TaskResult:
+        """The task's result; RetryStopped if the job stopped while it waited to be tried again."""
+        return run_with_retries(task, lambda: operation.apply(self.client, task), self.retry,
+                                sleep=stop.wait, stopping=stop.is_set)
 
     def _stop_signal(self) -> StopSignal | None:
         """The controller's word: stop (and why), or go on at the rate it allows this worker."""
@@ -112,9 +121,13 @@ class _ApplyOperationFn(beam.DoFn):
                     # Stopped while waiting for the rate limit: this chunk never ran.
                     return
                 if batched:
-                    results.extend(self.operation.apply_batch(self.client, chunk, self.retry))  # type: ignore[attr-defined]
+                    results.extend(self.operation.apply_batch(  # type: ignore[attr-defined]
+                        self.client, chunk, self.retry, sleep=stop.wait, stopping=stop.is_set))
                 else:
-                    results.append(self._run_one(operation, chunk[0]))
+                    try:
+                        results.append(self._run_one(operation, chunk[0], stop))
+                    except RetryStopped:
+                        return  # no result: the stopped segment accounts for it
 
         futures = [self.pool.submit(worker) for _ in range(min(threads, len(tasks)))]
         stopped: StopSignal | None = None

@@ -89,3 +89,38 @@ def test_storage_outage_mid_job(own_s3, store, settings):
     print(f"outage: seeded {N_OBJECTS} in {seeded_s:.1f}s; job {time.monotonic() - t0:.1f}s; storage down "
           f"{outage:.1f}s at task {at_stop.progress_summary.tasks_run}; {store.retries(job.job_id)} retries; "
           f"{len(rows)} report rows checked")
+
+
+def test_cancel_during_an_outage_sends_no_more_retries(own_s3, store, settings):
+    """Cancelled while the storage is down: the tasks waiting to be retried (an unreachable storage
+    is retried for a minute) are given up at once, so the job is Cancelled within seconds, not
+    when the outage allowance runs out; no task gets a failure result for it."""
+    s3 = own_s3.client(max_pool_connections=32)
+    keys = [f"c/{i:05d}" for i in range(N_OBJECTS // 2)]
+    seed(own_s3.endpoint_url, "src", keys)
+    write_manifest(s3, "src", "c.csv", [("src", k) for k in keys])
+    cfg = replace(settings, storages=StorageCatalog.at(own_s3.endpoint_url, connect_timeout_s=1.0, read_timeout_s=10.0),
+                  segment_size=500, pipeline_retry_s=0.5, pipeline_retry_max_s=4.0)
+    service = JobService(store, cfg.storages)
+    job = service.create_job(parse_create_job(copy_request("src", "c.csv", "dst", None, token="cancel-outage")))
+    scheduler = Scheduler(store.__class__(store.path), cfg)
+    with running_scheduler(scheduler):
+        wait_for(lambda: service.describe_job(job.job_id).progress_summary.tasks_run >= 1000, 180,
+                 interval_s=0.05, what="1,000 tasks before the outage")
+        own_s3.stop(keep_data=True)  # connections refused: every task in flight retries
+        time.sleep(2.0)  # the tasks in flight are in their retry loops now
+        during = service.describe_job(job.job_id)
+        asked = time.monotonic()
+        service.update_job_status(job.job_id, S.CANCELLED, reason="outage")
+        wait_for(lambda: service.describe_job(job.job_id).status is S.CANCELLED, 60, interval_s=0.05,
+                 what="the job to be Cancelled", state=lambda: service.describe_job(job.job_id).status)
+        took = time.monotonic() - asked
+    assert during.status is S.ACTIVE and during.progress_summary.tasks_run < len(keys)
+    # RetryPolicy.outage_s is 60 s: a task that kept retrying would hold the pipeline that long.
+    assert took < 15.0, f"Cancelled {took:.1f} s after the request"
+    done = service.describe_job(job.job_id)
+    assert done.progress_summary.number_of_tasks_failed == 0  # no task failed for the outage
+    assert [h.to_status for h in service.history(job.job_id)][-2:] == [S.CANCELLING, S.CANCELLED]
+    assert_legal_history(service.history(job.job_id))
+    print(f"cancel during outage: Cancelled {took:.1f} s after the request, "
+          f"{done.progress_summary.tasks_run} tasks run")
