@@ -40,8 +40,17 @@ def hide(*names: str) -> logging.Filter:
 
 
 def _quiet_beam(record: logging.LogRecord) -> bool:
-    """Beam logs some import-time notices on the root logger; keep them out unless -vv."""
-    return record.levelno >= logging.ERROR or "apache_beam" not in record.pathname
+    """Unless -vv: Beam's import-time notices (on the root logger) are kept out, and a Beam error
+    keeps its line but not its traceback. A step that fails (a manifest read during an outage)
+    is logged by Beam with the storage error's whole traceback; cosbatch says itself what it
+    does about it (`pipeline_retry`, or the job's PipelineError), and the line names the error
+    and the step."""
+    if not (record.name.startswith("apache_beam") or "apache_beam" in record.pathname):
+        return True
+    if record.levelno < logging.ERROR:
+        return False
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
+    return True
 
 
 def configure(verbose: int = 0) -> None:
