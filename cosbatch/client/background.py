@@ -51,12 +51,16 @@ class BackgroundScheduler:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def raise_error(self) -> None:
+        """Raise the error that ended the last thread, once."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
     def ensure_running(self) -> None:
         """Start the thread unless it runs; raise the error that ended the last one, once."""
         with self._lock:
-            if self.error is not None:
-                error, self.error = self.error, None
-                raise error
+            self.raise_error()
             if self._stop.is_set():
                 raise RuntimeError("this cosbatch Client is closed")
             if self.running:

@@ -189,11 +189,16 @@ class Client:
         seen: dict[str, Job] = {}
 
         def look() -> tuple[list[JobModel], bool]:
-            self.start()
+            # Whether the scheduler runs is read before it is started: started here just before
+            # the check, a thread that had run out of work would count as running, on every look.
+            was_running = self.running
             pending = self.store.jobs_in(WORK)
             for model in pending:
                 seen.setdefault(model.job_id, Job(self, model))
-            if not pending and not self.running:
+            if pending or was_running:
+                self.start()  # again each time: the scheduler stops when it runs out of work
+            else:
+                self._scheduler.raise_error()  # what ended the last thread, if anything did
                 return [job.refresh().model for job in seen.values()], True
             return [self.service.describe_job(i) for i in seen], False
 
