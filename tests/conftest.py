@@ -16,6 +16,9 @@ import pytest
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "cosbatch-test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "cosbatch-test-secret")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# One terminal width however the tests are started: pytest-xdist's workers say COLUMNS=80, a
+# plain run falls back to 100, and progress lines are cut to the width (the CLIs run here too).
+os.environ["COLUMNS"] = "160"
 
 
 @pytest.fixture(scope="session")
@@ -216,3 +219,17 @@ def flink_cluster(tmp_path_factory, s3_server) -> Iterator:
 
     with flink_session(tmp_path_factory.mktemp("flink")) as cluster:
         yield cluster
+
+
+
+# The test command runs in two passes: `pytest -n 2 -m "not serial"`, then `pytest -m serial`
+# alone on the machine. Serial are the tests that use a session cluster (Flink, Dask: each
+# starts once, and their workers were seen to stall when the machine is loaded) and the tests
+# that assert a time bound (marked in their modules).
+CLUSTER_FIXTURES = frozenset({"flink_cluster", "dask_cluster"})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.serial)

@@ -26,6 +26,8 @@ from tests.e2e.test_cli import ACCOUNT, cli, create_args  # noqa: F401  (cli is 
 from tests.integration.helpers import read_report, write_manifest
 from tests.support.signals import sigint_ignored, start_interruptible
 
+pytestmark = pytest.mark.serial  # time bounds: stopped within STOP_BOUND_S
+
 #: The contract is 2 s; the bound allows for a machine loaded by other work.
 STOP_BOUND_S = 10.0
 #: 800 tasks at 40 per second: once a segment of 40 is recorded, the job needs 19 s more at least.

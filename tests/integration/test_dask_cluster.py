@@ -24,6 +24,8 @@ from tests.integration.helpers import copy_request, write_manifest
 from tests.reliability.checks import assert_completed_exactly
 from tests.support.dask_cluster import DaskProcesses, dask_processes
 
+pytestmark = pytest.mark.serial  # its own `dask scheduler` and workers, killed mid-job: alone on the machine
+
 COSBATCH = str(Path(sys.executable).with_name("cosbatch"))
 N_OBJECTS = 1500
 SEGMENT = 50  # 30 segments: both workers get several

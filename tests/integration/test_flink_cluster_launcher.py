@@ -10,9 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from launch import flink_cluster
 from tests.support.api_server import free_port
 from tests.support.flink import require_java
+
+pytestmark = pytest.mark.serial  # its own Flink cluster (four JVMs): alone on the machine
 
 
 def _launcher(*args: str) -> subprocess.CompletedProcess:

@@ -26,6 +26,9 @@ from tests.integration.lifecycle_checks import (
     write_threshold_manifest,
 )
 
+# Time bounds (a pause within 5 s), and the Dask variant asks for the session cluster.
+pytestmark = pytest.mark.serial
+
 
 @dataclass(frozen=True)
 class Runner:

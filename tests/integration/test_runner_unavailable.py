@@ -25,6 +25,8 @@ from tests.reliability.checks import assert_exact_report, assert_legal_history
 from tests.support.api_server import free_port
 from tests.support.dask_cluster import DASK, _spawn, _wait_for_workers
 
+pytestmark = pytest.mark.serial  # a `dask scheduler` process killed mid-job: alone on the machine
+
 COSBATCH = str(Path(sys.executable).with_name("cosbatch"))
 
 

@@ -91,6 +91,7 @@ def test_storage_outage_mid_job(own_s3, store, settings):
           f"{len(rows)} report rows checked")
 
 
+@pytest.mark.serial  # a time bound: Cancelled within 15 s
 def test_cancel_during_an_outage_sends_no_more_retries(own_s3, store, settings):
     """Cancelled while the storage is down: the tasks waiting to be retried (an unreachable storage
     is retried for a minute) are given up at once, so the job is Cancelled within seconds, not
