@@ -185,7 +185,10 @@ class Console:
         flash = ""
         if query.get("ok"):
             message = query["ok"][0][:200]
-            about = " about-status" if re.fullmatch(r"job is [A-Za-z]+", message) else ""  # stale once it moves
+            about = ""
+            if re.fullmatch(r"job is [A-Za-z]+", message):  # about the job's status: say the one shown
+                message, about = f"job is {job.status.value}", " about-status"  # (the page's script
+                # removes it once the status moves on; it may have moved since the redirect)
             flash = f"<div class='flash ok{about}'>{e(message)}</div>"
         if query.get("err"):
             flash = f"<div class='flash err'>{e(query['err'][0][:300])}</div>"

@@ -72,14 +72,54 @@ _reserved_ports: set[int] = set()
 _reserved_lock = threading.Lock()
 
 
+
+
+def _claims_dir() -> Path:
+    """Where the ports of every process's servers are claimed: one file per port, holding the
+    pid of the process whose server it is. Another process (a second `cosbatch quickstart`, a
+    parallel test worker) skips them, including while a server is down for a restart."""
+    return Path(tempfile.gettempdir()) / "cosbatch-embedded-ports"
+
+
+def _claimed_elsewhere(port: int) -> bool:
+    """The port is claimed by another live process."""
+    claim = _claims_dir() / str(port)
+    try:
+        pid = int(claim.read_text())
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:  # left by a process that is gone (killed before it could stop)
+        with contextlib.suppress(OSError):
+            claim.unlink()
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 def _reserve(ports: dict[str, int]) -> None:
     with _reserved_lock:
         _reserved_ports.update(ports.values())
+    with contextlib.suppress(OSError):  # without the directory, the in-process reservation stands
+        claims = _claims_dir()
+        claims.mkdir(exist_ok=True)
+        for port in ports.values():
+            (claims / str(port)).write_text(str(os.getpid()))
 
 
 def _release(ports: dict[str, int]) -> None:
     with _reserved_lock:
         _reserved_ports.difference_update(ports.values())
+    mine = str(os.getpid())
+    for port in ports.values():
+        claim = _claims_dir() / str(port)
+        with contextlib.suppress(OSError):
+            if claim.read_text() == mine:
+                claim.unlink()
 
 
 class EmbeddedS3Error(RuntimeError):
@@ -114,7 +154,9 @@ def _choose_ports() -> dict[str, int]:
     Ports come from below the ephemeral range (so an outgoing connection cannot
     take one while the server is down for a restart) and are held open together
     while choosing, so they differ from each other and from those of this process's
-    other servers that are not stopped (they are reserved until stop()).
+    other servers that are not stopped (they are reserved until stop()). They are
+    claimed for other processes before they are let go (`_claims_dir()`), so two
+    processes choosing at once cannot both get a port either.
     """
     highest = _ephemeral_low() - 1 - GRPC_OFFSET
     if highest - LOWEST_PORT < 1000:  # unusual ephemeral range: fall back to a wide window
@@ -123,7 +165,7 @@ def _choose_ports() -> dict[str, int]:
     held: list[socket.socket] = []
 
     def take(port: int) -> bool:
-        if port in reserved:
+        if port in reserved or _claimed_elsewhere(port):
             return False
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:

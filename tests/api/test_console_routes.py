@@ -173,6 +173,27 @@ def test_clone_prefills_the_form_from_the_job(api, alice, s3, buckets):
                             headers=basic(ALICE)).status == 404
 
 
+def test_a_message_about_the_status_names_the_status_the_page_shows(api, alice, s3, buckets):
+    """The redirect after Cancel says "job is Cancelling"; a page served once the job is Cancelled
+    says "job is Cancelled", never the older status beside the newer one (the page's script only
+    removes the message when the status moves on from the one the page shows)."""
+    src, dst, rep = buckets
+    put_objects(s3, src, ["m/1"])
+    job_id = created_job(post_form(api, job_fields(api, src, dst, rep, manifest_key="msg/m.csv",
+                                                   manifest_text=f"{src},m/1\n", confirmation="on")))
+    wait_for(lambda: alice.describe_job(AccountId=ALICE.account, JobId=job_id)["Job"]["Status"] == "Suspended",
+             60, 0.2, "Suspended")
+    alice.update_job_status(AccountId=ALICE.account, JobId=job_id, RequestedJobStatus="Cancelled")
+    assert finished(alice, job_id)["Status"] == "Cancelled"
+
+    def page(query: str) -> str:
+        return api.http.request("GET", api.url + f"/console/jobs/{job_id}?{query}", headers=basic(ALICE)).data.decode()
+
+    served = page("ok=job+is+Cancelling")
+    assert "<div class='flash ok about-status'>job is Cancelled</div>" in served and "job is Cancelling" not in served
+    assert "<div class='flash ok'>job created</div>" in page("ok=job+created")  # other messages as sent
+
+
 def test_a_development_server_asks_for_the_account_in_the_form(tmp_path):
     """`serve --no-auth`: no sign-in, so the form names the account; without one it is refused."""
     import io

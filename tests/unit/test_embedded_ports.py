@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import itertools
 import random
+import subprocess
+import sys
+import tempfile
 
 import pytest
 
@@ -52,3 +55,33 @@ def test_grpc_port_is_http_port_plus_offset() -> None:
     embedded._release(ports)
     for name in embedded.GRPC_SERVICES:
         assert ports[f"{name}.port.grpc"] == ports[f"{name}.port"] + embedded.GRPC_OFFSET
+
+
+@pytest.fixture
+def own_claims(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A claims directory of this test's own."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path / "cosbatch-embedded-ports"
+
+
+def test_ports_claimed_by_another_live_process_are_skipped(same_sequence: None, own_claims) -> None:
+    """Two processes choosing ports at once (parallel test workers, two quickstarts): a port one
+    has claimed is not chosen by the other, even while its server is down for a restart."""
+    first = embedded._choose_ports()
+    assert {int(p.name) for p in own_claims.iterdir()} == set(first.values())
+    embedded._release(first)
+    assert not list(own_claims.iterdir())  # released: the claims are gone
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for port in first.values():  # the same ports, claimed by another process that lives
+            (own_claims / str(port)).write_text(str(other.pid))
+        second = embedded._choose_ports()
+        embedded._release(second)
+        assert not set(first.values()) & set(second.values())
+    finally:
+        other.kill()
+        other.wait()
+    third = embedded._choose_ports()  # that process is gone: its claims no longer count
+    embedded._release(third)
+    assert third == first
