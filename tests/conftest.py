@@ -221,7 +221,6 @@ def flink_cluster(tmp_path_factory, s3_server) -> Iterator:
         yield cluster
 
 
-
 # The test command runs in two passes: `pytest -n 2 -m "not serial"`, then `pytest -m serial`
 # alone on the machine. Serial are the tests that use a session cluster (Flink, Dask: each
 # starts once, and their workers were seen to stall when the machine is loaded) and the tests

@@ -72,8 +72,6 @@ _reserved_ports: set[int] = set()
 _reserved_lock = threading.Lock()
 
 
-
-
 def _claims_dir() -> Path:
     """Where the ports of every process's servers are claimed: one file per port, holding the
     pid of the process whose server it is. Another process (a second `cosbatch quickstart`, a
@@ -114,9 +112,9 @@ def _reserve(ports: dict[str, int]) -> None:
 def _release(ports: dict[str, int]) -> None:
     with _reserved_lock:
         _reserved_ports.difference_update(ports.values())
-    mine = str(os.getpid())
+    claims, mine = _claims_dir(), str(os.getpid())
     for port in ports.values():
-        claim = _claims_dir() / str(port)
+        claim = claims / str(port)
         with contextlib.suppress(OSError):
             if claim.read_text() == mine:
                 claim.unlink()
