@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
-from cosbatch.reports.summary import failures_text, report_url
+from cosbatch.reports.summary import failures_text, report_not_written, report_url
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -45,7 +45,7 @@ def summary_line(job: Job, by_code: dict[str, int]) -> str:
     url = report_url(job)
     if url is None:
         return text + "; report disabled"
-    if any(f.failure_code == "ReportBucketNotFound" for f in job.failure_reasons):
-        return text + f"; no report ({url} cannot be written: its bucket does not exist)"
+    if (why := report_not_written(job)) is not None:
+        return text + f"; no report ({url} {why})"
     written = job.status in (JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED)
     return text + f"; report {'at' if written else 'will be at'} {url}"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
-from cosbatch.reports.summary import failures_text, report_url
+from cosbatch.reports.summary import failures_text, report_not_written, report_url
 from cosbatch.store.base import JobPage, StatusChange
 
 
@@ -104,7 +104,8 @@ def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[
         rows.append(("Tags", ", ".join(f"{t.key}={t.value}" for t in job.tags)))
     where = report_url(job)
     if where is not None:
-        rows.append(("Report", f"{where} ({job.report.scope.value})"))
+        why = report_not_written(job)
+        rows.append(("Report", f"{where} ({job.report.scope.value})" if why is None else f"none: {where} {why}"))
     else:
         rows.append(("Report", "disabled"))
     if job.shown_estimate():

@@ -306,7 +306,10 @@ class JobService:
                 # Confirming after a trial run: the tasks the trial left (HELD) run now. Released
                 # first, so a Ready job never waits on segments nobody will release.
                 self.store.release_held_segments(job_id)
-            if target is None or self.store.transition(job_id, current, target, reason=reason):
+            # Without a reason of the user's, the request itself is the reason: an earlier one
+            # ("--timeout reached: resumed by the next run") must not stand beside the new status.
+            said = reason if reason is not None else _REQUESTED_REASONS.get(target_requested)
+            if target is None or self.store.transition(job_id, current, target, reason=said):
                 return self.store.get_job(job_id, account_id)
             # The job moved on between our read and our write: decide again from its new status.
         raise IllegalTransition(f"job {job_id} is changing status too fast; try again")
@@ -316,6 +319,9 @@ class JobService:
         self.store.get_status(check_job_id(job_id))
         return self.store.history(job_id)
 
+
+#: StatusUpdateReason of a status change a user requested without giving a reason.
+_REQUESTED_REASONS = {JobStatus.CANCELLED: "cancellation requested", JobStatus.READY: "run confirmed"}
 
 #: Copy fields a copy to another storage cannot honour: its streamed PUT / UploadPart carries
 #: no Content-MD5 or checksum, which S3 needs with a checksum algorithm or Object Lock.

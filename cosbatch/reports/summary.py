@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from cosbatch.models import Job
 from cosbatch.store.base import UNRECORDED, Segment, failure_codes
 
-__all__ = ["UNRECORDED", "failures_by_code", "failures_text", "report_url"]
+__all__ = ["UNRECORDED", "failures_by_code", "failures_text", "report_not_written", "report_url"]
 
 
 def failures_by_code(job: Job, recorded: Mapping[str, int] | Iterable[Segment]) -> dict[str, int]:
@@ -38,6 +38,16 @@ def failures_by_code(job: Job, recorded: Mapping[str, int] | Iterable[Segment]) 
 def failures_text(by_code: dict[str, int]) -> str:
     """"NoSuchKey: 2, AccessDenied: 1" (or "none")."""
     return ", ".join(f"{code}: {n}" for code, n in by_code.items()) or "none"
+
+
+def report_not_written(job: Job) -> str | None:
+    """Why the job's completion report was not written (its failure reasons say), else None."""
+    codes = {f.failure_code for f in job.failure_reasons}
+    if "ReportBucketNotFound" in codes:
+        return "cannot be written: its bucket does not exist"
+    if "ReportWriteError" in codes:
+        return "could not be written: see ReportWriteError"
+    return None
 
 
 def report_url(job: Job) -> str | None:

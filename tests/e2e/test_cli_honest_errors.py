@@ -265,6 +265,37 @@ def test_no_credentials_at_all_is_credentials_not_set_saying_where_to_set_them(t
     assert "AWS_ACCESS_KEY_ID" in summary
 
 
+def test_a_job_whose_report_could_not_be_written_does_not_point_at_one(tmp_path, s3_server):
+    """A job failed in Preparing for want of credentials cannot write its report either: the
+    summary and describe-job say there is none, and why, instead of naming where it would be."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true"}
+    store = f"sqlite:///{tmp_path / 'c.db'}"
+    report = json.dumps({"Bucket": "arn:aws:s3:::reports", "Format": "Report_CSV_20180820", "Enabled": True,
+                         "ReportScope": "AllTasks"})
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cosbatch.cli.main", "--store", store, "--endpoint-url",
+                               s3_server.endpoint_url, *args], capture_output=True, text=True, timeout=120, env=env)
+
+    proc = cli("create-job", "--manifest", _local_manifest(tmp_path, "m.csv", [("bucket", "k")]),
+               "--report", report, "--operation", '{"S3DeleteObjectTagging": {}}', "--priority", "1",
+               "--role-arn", "arn:aws:iam::123456789012:role/r", "--wait", "--no-progress")
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr, proc.stderr
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert "Failed (CredentialsNotSet: " in summary and "ReportWriteError: " in summary
+    assert "report at" not in summary
+    assert summary.endswith("; no report (s3://reports/job-" + summary.split()[1] + "/ could not be written: "
+                            "see ReportWriteError)")
+    described = cli("describe-job", "--job-id", summary.split()[1])
+    assert described.returncode == 0, described.stderr
+    report_row = next(line for line in described.stdout.splitlines() if line.startswith("Report"))
+    assert "none: s3://reports/job-" in report_row and "could not be written" in report_row
+
+
 def test_a_report_bucket_that_does_not_exist_is_not_named_as_where_the_report_is(tmp_path, s3_server):
     report = json.dumps({"Bucket": "arn:aws:s3:::no-such-report-bucket", "Format": "Report_CSV_20180820",
                          "Enabled": True, "ReportScope": "AllTasks"})

@@ -60,6 +60,23 @@ def test_create_describe_and_idempotency(service):
         service.describe_job(job.job_id, account_id="999999999999")
 
 
+def test_a_status_request_without_a_reason_replaces_the_last_reason(store, service):
+    """A Paused job's reason ("--timeout reached ...") does not stand beside Cancelled: a request
+    without a reason of the user's says what was requested."""
+    job = make(service)
+    for a, b in ((S.NEW, S.PREPARING), (S.PREPARING, S.READY), (S.READY, S.ACTIVE), (S.ACTIVE, S.PAUSING)):
+        assert store.transition(job.job_id, a, b)
+    assert store.transition(job.job_id, S.PAUSING, S.PAUSED, reason="--timeout reached: resumed by the next run")
+    service.update_job_status(job.job_id, "Cancelled")
+    j = store.get_job(job.job_id)
+    assert j.status in (S.CANCELLING, S.CANCELLED) and j.status_update_reason == "cancellation requested"
+    other = make(service, ConfirmationRequired=True, ClientRequestToken="second")
+    assert store.transition(other.job_id, S.NEW, S.PREPARING)
+    assert store.transition(other.job_id, S.PREPARING, S.SUSPENDED, reason="Trial: 5 tasks run", suspended_cause="c")
+    service.update_job_status(other.job_id, "Ready")
+    assert store.get_job(other.job_id).status_update_reason == "run confirmed"
+
+
 def test_transitions_are_compare_and_set(store, service):
     job = make(service)
     assert store.transition(job.job_id, S.NEW, S.PREPARING)
