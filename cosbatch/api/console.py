@@ -47,6 +47,7 @@ from cosbatch.errors import CosbatchError, InvalidRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.models import Dialect, Job
 from cosbatch.reports.layout import ReportLocation
+from cosbatch.reports.summary import DRY_RUN
 from cosbatch.wire.dialects import parse_create_job
 
 e = html.escape
@@ -220,7 +221,8 @@ class Console:
             ("Priority", str(job.priority)),
             ("Description", e(job.description or "-")),
             ("Operation", f"{e(job.operation.name)} <span class='mono'>"
-                          f"{e(json.dumps(job.operation.params.wire(), default=str))}</span>"),
+                          f"{e(json.dumps(job.operation.params.wire(), default=str))}</span>"
+                          + (f" <strong class='dry-run'>{DRY_RUN}</strong>" if job.dry_run else "")),
         ]
         if job.manifest is not None:
             rows.append(("Manifest", f"<span class='mono'>{e(job.manifest.location.object_arn)}</span> "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
-from cosbatch.reports.summary import failures_text, report_not_written, report_url
+from cosbatch.reports.summary import DRY_RUN, failures_text, report_not_written, report_url
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -38,6 +38,8 @@ def summary_line(job: Job, by_code: dict[str, int]) -> str:
         status += f" ({job.status_update_reason})"  # a trial run's outcome, and what confirming runs
     elif job.status is JobStatus.SUSPENDED and job.suspended_cause:
         status += f" ({job.suspended_cause})"
+    if job.dry_run:
+        status += f", {DRY_RUN}"
     text = (f"Job {job.job_id} {status}: {p.tasks_run}/{total} tasks run, {p.number_of_tasks_succeeded} "
             f"succeeded{p.copied_and_skipped()}, {p.number_of_tasks_failed} failed")
     if p.number_of_tasks_failed:

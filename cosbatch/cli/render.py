@@ -6,7 +6,7 @@ from datetime import datetime
 
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
-from cosbatch.reports.summary import failures_text, report_not_written, report_url
+from cosbatch.reports.summary import DRY_RUN, failures_text, report_not_written, report_url
 from cosbatch.store.base import JobPage, StatusChange
 
 
@@ -75,7 +75,7 @@ def _operation_line(job: Job, params: str) -> str:
     undo_of = next((t.value for t in job.tags if t.key == "cosbatch:undo-of"), None)
     if undo_of is not None:
         return f"undo of job {undo_of}: restores what its {job.operation.name} ({params}) overwrote"
-    return f"{job.operation.name} ({params})"
+    return f"{job.operation.name} ({params})" + (f"; {DRY_RUN}" if job.dry_run else "")
 
 
 def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[str, int] | None = None) -> str:

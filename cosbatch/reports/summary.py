@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from cosbatch.models import Job
 from cosbatch.store.base import UNRECORDED, Segment, failure_codes
 
-__all__ = ["UNRECORDED", "failures_by_code", "failures_text", "report_not_written", "report_url"]
+__all__ = ["DRY_RUN", "UNRECORDED", "failures_by_code", "failures_text", "report_not_written", "report_url"]
 
 
 def failures_by_code(job: Job, recorded: Mapping[str, int] | Iterable[Segment]) -> dict[str, int]:
@@ -38,6 +38,10 @@ def failures_by_code(job: Job, recorded: Mapping[str, int] | Iterable[Segment]) 
 def failures_text(by_code: dict[str, int]) -> str:
     """"NoSuchKey: 2, AccessDenied: 1" (or "none")."""
     return ", ".join(f"{code}: {n}" for code, n in by_code.items()) or "none"
+
+
+#: How every summary of a dry-run job says it is one (CLI summary, describe-job, console).
+DRY_RUN = "dry run: nothing was changed"
 
 
 def report_not_written(job: Job) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from cosbatch.cli.outcome import summary_line
+from cosbatch.cli.render import describe
 from cosbatch.lifecycle import JobStatus
 from cosbatch.reports.parquet import read_parquet_rows
 from tests.conftest import put_objects
@@ -57,6 +59,11 @@ def test_dry_run_changes_nothing_and_reports_what_would_happen(s3, make_bucket, 
     job = create_and_run(store, settings, body)
     assert job.status is JobStatus.COMPLETE and job.dry_run and job.describe()["DryRun"] is True
     assert "Contents" not in s3.list_objects_v2(Bucket=dst)  # nothing copied
+    # Every summary says it was a dry run: "Complete: 25 succeeded" alone reads as 25 copies.
+    assert summary_line(job, {}).startswith(f"Job {job.job_id} Complete, dry run: nothing was changed: 26/26")
+    assert "S3PutObjectCopy (" in describe(job) and "; dry run: nothing was changed" in describe(job)
+    real = create_and_run(store, settings, copy_request(src, "m.csv", dst, rep, token="real"))
+    assert "dry run" not in summary_line(real, {}) and "dry run" not in describe(real)
     _, rows, _ = read_report(s3, rep, job)
     assert len(rows) == 26
     ok = [r for r in rows if r["TaskStatus"] == "succeeded"]
