@@ -101,8 +101,10 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help=f"object operations in flight per worker (default {DEFAULT_CONCURRENCY})")
     p.add_argument("--segment-size", type=int, default=None,
                    help="tasks per manifest segment (default: 1000; 10000 for S3DeleteObject)")
-    p.add_argument("--failure-threshold-tasks", type=int, default=1000)
-    p.add_argument("--failure-threshold-ratio", type=float, default=0.5)
+    p.add_argument("--failure-threshold-tasks", type=int, default=1000, metavar="N",
+                   help="a job can fail for its failed tasks only once N tasks have run (default: 1000, as on S3)")
+    p.add_argument("--failure-threshold-ratio", type=float, default=0.5, metavar="RATIO",
+                   help="a job fails once more than this share of its tasks run have failed (default: 0.5)")
     p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
     p.add_argument("--storage-patience", type=float, default=300.0, metavar="SECONDS",
                    help="how long a preparing job waits for its unreachable storage before it fails "
