@@ -296,7 +296,10 @@ class JobService:
     ) -> Job:
         """Ready confirms a Suspended job; Cancelled cancels any job not yet in a final status."""
         check_job_id(job_id)
-        target_requested = requested if isinstance(requested, JobStatus) else parse_status(requested)
+        try:
+            target_requested = requested if isinstance(requested, JobStatus) else parse_status(requested)
+        except InvalidRequest:  # not a status at all: name the two a user may ask for, not all thirteen
+            raise InvalidRequest(f"requested job status must be Ready or Cancelled, not {requested!r}") from None
         if reason is not None and len(reason) > 256:
             raise InvalidRequest("StatusUpdateReason must be at most 256 characters")
         for _ in range(20):

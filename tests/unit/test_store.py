@@ -75,6 +75,8 @@ def test_a_status_request_without_a_reason_replaces_the_last_reason(store, servi
     assert store.transition(other.job_id, S.PREPARING, S.SUSPENDED, reason="Trial: 5 tasks run", suspended_cause="c")
     service.update_job_status(other.job_id, "Ready")
     assert store.get_job(other.job_id).status_update_reason == "run confirmed"
+    with pytest.raises(InvalidRequest, match="must be Ready or Cancelled, not 'Bogus'"):
+        service.update_job_status(other.job_id, "Bogus")
 
 
 def test_transitions_are_compare_and_set(store, service):
