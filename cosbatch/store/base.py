@@ -14,7 +14,8 @@ from cosbatch.models import FailureReason, Job, StorageWait, Tag
 
 
 class SegmentState(StrEnum):
-    PENDING = "pending"  # not started, or started and abandoned (pause, crash): runs again
+    PENDING = "pending"  # not started, or started and abandoned (pause, crash): runs again; abandoned
+    # by a pause, it keeps the results recorded of the tasks that ran until its next run replaces them
     RUNNING = "running"  # a worker is on it; progress counters are live
     DONE = "done"  # every task ran; results persisted
     STOPPED = "stopped"  # cancelled/failed mid-way; the tasks that ran are persisted

@@ -368,22 +368,18 @@ class SqlJobStore:
 
     @guarded
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None:
-        """A paused worker gave a segment back: it runs again, whole; count the work redone."""
+        """A paused worker gave a segment back: it runs again, whole; count the work redone. The
+        results it recorded of the tasks that ran stay (counted, and in the report of a job
+        cancelled before it resumes) until the segment's next run replaces them."""
         with self._write() as conn:
             self._lock_job(conn, job_id)
-            old = conn.execute(
-                "SELECT succeeded, failed, skipped, result_files FROM segments WHERE job_id=? AND seg_no=? "
-                "AND state NOT IN ('done', 'stopped')" + self.FOR_UPDATE, (job_id, seg_no),
-            ).fetchone()
-            if old is None:
-                return
-            conn.execute(
-                """UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]',
-                   abandoned_tasks = abandoned_tasks + ? WHERE job_id=? AND seg_no=?""",
+            moved = conn.execute(
+                "UPDATE segments SET state='pending', abandoned_tasks = abandoned_tasks + ? "
+                "WHERE job_id=? AND seg_no=? AND state NOT IN ('done', 'stopped')",
                 (tasks_run, job_id, seg_no),
-            )
-            self._count(conn, job_id, -old["succeeded"], -old["failed"], -old["skipped"], abandoned=tasks_run,
-                        codes=self._codes_change(old["result_files"], "[]"))
+            ).rowcount
+            if moved:
+                self._count(conn, job_id, 0, 0, 0, abandoned=tasks_run)
 
     @guarded
     def retries(self, job_id: str) -> int:
@@ -406,21 +402,23 @@ class SqlJobStore:
 
     @guarded
     def reset_running_segments(self, job_id: str) -> int:
-        """Segments left RUNNING by a stopped or crashed pipeline go back to PENDING (counters zeroed)."""
+        """Segments left RUNNING by a stopped or crashed pipeline go back to PENDING, their live
+        counters zeroed (no report rows stand behind them). A PENDING segment keeps what a paused
+        worker recorded when it gave the segment back (`abandon_segment`)."""
         with self._write() as conn:
             self._lock_job(conn, job_id)
             live = conn.execute(
                 "SELECT COALESCE(SUM(succeeded), 0) AS ok, COALESCE(SUM(failed), 0) AS failed, "
-                "COALESCE(SUM(skipped), 0) AS skipped FROM segments WHERE job_id=? AND state IN ('running', 'pending')",
+                "COALESCE(SUM(skipped), 0) AS skipped FROM segments WHERE job_id=? AND state = 'running'",
                 (job_id,),
             ).fetchone()
             codes: Counter[str] = Counter()
-            for r in conn.execute("SELECT result_files FROM segments WHERE job_id=? AND state IN ('running', 'pending') "
+            for r in conn.execute("SELECT result_files FROM segments WHERE job_id=? AND state = 'running' "
                                   "AND result_files <> '[]'", (job_id,)).fetchall():
                 codes.subtract(failure_codes(json.loads(r["result_files"]), strict=False))
             reset = conn.execute(
                 "UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]' "
-                "WHERE job_id=? AND state IN ('running', 'pending')",
+                "WHERE job_id=? AND state = 'running'",
                 (job_id,),
             ).rowcount
             self._count(conn, job_id, -int(live["ok"]), -int(live["failed"]), -int(live["skipped"]), codes=codes)

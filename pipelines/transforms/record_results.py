@@ -61,7 +61,10 @@ class _RecordSegmentFn(beam.DoFn):
     def process(self, outcome: SegmentOutcome):
         seg_no, results, stopped = outcome
         if stopped is StopSignal.PAUSE:
-            # Abandon: the segment runs again, whole, when the job resumes.
+            # Abandon: the segment runs again, whole, when the job resumes. What ran is recorded
+            # first (report rows and counts), and stays until that run replaces it: a job cancelled
+            # while Paused reports every task that did run.
+            self._record(seg_no, results, stopped)
             self.control.abandon_segment(seg_no, len(results))
             metrics.SEGMENTS_ABANDONED.inc()
             return
@@ -80,7 +83,8 @@ class _RecordSegmentFn(beam.DoFn):
                 self.client, location, seg_no, results, ReportScope(report.scope), ReportFormat(report.format)
             )
         ok = sum(1 for r in results if r.succeeded)
-        state = SegmentState.DONE if stopped is None else SegmentState.STOPPED
+        state = SegmentState.DONE if stopped is None else \
+            SegmentState.RUNNING if stopped is StopSignal.PAUSE else SegmentState.STOPPED  # PAUSE: abandoned next
         retries = sum(r.retries for r in results)
         skipped = sum(1 for r in results if r.succeeded and is_skipped(r.message))
         self.control.segment_progress(seg_no, state, ok, len(results) - ok, files, retries, skipped)

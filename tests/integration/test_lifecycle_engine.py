@@ -15,7 +15,7 @@ from cosbatch.lifecycle import JobStatus as S
 from cosbatch.wire.dialects import parse_create_job
 from launch import RunnerConfig
 from tests.conftest import put_objects, wait_for
-from tests.integration.helpers import copy_request, write_manifest
+from tests.integration.helpers import copy_request, read_report, write_manifest
 from tests.integration.lifecycle_checks import (
     check_cancelled_part_way,
     check_complete_exactly_once,
@@ -141,6 +141,14 @@ def test_pause_stops_new_operations_within_5s(s3, make_bucket, store, controller
         service.update_job_status(job_id, "Cancelled", "test over")
     wait_for(lambda: all(service.describe_job(j).status is S.CANCELLED for j in (a.job_id, b.job_id, hold.job_id)),
              60, what="all cancelled")
+    # Cancelled while Paused: every task A ran is in its counts and its report, those of the
+    # segments the pause gave back (to run again, whole, on a resume that never came) too.
+    cancelled = service.describe_job(a.job_id)
+    assert cancelled.status_update_reason == "test over"
+    assert count_objects(s3, dst) == cancelled.progress_summary.number_of_tasks_succeeded == frozen
+    _, rows, _ = read_report(s3, rep, cancelled)
+    assert len(rows) == cancelled.progress_summary.tasks_run == frozen
+    assert len({r["Key"] for r in rows}) == frozen
 
 
 def test_cancel_while_active(s3, make_bucket, store, controller, runner, big_source):

@@ -157,7 +157,7 @@ def test_segments_counters_are_absolute_and_final(store, service):
     store.update_segment(job.job_id, 1, SegmentState.DONE, 10, 0)  # a retried bundle: ignored
     p = store.get_job(job.job_id).progress_summary
     assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (15, 3)
-    assert store.reset_running_segments(job.job_id) == 2
+    assert store.reset_running_segments(job.job_id) == 1  # the RUNNING one (2 is PENDING already)
     p = store.get_job(job.job_id).progress_summary
     assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (9, 1)
     assert [s.seg_no for s in store.segments(job.job_id, (SegmentState.PENDING,))] == [0, 2]
@@ -212,14 +212,25 @@ def test_leases(store):
 def test_abandoned_segments_count_redone_work(store, service):
     job = make(service)
     store.replace_segments(job.job_id, [Segment(job.job_id, i, "{}", 0, 1, 1, 100) for i in range(2)])
-    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 30, 5)
+    files = [{"Key": "results/0-failed.csv", "TaskExecutionStatus": "failed", "Rows": 5, "ErrorCodes": {"NoSuchKey": 5}}]
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 30, 5, files)  # what ran, recorded at the pause
     store.abandon_segment(job.job_id, 0, 35)
     store.update_segment(job.job_id, 1, SegmentState.DONE, 100, 0)
     store.abandon_segment(job.job_id, 1, 100)  # a finished segment is never given back
     assert store.abandoned_tasks(job.job_id) == 35
     seg0, seg1 = store.segments(job.job_id)
-    assert (seg0.state, seg0.succeeded, seg0.failed) == (SegmentState.PENDING, 0, 0)
+    # The tasks that ran stay recorded while the segment waits to run again, whole ...
+    assert (seg0.state, seg0.succeeded, seg0.failed, seg0.result_files) == (SegmentState.PENDING, 30, 5, files)
     assert (seg1.state, seg1.succeeded) == (SegmentState.DONE, 100)
+    assert store.reset_running_segments(job.job_id) == 0  # ... a pause's or a cancel's reset keeps them
+    p = store.get_job(job.job_id).progress_summary
+    assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (130, 5)
+    # ... until its next run replaces them.
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 0, 0)
+    p = store.get_job(job.job_id).progress_summary
+    assert (p.number_of_tasks_succeeded, p.number_of_tasks_failed) == (100, 0)
+    store.update_segment(job.job_id, 0, SegmentState.DONE, 100, 0)
+    assert store.get_job(job.job_id).progress_summary.number_of_tasks_succeeded == 200
 
 
 def test_storage_binding_rate_limits_and_segment_states(store, service):
