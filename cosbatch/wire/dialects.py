@@ -57,7 +57,7 @@ def validation_message(exc: ValidationError) -> str:
     for err in exc.errors()[:3]:
         where = ".".join(str(p) for p in err["loc"]) or "request"
         message = "not supported by cosbatch (not a field of this shape)" if err["type"] == "extra_forbidden" \
-            else err["msg"]
+            else err["msg"].removeprefix("Value error, ")  # our own validators' words, without pydantic's
         parts.append(f"{where}: {message}")
     more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
     return "; ".join(parts) + more
