@@ -123,7 +123,8 @@ class LifecycleSteps:
                     failure=FailureReason.of(code, exc.message), reason=_PREPARE_FAILED.get(code, "manifest could not be used"),
                 )
                 not_written = self._write_report(self.store.get_job(job.job_id))
-                if not_written is not None:  # the job says so: no summary may point at a report that is not there
+                if not_written is not None and code != "ReportBucketNotFound":  # (which says so already)
+                    # The job says so: no summary may point at a report that is not there.
                     self.store.add_failure(job.job_id, not_written)
                 logs.event("job_failed", job_id=job.job_id, code=code, reason=exc.message)
                 continue
