@@ -67,6 +67,20 @@ class ManifestSource:
     def url(self) -> str:
         return f"file://{self.ref.local_path}" if self.ref.is_local else f"s3://{self.ref.bucket}/{self.ref.key}"
 
+    def _bucket_missing(self) -> bool:
+        """Whether the manifest's bucket is what is missing (a HEAD's 404 does not say): asked
+        only once the manifest was not found."""
+        head_bucket = getattr(self.client, "head_bucket", None)
+        if head_bucket is None:
+            return False
+        try:
+            head_bucket(Bucket=self.ref.bucket)
+        except ClientError as exc:
+            return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+        except BotoCoreError:
+            return False
+        return False
+
     def resolve(self, expected_etag: str | None = None) -> ManifestSource:
         """Check the manifest exists (and has the expected ETag); fills etag and size."""
         if self.ref.is_local:
@@ -84,8 +98,9 @@ class ManifestSource:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = exc.response.get("Error", {}).get("Code", "")
             if status == 404 or code in ("NoSuchKey", "NoSuchBucket", "404"):
+                why = f" (its bucket {self.ref.bucket!r} does not exist)" if self._bucket_missing() else ""
                 raise ManifestError(
-                    f"manifest object {self.url} does not exist", code="ManifestNotFound"
+                    f"manifest object {self.url} does not exist{why}", code="ManifestNotFound"
                 ) from None
             if status == 403:
                 raise ManifestError(

@@ -34,6 +34,15 @@ def test_missing_manifest_is_manifest_not_found(store, settings, make_bucket):
     assert code == "ManifestNotFound" and "nope.csv" in reason
 
 
+def test_a_manifest_in_a_missing_bucket_names_the_bucket(store, settings, make_bucket):
+    dst, rep = make_bucket("dst"), make_bucket("rep")
+    code, reason = _failure(create_and_run(store, settings, copy_request("no-such-manifests", "m.csv", dst, rep)))
+    assert code == "ManifestNotFound" and "(its bucket 'no-such-manifests' does not exist)" in reason
+    src = make_bucket("src")  # a missing object in a bucket that exists says nothing of its bucket
+    code, reason = _failure(create_and_run(store, settings, copy_request(src, "nope.csv", dst, rep)))
+    assert code == "ManifestNotFound" and "its bucket" not in reason
+
+
 def test_missing_report_bucket_is_report_bucket_not_found(store, settings, s3, make_bucket):
     src, dst = make_bucket("src"), make_bucket("dst")
     write_manifest(s3, src, "m.csv", [(src, "a")])
