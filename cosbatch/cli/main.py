@@ -25,6 +25,7 @@ from cosbatch.control.plan import DEFAULT_CONCURRENCY
 from cosbatch.controller import JobService, Scheduler
 from cosbatch.controller.cosbatch_tags import (
     NOTIFY_URL,
+    OPTIONS,
     SKIP_IDENTICAL,
     TRIAL_TASKS,
     UNDO_OF,
@@ -306,6 +307,10 @@ def _with_option_flags(tags: Any, args: argparse.Namespace) -> list[Any]:
     if args.verify:
         tags = _with_option_tag(tags, VERIFY, "true", "--verify")
     if args.trial_tasks is not None:
+        try:
+            OPTIONS[TRIAL_TASKS].parse(str(args.trial_tasks))
+        except InvalidRequest as exc:  # the flag the user typed, not the tag it sets
+            raise InvalidRequest(f"--trial-tasks {exc.message}") from None
         tags = _with_option_tag(tags, TRIAL_TASKS, str(args.trial_tasks), "--trial-tasks")
     if args.skip_identical:
         tags = _with_option_tag(tags, SKIP_IDENTICAL, "true", "--skip-identical")

@@ -39,7 +39,8 @@ def test_trial_from_the_cli(cli, s3, make_bucket):  # noqa: F811
     assert {o["Key"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]} == set(keys)
 
     refused = cli(*create_args(src, dst, rep, "--trial-tasks", "0"), check=False)
-    assert refused.returncode == 2 and "cosbatch:trial-tasks: must be a whole number of tasks" in refused.stderr
+    assert refused.returncode == 2 and "InvalidRequest: --trial-tasks must be a whole number of tasks, at least 1, " \
+        "not '0'" in refused.stderr  # the flag the user typed, not the tag it sets
     both = cli(*create_args(src, dst, rep, "--trial-tasks", "3", "--tags", "Key=cosbatch:trial-tasks,Value=2"),
                check=False)
     assert both.returncode == 2 and "--trial-tasks contradicts the job tag cosbatch:trial-tasks=2" in both.stderr
