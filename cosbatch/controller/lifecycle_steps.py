@@ -187,10 +187,12 @@ class LifecycleSteps:
             total = p.total_number_of_tasks or 0
             if threshold.exceeded(total, p.number_of_tasks_succeeded, p.number_of_tasks_failed):
                 run = p.tasks_run
+                # Counts at the moment the job is stopped: the tasks already running then finish,
+                # so its final progress (and report) can show more tasks run than this.
                 reason = (
-                    f"{p.number_of_tasks_failed} of {run} tasks run failed "
+                    f"{p.number_of_tasks_failed} of the first {run} tasks run failed "
                     f"({100 * p.number_of_tasks_failed / run:.1f}%), over the "
-                    f"{100 * threshold.ratio:g}% failure threshold"
+                    f"{100 * threshold.ratio:g}% failure threshold; tasks already running were let finish"
                 )
                 if self.store.transition(
                     job.job_id, S.ACTIVE, S.FAILING,

@@ -45,6 +45,12 @@ def check_failed_by_threshold(s3, service, report_bucket: str, job_id: str) -> J
     p = job.progress_summary
     assert p.tasks_run >= 1000 and p.number_of_tasks_failed / p.tasks_run > 0.5
     assert p.tasks_run < 3000  # it stopped issuing work
+    # The reason gives the counts when the job was stopped (tasks in flight then finished).
+    reason = job.failure_reasons[0].failure_reason
+    failed_then, _, rest = reason.partition(" of the first ")
+    run_then = int(rest.split(" ", 1)[0])
+    assert 1000 <= run_then <= p.tasks_run and int(failed_then) <= p.number_of_tasks_failed, reason
+    assert reason.endswith("failure threshold; tasks already running were let finish"), reason
     _, report_rows, job_doc = read_report(s3, report_bucket, job)
     assert len(report_rows) == p.tasks_run  # every task that ran is in the report
     assert job_doc["Job"]["FailureReasons"][0]["FailureCode"] == "FailureThresholdExceeded"
