@@ -344,3 +344,11 @@ def test_a_reader_that_goes_away_is_no_traceback(tmp_path):
     assert proc.wait(60) == 141 and err == "", err
 
 
+
+
+def test_an_unknown_option_is_refused_with_the_subcommands_usage(tmp_path):
+    proc = _cli("--store", str(tmp_path / "c.db"), "describe-job", "--job-id", "x", "--bogus")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cosbatch describe-job: error: unrecognized arguments: --bogus" in proc.stderr
+    assert proc.stderr.startswith("usage: cosbatch describe-job ")  # its own options, not the command list
+    assert not (tmp_path / "c.db").exists()
