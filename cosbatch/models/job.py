@@ -238,6 +238,11 @@ class CreateJobRequest(WireModel):
             raise ValueError("give exactly one of Manifest or ManifestGenerator")
         gen = self.manifest_generator
         if gen is not None and gen.s3_job_manifest_generator.manifest_output_location is None and not self.report.enabled:
+            if not gen.s3_job_manifest_generator.enable_manifest_output:
+                # Its working copy goes next to the report, and an output location needs output enabled.
+                raise ValueError("a generated manifest needs a place to be kept while the job runs: with "
+                                 "EnableManifestOutput=false that is next to the report, so enable the Report "
+                                 "(or set EnableManifestOutput=true and give a ManifestOutputLocation)")
             raise ValueError("a generated manifest is saved next to the report: enable the Report or give "
                              "ManifestGenerator.S3JobManifestGenerator.ManifestOutputLocation")
         return self

@@ -142,3 +142,20 @@ def test_an_output_location_with_manifest_output_disabled_is_refused():
         parse_create_job(body)
     body["ManifestGenerator"]["S3JobManifestGenerator"].pop("ManifestOutputLocation")
     assert not parse_create_job(body).manifest_generator.s3_job_manifest_generator.enable_manifest_output
+
+
+def test_a_generated_manifest_with_no_report_says_what_would_work():
+    body = s3_body(Report={"Enabled": False})
+    del body["Manifest"]
+    gen = {"SourceBucket": "arn:aws:s3:::src", "EnableManifestOutput": False}
+    body["ManifestGenerator"] = {"S3JobManifestGenerator": gen}
+    # Output disabled: an output location is no way out (it is refused with output disabled).
+    with pytest.raises(InvalidRequest, match="enable the Report .or set EnableManifestOutput=true and give a "
+                                             "ManifestOutputLocation.") as refused:
+        parse_create_job(body)
+    assert "or give ManifestGenerator" not in refused.value.message
+    gen["EnableManifestOutput"] = True
+    with pytest.raises(InvalidRequest, match="enable the Report or give .*ManifestOutputLocation"):
+        parse_create_job(body)
+    gen["ManifestOutputLocation"] = {"Bucket": "arn:aws:s3:::out", "ManifestFormat": "S3InventoryReport_CSV_20211130"}
+    assert parse_create_job(body).manifest_generator is not None
