@@ -36,7 +36,7 @@ TRACED: tuple[tuple[str, str], ...] = (
     ("scheduler step", "cosbatch.controller.scheduler:Scheduler.step"),
     ("nap", "cosbatch.controller.scheduler:Scheduler._nap"),
     ("prepare_job", "cosbatch.controller.scheduler:prepare_job"),
-    ("HEAD bucket (target/report)", "cosbatch.controller.preparer:_check_bucket"),
+    ("HEAD bucket (target/report)", "cosbatch.controller.preparer:check_bucket"),
     ("manifest HEAD", "cosbatch.manifests.source:ManifestSource.resolve"),
     ("manifest first lines", "cosbatch.controller.preparer:first_lines"),
     ("manifest scan", "cosbatch.controller.preparer:scan_csv"),

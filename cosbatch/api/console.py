@@ -43,11 +43,20 @@ from cosbatch.api.http import Response
 from cosbatch.api.samples import ProgressSampler
 from cosbatch.cli.render import estimate_text
 from cosbatch.controller import JobService
+from cosbatch.controller.preparer import check_bucket
 from cosbatch.errors import CosbatchError, InvalidRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
+from cosbatch.manifests.source import ManifestSource
 from cosbatch.models import Dialect, Job
+from cosbatch.names import ObjectRef
 from cosbatch.reports.layout import ReportLocation
-from cosbatch.reports.summary import DRY_RUN
+from cosbatch.reports.summary import (
+    DRY_RUN,
+    is_undo_job,
+    operation_text,
+    status_text,
+    suspended_label,
+)
 from cosbatch.wire.dialects import parse_create_job
 
 e = html.escape
@@ -220,7 +229,8 @@ class Console:
             ("Progress", bar(job)),
             ("Priority", str(job.priority)),
             ("Description", e(job.description or "-")),
-            ("Operation", f"{e(job.operation.name)} <span class='mono'>"
+            ("Operation", e(operation_text(job)) if is_undo_job(job) else
+                          f"{e(job.operation.name)} <span class='mono'>"
                           f"{e(json.dumps(job.operation.params.wire(), default=str))}</span>"
                           + (f" <strong class='dry-run'>{DRY_RUN}</strong>" if job.dry_run else "")),
         ]
@@ -246,7 +256,7 @@ class Console:
         if job.status_update_reason:
             rows.append(("Status update reason", e(job.status_update_reason)))
         if job.suspended_cause:
-            rows.append(("Suspended", f"{when(job.suspended_date)}: {e(job.suspended_cause)}"))
+            rows.append((suspended_label(job), f"{when(job.suspended_date)}: {e(job.suspended_cause)}"))
         if job.shown_estimate():  # what confirming it will take
             rows.append(("Estimate", f"<span id='estimate'>{e(estimate_text(job.shown_estimate()))}</span>"))
         for f in job.failure_reasons:
@@ -392,10 +402,13 @@ class Console:
             client = self._client(storage)
 
             def put(bucket: str, key: str, data: bytes) -> str:
+                # Asked first: some storages (SeaweedFS) would make a missing bucket on PUT.
+                check_bucket(client, bucket, "ManifestBucketNotFound", "manifest", self.service.storages.get(storage))
                 return client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="text/csv")["ETag"]
 
             def head(bucket: str, key: str) -> str:
-                return client.head_object(Bucket=bucket, Key=key)["ETag"]
+                # As Preparing words it: names the object, and its bucket when that is what is missing.
+                return ManifestSource(ObjectRef(bucket, key), client).resolve().etag or ""
 
             try:
                 console_form.store_manifest(body, form, put, head)
@@ -418,7 +431,8 @@ class Console:
             except CosbatchError:
                 continue
             ok, failed, text = progress_of(job)
-            entry = {"status": job.status.value, "terminal": job.status in TERMINAL, "percent": ok + failed,
+            entry = {"status": job.status.value, "status_text": status_text(job), "terminal": job.status in TERMINAL,
+                     "percent": ok + failed,
                      "ok_percent": ok, "failed_percent": failed, "text": text,
                      "failed_tasks": job.progress_summary.number_of_tasks_failed,
                      **{name: value for name, _, value in counters(job)}}

@@ -81,7 +81,7 @@ function refresh(){
     if(!data)return;
     for(const row of rows){const j=data[row.dataset.job];if(!j)continue;
       const st=row.querySelector('.status');
-      if(st){st.textContent=j.status;st.className='status '+j.status+(j.failed_tasks?' has-failures':'');}
+      if(st){st.textContent=j.status_text;st.className='status '+j.status+(j.failed_tasks?' has-failures':'');}
       const ok=row.querySelector('.bar>i.ok'),fail=row.querySelector('.bar>i.fail');
       if(ok){ok.style.width=j.ok_percent+'%';}if(fail){fail.style.width=j.failed_percent+'%';}
       const txt=row.querySelector('.progress-text');if(txt){txt.textContent=j.text;}

@@ -8,6 +8,7 @@ from typing import Any
 
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
+from cosbatch.reports.summary import status_text
 
 e = html.escape
 
@@ -50,7 +51,7 @@ def bar(job: Job) -> str:
 def status_badge(job: Job, ident: str = "") -> str:
     failures = " has-failures" if job.progress_summary.number_of_tasks_failed else ""
     return (f"<span class='status {job.status.value}{failures}'{f' id={ident!r}' if ident else ''}>"
-            f"{job.status.value}</span>")
+            f"{e(status_text(job))}</span>")
 
 
 def has_tag(job: Job, wanted: str) -> bool:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
-from cosbatch.reports.summary import DRY_RUN, failures_text, report_not_written, report_url
+from cosbatch.reports.summary import (
+    failures_text,
+    operation_text,
+    report_not_written,
+    report_url,
+    status_text,
+    suspended_label,
+)
 from cosbatch.store.base import JobPage, StatusChange
 
 
@@ -24,12 +30,8 @@ def _progress(job: Job) -> str:
 
 
 def _status(job: Job) -> str:
-    """The status, and for a Complete job with failed tasks that it had some: never a plain "Complete"."""
-    text = job.status.value
-    failed = job.progress_summary.number_of_tasks_failed
-    if job.status is JobStatus.COMPLETE and failed:
-        text += f" with {failed} failed task{'s' if failed != 1 else ''}"
-    return text + (f" ({job.status_update_reason})" if job.status_update_reason else "")
+    """The status (never a plain "Complete" for a job with failed tasks), and why it changed."""
+    return status_text(job) + (f" ({job.status_update_reason})" if job.status_update_reason else "")
 
 
 def _size(n: float) -> str:
@@ -71,16 +73,8 @@ def estimate_text(estimate: dict) -> str:
     return "; ".join(parts)
 
 
-def _operation_line(job: Job, params: str) -> str:
-    undo_of = next((t.value for t in job.tags if t.key == "cosbatch:undo-of"), None)
-    if undo_of is not None:
-        return f"undo of job {undo_of}: restores what its {job.operation.name} ({params}) overwrote"
-    return f"{job.operation.name} ({params})" + (f"; {DRY_RUN}" if job.dry_run else "")
-
-
 def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[str, int] | None = None) -> str:
     """DescribeJob as aligned rows; `by_code`: failed tasks by error code (JobService.failures_by_code)."""
-    params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
     if job.manifest is not None:
         manifest = f"{job.manifest.location.object_arn} ({job.manifest.spec.format.value})"
     else:
@@ -91,7 +85,7 @@ def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[
         ("Status", _status(job)),
         ("Priority", str(job.priority)),
         ("Description", job.description or "-"),
-        ("Operation", _operation_line(job, params)),
+        ("Operation", operation_text(job)),
         ("Progress", _progress(job)),
     ]
     if by_code:
@@ -112,7 +106,7 @@ def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[
         rows.append(("Estimate", estimate_text(job.shown_estimate())))
     rows += [("Created", _time(job.creation_time)), ("Terminated", _time(job.termination_date))]
     if job.suspended_cause:
-        rows.append(("Suspended", f"{_time(job.suspended_date)}: {job.suspended_cause}"))
+        rows.append((suspended_label(job), f"{_time(job.suspended_date)}: {job.suspended_cause}"))
     for f in job.failure_reasons:
         rows.append(("Failure", f"{f.failure_code}: {f.failure_reason}"))
     if history:

@@ -13,6 +13,14 @@ from html import escape
 
 from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
+from cosbatch.reports.summary import (
+    failures_text,
+    operation_text,
+    report_not_written,
+    report_url,
+    status_text,
+    suspended_label,
+)
 from cosbatch.store.base import StatusChange
 
 S = JobStatus
@@ -33,9 +41,13 @@ def _time(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
 
 
-def status_badge(status: JobStatus) -> str:
-    colour = _COLOURS.get(status, "#57606a")
-    return f'<span style="color:{colour};font-weight:600">{esc(status.value)}</span>'
+def status_badge(status: JobStatus, job: Job | None = None) -> str:
+    """The status in its colour; given the job, a Complete one with failed tasks is in the failure
+    colour and says so ("Complete with 2 failed tasks"), never a green "Complete"."""
+    failed = job is not None and job.progress_summary.number_of_tasks_failed > 0
+    colour = _COLOURS[S.FAILED] if failed and status is S.COMPLETE else _COLOURS.get(status, "#57606a")
+    text = status_text(job) if job is not None else status.value
+    return f'<span style="color:{colour};font-weight:600">{esc(text)}</span>'
 
 
 def progress_bar(job: Job, width_px: int = 220) -> str:
@@ -73,7 +85,7 @@ def progress_rows(jobs: Sequence[Job]) -> str:
     """The live bar shown while waiting."""
     return _table(
         ("Job", "Status", "Progress"),
-        ((f"<code>{esc(j.job_id[:8])}</code>", status_badge(j.status), progress_bar(j)) for j in jobs),
+        ((f"<code>{esc(j.job_id[:8])}</code>", status_badge(j.status, j), progress_bar(j)) for j in jobs),
     )
 
 
@@ -85,32 +97,34 @@ def _manifest(job: Job) -> str:
 
 
 def _report(job: Job) -> str:
-    if not job.report.enabled:
+    where = report_url(job)
+    if where is None:
         return "disabled"
-    prefix = (job.report.prefix or "").strip("/")
-    return f"s3://{job.report.bucket_name}/{prefix + '/' if prefix else ''}job-{job.job_id}/ ({job.report.scope.value})"
+    why = report_not_written(job)
+    return f"{where} ({job.report.scope.value})" if why is None else f"none: {where} {why}"
 
 
-def job_detail(job: Job) -> str:
-    """One job as DescribeJob sees it, as a two-column table."""
-    params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
-    status = status_badge(job.status)
+def job_detail(job: Job, by_code: dict[str, int] | None = None) -> str:
+    """One job as DescribeJob sees it, as a two-column table; `by_code`: its failed tasks by error
+    code (JobService.failures_by_code)."""
+    status = status_badge(job.status, job)
     if job.status_update_reason:
         status += f" ({esc(job.status_update_reason)})"
     rows: list[tuple[str, str]] = [
         ("Job", f"<code>{esc(job.job_id)}</code>"),
         ("Status", status),
         ("Progress", progress_bar(job)),
+        *([("Failures", esc(failures_text(by_code)))] if by_code else []),
         ("Priority", esc(job.priority)),
         ("Description", esc(job.description or "-")),
-        ("Operation", f"{esc(job.operation.name)} ({esc(params)})"),
+        ("Operation", esc(operation_text(job))),
         ("Manifest", esc(_manifest(job))),
         ("Report", esc(_report(job))),
         ("Created", esc(_time(job.creation_time))),
         ("Terminated", esc(_time(job.termination_date))),
     ]
     if job.suspended_cause:
-        rows.append(("Suspended", esc(job.suspended_cause)))
+        rows.append((suspended_label(job), esc(job.suspended_cause)))
     rows += [("Failure", esc(f"{f.failure_code}: {f.failure_reason}")) for f in job.failure_reasons]
     body = "".join(f"<tr><th {_CELL}>{esc(k)}</th><td {_CELL}>{v}</td></tr>" for k, v in rows)
     return f"<table {_TABLE}><tbody>{body}</tbody></table>"
@@ -123,7 +137,7 @@ def job_table(jobs: Sequence[Job]) -> str:
     return _table(
         ("Job ID", "Status", "Priority", "Operation", "Progress", "Created", "Description"),
         (
-            (f'<code style="white-space:nowrap">{esc(j.job_id)}</code>', status_badge(j.status), esc(j.priority),
+            (f'<code style="white-space:nowrap">{esc(j.job_id)}</code>', status_badge(j.status, j), esc(j.priority),
              esc(j.operation.name),
              progress_bar(j, 140), esc(_time(j.creation_time)), esc(j.description or ""))
             for j in jobs

@@ -152,7 +152,8 @@ class Job:
         return render.describe(self.model, by_code=self._client.service.failures_by_code(self.model))
 
     def _repr_html_(self) -> str:
-        return htmlview.job_detail(self.refresh().model)
+        model = self.refresh().model
+        return htmlview.job_detail(model, by_code=self._client.service.failures_by_code(model))
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self.refresh()))

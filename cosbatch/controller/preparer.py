@@ -34,7 +34,7 @@ from cosbatch.storage.lean import LeanS3Client
 from cosbatch.store.base import Segment
 
 
-def _check_bucket(client: Any, bucket: str, code: str, what: str, storage: Storage) -> None:
+def check_bucket(client: Any, bucket: str, code: str, what: str, storage: Storage) -> None:
     """`code` (e.g. ReportBucketNotFound) only when the bucket is really missing (404); storage
     trouble is StorageUnreachable or AccessDenied (storage_errors.classify)."""
     try:
@@ -135,7 +135,7 @@ def _generate(job: Job, client: Any, segment_size: int, storage: Storage) -> tup
         ),
     )
     out = generated_manifest_ref(job, gen)
-    _check_bucket(client, out.bucket, "ManifestGeneratorError", "manifest output", storage)
+    check_bucket(client, out.bucket, "ManifestGeneratorError", "manifest output", storage)
     lister = LeanS3Client(storage.tuned(max_attempts=3))  # botocore's parsing would cost ~90 ms a page
     try:
         generated = generate_manifest(client, parse_bucket_name(gen.source_bucket), object_filter, out.bucket,
@@ -162,10 +162,10 @@ def prepare_job(job: Job, client: Any, segment_size: int, target_client: Any = N
     params = job.operation.params
     target_bucket = getattr(params, "target_bucket", None)
     if target_bucket:
-        _check_bucket(target_client or client, target_bucket, "TargetBucketNotFound", "target",
+        check_bucket(target_client or client, target_bucket, "TargetBucketNotFound", "target",
                       target_storage or storage)
     if job.report.enabled:
-        _check_bucket(client, job.report.bucket_name, "ReportBucketNotFound", "report", storage)
+        check_bucket(client, job.report.bucket_name, "ReportBucketNotFound", "report", storage)
     try:
         total, segments = _manifest_segments(job, client, segment_size, storage)
         trial = trial_tasks(job)

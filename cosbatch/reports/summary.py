@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
+from cosbatch.models.job import UNDO_OF_TAG
 from cosbatch.store.base import UNRECORDED, Segment, failure_codes
 
-__all__ = ["DRY_RUN", "UNRECORDED", "failures_by_code", "failures_text", "report_not_written", "report_url"]
+__all__ = ["DRY_RUN", "UNRECORDED", "failures_by_code", "failures_text", "operation_text", "report_not_written",
+           "report_url", "status_text", "suspended_label", "undo_of", "is_undo_job"]
 
 
 def failures_by_code(job: Job, recorded: Mapping[str, int] | Iterable[Segment]) -> dict[str, int]:
@@ -42,6 +45,40 @@ def failures_text(by_code: dict[str, int]) -> str:
 
 #: How every summary of a dry-run job says it is one (CLI summary, describe-job, console).
 DRY_RUN = "dry run: nothing was changed"
+
+
+def status_text(job: Job) -> str:
+    """The status as every view shows it: a Complete job with failed tasks is never a plain
+    "Complete" ("Complete with 3 failed tasks")."""
+    failed = job.progress_summary.number_of_tasks_failed
+    if job.status is JobStatus.COMPLETE and failed:
+        return f"{job.status.value} with {failed} failed task{'s' if failed != 1 else ''}"
+    return job.status.value
+
+
+def suspended_label(job: Job) -> str:
+    """The label of a job's SuspendedCause: "Suspended" while it is, "Was suspended" after (the
+    cause, a trial's "confirm to run the rest", no longer asks anything of the user)."""
+    return "Suspended" if job.status is JobStatus.SUSPENDED else "Was suspended"
+
+
+def undo_of(job: Job) -> str | None:
+    """The job an undo job undoes (its cosbatch:undo-of tag), else None."""
+    return next((t.value for t in job.tags if t.key == UNDO_OF_TAG), None)
+
+
+def is_undo_job(job: Job) -> bool:
+    return undo_of(job) is not None
+
+
+def operation_text(job: Job) -> str:
+    """The operation and its parameters; an undo job says what it restores, a dry run that it
+    changed nothing."""
+    params = ", ".join(f"{k}={v}" for k, v in job.operation.params.wire().items())
+    undone = undo_of(job)
+    if undone is not None:
+        return f"undo of job {undone}: restores what its {job.operation.name} ({params}) overwrote"
+    return f"{job.operation.name} ({params})" + (f"; {DRY_RUN}" if job.dry_run else "")
 
 
 def report_not_written(job: Job) -> str | None:

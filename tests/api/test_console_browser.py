@@ -155,7 +155,9 @@ def test_create_from_the_form_watch_it_rerun_its_failures_clone_and_cancel(api, 
 
     # Watch it finish.
     assert "ok=" not in page.url  # a reload does not bring the message back
-    page.wait_for_function("document.querySelector('#job-status').textContent === 'Complete'", timeout=120_000)
+    # Never a plain "Complete": the status says it had failed tasks, on the live page as on a reload.
+    page.wait_for_function("document.querySelector('#job-status').textContent === 'Complete with 6 failed tasks'",
+                           timeout=120_000)
     page.wait_for_function("document.querySelector('[data-field=failed]').textContent === '6'")
     page.wait_for_function("document.querySelector('#failures td.code')")
     assert page.locator("#failures td.code").all_inner_texts() == ["NoSuchKey"]
@@ -295,3 +297,5 @@ def test_undo_button_creates_the_undo_job_and_it_restores_the_tags(api, alice, p
     assert s3.get_object_tagging(Bucket=src, Key=keys[0])["TagSet"] == [{"Key": "owner", "Value": "ana"}]
     assert s3.get_object_tagging(Bucket=src, Key=keys[1])["TagSet"] == []
     assert page.locator("#undo-form").count() == 0  # the undo job itself records nothing to undo
+    operation = page.locator("dt:text-is('Operation') + dd").inner_text()
+    assert operation.startswith(f"undo of job {job_id}: restores what its S3PutObjectTagging (")

@@ -5,6 +5,7 @@ the progress detail (failures by code, throughput samples)."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import uuid
@@ -130,7 +131,8 @@ def test_the_rerun_route_creates_a_job_of_the_failed_tasks(api, alice, s3, bucke
 @pytest.mark.parametrize("over, message", [
     ({"params": "{not json"}, "operation parameters are not valid JSON"),
     ({"operation": "S3Teleport"}, "valid: S3PutObjectCopy, S3PutObjectTagging"),
-    ({"manifest_source": "object", "manifest_key": "no/such/manifest.csv"}, "the manifest cannot be stored or read"),
+    ({"manifest_source": "object", "manifest_key": "no/such/manifest.csv"},
+     "ManifestNotFound: manifest object s3://SRC/no/such/manifest.csv does not exist"),
     ({"manifest_text": ""}, "paste the manifest"),
     ({"manifest_source": "upload"}, "choose a CSV manifest file"),
     ({"report_bucket": ""}, "the report bucket is required"),
@@ -145,9 +147,25 @@ def test_form_errors_show_the_form_again_with_what_was_sent(api, alice, buckets,
     answer = post_form(api, fields)
     page = answer.data.decode()
     assert answer.status == 400, page[:2000]
-    assert message in page
+    assert html.escape(message.replace("SRC", src)) in page
     assert f"value='refused {marker}'" in page  # the form keeps what was typed
     assert not [j for j in alice.list_jobs(AccountId=ALICE.account)["Jobs"] if marker in j.get("Description", "")]
+
+
+def test_a_manifest_in_a_bucket_that_does_not_exist_is_named_and_no_bucket_is_made(api, alice, s3, buckets):
+    """Read from (an object) or written to (a paste): the missing bucket is named, and the paste is
+    not written, so a storage that makes buckets on PUT (SeaweedFS) is not left with a new one."""
+    src, dst, rep = buckets
+    missing = f"nosuch-{uuid.uuid4().hex[:8]}"
+    read = post_form(api, job_fields(api, src, dst, rep, manifest_source="object", manifest_bucket=missing,
+                                     manifest_key="m.csv"))
+    assert read.status == 400
+    assert html.escape(f"manifest object s3://{missing}/m.csv does not exist (its bucket '{missing}' does not "
+                       "exist)") in read.data.decode()
+    pasted = post_form(api, job_fields(api, src, dst, rep, manifest_bucket=missing, manifest_text=f"{src},k\n"))
+    assert pasted.status == 400
+    assert html.escape(f"ManifestBucketNotFound: manifest bucket '{missing}' does not exist") in pasted.data.decode()
+    assert missing not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
 def test_the_form_refuses_cross_site_posts_and_missing_tokens(api, buckets):

@@ -48,6 +48,8 @@ def test_missing_report_bucket_is_report_bucket_not_found(store, settings, s3, m
     write_manifest(s3, src, "m.csv", [(src, "a")])
     code, reason = _failure(create_and_run(store, settings, copy_request(src, "m.csv", dst, "no-such-reports")))
     assert code == "ReportBucketNotFound" and "'no-such-reports' does not exist" in reason
+    # No report is written into it: SeaweedFS would make the bucket on PUT (S3 would refuse the write).
+    assert "no-such-reports" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
 def test_malformed_line_is_invalid_manifest_with_its_line_number(store, settings, s3, make_bucket):

@@ -72,3 +72,36 @@ def test_html_escapes_every_user_field(tmp_path):
     for html in (job_detail(job), job_table([job])):
         assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "3/4 (75%), 1 failed" in job_detail(job)
+
+
+def _finished(tmp_path, status: JobStatus, failed: int, **extra) -> Job:
+    request = parse_create_job(fill_defaults({
+        "Manifest": manifest_body("s3://src/m.csv", ("Bucket", "Key"), tmp_path), "Operation": COPY,
+        "Report": report_body("s3://rep/p")}, None))
+    return Job(job_id="j-2", account_id="1", confirmation_required=False, manifest=request.manifest,
+               operation=request.operation, priority=1,
+               progress_summary=ProgressSummary(total_number_of_tasks=3, number_of_tasks_succeeded=3 - failed,
+                                                number_of_tasks_failed=failed),
+               status=status, creation_time=utcnow(), report=request.report, role_arn="r",
+               client_request_token="t", **extra)
+
+
+def test_the_notebook_never_shows_a_job_with_failed_tasks_as_a_green_complete(tmp_path):
+    green, red = "color:#1a7f37", "color:#cf222e"
+    clean = _finished(tmp_path, JobStatus.COMPLETE, 0)
+    assert f'<span style="{green};font-weight:600">Complete</span>' in job_detail(clean)
+    failing = _finished(tmp_path, JobStatus.COMPLETE, 1)
+    for html in (job_detail(failing, by_code={"NoSuchKey": 1}), job_table([failing])):
+        assert green not in html
+        assert f'<span style="{red};font-weight:600">Complete with 1 failed task</span>' in html
+    assert "<th" in job_detail(failing, by_code={"NoSuchKey": 1})
+    assert ">Failures</th>" in job_detail(failing, by_code={"NoSuchKey": 1})
+    assert "NoSuchKey: 1" in job_detail(failing, by_code={"NoSuchKey": 1})
+
+
+def test_the_notebook_says_a_trial_is_no_longer_waiting_once_it_finished(tmp_path):
+    cause = "Trial run finished: update its status to Ready to run the remaining tasks, or cancel it"
+    waiting = _finished(tmp_path, JobStatus.SUSPENDED, 0, suspended_cause=cause)
+    done = _finished(tmp_path, JobStatus.COMPLETE, 0, suspended_cause=cause)
+    assert ">Suspended</th>" in job_detail(waiting)
+    assert ">Was suspended</th>" in job_detail(done) and ">Suspended</th>" not in job_detail(done)
