@@ -56,6 +56,7 @@ from cosbatch.reports.summary import (
     operation_text,
     status_text,
     suspended_label,
+    undo_of,
 )
 from cosbatch.wire.dialects import parse_create_job
 
@@ -221,8 +222,9 @@ class Console:
             f"<input name='priority' id='priority-input' size='10' value='{job.priority}'> "
             "<button type='submit' id='set-priority'>Set priority</button></form>"
         )
-        actions.append(f"<a class='button' id='clone' href='/console/jobs/new?{e(urlencode({'from': job.job_id}))}'>"
-                       "Clone job</a>")
+        if not is_undo_job(job):  # an undo job is made again from its job's Undo button
+            actions.append(f"<a class='button' id='clone' href='/console/jobs/new?{e(urlencode({'from': job.job_id}))}'>"
+                           "Clone job</a>")
         rows: list[tuple[str, str]] = [
             ("Job ID", f"<span class='mono'>{e(job.job_id)}</span>"),
             ("Status", status_badge(job, "job-status")),
@@ -378,7 +380,13 @@ class Console:
     def new_job_page(self, account: str | None, query: dict[str, list[str]]) -> Response:
         source = (query.get("from") or [""])[0]
         if source:
-            values = console_form.prefill_from_job(self.service.describe_job(source, account))
+            job = self.service.describe_job(source, account)
+            undone = undo_of(job)
+            if undone is not None:  # its manifest and tag only make sense as the Undo button sets them
+                return self._page("Not a job to clone", f"<p class='flash err'>Job {e(job.job_id)} is an undo job: "
+                                  f"its manifest is job {e(undone)}'s undo records. To undo that job again, use "
+                                  f"Undo on <a href='/console/jobs/{e(quote(undone))}'>its page</a>.</p>", 400)
+            values = console_form.prefill_from_job(job)
             title = f"Clone of job {source}"
         else:
             values, title = console_form.defaults(account), "New job"

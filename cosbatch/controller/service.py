@@ -377,8 +377,12 @@ def _check_undo(tags: list[Tag], request: CreateJobRequest) -> None:
             raise InvalidRequest(f"job tags {UNDOABLE} and {UNDO_OF} cannot be given together")
     undo_of = option_value(tags, UNDO_OF)
     if undo_of is not None:
-        arn = request.manifest.location.object_arn if request.manifest is not None else ""
-        if not arn.endswith(f"/job-{undo_of}/undo-manifest.csv"):
+        from cosbatch.operations.undo_records import UNDO_MANIFEST_FIELDS
+
+        manifest = request.manifest
+        arn = manifest.location.object_arn if manifest is not None else ""
+        fields = [f.value for f in (manifest.spec.fields or [])] if manifest is not None else []
+        if not arn.endswith(f"/job-{undo_of}/undo-manifest.csv") or fields != UNDO_MANIFEST_FIELDS:
             raise InvalidRequest(f"job tag {UNDO_OF}: an undo job takes its manifest from job {undo_of}'s undo "
                                  "records: give no Manifest or ManifestGenerator")
 

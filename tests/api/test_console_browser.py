@@ -299,3 +299,7 @@ def test_undo_button_creates_the_undo_job_and_it_restores_the_tags(api, alice, p
     assert page.locator("#undo-form").count() == 0  # the undo job itself records nothing to undo
     operation = page.locator("dt:text-is('Operation') + dd").inner_text()
     assert operation.startswith(f"undo of job {job_id}: restores what its S3PutObjectTagging (")
+    # An undo job is not cloned (its manifest is the undo records): Undo on its job makes one.
+    assert page.locator("#clone").count() == 0
+    refused = page.goto(api.url + f"/console/jobs/new?from={undo_id}")
+    assert refused.status == 400 and f"Job {undo_id} is an undo job" in page.content()

@@ -73,6 +73,12 @@ def test_undo_of_put_tagging_restores_each_objects_tags(s3, make_bucket, store, 
     undo = service.create_undo_job(job.job_id)
     assert undo.description == f"undo of job {job.job_id}" and undo.report == job.report
     assert {t.key: t.value for t in undo.tags} == {"cosbatch:undo-of": job.job_id}
+    # The undo job's request with its manifest read another way (a console clone offered Bucket,Key)
+    # is refused, not left to fail on the manifest's first line.
+    with pytest.raises(InvalidRequest, match="give no Manifest"):
+        service.create_job(parse_create_job(op_request(
+            rep, f"reports/job-{job.job_id}/undo-manifest.csv", PUT_TAGS, rep, token="clone",
+            Tags=[{"Key": "cosbatch:undo-of", "Value": job.job_id}])))
     run_until_idle(store, settings)
     undo = service.describe_job(undo.job_id)
     assert undo.status is JobStatus.COMPLETE, undo.failure_reasons
