@@ -68,6 +68,9 @@ def parse_object_name(name: str) -> ObjectRef:
         rest = name[5:]
     elif name.startswith("file://"):
         return ObjectRef("", "", local_path=name[7:])
+    elif re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", name):  # http://... is no local path
+        raise InvalidRequest(f"invalid object name {name!r}: {name.split('://', 1)[0]}:// is not read; use "
+                             "s3://<bucket>/<key>, file://<path> or an object ARN")
     elif name.startswith("/") or name.startswith("./") or Path(name).suffix in {".csv", ".json"}:
         return ObjectRef("", "", local_path=str(Path(name).absolute()))
     if rest is None or "/" not in rest:

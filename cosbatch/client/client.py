@@ -14,6 +14,7 @@ from cosbatch.control.plan import DEFAULT_CONCURRENCY
 from cosbatch.controller import JobService
 from cosbatch.controller.cosbatch_tags import SKIP_IDENTICAL, TRIAL_TASKS, UNDOABLE
 from cosbatch.controller.notify_policy import allow_from_env, secret_from_env
+from cosbatch.errors import InvalidRequest
 from cosbatch.lifecycle import JobStatus
 from cosbatch.settings import FailureThreshold, Settings
 from cosbatch.storage import StorageCatalog, StorageClients
@@ -118,6 +119,8 @@ class Client:
         """
         if operation is None:
             raise TypeError("create_job() needs an operation, e.g. {'S3PutObjectCopy': {...}}")
+        if isinstance(priority, bool):  # an int to Python, never meant as a priority
+            raise InvalidRequest(f"priority must be an integer from 0 to 2147483647, not {priority!r}")
         body: dict[str, Any] = {
             "Operation": operation,
             "Report": report_body(report),
@@ -137,6 +140,11 @@ class Client:
                    UNDOABLE: "true" if undoable else None}
         if tags is not None or any(options.values()):
             body["Tags"] = with_options(tag_list(tags or []), options)
+        for name in fields:
+            if "_" in name or name[:1].islower():  # role_arn=: CreateJob's fields go by their API names
+                camel = "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+                raise InvalidRequest(f"create_job() has no keyword {name!r}; other CreateJob fields go by their "
+                                     f"API names, e.g. {camel}=")
         body.update(fields)
         return self.submit(body)
 

@@ -38,9 +38,11 @@ def _object_pairs(objects: Iterable[str | tuple[str, str]]) -> list[tuple[str, s
             if ref.is_local:
                 raise InvalidRequest(f"manifest entry {item!r} is not an object; use s3://bucket/key")
             pairs.append((ref.bucket, ref.key))
-        else:
+        elif isinstance(item, tuple | list) and len(item) == 2 and all(isinstance(x, str) for x in item):
             bucket, key = item
             pairs.append((parse_bucket_name(f"s3://{bucket}"), key))
+        else:
+            raise InvalidRequest(f"manifest entry {item!r}: give 's3://bucket/key' or a (bucket, key) pair of strings")
     if not pairs:
         raise InvalidRequest("the manifest lists no objects")
     return pairs
@@ -63,6 +65,10 @@ def manifest_body(manifest: ManifestArg, fields: Sequence[str], manifest_dir: Pa
         location = f"file://{manifest.absolute()}"
     elif isinstance(manifest, str):
         location = manifest
+        parse_object_name(location)  # refused now if it names nothing a job can read
+    elif not isinstance(manifest, Sequence):
+        raise InvalidRequest(f"manifest: give a JobManifest dict, the path, s3:// URL or ARN of a CSV manifest, "
+                             f"or a list of objects; not {type(manifest).__name__}")
     else:
         location = f"file://{write_local_manifest(manifest, manifest_dir)}"
         fields = ("Bucket", "Key")
@@ -74,6 +80,8 @@ def report_body(report: dict[str, Any] | str | None) -> dict[str, Any]:
     a dict is the S3/COS shape, with Enabled, Format and ReportScope filled in if missing."""
     if report is None:
         return {"Enabled": False}
+    if not isinstance(report, dict | str):
+        raise InvalidRequest(f"report: give s3://bucket[/prefix], a JobReport dict or None; not {type(report).__name__}")
     if isinstance(report, str):
         if not report.startswith("s3://"):
             raise InvalidRequest(f"report {report!r}: give s3://bucket[/prefix] or a JobReport dict")

@@ -46,9 +46,14 @@ def _csv_table(data: bytes) -> pa.Table:
 
 def read_report_table(client: Any, job: Job, task_status: str | None = None) -> pa.Table:
     """Every row of a finished job's report (only `succeeded` or `failed` rows if asked)."""
+    if task_status is not None:
+        if not isinstance(task_status, str) or task_status.lower() not in ("succeeded", "failed"):
+            raise InvalidRequest(f"task_status must be 'succeeded' or 'failed' (or None for every row), "
+                                 f"not {task_status!r}")
+        task_status = task_status.lower()
+    location = report_location(job)  # refused first when the job has no report at all
     if job.status not in TERMINAL:
         raise InvalidRequest(f"job {job.job_id} is {job.status.value}; its report is written when it finishes")
-    location = report_location(job)
     manifest = json.loads(_get(client, location.bucket, location.manifest_key))
     tables = [SCHEMA.empty_table()]
     for result in manifest.get("Results", []):

@@ -43,6 +43,9 @@ def test_copy_job_from_a_list_of_objects_waits_to_complete_with_a_report(client,
     assert set(table.column("TaskStatus").to_pylist()) == {"succeeded"}
     assert set(table.column("HTTPStatusCode").to_pylist()) == {200}
     assert job.report(task_status="failed").num_rows == 0
+    assert job.report(task_status="Succeeded").num_rows == 25  # as the report's manifest.json, any case
+    with pytest.raises(InvalidRequest, match="task_status must be 'succeeded' or 'failed'.*not 'bogus'"):
+        job.report(task_status="bogus")
     assert job.report_url == f"s3://{rep}/batch/job-{job.id}/"
     assert s3.list_objects_v2(Bucket=dst, Prefix="copied/")["KeyCount"] == 25
 
@@ -187,3 +190,29 @@ def test_skip_identical_from_python(client, s3, make_bucket):
     assert again.describe()["Job"]["ProgressSummary"]["NumberOfTasksSkipped"] == 40
     assert "40 succeeded (0 copied, 40 skipped: identical at target)" in str(again)  # the text view
     assert "0 copied, 40 skipped (identical)" in again._repr_html_()  # the notebook view
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"manifest": 42}, "manifest: give a JobManifest dict, the path, s3:// URL or ARN of a CSV manifest, or a list "
+                       "of objects; not int"),
+    ({"manifest": [("src", "k", "v1", "x")]}, "manifest entry ('src', 'k', 'v1', 'x'): give 's3://bucket/key' or a "
+                                              "(bucket, key) pair"),
+    ({"manifest": "http://x/y.csv"}, "invalid object name 'http://x/y.csv': http:// is not read"),
+    ({"report": 5}, "report: give s3://bucket[/prefix], a JobReport dict or None; not int"),
+    ({"role_arn": "arn:aws:iam::1:role/r"}, "create_job() has no keyword 'role_arn'; other CreateJob fields go by "
+                                            "their API names, e.g. RoleArn="),
+    ({"priority": True}, "priority must be an integer from 0 to 2147483647, not True"),
+])
+def test_wrong_arguments_are_refused_by_name_before_a_job_exists(client, kwargs, words):
+    args = {"manifest": ["s3://src/k"], "operation": _copy("dst"), **kwargs}
+    with pytest.raises(InvalidRequest) as refused:
+        client.create_job(**args)
+    assert words in refused.value.message
+    assert client.jobs() == []
+
+
+def test_the_report_of_a_job_without_one_says_so_at_once(client, make_bucket):
+    job = client.create_job(manifest=[f"s3://{make_bucket('src')}/k"], operation=_copy("dst"),
+                            confirmation_required=True)
+    with pytest.raises(InvalidRequest, match="has no completion report"):
+        job.report()
