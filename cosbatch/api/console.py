@@ -54,6 +54,7 @@ from cosbatch.reports.summary import (
     DRY_RUN,
     is_undo_job,
     operation_text,
+    report_not_written,
     status_text,
     suspended_label,
     undo_of,
@@ -283,6 +284,9 @@ class Console:
                 f"{e(job.report.format.value if job.report.format else '')})")
         if job.status not in TERMINAL:
             return text
+        why = report_not_written(job)
+        if why is not None:  # as describe-job says it: nothing to link to
+            return f"none: <span class='mono'>{e(where)}</span> {e(why)}"
         base = f"/console/jobs/{e(job.job_id)}/report/"
         links = [f"<a id='report-manifest' href='{base}manifest.json'>manifest.json</a>",
                  f"<a href='{base}job.json'>job.json</a>"]
@@ -292,7 +296,12 @@ class Console:
                 name = str(item.get("Key", "")).removeprefix(location.job_dir + "/")
                 links.append(f"<a class='report-file' href='{base}{e(quote(name))}'>{e(name)}</a> "
                              f"({e(str(item.get('TaskExecutionStatus', '')))})")
-        except Exception as exc:  # storage unreachable or no report yet: say so, keep the page
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                links.append(f"<span class='flash err'>results not readable: {e(type(exc).__name__)}</span>")
+            else:  # a job that just ended: its report is being written
+                links.append("<span id='report-pending'>the report is being written: reload to see its files</span>")
+        except Exception as exc:  # storage unreachable: say so, keep the page
             links.append(f"<span class='flash err'>results not readable: {e(type(exc).__name__)}</span>")
         return text + "<br>" + " · ".join(links)
 

@@ -5,7 +5,7 @@
 - The objects of the first few lines (at most SAMPLE) are HEADed. When every one of them is
   missing, the job fails with `ManifestObjectsNotFound` and a reason naming the likely cause:
   the bucket does not exist, the keys are not URL-encoded (a key with "+" or "%" that exists
-  as written but not decoded), or the job runs against the wrong storage.
+  as written but not decoded), or the objects were deleted or live on another storage.
 """
 
 from __future__ import annotations
@@ -142,6 +142,6 @@ def check_sample(client: Any, storage: Storage, sample: list[SampledLine]) -> No
                      "them (e.g. '+' as %2B, a space as + or %20)")
         else:
             first = sample[0].task
-            cause = (f"e.g. s3://{first.bucket}/{first.key} (line {sample[0].line_no}); is the job bound to the "
-                     "storage that holds them?")
+            cause = (f"e.g. s3://{first.bucket}/{first.key} (line {sample[0].line_no}): deleted since the manifest "
+                     "was made, or on another storage than the job's?")
     raise ManifestError(f"{head}: {cause}", code="ManifestObjectsNotFound")

@@ -168,6 +168,17 @@ def test_a_manifest_in_a_bucket_that_does_not_exist_is_named_and_no_bucket_is_ma
     assert missing not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
+def test_a_job_whose_report_was_not_written_links_to_no_report(api, alice, s3, buckets):
+    src, dst, _ = buckets
+    missing = f"nosuch-{uuid.uuid4().hex[:8]}"
+    job_id = created_job(post_form(api, job_fields(api, src, dst, missing, manifest_text=f"{src},k\n")))
+    assert finished(alice, job_id)["FailureReasons"][0]["FailureCode"] == "ReportBucketNotFound"
+    page = api.http.request("GET", api.url + f"/console/jobs/{job_id}", headers=basic(ALICE)).data.decode()
+    assert f"none: <span class='mono'>s3://{missing}/reports/job-{job_id}/</span> cannot be written: its bucket " \
+           "does not exist" in page
+    assert "report-manifest" not in page and "results not readable" not in page
+
+
 def test_the_form_refuses_cross_site_posts_and_missing_tokens(api, buckets):
     src, dst, rep = buckets
     fields = job_fields(api, src, dst, rep, manifest_text=f"{src},k\n")
