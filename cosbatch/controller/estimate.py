@@ -184,6 +184,8 @@ def _seconds(job: Job, store: JobStore, remaining: list[int], trial_end: datetim
     for other in store.list_jobs(None, (JobStatus.COMPLETE,), max_results=RECENT).jobs:  # newest first
         if other.operation.name != job.operation.name or other.storage != job.storage or other.job_id == job.job_id:
             continue
+        if other.max_ops_per_second is not None and other.max_ops_per_second != job.max_ops_per_second:
+            continue  # its rate was its limit's, not the storage's
         steps = store.history(other.job_id)
         start = next((h.at for h in steps if h.to_status is JobStatus.ACTIVE), None)
         end = next((h.at for h in steps if h.to_status is JobStatus.COMPLETING), None)
@@ -191,8 +193,12 @@ def _seconds(job: Job, store: JobStore, remaining: list[int], trial_end: datetim
         if start is None or end is None or not done or end <= start:
             continue
         secs = (end - start).total_seconds()
-        return round(tasks * secs / done, 1), (f"job {other.job_id}: {done} {job.operation.name} tasks on storage "
-                                               f"{job.storage} in {secs:.1f} s ({done / secs:.0f} tasks/s)")
+        basis = (f"job {other.job_id}: {done} {job.operation.name} tasks on storage {job.storage} in {secs:.1f} s "
+                 f"({done / secs:.0f} tasks/s)")
+        limit = job.max_ops_per_second
+        if limit is not None and done / secs > limit:  # this job may go no faster than its limit
+            return round(tasks / limit, 1), f"{basis}, at most {limit:g} operations/s (this job's limit)"
+        return round(tasks * secs / done, 1), basis
     return None, f"unknown: no trial, and no completed {job.operation.name} job on storage {job.storage}"
 
 

@@ -74,6 +74,23 @@ def test_confirmation_required_copy_shows_its_estimate_until_confirmed(s3, s3_se
     assert est["SecondsBasis"].startswith(f"job {job.job_id}: 300 S3PutObjectCopy tasks on storage {job.storage} in ")
     assert est["Requests"] == {"CopyObject": 300, "HeadObject": 600}  # verify: the source and the copy
 
+    # A job held to a rate limit says nothing of the storage's rate: a later job without that limit
+    # does not borrow it, and one with a limit below the evidence's rate goes at its limit.
+    service.update_job_status(again.job_id, "Cancelled")
+    slow = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, None, token="est-slow")), 200)
+    run(store, cfg)
+    assert service.describe_job(slow.job_id).status is S.COMPLETE
+    unlimited = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, None, token="est-3",
+                                                                 ConfirmationRequired=True)))
+    limited = service.create_job(parse_create_job(copy_request(src, "m.csv", dst, None, token="est-4",
+                                                               ConfirmationRequired=True)), 2)
+    run(store, cfg)
+    est = service.describe_job(unlimited.job_id).shown_estimate()
+    assert est["SecondsBasis"].startswith(f"job {job.job_id}: 300 "), est["SecondsBasis"]  # not the slow one
+    est = service.describe_job(limited.job_id).shown_estimate()
+    assert est["Seconds"] == 150.0  # 300 tasks at 2/s
+    assert est["SecondsBasis"].endswith(", at most 2 operations/s (this job's limit)"), est["SecondsBasis"]
+
 
 def test_one_sampled_object_gives_no_interval(s3, make_bucket, store, settings):
     src, dst = make_bucket("src"), make_bucket("dst")
