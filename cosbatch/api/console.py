@@ -102,6 +102,7 @@ class Console:
     def _page(self, title: str, body: str, status: int = 200, headers: tuple = ()) -> Response:
         doc = (f"<!doctype html><html><head><meta charset='utf-8'>"
                "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+               "<link rel='icon' href='data:,'>"  # no icon: no request for /favicon.ico (a 404 a page)
                f"<title>{e(title)} · cosbatch</title><style>{CSS}</style></head><body><header>"
                "<a href='/console/jobs'>cosbatch · Batch Operations</a> <a href='/console/jobs/new' id='new-job'>"
                f"New job</a></header><main>{body}</main><script>{JS}</script></body></html>")

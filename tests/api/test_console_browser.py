@@ -53,6 +53,8 @@ def test_filter_confirm_and_watch_a_job_run(api, alice, page, s3, make_bucket):
     wait_for(lambda: alice.describe_job(AccountId=ALICE.account, JobId=job_id)["Job"]["Status"] == "Suspended",
              60, 0.2, "Suspended")
 
+    failed_requests: list[str] = []  # every request the pages make is answered
+    page.on("response", lambda r: failed_requests.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.goto(api.url + "/console/jobs")
     page.select_option("#status-filter", "Suspended")
     page.fill("#text-filter", marker)
@@ -95,6 +97,9 @@ def test_filter_confirm_and_watch_a_job_run(api, alice, page, s3, make_bucket):
     page.go_back()
     history = page.locator("#history").inner_text()
     assert history.index("Suspended") < history.index("Ready") < history.index("Complete")
+    assert failed_requests == []
+    # The pages name no icon to fetch (a browser with a tab strip would ask /favicon.ico: a 404).
+    assert page.locator("link[rel=icon]").get_attribute("href") == "data:,"
 
 
 def test_console_needs_credentials_and_refuses_cross_site_posts(api, alice, browser):
