@@ -20,6 +20,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -48,6 +49,7 @@ from cosbatch.errors import CosbatchError, InvalidRequest
 from cosbatch.lifecycle import TERMINAL, JobStatus
 from cosbatch.manifests.source import ManifestSource
 from cosbatch.models import Dialect, Job
+from cosbatch.models.job import utcnow
 from cosbatch.names import ObjectRef
 from cosbatch.reports.layout import ReportLocation
 from cosbatch.reports.summary import (
@@ -366,12 +368,15 @@ class Console:
                                       + urlencode({"ok": f"created job {job.job_id}: {count}"}))
             elif what == "undo":
                 earlier = self.service.describe_job(job_id, account)
+                asked = utcnow() - timedelta(milliseconds=1)  # the store keeps times as float seconds
                 try:
                     job = self.service.create_undo_job(job_id, self._client(earlier.storage), account)
                 except (BotoCoreError, ClientError) as exc:
                     raise InvalidRequest(f"the undo records cannot be read beside the report: {exc}") from None
-                return self._redirect(f"/console/jobs/{quote(job.job_id)}?"
-                                      + urlencode({"ok": f"created job {job.job_id}: {job.description}"}))
+                # The same undo asked again is the same job (its request token is the job's).
+                said = (f"created job {job.job_id}: {job.description}" if job.creation_time >= asked
+                        else f"job {job.job_id} already undoes job {job_id}")
+                return self._redirect(f"/console/jobs/{quote(job.job_id)}?" + urlencode({"ok": said}))
             else:
                 job = self.service.update_job_status(job_id, form.get("requestedJobStatus"),
                                                      "requested in the console", account)

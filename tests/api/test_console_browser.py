@@ -295,6 +295,12 @@ def test_undo_button_creates_the_undo_job_and_it_restores_the_tags(api, alice, p
     undo_id = page.url.split("/console/jobs/")[1].split("?")[0]
     assert undo_id != job_id
     assert page.locator(".flash.ok").inner_text() == f"created job {undo_id}: undo of job {job_id}"
+    page.goto(api.url + f"/console/jobs/{job_id}")  # asked again: the same undo job, and said so
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        page.click("#undo")
+    assert page.url.split("/console/jobs/")[1].split("?")[0] == undo_id
+    assert page.locator(".flash.ok").inner_text() == f"job {undo_id} already undoes job {job_id}"
     tags = alice.get_job_tagging(AccountId=ALICE.account, JobId=undo_id)["Tags"]
     assert {"Key": "cosbatch:undo-of", "Value": job_id} in tags
     page.wait_for_function("document.querySelector('#job-status').textContent === 'Complete'", timeout=60_000)
