@@ -83,8 +83,17 @@ class RunnerConfig:
     options: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Names and values checked now, before any store or job is touched: a bad value (parallelism=two,
+        environment_type=FOO) is a refused command, never a job that fails when its pipeline is built."""
         module = runner_module(self.runner)
         check_option_keys(self.runner, self.options, module.OPTIONS, module.REQUIRED)
+        for key in getattr(module, "COUNT_OPTIONS", ()):
+            value = int_option(self.runner, self.options, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"{self.runner} runner option {key} must be at least 1, not {value}")
+        check_values = getattr(module, "check_option_values", None)
+        if check_values is not None:
+            check_values(self.options)
 
 
 def check_store_reachable(config: RunnerConfig, store_url: str) -> None:

@@ -40,10 +40,20 @@ OPTIONS = {
 }
 REQUIRED: tuple[tuple[str, ...], ...] = ()
 LOCAL_CLUSTER_OPTIONS = ("dask_local_workers", "dask_threads_per_worker")
+#: Whole numbers of at least 1 (RunnerConfig checks them before a job is created).
+COUNT_OPTIONS = ("dask_connection_timeout", "dask_npartitions", *LOCAL_CLUSTER_OPTIONS)
 #: The distributed scheduler runs a lost worker's tasks again on the others (up to its
 #: `allowed-failures`, then the pipeline fails with KilledWorker), so the controller does not
 #: give the pipeline up when a worker process dies: that would run its segments twice at once.
 RECOVERS_LOST_WORKERS = True
+
+
+def check_option_values(options: Mapping[str, str]) -> None:
+    remote = options.get("dask_client_address") or options.get("dask_scheduler_file")
+    local = [key for key in LOCAL_CLUSTER_OPTIONS if options.get(key)]
+    if remote and local:
+        raise ConfigError(f"dask runner option {local[0]} is for the LocalCluster it starts; "
+                          "with dask_client_address or dask_scheduler_file, size the cluster itself")
 
 
 def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
@@ -58,11 +68,7 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptio
     from apache_beam.runners.dask.dask_runner import DaskOptions  # registers the flags
 
     dask_pardo.install()  # before the runner translates the pipeline: see launch/dask_pardo.py
-    remote = options.get("dask_client_address") or options.get("dask_scheduler_file")
-    local = [key for key in LOCAL_CLUSTER_OPTIONS if options.get(key)]
-    if remote and local:
-        raise ConfigError(f"dask runner option {local[0]} is for the LocalCluster it starts; "
-                          "with dask_client_address or dask_scheduler_file, size the cluster itself")
+    check_option_values(options)
     partitions(plan, options)  # a bad value fails here, before any job is touched
     flags = []
     for key in ("dask_client_address", "dask_scheduler_file"):

@@ -37,6 +37,8 @@ OPTIONS = {
     "subnetwork": "VPC subnetwork (regions/REGION/subnetworks/NAME)",
 }
 REQUIRED: tuple[tuple[str, ...], ...] = (("project",), ("region",), ("temp_location",))
+#: Whole numbers of at least 1 (RunnerConfig checks them before a job is created).
+COUNT_OPTIONS = ("num_workers", "max_num_workers")
 
 
 def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:

@@ -18,12 +18,19 @@ OPTIONS = {
     "direct_num_workers": "parallel workers (default 1 in memory, else 2)",
 }
 REQUIRED: tuple[tuple[str, ...], ...] = ()
+#: Whole numbers of at least 1 (RunnerConfig checks them before a job is created).
+COUNT_OPTIONS = ("direct_num_workers",)
 
 
-def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
+def check_option_values(options: Mapping[str, str]) -> None:
     mode = options.get("direct_running_mode") or "in_memory"
     if mode not in MODES:
         raise ConfigError(f"direct_running_mode must be one of {', '.join(MODES)}, not {mode!r}")
+
+
+def pipeline_options(plan: JobPlan, options: Mapping[str, str]) -> PipelineOptions:
+    check_option_values(options)
+    mode = options.get("direct_running_mode") or "in_memory"
     workers = int_option("direct", options, "direct_num_workers", 1 if mode == "in_memory" else 2)
     return PipelineOptions(
         flags=[],  # never sys.argv: the caller's own arguments are not Beam's

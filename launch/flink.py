@@ -53,30 +53,38 @@ REQUIRED: tuple[tuple[str, ...], ...] = (("job_endpoint", "flink_master"),)
 #: Flink restarts the tasks a lost TaskManager had (its restart strategy), so the controller does
 #: not give the pipeline up when an SDK worker process dies: that would run its segments twice at once.
 RECOVERS_LOST_WORKERS = True
+#: Whole numbers of at least 1 (RunnerConfig checks them before a job is created).
+COUNT_OPTIONS = ("parallelism", "sdk_worker_parallelism")
 
 
-def pipeline_options(plan: JobPlan, options: Mapping[str, str], job_server: str | None = None) -> PipelineOptions:
-    """What is submitted. With `job_server` (the endpoint of the Flink job server `run` started for
-    `flink_master`), Beam's PortableRunner submits to it; without, Beam's FlinkRunner options."""
+def check_option_values(options: Mapping[str, str]) -> None:
+    """ConfigError for values no submission could use (RunnerConfig asks before a job exists)."""
     if options.get("job_endpoint") and options.get("flink_master"):
         raise ConfigError("flink runner takes job_endpoint (PortableRunner) or flink_master (FlinkRunner), not both")
     environment = (options.get("environment_type") or "PROCESS").upper()
     if environment not in ENVIRONMENTS:
         raise ConfigError(f"flink runner environment_type must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}")
+    if environment == "DOCKER" and not (options.get("environment_config") or options.get("sdk_container_image")):
+        raise ConfigError(
+            "flink runner with environment_type=DOCKER needs --runner-option sdk_container_image=... "
+            "(an image with cosbatch installed: build launch/Dockerfile)"
+        )
+    if environment == "EXTERNAL" and not options.get("environment_config"):
+        raise ConfigError("flink runner with environment_type=EXTERNAL needs --runner-option environment_config=HOST:PORT "
+                          "(a Beam worker pool: python -m apache_beam.runners.worker.worker_pool_main --service_port=PORT)")
+
+
+def pipeline_options(plan: JobPlan, options: Mapping[str, str], job_server: str | None = None) -> PipelineOptions:
+    """What is submitted. With `job_server` (the endpoint of the Flink job server `run` started for
+    `flink_master`), Beam's PortableRunner submits to it; without, Beam's FlinkRunner options."""
+    check_option_values(options)
+    environment = (options.get("environment_type") or "PROCESS").upper()
     config = options.get("environment_config") or None
     image = options.get("sdk_container_image") or None
     if environment == "DOCKER":
         config = config or image  # Beam's DOCKER environment takes its image from environment_config
-        if not config:
-            raise ConfigError(
-                "flink runner with environment_type=DOCKER needs --runner-option sdk_container_image=... "
-                "(an image with cosbatch installed: build launch/Dockerfile)"
-            )
     elif environment == "PROCESS" and not config:
         config = json.dumps({"command": default_worker_command()})
-    elif environment == "EXTERNAL" and not config:
-        raise ConfigError("flink runner with environment_type=EXTERNAL needs --runner-option environment_config=HOST:PORT "
-                          "(a Beam worker pool: python -m apache_beam.runners.worker.worker_pool_main --service_port=PORT)")
     flags: dict = {
         "environment_type": environment,
         "save_main_session": False,

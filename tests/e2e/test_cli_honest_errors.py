@@ -135,6 +135,22 @@ def test_quickstart_without_its_extra_gives_advice_that_works_from_a_clone(tmp_p
     assert "pip install -e '.[quickstart]'" in _one_line_error(proc, "InvalidConfiguration")
 
 
+@pytest.mark.parametrize(("options", "words"), [
+    (["--runner", "flink", "--runner-option", "flink_master=127.0.0.1:1", "--runner-option", "parallelism=two"],
+     "flink runner option parallelism must be a whole number, not 'two'"),
+    (["--runner", "flink", "--runner-option", "flink_master=127.0.0.1:1", "--runner-option", "environment_type=FOO"],
+     "flink runner environment_type must be one of"),
+    (["--runner", "dask", "--runner-option", "dask_client_address=tcp://127.0.0.1:1", "--runner-option",
+      "dask_local_workers=2"], "dask runner option dask_local_workers is for the LocalCluster it starts"),
+])
+def test_bad_runner_option_values_are_refused_before_a_store_or_job_exists(tmp_path, options, words):
+    for command in (["run"], ["create-job", "--wait"]):
+        proc = _cli("--store", str(tmp_path / "new" / "c.db"), *command, *options)
+        assert proc.returncode == 1
+        assert words in _one_line_error(proc, "InvalidConfiguration")
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize(("option", "words"), [
     (["--capacity", "0"], "--capacity must be at least 1, not 0"),
     (["--concurrency", "0"], "--concurrency must be at least 1, not 0"),

@@ -167,11 +167,18 @@ def test_flink_runner_options_pass_beams_validation(config):
         ("dask", {"dask_client_address": "tcp://h:8786", "dask_local_workers": "4"},
          "dask_local_workers is for the LocalCluster it starts"),
         ("direct", {"direct_running_mode": "gpu"}, "direct_running_mode must be one of"),
+        ("flink", {"flink_master": "h:8081", "environment_type": "FOO"}, "environment_type must be one of"),
+        ("flink", {"flink_master": "h:8081", "parallelism": "0"}, "flink runner option parallelism must be at least 1"),
+        ("dask", {"dask_local_workers": "-2"}, "dask runner option dask_local_workers must be at least 1"),
+        ("dataflow", {"project": "p", "region": "r", "temp_location": "gs://b/t", "num_workers": "two"},
+         "num_workers must be a whole number"),
     ],
 )
-def test_bad_option_values_are_config_errors(runner, config, message):
+def test_bad_option_values_are_config_errors_before_any_plan(runner, config, message):
+    """Refused by RunnerConfig itself: the CLI makes one before any store or job is touched, so a
+    bad value is a refused command, never a job that fails when its pipeline is built."""
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        pipeline_options_for(PLAN, RunnerConfig(runner, config))
+        RunnerConfig(runner, config)
 
 
 @pytest.mark.parametrize("runner", ["direct", "dask", "flink", "dataflow"])
