@@ -53,12 +53,27 @@ def _quiet_beam(record: logging.LogRecord) -> bool:
     return True
 
 
+def _quiet_dask(record: logging.LogRecord) -> bool:
+    """Unless -v: Dask's scheduler, nanny and worker INFO lines (30-40 a LocalCluster run; Dask
+    sets its logger to INFO when it is imported, so a level set here would not hold) are kept
+    out, and its errors (a lost scheduler: two chained tracebacks) keep their line only;
+    cosbatch says what it does about them (job_waiting_for_runner)."""
+    if not record.name.startswith(("distributed", "tornado")):
+        return True
+    if record.levelno < logging.ERROR:
+        return False
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
+    return True
+
+
 def configure(verbose: int = 0) -> None:
     """WARNING by default; -v shows cosbatch's INFO events, -vv adds Beam's."""
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     if verbose < 2:
         handler.addFilter(_quiet_beam)
+    if verbose < 1:
+        handler.addFilter(_quiet_dask)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -15,6 +15,7 @@ endpoint answers.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import sys
@@ -141,8 +142,9 @@ def check_available(options: Mapping[str, str], timeout: float = 5.0, wait: bool
         try:
             with urllib.request.urlopen(f"{url.rstrip('/')}/overview", timeout=timeout) as reply:
                 seen = json.load(reply)
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            reason = getattr(error, "reason", error)
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
+            # HTTPException: something answers there, not in HTTP (a job server's or Dask's port)
+            reason = getattr(error, "reason", None) or f"{type(error).__name__}: not Flink's REST API"
             raise RunnerUnavailable(
                 f"no Flink answers at flink_master={master} ({reason}); start one "
                 f"(python -m launch.flink_cluster start --rest-port {url.rsplit(':', 1)[-1].strip('/')}) "

@@ -93,7 +93,8 @@ def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runner", default="direct", choices=RUNNERS, help="Beam runner (default: direct)")
+    p.add_argument("--runner", default="direct", metavar="{" + ",".join(RUNNERS) + "}",
+                   help="Beam runner (default: direct)")
     p.add_argument("--runner-option", action="append", default=[], metavar="KEY=VALUE",
                    help="runner option, e.g. direct_running_mode=multi_processing or "
                         "dask_client_address=tcp://host:8786 (repeatable; docs/scaling.md)")
@@ -244,7 +245,10 @@ def _settings(args: argparse.Namespace, store_url: str, storages: StorageCatalog
         if not sep:
             raise InvalidRequest(f"--runner-option takes KEY=VALUE, not {item!r}")
         options[key] = value
-    runner = RunnerConfig(getattr(args, "runner", "direct"), options)  # checks the option keys
+    name = getattr(args, "runner", "direct")
+    if name not in RUNNERS:  # one line, as every refused argument (argparse's choices print the usage)
+        raise InvalidRequest(f"--runner must be one of {', '.join(RUNNERS)}, not {name!r}")
+    runner = RunnerConfig(name, options)  # checks the options' names and values
     if getattr(args, "worker_control", "store") != "http":  # the HTTP worker channel is reachable
         check_store_reachable(runner, store_url)
     allow = allow_from_env(getattr(args, "notify_allow", None) or ())

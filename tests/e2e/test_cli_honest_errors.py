@@ -158,6 +158,7 @@ def test_bad_runner_option_values_are_refused_before_a_store_or_job_exists(tmp_p
     (["--failure-threshold-tasks", "0"], "--failure-threshold-tasks must be at least 1"),
     (["--failure-threshold-ratio", "1.5"], "--failure-threshold-ratio must be above 0 and at most 1"),
     (["--timeout", "-1"], "--timeout must be a positive number of seconds"),
+    (["--runner", "spark"], "--runner must be one of direct, dask, flink, dataflow, not 'spark'"),
 ])
 def test_run_options_out_of_range_are_refused_before_anything_is_created(tmp_path, option, words):
     for command in (["run"], ["create-job", "--wait"]):

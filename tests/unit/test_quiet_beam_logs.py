@@ -36,3 +36,30 @@ def test_a_beam_error_is_one_line_by_default():
 def test_vv_shows_beam_whole():
     err = _stderr(2)
     assert "Traceback" in err and "a Beam notice" in err
+
+
+DASK_SCRIPT = """
+import logging, sys
+from cosbatch import logs
+logs.configure(int(sys.argv[1]))
+import distributed  # sets its own logger to INFO, after cosbatch configured logging
+logging.getLogger("distributed.scheduler").info("Scheduler at: tcp://127.0.0.1:8786")
+try:
+    raise OSError("Timed out trying to connect to tcp://127.0.0.1:8786")
+except OSError:
+    logging.getLogger("distributed.client").exception("Failed to reconnect to scheduler after 30.00 seconds")
+"""
+
+
+def _dask_stderr(verbose: int) -> str:
+    return subprocess.run([sys.executable, "-c", DASK_SCRIPT, str(verbose)], capture_output=True, text=True,
+                          check=True, timeout=60).stderr
+
+
+def test_dask_is_quiet_by_default_and_whole_with_v():
+    err = _dask_stderr(0)
+    assert "Scheduler at" not in err
+    assert "ERROR distributed.client Failed to reconnect to scheduler after 30.00 seconds" in err
+    assert "Traceback" not in err
+    err = _dask_stderr(1)
+    assert "Scheduler at: tcp://127.0.0.1:8786" in err and "Traceback" in err
