@@ -72,6 +72,38 @@ def test_run_stops_with_one_line_and_leaves_the_job_as_it_was(s3, s3_server, mak
     assert [h.to_status for h in service.history(job_id)] == [S.NEW]
 
 
+def test_a_flink_master_that_is_not_flinks_rest_port_is_one_line(s3, s3_server, make_bucket, store):
+    """Something answers there, not in HTTP (a job server's gRPC port, Dask's scheduler): the
+    same one line, not http.client's BadStatusLine traceback."""
+    import socket
+    import threading
+
+    job_id, *_ = _job(s3, make_bucket, store)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_garbage() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(1024)
+                    conn.sendall(b"\x00\x00\x06\x04\x00\x00\x00\x00\x00 not http\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        done = _cli(store, s3_server, "run", "--runner", "flink", "--runner-option", f"flink_master=127.0.0.1:{port}",
+                    "--no-progress")
+    finally:
+        listener.close()
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"cosbatch: RunnerUnavailable: no Flink answers at "
+                                                   f"flink_master=127.0.0.1:{port} ("), done.stderr
+    assert "not Flink's REST API" in lines[0]
+    assert JobService(store).describe_job(job_id).status is S.NEW
+
+
 def test_create_job_wait_checks_the_runner_before_creating_the_job(s3, s3_server, make_bucket, store):
     src, dst = make_bucket("src"), make_bucket("dst")
     put_objects(s3, src, ["a"])
