@@ -353,18 +353,25 @@ class SqlJobStore:
         with self._write() as conn:
             self._lock_job(conn, job_id)
             old = conn.execute(
-                "SELECT succeeded, failed, skipped, retries, result_files FROM segments WHERE job_id=? AND seg_no=? "
-                "AND state NOT IN ('done', 'stopped')" + self.FOR_UPDATE, (job_id, seg_no),
+                "SELECT state, succeeded, failed, skipped, retries, result_files FROM segments WHERE job_id=? "
+                "AND seg_no=? AND state NOT IN ('done', 'stopped')" + self.FOR_UPDATE, (job_id, seg_no),
             ).fetchone()
             if old is None:
                 return  # final already (a repeated or late report), or no such segment: counted once
+            # A RUNNING segment starting over (a runner ran it again: Flink's restart after a lost
+            # TaskManager, Dask's after a lost worker) redoes what it had run. (A segment a paused
+            # worker gave back is PENDING: abandon_segment counted that already.)
+            ran = old["succeeded"] + old["failed"]
+            redone = ran if old["state"] == "running" and state is SegmentState.RUNNING and not (
+                succeeded or failed or skipped) else 0
             conn.execute(
                 """UPDATE segments SET state=?, succeeded=?, failed=?, result_files=?, retries=?, finished_at=?,
-                   skipped=? WHERE job_id=? AND seg_no=?""",
-                (state.value, succeeded, failed, files, retries, finished_at, skipped, job_id, seg_no),
+                   skipped=?, abandoned_tasks = abandoned_tasks + ? WHERE job_id=? AND seg_no=?""",
+                (state.value, succeeded, failed, files, retries, finished_at, skipped, redone, job_id, seg_no),
             )
             self._count(conn, job_id, succeeded - old["succeeded"], failed - old["failed"], skipped - old["skipped"],
-                        retries=retries - old["retries"], codes=self._codes_change(old["result_files"], files))
+                        retries=retries - old["retries"], codes=self._codes_change(old["result_files"], files),
+                        abandoned=redone)
 
     @guarded
     def abandon_segment(self, job_id: str, seg_no: int, tasks_run: int) -> None:
@@ -403,7 +410,7 @@ class SqlJobStore:
     @guarded
     def reset_running_segments(self, job_id: str) -> int:
         """Segments left RUNNING by a stopped or crashed pipeline go back to PENDING, their live
-        counters zeroed (no report rows stand behind them). A PENDING segment keeps what a paused
+        counters zeroed (no report rows stand behind them) and counted as abandoned (redone). A PENDING segment keeps what a paused
         worker recorded when it gave the segment back (`abandon_segment`)."""
         with self._write() as conn:
             self._lock_job(conn, job_id)
@@ -417,11 +424,13 @@ class SqlJobStore:
                                   "AND result_files <> '[]'", (job_id,)).fetchall():
                 codes.subtract(failure_codes(json.loads(r["result_files"]), strict=False))
             reset = conn.execute(
-                "UPDATE segments SET state='pending', succeeded=0, failed=0, skipped=0, result_files='[]' "
-                "WHERE job_id=? AND state = 'running'",
+                "UPDATE segments SET state='pending', abandoned_tasks = abandoned_tasks + succeeded + failed, "
+                "succeeded=0, failed=0, skipped=0, result_files='[]' WHERE job_id=? AND state = 'running'",
                 (job_id,),
             ).rowcount
-            self._count(conn, job_id, -int(live["ok"]), -int(live["failed"]), -int(live["skipped"]), codes=codes)
+            # What those segments ran is run again: redone work, as abandon_segment counts it.
+            self._count(conn, job_id, -int(live["ok"]), -int(live["failed"]), -int(live["skipped"]), codes=codes,
+                        abandoned=int(live["ok"]) + int(live["failed"]))
             return reset
 
     @guarded

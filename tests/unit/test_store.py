@@ -233,6 +233,29 @@ def test_abandoned_segments_count_redone_work(store, service):
     assert store.get_job(job.job_id).progress_summary.number_of_tasks_succeeded == 200
 
 
+def test_a_segment_a_runner_runs_again_and_a_crash_reset_count_as_redone(store, service):
+    """Flink restarting a lost TaskManager's tasks (or Dask a lost worker's) runs a RUNNING segment
+    from its start again; a crashed pipeline's RUNNING segments go back to PENDING: either way what
+    they had run is done again, and abandoned_tasks says so (it stayed 0)."""
+    job = make(service)
+    store.replace_segments(job.job_id, [Segment(job.job_id, i, "{}", 0, 1, 1, 100) for i in range(3)])
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 0, 0)
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 55, 5)
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 0, 0)  # run again from its start
+    assert store.abandoned_tasks(job.job_id) == 60
+    store.update_segment(job.job_id, 0, SegmentState.RUNNING, 10, 0)  # its progress: nothing redone
+    store.update_segment(job.job_id, 1, SegmentState.RUNNING, 20, 2)
+    assert store.reset_running_segments(job.job_id) == 2  # a crash: both run again
+    assert store.abandoned_tasks(job.job_id) == 60 + 10 + 22
+    per_segment = store._all("SELECT abandoned_tasks FROM segments WHERE job_id=? ORDER BY seg_no", (job.job_id,))
+    assert [r["abandoned_tasks"] for r in per_segment] == [70, 22, 0]
+    # A segment a paused worker gave back (PENDING, counted by abandon_segment) is not counted twice.
+    store.update_segment(job.job_id, 2, SegmentState.RUNNING, 30, 0)
+    store.abandon_segment(job.job_id, 2, 30)
+    store.update_segment(job.job_id, 2, SegmentState.RUNNING, 0, 0)
+    assert store.abandoned_tasks(job.job_id) == 92 + 30
+
+
 def test_storage_binding_rate_limits_and_segment_states(store, service):
     job = service.create_job(parse_create_job(s3_body()), max_ops_per_second=50)
     stored = store.get_job(job.job_id)
