@@ -19,7 +19,7 @@ from cosbatch import logs
 from cosbatch.cli import interrupt, render
 from cosbatch.cli.arguments import json_arg, structure_arg
 from cosbatch.cli.outcome import exit_code, summary_line
-from cosbatch.cli.running import run_jobs, storages_from_args
+from cosbatch.cli.running import resume_args, run_jobs, storages_from_args
 from cosbatch.cli.stores import open_for
 from cosbatch.control.plan import DEFAULT_CONCURRENCY
 from cosbatch.controller import JobService, Scheduler
@@ -489,9 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cosbatch: {exc.code}: {exc.message}", file=sys.stderr)
         # A refused request (a bad argument or field) is a usage error, as argparse's are.
         return 2 if isinstance(exc, InvalidRequest | MalformedRequest) else 1
-    except KeyboardInterrupt:
-        print(interrupt.MESSAGE, file=sys.stderr)
-        return interrupt.EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM while jobs run (interrupt.Terminated)
+        print(interrupt.message(resume_args(args)), file=sys.stderr)
+        return interrupt.exit_code(exc)
     except BrokenPipeError:
         # The reader went away (`cosbatch list-jobs | head`): nothing more to say, and no traceback
         # when Python flushes stdout at exit. 141 = 128 + SIGPIPE, as a shell tool killed by it.

@@ -30,6 +30,11 @@ def storages_from_args(args: argparse.Namespace) -> StorageCatalog:
     return StorageCatalog.from_env(args.endpoint_url, args.region, path)
 
 
+def resume_args(args: argparse.Namespace) -> list[str]:
+    """The runner words the resuming `cosbatch run` needs (a job does not keep its runner)."""
+    return interrupt.runner_args(getattr(args, "runner", "direct"), getattr(args, "runner_option", None) or [])
+
+
 def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | None = None,
              on_interrupt: Callable[[], None] | None = None) -> None:
     """Drive the scheduler with a progress bar until idle (or until `only_job` settles).
@@ -71,11 +76,13 @@ def run_jobs(scheduler: Scheduler, args: argparse.Namespace, only_job: str | Non
     # Log records (-v) go above a bar drawn in place, never into the middle of its line.
     with bar.above_logs() if bar is not None else contextlib.nullcontext():
         try:
-            scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
-        except KeyboardInterrupt:
+            with interrupt.sigterm_as_interrupt():
+                scheduler.run_until_idle(on_tick=tick, timeout_s=args.timeout, done=settled if only_job else None)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (interrupt.Terminated)
             if bar is not None:
                 bar.close()
-            interrupt.pause_running_jobs(scheduler, on_interrupt)  # ends the process if a pipeline will not stop
+            # ends the process if a pipeline will not stop
+            interrupt.pause_running_jobs(scheduler, on_interrupt, exc, resume_args(args))
             raise
         except TimeoutError:
             # Given up on: leave the jobs resumable (Paused), never Active with nobody running them.

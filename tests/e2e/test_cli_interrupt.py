@@ -57,25 +57,26 @@ def _start(command: list[str], **kwargs) -> subprocess.Popen:
         return start_interruptible(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def _interrupt(proc: subprocess.Popen, started: Callable[[], bool]) -> tuple[str, float]:
-    """Send SIGINT once `started()`; (stderr, seconds from SIGINT until it exited)."""
+def _interrupt(proc: subprocess.Popen, started: Callable[[], bool], sig: int = signal.SIGINT) -> tuple[str, float]:
+    """Send `sig` once `started()`; (stderr, seconds from the signal until it exited)."""
     try:
         wait_for(started, 180, what="the job under way", state=proc.poll)
         sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         elapsed = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, err
+    assert proc.returncode == (143 if sig == signal.SIGTERM else 130), err
     assert "Traceback" not in err, err
     return err, elapsed
 
 
-def _interrupt_mid_job(command: list[str], service: JobService, job_id: Callable[[], str | None]) -> tuple[str, float]:
-    """Start `command`, send it SIGINT once its job has recorded a segment; (job id, seconds until it exited)."""
+def _interrupt_mid_job(command: list[str], service: JobService, job_id: Callable[[], str | None],
+                       sig: int = signal.SIGINT, resume_with: str = "cosbatch run") -> tuple[str, float]:
+    """Start `command`, send it `sig` once its job has recorded a segment; (job id, seconds until it exited)."""
     proc = _start(command, env=os.environ.copy())
     seen: list[str] = []
 
@@ -85,17 +86,18 @@ def _interrupt_mid_job(command: list[str], service: JobService, job_id: Callable
             seen.append(jid)
         return bool(seen)
 
-    err, elapsed = _interrupt(proc, running)
-    assert "interrupted; running jobs are Paused" in err.strip().splitlines()[-1]
+    err, elapsed = _interrupt(proc, running, sig)
+    assert err.strip().splitlines()[-1] == ("cosbatch: interrupted; running jobs are Paused and continue from "
+                                            f"where they stopped on the next `{resume_with}`"), err
     return seen[0], elapsed
 
 
-def _assert_paused(service: JobService, job_id: str, elapsed: float) -> None:
+def _assert_paused(service: JobService, job_id: str, elapsed: float, by: str = "Ctrl-C") -> None:
     assert elapsed < STOP_BOUND_S, f"took {elapsed:.1f} s to stop"
     paused = service.describe_job(job_id)
     assert paused.status is S.PAUSED, paused.status
     assert paused.progress_summary.tasks_run < TASKS
-    assert "interrupted (Ctrl-C)" in (paused.status_update_reason or "")
+    assert f"interrupted ({by})" in (paused.status_update_reason or "")
     history = [h.to_status for h in service.history(job_id)]
     assert history[-3:] == [S.ACTIVE, S.PAUSING, S.PAUSED]
     service.update_rate_limit(job_id, None)  # the rest goes at full speed
@@ -125,6 +127,28 @@ def test_ctrl_c_on_run_pauses_the_job_and_the_next_run_resumes_it(cli, tmp_path,
     _assert_paused(service, job_id, elapsed)
 
     resumed = cli("run", "--job-id", job_id, "--no-progress")
+    assert resumed.stdout.strip().splitlines()[-1].startswith(f"Job {job_id} Complete: {len(keys)}/{len(keys)}")
+    _assert_exact_report(s3, rep, service, job_id, keys)
+
+
+def test_sigterm_pauses_like_ctrl_c_and_the_hint_names_the_runner(cli, tmp_path, s3, s3_server,  # noqa: F811
+                                                                   make_bucket, source):
+    """`timeout`, `kill` or a service manager's stop: the job is Paused (it was left Active), exit
+    143; the hint repeats the runner words, since a plain `cosbatch run` would resume on DirectRunner."""
+    src, keys = source
+    dst, rep = make_bucket("dst"), make_bucket("rep")
+    job_id = json.loads(cli(*_limited_job_args(src, dst, rep, "--output", "json")).stdout)["JobId"]
+    store_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    service = JobService(open_store(store_url))
+    runner = ["--runner", "direct", "--runner-option", "direct_running_mode=in_memory"]
+    run = [sys.executable, "-m", "cosbatch.cli.main", "--store", store_url, "--endpoint-url", s3_server.endpoint_url,
+           "run", "--job-id", job_id, "--no-progress", "--concurrency", "4", "--segment-size", str(SEGMENT), *runner]
+
+    _, elapsed = _interrupt_mid_job(run, service, lambda: job_id, signal.SIGTERM,
+                                    "cosbatch run " + " ".join(runner))
+    _assert_paused(service, job_id, elapsed, by="SIGTERM")
+
+    resumed = cli("run", "--job-id", job_id, "--no-progress", *runner)
     assert resumed.stdout.strip().splitlines()[-1].startswith(f"Job {job_id} Complete: {len(keys)}/{len(keys)}")
     _assert_exact_report(s3, rep, service, job_id, keys)
 
