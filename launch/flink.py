@@ -34,6 +34,7 @@ from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError, RunnerUnavailable
 from launch.base import pass_options
 from launch.flink_job_server import JobServerProcess
+from launch.flink_rest import cancel_leftovers, flink_job_name
 from pipelines.batch_job import run_pipeline
 
 ENVIRONMENTS = ("DOCKER", "PROCESS", "EXTERNAL", "LOOPBACK")
@@ -89,7 +90,7 @@ def pipeline_options(plan: JobPlan, options: Mapping[str, str], job_server: str 
     flags: dict = {
         "environment_type": environment,
         "save_main_session": False,
-        "job_name": f"cosbatch-{plan.job_id}".lower(),
+        "job_name": flink_job_name(plan.job_id),
         # Beam otherwise runs `pip freeze` (1.5 s here) at every submission, only to stage the list
         # for a runner that compares environments (Dataflow); a Flink SDK worker never reads it.
         "experiments": ["disable_logging_submission_environment"],
@@ -238,6 +239,9 @@ def cluster_job_server(config: Mapping[str, str]) -> str | None:
 def run(plan: JobPlan, options: Mapping[str, str]) -> PipelineResult:
     if options.get("job_endpoint"):
         return run_pipeline(pipeline_options(plan, options), plan)
+    # A submission lost with its controller or job server left this job's Flink job running: it
+    # is cancelled first, never run beside the new one (they would share the pending segments).
+    cancel_leftovers(options["flink_master"], plan.job_id)
     config = master_config(options["flink_master"])
     endpoint = None if options.get("flink_job_server_jar") else cluster_job_server(config)
     if endpoint is None:

@@ -147,6 +147,40 @@ def test_taskmanager_sigkilled_mid_job(s3, s3_server, make_bucket, store, flink_
           f"{[e.get('exceptionName') for e in history]}")
 
 
+@pytest.mark.reliability
+def test_a_lost_controllers_flink_job_is_cancelled_before_the_job_runs_again(s3, s3_server, make_bucket, store,
+                                                                            flink_cluster, tmp_path):
+    """The controller SIGKILLed mid-job leaves its Flink job running (Flink does not know its
+    submitter went away). The next `cosbatch run` cancels it before it submits the job again, so
+    the two never run at once on the pending segments; the job ends exactly once."""
+    n = 1200
+    job_id, keys, _, dst, rep = _copy_job(s3, make_bucket, store, n, "flink-lost-controller", max_ops=100)
+    service = JobService(store)
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = _cosbatch_run(store, s3_server, flink_cluster, first_log, "--segment-size", "100", job_id=job_id)
+    try:
+        wait_for(lambda: _tasks_run(service, job_id) >= 200, 180, interval_s=0.1,
+                 what="the Flink job to have run 200 tasks", state=lambda: first_log.read_text()[-2000:])
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    left = [j for j in flink_jobs(flink_cluster) if j["name"].startswith(f"cosbatch-{job_id}".lower())]
+    assert [j["state"] for j in left] == ["RUNNING"], left  # still running, its submitter gone
+    second = _cosbatch_run(store, s3_server, flink_cluster, second_log, "--segment-size", "100", job_id=job_id)
+    _finish(second, second_log)
+    _check_complete(s3, store, job_id, keys, dst, rep)
+    ran = {j["jid"]: j for j in flink_jobs(flink_cluster) if j["name"].startswith(f"cosbatch-{job_id}".lower())}
+    leftover, = left
+    assert ran[leftover["jid"]]["state"] == "CANCELED", ran
+    resubmitted = [j for jid, j in ran.items() if jid != leftover["jid"]]
+    assert [j["state"] for j in resubmitted] == ["FINISHED"], ran
+    # Never two at once: the leftover had ended before the new submission started.
+    assert ran[leftover["jid"]]["end-time"] <= resubmitted[0]["start-time"], ran
+    assert f"flink_leftover_cancelled job_id={job_id} flink_jobs={leftover['jid']}" in second_log.read_text()
+
+
 def _taskmanagers_running(store, job_id: str, cluster: flink_cluster.Cluster) -> set[str]:
     """The TaskManagers whose SDK worker (a process the TaskManager started, in its process group)
     holds a worker lease of the job."""
