@@ -136,6 +136,9 @@ def check_available(options: Mapping[str, str], timeout: float = 5.0, wait: bool
     background, the jar being "unavailable" until it is there (a controller's scheduler loop)."""
     if options.get("job_endpoint"):
         _check_port("job_endpoint", options["job_endpoint"], timeout)
+        if _is_flink_rest(options["job_endpoint"]):  # an easy mix-up: it answers, but never runs a job
+            raise ConfigError(f"job_endpoint={options['job_endpoint']} is Flink's REST address, not a Beam job "
+                              f"server: give it as --runner-option flink_master={options['job_endpoint']}")
         return
     master = options["flink_master"]
     if master.strip() not in ("[local]", "[auto]"):
@@ -162,6 +165,15 @@ def check_available(options: Mapping[str, str], timeout: float = 5.0, wait: bool
             flink_job_server.jar_or_fetch_in_background(flink)
     elif "://" not in options["flink_job_server_jar"] and not Path(options["flink_job_server_jar"]).exists():
         raise RunnerUnavailable(f"flink_job_server_jar {options['flink_job_server_jar']} does not exist")
+
+
+def _is_flink_rest(address: str) -> bool:
+    """Whether `address` answers as Flink's REST API (a job server speaks gRPC, not HTTP/1.1)."""
+    try:
+        with urllib.request.urlopen(f"http://{address}/config", timeout=2) as reply:
+            return "flink-version" in json.load(reply)
+    except Exception:  # anything else there (a job server's gRPC, nothing): not Flink's REST
+        return False
 
 
 def _check_port(option: str, address: str, timeout: float) -> None:

@@ -103,6 +103,21 @@ def test_a_job_runs_on_flink_given_only_the_flink_master(s3, s3_server, make_buc
         assert user_config.get("pipelineResourcesDetectorFactoryClass") == NOTHING_TO_STAGE_CLASS, user_config
 
 
+def test_flinks_rest_address_given_as_job_endpoint_is_named(s3, s3_server, make_bucket, store, flink_cluster,
+                                                            tmp_path):
+    """An easy mix-up: the REST port answers, but is no Beam job server (the job went Active and
+    retried a timeout every minute). Refused before the job is touched, naming the right option."""
+    job_id, *_ = _copy_job(s3, make_bucket, store, 5, "flink-rest-as-endpoint")
+    done = subprocess.run([COSBATCH, "--store", store.url, "--endpoint-url", s3_server.endpoint_url, "run",
+                           "--runner", "flink", "--runner-option", f"job_endpoint={flink_cluster.address}",
+                           "--no-progress"], capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert done.returncode == 1, done
+    assert done.stderr.strip() == (f"cosbatch: InvalidConfiguration: job_endpoint={flink_cluster.address} is Flink's "
+                                   f"REST address, not a Beam job server: give it as --runner-option "
+                                   f"flink_master={flink_cluster.address}"), done.stderr
+    assert JobService(store).describe_job(job_id).status is S.NEW
+
+
 def _tasks_run(service: JobService, job_id: str) -> int:
     return service.describe_job(job_id).progress_summary.tasks_run
 
