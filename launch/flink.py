@@ -34,7 +34,7 @@ from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError, RunnerUnavailable
 from launch.base import pass_options
 from launch.flink_job_server import JobServerProcess
-from launch.flink_rest import cancel_leftovers, flink_job_name
+from launch.flink_rest import cancel_leftovers, flink_job_name, rest_url
 from pipelines.batch_job import run_pipeline
 
 ENVIRONMENTS = ("DOCKER", "PROCESS", "EXTERNAL", "LOOPBACK")
@@ -165,6 +165,24 @@ def check_available(options: Mapping[str, str], timeout: float = 5.0, wait: bool
             flink_job_server.jar_or_fetch_in_background(flink)
     elif "://" not in options["flink_job_server_jar"] and not Path(options["flink_job_server_jar"]).exists():
         raise RunnerUnavailable(f"flink_job_server_jar {options['flink_job_server_jar']} does not exist")
+
+
+def workers_missing(options: Mapping[str, str]) -> str | None:
+    """Why the Flink master runs no task now (it answers, with no TaskManager), else None;
+    None too when it cannot tell (job_endpoint, [local]) or does not answer (the pipeline's own
+    failure says so then)."""
+    url = rest_url(options.get("flink_master") or "[local]")
+    if url is None:
+        return None
+    try:
+        with urllib.request.urlopen(f"{url}/overview", timeout=2) as reply:
+            seen = json.load(reply)
+    except Exception:  # not answering, or not Flink: not this check's to say
+        return None
+    if seen.get("taskmanagers"):
+        return None
+    return (f"Flink at flink_master={options['flink_master']} has no TaskManager: the job's tasks wait until "
+            "one joins (start one)")
 
 
 def _is_flink_rest(address: str) -> bool:

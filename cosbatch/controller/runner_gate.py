@@ -50,3 +50,34 @@ class RunnerGate:
             logs.event("runner_available", runner=self.config.runner)
         self.reason, self._wait_s, self._next_at = None, self.recheck_s, time.monotonic() + self.recheck_s
         return None
+
+
+class RunnerWorkers:
+    """While pipelines run: whether the runner still has workers (Flink: TaskManagers), asked at
+    most every `every_s` seconds, for runners that can tell (`workers_missing`). A runner that
+    answers but lost every worker keeps the job's tasks waiting, neither failing nor finishing
+    them: the jobs it holds are named in a warning, once, and again when workers are back."""
+
+    def __init__(self, config: RunnerConfig, every_s: float = 5.0) -> None:
+        self.config = config
+        self.check = getattr(runner_module(config.runner), "workers_missing", None)
+        self.every_s = every_s
+        self.missing: str | None = None
+        self._next_at = 0.0
+
+    def watch(self, running: list[str]) -> None:
+        """`running`: the jobs whose pipelines run now."""
+        if self.check is None or not running:
+            self.missing = None
+            return
+        if time.monotonic() < self._next_at:
+            return
+        self._next_at = time.monotonic() + self.every_s
+        reason = self.check(self.config.options)
+        if reason is not None and reason != self.missing:
+            logs.event("runner_has_no_workers", level=logging.WARNING, runner=self.config.runner,
+                       jobs=",".join(sorted(running)), reason=reason)
+        elif reason is None and self.missing is not None:
+            logs.event("runner_workers_back", level=logging.WARNING, runner=self.config.runner,
+                       jobs=",".join(sorted(running)))
+        self.missing = reason

@@ -30,7 +30,7 @@ from cosbatch.controller.lifecycle_steps import LifecycleSteps
 from cosbatch.controller.notifier import Notifier
 from cosbatch.controller.pipeline_run import Run
 from cosbatch.controller.rates_and_waits import RatesAndWaits
-from cosbatch.controller.runner_gate import RunnerGate
+from cosbatch.controller.runner_gate import RunnerGate, RunnerWorkers
 from cosbatch.errors import (
     CosbatchError,
     StoreUnavailable,
@@ -68,6 +68,7 @@ class Scheduler(LifecycleSteps, LeaseAndWorkers, RatesAndWaits):
         self._dead_worker_seen: dict[str, float] = {}
         self.clients = StorageClients(settings.storages)
         self.runner_gate = RunnerGate(settings.runner)
+        self.runner_workers = RunnerWorkers(settings.runner)
         self._rates: dict[str, float | None] = {}  # job id → rate per worker last written
         self._rates_at = 0.0
         self._unreachable_noted: set[str] = set()
@@ -126,6 +127,7 @@ class Scheduler(LifecycleSteps, LeaseAndWorkers, RatesAndWaits):
             self.notifier.start()
         self._reap_finished()
         self._watch_workers()
+        self.runner_workers.watch([job_id for job_id, run in self.runs.items() if not run.done.is_set()])
         self._share_rates()
         self._prepare_new()
         self._settle()

@@ -196,6 +196,42 @@ def test_a_lost_controllers_flink_job_is_cancelled_before_the_job_runs_again(s3,
     assert f"flink_leftover_cancelled job_id={job_id} flink_jobs={leftover['jid']}" in second_log.read_text()
 
 
+@pytest.mark.reliability
+def test_a_flink_with_no_taskmanager_left_is_named_while_the_job_waits(s3, s3_server, make_bucket, store,
+                                                                       flink_cluster, tmp_path):
+    """Every TaskManager killed: Flink still answers and keeps the job waiting for slots (its
+    restart strategy), nothing fails. The controller says so (it was silent, the job Active with
+    its progress still), and again once TaskManagers are back; the job then ends exactly once."""
+    n = 1500
+    job_id, keys, _, dst, rep = _copy_job(s3, make_bucket, store, n, "flink-no-taskmanager", max_ops=100)
+    service = JobService(store)
+    log = tmp_path / "run.log"
+    run = _cosbatch_run(store, s3_server, flink_cluster, log, "--segment-size", "100", job_id=job_id)
+    names = sorted(name for name in flink_cluster.pids if name.startswith("taskmanager"))
+    try:
+        wait_for(lambda: _tasks_run(service, job_id) >= 200, 180, interval_s=0.1,
+                 what="the Flink job to have run 200 tasks", state=lambda: log.read_text()[-2000:])
+        for name in names:
+            flink_cluster_module.kill(flink_cluster.pids[name], signal.SIGKILL)
+        wait_for(lambda: "runner_has_no_workers" in log.read_text(), 60, interval_s=0.5,
+                 what="the controller to say Flink has no TaskManager", state=lambda: log.read_text()[-2000:])
+        assert service.describe_job(job_id).status is S.ACTIVE  # waiting, not failed
+        for name in names:
+            flink_cluster_module.start_taskmanager(flink_cluster, name)
+        _finish(run, log)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        wait_for(lambda: (flink_cluster_module.overview(flink_cluster.rest_port) or {}).get("taskmanagers") == 2
+                 and (flink_cluster_module.overview(flink_cluster.rest_port) or {}).get("slots-available") == 4, 120,
+                 what="the Flink cluster back at 2 TaskManagers with every slot free")
+    text = log.read_text()
+    assert (f"runner_has_no_workers runner=flink jobs={job_id} reason=\"Flink at flink_master={flink_cluster.address} "
+            "has no TaskManager: the job's tasks wait until one joins (start one)\"") in text, text[-3000:]
+    assert f"runner_workers_back runner=flink jobs={job_id}" in text
+    _check_complete(s3, store, job_id, keys, dst, rep)
+
+
 def _taskmanagers_running(store, job_id: str, cluster: flink_cluster.Cluster) -> set[str]:
     """The TaskManagers whose SDK worker (a process the TaskManager started, in its process group)
     holds a worker lease of the job."""
