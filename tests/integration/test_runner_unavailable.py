@@ -168,7 +168,13 @@ def test_a_runner_that_goes_away_mid_job_pauses_the_job_and_it_resumes(s3, s3_se
         time.sleep(3)  # the job stays Paused: no pipeline retry may fail it meanwhile
         assert service.describe_job(job_id).status is S.PAUSED
         cluster = start_cluster()
-        code = run.wait(300)
+        try:
+            code = run.wait(300)
+        except subprocess.TimeoutExpired:  # say where it stood (seen once in CI: no progress after the restart)
+            segments = [(seg.seg_no, seg.state.value, seg.succeeded) for seg in store.segments(job_id)]
+            worker_logs = "".join(f"\n== {f.name}\n" + f.read_text()[-1500:] for f in sorted(logs.iterdir()))
+            raise AssertionError(f"not finished 300 s after the scheduler came back: {service.describe_job(job_id)}; "
+                                 f"segments {segments}; run log:\n{log.read_text()[-3000:]}{worker_logs}") from None
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
