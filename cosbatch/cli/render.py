@@ -7,9 +7,9 @@ from datetime import datetime
 from cosbatch.models import Job
 from cosbatch.reports.summary import (
     failures_text,
+    manifest_text,
     operation_text,
-    report_not_written,
-    report_url,
+    report_text,
     status_text,
     suspended_label,
 )
@@ -75,11 +75,6 @@ def estimate_text(estimate: dict) -> str:
 
 def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[str, int] | None = None) -> str:
     """DescribeJob as aligned rows; `by_code`: failed tasks by error code (JobService.failures_by_code)."""
-    if job.manifest is not None:
-        manifest = f"{job.manifest.location.object_arn} ({job.manifest.spec.format.value})"
-    else:
-        gen = job.manifest_generator.s3_job_manifest_generator if job.manifest_generator else None
-        manifest = f"generated from {gen.source_bucket if gen else '?'}"
     rows = [
         ("Job", job.job_id),
         ("Status", _status(job)),
@@ -91,17 +86,12 @@ def describe(job: Job, history: list[StatusChange] | None = None, by_code: dict[
     if by_code:
         rows.append(("Failures", failures_text(by_code)))
     rows += [
-        ("Manifest", manifest),
+        ("Manifest", manifest_text(job)),
         ("Storage", job.storage_text()),
     ]
     if job.tags:
         rows.append(("Tags", ", ".join(f"{t.key}={t.value}" for t in job.tags)))
-    where = report_url(job)
-    if where is not None:
-        why = report_not_written(job)
-        rows.append(("Report", f"{where} ({job.report.scope.value})" if why is None else f"none: {where} {why}"))
-    else:
-        rows.append(("Report", "disabled"))
+    rows.append(("Report", report_text(job)))
     if job.shown_estimate():
         rows.append(("Estimate", estimate_text(job.shown_estimate())))
     rows += [("Created", _time(job.creation_time)), ("Terminated", _time(job.termination_date))]

@@ -15,9 +15,9 @@ from cosbatch.lifecycle import JobStatus
 from cosbatch.models import Job
 from cosbatch.reports.summary import (
     failures_text,
+    manifest_text,
     operation_text,
-    report_not_written,
-    report_url,
+    report_text,
     status_text,
     suspended_label,
 )
@@ -89,21 +89,6 @@ def progress_rows(jobs: Sequence[Job]) -> str:
     )
 
 
-def _manifest(job: Job) -> str:
-    if job.manifest is not None:
-        return f"{job.manifest.location.object_arn} ({job.manifest.spec.format.value})"
-    gen = job.manifest_generator.s3_job_manifest_generator if job.manifest_generator else None
-    return f"generated from {gen.source_bucket if gen else '?'}"
-
-
-def _report(job: Job) -> str:
-    where = report_url(job)
-    if where is None:
-        return "disabled"
-    why = report_not_written(job)
-    return f"{where} ({job.report.scope.value})" if why is None else f"none: {where} {why}"
-
-
 def job_detail(job: Job, by_code: dict[str, int] | None = None) -> str:
     """One job as DescribeJob sees it, as a two-column table; `by_code`: its failed tasks by error
     code (JobService.failures_by_code)."""
@@ -118,8 +103,8 @@ def job_detail(job: Job, by_code: dict[str, int] | None = None) -> str:
         ("Priority", esc(job.priority)),
         ("Description", esc(job.description or "-")),
         ("Operation", esc(operation_text(job))),
-        ("Manifest", esc(_manifest(job))),
-        ("Report", esc(_report(job))),
+        ("Manifest", esc(manifest_text(job))),
+        ("Report", esc(report_text(job))),
         ("Created", esc(_time(job.creation_time))),
         ("Terminated", esc(_time(job.termination_date))),
     ]

@@ -16,8 +16,9 @@ from cosbatch.models import Job
 from cosbatch.models.job import UNDO_OF_TAG
 from cosbatch.store.base import UNRECORDED, Segment, failure_codes
 
-__all__ = ["DRY_RUN", "UNRECORDED", "failures_by_code", "failures_text", "operation_text", "report_not_written",
-           "report_url", "status_text", "suspended_label", "undo_of", "is_undo_job"]
+__all__ = ["DRY_RUN", "UNRECORDED", "failures_by_code", "failures_text", "is_undo_job", "manifest_text",
+           "operation_text", "report_not_written", "report_text", "report_url", "status_text", "suspended_label",
+           "undo_of"]
 
 
 def failures_by_code(job: Job, recorded: Mapping[str, int] | Iterable[Segment]) -> dict[str, int]:
@@ -89,6 +90,24 @@ def report_not_written(job: Job) -> str | None:
     if "ReportWriteError" in codes:
         return "could not be written: see ReportWriteError"
     return None
+
+
+def manifest_text(job: Job) -> str:
+    """Where the job's manifest is (its ARN and format), or the bucket it is generated from."""
+    if job.manifest is not None:
+        return f"{job.manifest.location.object_arn} ({job.manifest.spec.format.value})"
+    gen = job.manifest_generator.s3_job_manifest_generator if job.manifest_generator else None
+    return f"generated from {gen.source_bucket if gen else '?'}"
+
+
+def report_text(job: Job) -> str:
+    """The report as describe-job and the notebook show it: where and which tasks, "none: ..."
+    with why when it was not written, or "disabled"."""
+    where = report_url(job)
+    if where is None:
+        return "disabled"
+    why = report_not_written(job)
+    return f"{where} ({job.report.scope.value})" if why is None else f"none: {where} {why}"
 
 
 def report_url(job: Job) -> str | None:
