@@ -47,6 +47,11 @@ def _quiet_beam(record: logging.LogRecord) -> bool:
     and the step."""
     if not (record.name.startswith("apache_beam") or "apache_beam" in record.pathname):
         return True
+    return _error_line_only(record)
+
+
+def _error_line_only(record: logging.LogRecord) -> bool:
+    """A third party's record, kept quiet: below ERROR dropped, an error kept as its line alone."""
     if record.levelno < logging.ERROR:
         return False
     record.exc_info, record.exc_text, record.stack_info = None, None, None
@@ -60,10 +65,7 @@ def _quiet_dask(record: logging.LogRecord) -> bool:
     cosbatch says what it does about them (job_waiting_for_runner)."""
     if not record.name.startswith(("distributed", "tornado")):
         return True
-    if record.levelno < logging.ERROR:
-        return False
-    record.exc_info, record.exc_text, record.stack_info = None, None, None
-    return True
+    return _error_line_only(record)
 
 
 def configure(verbose: int = 0) -> None:

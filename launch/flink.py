@@ -34,7 +34,7 @@ from cosbatch.control.plan import JobPlan
 from cosbatch.errors import ConfigError, RunnerUnavailable
 from launch.base import pass_options
 from launch.flink_job_server import JobServerProcess
-from launch.flink_rest import cancel_leftovers, flink_job_name, rest_url
+from launch.flink_rest import call, cancel_leftovers, flink_job_name, rest_url
 from pipelines.batch_job import run_pipeline
 
 ENVIRONMENTS = ("DOCKER", "PROCESS", "EXTERNAL", "LOOPBACK")
@@ -141,17 +141,16 @@ def check_available(options: Mapping[str, str], timeout: float = 5.0, wait: bool
                               f"server: give it as --runner-option flink_master={options['job_endpoint']}")
         return
     master = options["flink_master"]
-    if master.strip() not in ("[local]", "[auto]"):
-        url = master if master.startswith(("http://", "https://")) else f"http://{master}"
+    url = rest_url(master)
+    if url is not None:
         try:
-            with urllib.request.urlopen(f"{url.rstrip('/')}/overview", timeout=timeout) as reply:
-                seen = json.load(reply)
+            seen = call(f"{url}/overview", timeout=timeout) or {}
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
             # HTTPException: something answers there, not in HTTP (a job server's or Dask's port)
             reason = getattr(error, "reason", None) or f"{type(error).__name__}: not Flink's REST API"
             raise RunnerUnavailable(
                 f"no Flink answers at flink_master={master} ({reason}); start one "
-                f"(python -m launch.flink_cluster start --rest-port {url.rsplit(':', 1)[-1].strip('/')}) "
+                f"(python -m launch.flink_cluster start --rest-port {url.rsplit(':', 1)[-1]}) "
                 "or correct --runner-option flink_master") from None
         if not seen.get("taskmanagers"):
             raise RunnerUnavailable(f"the Flink at flink_master={master} has no TaskManager; start one")
@@ -175,8 +174,7 @@ def workers_missing(options: Mapping[str, str]) -> str | None:
     if url is None:
         return None
     try:
-        with urllib.request.urlopen(f"{url}/overview", timeout=2) as reply:
-            seen = json.load(reply)
+        seen = call(f"{url}/overview", timeout=2) or {}
     except Exception:  # not answering, or not Flink: not this check's to say
         return None
     if seen.get("taskmanagers"):
@@ -188,8 +186,7 @@ def workers_missing(options: Mapping[str, str]) -> str | None:
 def _is_flink_rest(address: str) -> bool:
     """Whether `address` answers as Flink's REST API (a job server speaks gRPC, not HTTP/1.1)."""
     try:
-        with urllib.request.urlopen(f"http://{address}/config", timeout=2) as reply:
-            return "flink-version" in json.load(reply)
+        return "flink-version" in (call(f"http://{address}/config", timeout=2) or {})
     except Exception:  # anything else there (a job server's gRPC, nothing): not Flink's REST
         return False
 
@@ -229,13 +226,11 @@ class _PortableRunnerPassingAllOptions(PortableRunner):
 
 def master_config(flink_master: str, timeout: float = 5.0) -> dict[str, str]:
     """The Flink master's configuration (REST `/jobmanager/config`), empty if it does not answer."""
-    master = flink_master.strip()
-    if master in ("[local]", "[auto]"):
+    url = rest_url(flink_master)
+    if url is None:
         return {}
-    url = master if master.startswith(("http://", "https://")) else f"http://{master}"
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/jobmanager/config", timeout=timeout) as reply:
-            return {entry.get("key"): entry.get("value") for entry in json.load(reply)}
+        return {entry.get("key"): entry.get("value") for entry in call(f"{url}/jobmanager/config", timeout=timeout) or []}
     except (urllib.error.URLError, OSError, ValueError, AttributeError):
         return {}
 

@@ -29,7 +29,9 @@ def rest_url(flink_master: str) -> str | None:
     return (master if master.startswith(("http://", "https://")) else f"http://{master}").rstrip("/")
 
 
-def _call(url: str, method: str = "GET", timeout: float = 5.0) -> Any:
+def call(url: str, method: str = "GET", timeout: float = 5.0) -> Any:
+    """The JSON Flink answers `url` with (None for an empty body); URLError, HTTPException,
+    OSError or ValueError when it does not answer, or not in JSON."""
     request = urllib.request.Request(url, method=method)
     with urllib.request.urlopen(request, timeout=timeout) as reply:
         body = reply.read()
@@ -43,7 +45,7 @@ def flink_job_name(job_id: str) -> str:
 
 def running_jobs_of(url: str, job_id: str) -> list[dict]:
     """The Flink jobs of cosbatch job `job_id` that have not ended."""
-    jobs = (_call(f"{url}/jobs/overview") or {}).get("jobs", [])
+    jobs = (call(f"{url}/jobs/overview") or {}).get("jobs", [])
     return [j for j in jobs if str(j.get("name", "")).startswith(flink_job_name(job_id)) and j.get("state") not in ENDED]
 
 
@@ -57,7 +59,7 @@ def cancel_leftovers(flink_master: str, job_id: str, wait_s: float = 60.0) -> li
     try:
         leftovers = running_jobs_of(url, job_id)
         for flink_job in leftovers:
-            _call(f"{url}/jobs/{flink_job['jid']}?mode=cancel", method="PATCH")
+            call(f"{url}/jobs/{flink_job['jid']}?mode=cancel", method="PATCH")
         deadline = time.monotonic() + wait_s
         while leftovers and running_jobs_of(url, job_id) and time.monotonic() < deadline:
             time.sleep(0.5)
